@@ -1,0 +1,78 @@
+/* require "vmlab": sizes, times, the clock and the process basics. */
+#include "vmlab/host.h"
+#include "vmlab/interrupt.h"
+#include "vmlab/units.h"
+#include "vmlab/version.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* vmlab.size(x) -> bytes */
+static int l_size(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)vmlab_checksize(L, 1));
+    return 1;
+}
+
+/* vmlab.time(x) -> seconds */
+static int l_time(lua_State *L)
+{
+    lua_pushnumber(L, vmlab_checktime(L, 1));
+    return 1;
+}
+
+static int l_fmtsize(lua_State *L)
+{
+    char buf[64];
+    lua_pushstring(L, vmlab_fmtsize(vmlab_checksize(L, 1), buf, sizeof buf));
+    return 1;
+}
+
+static int l_pagesize(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)vmlab_pagesize());
+    return 1;
+}
+
+static int l_pid(lua_State *L)
+{
+    lua_pushinteger(L, getpid());
+    return 1;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, vmlab_now());
+    return 1;
+}
+
+/* vmlab.snooze(t): sleep; Ctrl-C ends it with an "interrupted!" error. */
+static int l_snooze(lua_State *L)
+{
+    if (vmlab_snooze(vmlab_checktime(L, 1)) < 0)
+        vmlab_checkinterrupt(L);
+    return 0;
+}
+
+/* vmlab.pause(): wait for a signal, as memtoy's pause. */
+static int l_pause(lua_State *L)
+{
+    pause();
+    vmlab_checkinterrupt(L);
+    return 0;
+}
+
+static const luaL_Reg funcs[] = {
+    {"size", l_size},       {"time", l_time},   {"fmtsize", l_fmtsize},
+    {"pagesize", l_pagesize}, {"pid", l_pid},   {"now", l_now},
+    {"snooze", l_snooze},   {"pause", l_pause}, {NULL, NULL}};
+
+int luaopen_vmlab(lua_State *L)
+{
+    luaL_newlib(L, funcs);                       /* vmlab */
+    lua_pushliteral(L, VMLAB_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_getfield(L, LUA_REGISTRYINDEX, VMLAB_VERBOSE_KEY);
+    lua_setfield(L, -2, "verbose");
+    return 1;
+}

@@ -1,0 +1,76 @@
+/* What the bindings share from the host: argument helpers that follow
+ * DESIGN.md's conventions (sizes, times, errors) and userdata classes.
+ * Only runtime/host and bindings/ include this (it needs lua.h). */
+#ifndef VMLAB_HOST_H
+#define VMLAB_HOST_H
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Every binding's luaopen_vmlab_*() (the list make generates). */
+#define VMLAB_MODULE(name, fn) int fn(lua_State *L);
+#include "vmlab_modules.h"
+#undef VMLAB_MODULE
+
+/* An embedded stdlib module (generated from stdlib/ by make). */
+struct vmlab_embedded {
+    const char *name;   /* "vmlab.tap" */
+    const char *path;   /* "stdlib/vmlab/tap.lua", the chunk name */
+    const char *src;
+    size_t len;
+};
+extern const struct vmlab_embedded vmlab_stdlib[];
+
+/* Sizes: an integer (bytes) or "<n>[k|m|g|t|p]"; raises on anything else. */
+uint64_t vmlab_checksize(lua_State *L, int idx);
+uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def);
+/* Times: seconds (number) or "<n>[us|ms|s|m]"; raises on anything else. */
+double vmlab_checktime(lua_State *L, int idx);
+double vmlab_opttime(lua_State *L, int idx, double def);
+
+/* Table fields of an options table at idx (absent table or field: def). */
+uint64_t vmlab_optfield_size(lua_State *L, int idx, const char *k, uint64_t def);
+double vmlab_optfield_time(lua_State *L, int idx, const char *k, double def);
+lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer def);
+int vmlab_optfield_bool(lua_State *L, int idx, const char *k, int def);
+const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const char *def);
+
+/* A system failure: pushes nil, "<what>: strerror(err)", err; returns 3.
+ * `what` names the call and its arguments (printf format). */
+int vmlab_pushfail(lua_State *L, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same from errno. */
+int vmlab_pusherrno(lua_State *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Raise "interrupted" if the interrupt flag is set (clears it). */
+void vmlab_checkinterrupt(lua_State *L);
+
+/* Create a class metatable named `tname` with `methods` as __index and the
+ * given metamethods (either may be NULL). Leaves nothing on the stack. */
+void vmlab_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                    const luaL_Reg *meta);
+
+/* Run one chunk with the host's traceback handler (used by main, REPL and
+ * proc children). Returns the lua_pcall status; on error the message with
+ * a traceback is on the stack. */
+int vmlab_docall(lua_State *L, int narg, int nres);
+
+/* A new state with the standard libraries, the vmlab preloads and the
+ * interrupt hook installed. */
+lua_State *vmlab_newstate(void);
+/* Pre-load every vmlab module as a global (the REPL does this). */
+void vmlab_preload_globals(lua_State *L);
+
+/* The interactive loop on stdin (runtime/host/repl.c).  Returns when the
+ * user ends it (Ctrl-D or os.exit). */
+void vmlab_repl(lua_State *L);
+
+/* Run `mod`.main(args...) for a subcommand or mode (`vmlab report ...`,
+ * `vmlab --memtoy ...`); returns the exit status it gives. */
+int vmlab_run_module_main(lua_State *L, const char *mod, int argc, char **argv);
+
+/* Verbosity set by -v, kept in the registry under this key. */
+#define VMLAB_VERBOSE_KEY "vmlab.verbose"
+#endif

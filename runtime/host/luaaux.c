@@ -1,0 +1,233 @@
+/* Argument and error helpers shared by every binding (DESIGN.md's
+ * conventions in one place: sizes, times, options, nil+message+errno). */
+#include "vmlab/host.h"
+#include "vmlab/interrupt.h"
+#include "vmlab/units.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+uint64_t vmlab_checksize(lua_State *L, int idx)
+{
+    char err[160];
+    uint64_t v;
+
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        if (!lua_isinteger(L, idx)) {
+            lua_Number n = lua_tonumber(L, idx);
+            if (n != (lua_Number)(lua_Integer)n)
+                luaL_argerror(L, idx, "size must be a whole number of bytes");
+        }
+        if (lua_tointeger(L, idx) < 0)
+            luaL_argerror(L, idx, "size must not be negative");
+        return (uint64_t)lua_tointeger(L, idx);
+    case LUA_TSTRING:
+        if (vmlab_parse_size(lua_tostring(L, idx), 0, &v, err, sizeof err))
+            luaL_argerror(L, idx, err);
+        return v;
+    default:
+        luaL_typeerror(L, idx, "size (integer or string like '4m')");
+    }
+    return 0;
+}
+
+uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def)
+{
+    return lua_isnoneornil(L, idx) ? def : vmlab_checksize(L, idx);
+}
+
+double vmlab_checktime(lua_State *L, int idx)
+{
+    char err[160];
+    double v;
+
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        v = lua_tonumber(L, idx);
+        if (v < 0 || v != v)
+            luaL_argerror(L, idx, "time must not be negative");
+        return v;
+    case LUA_TSTRING:
+        if (vmlab_parse_time(lua_tostring(L, idx), &v, err, sizeof err))
+            luaL_argerror(L, idx, err);
+        return v;
+    default:
+        luaL_typeerror(L, idx, "time (seconds or string like '5ms')");
+    }
+    return 0;
+}
+
+double vmlab_opttime(lua_State *L, int idx, double def)
+{
+    return lua_isnoneornil(L, idx) ? def : vmlab_checktime(L, idx);
+}
+
+/* Push opts[k] (or nil when opts is absent); return its absolute index. */
+static int getfield(lua_State *L, int idx, const char *k)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        if (!lua_isnoneornil(L, idx))
+            luaL_typeerror(L, idx, "table of options");
+        lua_pushnil(L);
+    } else {
+        lua_getfield(L, idx, k);                 /* opts[k] */
+    }
+    return lua_gettop(L);
+}
+
+/* Re-raise a field error with the field's name instead of a stack slot. */
+static void fielderror(lua_State *L, const char *k, const char *msg)
+{
+    luaL_error(L, "bad option '%s' (%s)", k, msg);
+}
+
+uint64_t vmlab_optfield_size(lua_State *L, int idx, const char *k, uint64_t def)
+{
+    char err[160];
+    uint64_t v = def;
+    int f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (lua_isinteger(L, f) && lua_tointeger(L, f) >= 0) {
+        v = (uint64_t)lua_tointeger(L, f);
+    } else if (lua_type(L, f) == LUA_TSTRING) {
+        if (vmlab_parse_size(lua_tostring(L, f), 0, &v, err, sizeof err))
+            fielderror(L, k, err);
+    } else if (!lua_isnil(L, f)) {
+        fielderror(L, k, "a size is an integer >= 0 or a string like '4m'");
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double vmlab_optfield_time(lua_State *L, int idx, const char *k, double def)
+{
+    char err[160];
+    double v = def;
+    int f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (lua_type(L, f) == LUA_TNUMBER) {
+        v = lua_tonumber(L, f);
+        if (v < 0 || v != v)
+            fielderror(L, k, "time must not be negative");
+    } else if (lua_type(L, f) == LUA_TSTRING) {
+        if (vmlab_parse_time(lua_tostring(L, f), &v, err, sizeof err))
+            fielderror(L, k, err);
+    } else if (!lua_isnil(L, f)) {
+        fielderror(L, k, "a time is seconds or a string like '5ms'");
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer def)
+{
+    lua_Integer v = def;
+    int f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (lua_isinteger(L, f))
+        v = lua_tointeger(L, f);
+    else if (!lua_isnil(L, f))
+        fielderror(L, k, "integer expected");
+    lua_pop(L, 1);
+    return v;
+}
+
+int vmlab_optfield_bool(lua_State *L, int idx, const char *k, int def)
+{
+    int v = def, f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (lua_isboolean(L, f))
+        v = lua_toboolean(L, f);
+    else if (!lua_isnil(L, f))
+        fielderror(L, k, "boolean expected");
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The string stays valid while the options table holds it. */
+const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const char *def)
+{
+    const char *v = def;
+    int f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (lua_type(L, f) == LUA_TSTRING)
+        v = lua_tostring(L, f);
+    else if (!lua_isnil(L, f))
+        fielderror(L, k, "string expected");
+    lua_pop(L, 1);
+    return v;
+}
+
+static int pushfailv(lua_State *L, int err, const char *fmt, va_list ap)
+{
+    luaL_Buffer b;
+    char what[512];
+
+    vsnprintf(what, sizeof what, fmt, ap);
+    lua_pushnil(L);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, what);
+    luaL_addstring(&b, ": ");
+    luaL_addstring(&b, strerror(err));
+    luaL_pushresult(&b);                         /* nil msg */
+    lua_pushinteger(L, err);                     /* nil msg errno */
+    return 3;
+}
+
+int vmlab_pushfail(lua_State *L, int err, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = pushfailv(L, err, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int vmlab_pusherrno(lua_State *L, const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = pushfailv(L, err, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+void vmlab_checkinterrupt(lua_State *L)
+{
+    if (vmlab_interrupted()) {
+        vmlab_interrupt_clear();
+        luaL_error(L, "interrupted!");
+    }
+}
+
+void vmlab_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                    const luaL_Reg *meta)
+{
+    luaL_newmetatable(L, tname);                 /* mt */
+    if (meta)
+        luaL_setfuncs(L, meta, 0);
+    if (methods) {
+        lua_newtable(L);                         /* mt methods */
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");          /* mt */
+    }
+    lua_pop(L, 1);                               /* */
+}
