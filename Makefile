@@ -46,7 +46,7 @@ CTESTS    := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/c/%)
 VMLAB     := $(BUILD)/vmlab
 
 .PHONY: all deps test check asan demo bench clean
-all: $(VMLAB) $(CTESTS)
+all: $(VMLAB) $(CTESTS) $(EXTRA_ALL)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -100,7 +100,7 @@ PROVE_J  ?= 2
 test: deps
 	$(MAKE) --no-print-directory all
 	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
-	  $(PROVE) -j$(PROVE_J) -e tests/run-test $(CTESTS) $(TESTS_T)
+	  $(PROVE) -j$(PROVE_J) -e tests/run-test $(CTESTS) $(TESTS_T) $(EXTRA_TESTS)
 check: test
 
 asan: deps
@@ -117,3 +117,27 @@ bench: deps
 
 clean:
 	rm -rf build build-asan build-*
+
+# Sections below belong to one feature each; they add to EXTRA_ALL,
+# EXTRA_TESTS and DEB_PKGS rather than editing the rules above.
+
+# --- pools: libvmmalloc.so (issue 6) ---
+
+
+
+# --- NUMA guest: make test-numa (issue 3) ---
+
+
+
+# --- sampler, records, reports (issue 4) ---
+
+
+
+# --- schemes (issue 5) ---
+
+
+
+# --- REPL and CLI (issue 2) ---
+
+
+
