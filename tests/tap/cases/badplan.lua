@@ -1,0 +1,3 @@
+local t = require "vmlab.tap"
+t.plan(3)
+t.pass("one")

@@ -1,0 +1,2 @@
+local t = require "vmlab.tap"
+t.pass("one")

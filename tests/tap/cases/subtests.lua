@@ -1,0 +1,10 @@
+local t = require "vmlab.tap"
+t.subtest("inner ok", function()
+  t.ok(true, "a")
+  t.subtest("nested", function() t.plan(1); t.ok(true, "deep") end)
+end)
+t.subtest("inner skip", function() t.skip_all("nothing to do") end)
+t.subtest("inner fail", function() t.ok(false, "b") end)
+t.subtest("inner died", function() t.ok(true, "c"); error("oops") end)
+t.subtest("inner empty", function() end)
+t.done_testing()
