@@ -49,6 +49,8 @@ int vmlab_parse_size(const char *s, size_t pagesize, uint64_t *out,
     }
     if (!digits)
         return fail(err, errlen, "size '%s' does not start with a number", s);
+    if (*p == '.' || *p == ',')
+        return fail(err, errlen, "size '%s' is not a whole number (use a smaller unit)", s);
     if (*p) {
         switch (tolower((unsigned char)*p)) {
         case 'k': mult = 1ULL << 10; break;
