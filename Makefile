@@ -30,7 +30,7 @@ LDLIBS   := $(LUA_LIBS) -lnuma -lreadline $(CAIRO_LIBS) -lz -lpthread -lm -ldl -
 # Debian packages vmlab builds and tests with (`make deps` installs the missing).
 DEB_PKGS := gcc make pkg-config liblua5.4-dev lua5.4 libnuma-dev numactl \
             libreadline-dev zlib1g-dev libcairo2-dev libjemalloc-dev \
-            perl util-linux procps
+            perl util-linux procps libio-pty-perl
 
 RT_SRC    := $(sort $(wildcard runtime/*.c))
 HOST_SRC  := $(sort $(wildcard runtime/host/*.c))

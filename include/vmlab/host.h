@@ -66,6 +66,8 @@ void vmlab_preload_globals(lua_State *L);
 /* The interactive loop on stdin (runtime/host/repl.c).  Returns when the
  * user ends it (Ctrl-D or os.exit). */
 void vmlab_repl(lua_State *L);
+/* Tab completion of globals, fields and methods (runtime/host/complete.c). */
+void vmlab_complete_init(lua_State *L);
 
 /* Run `mod`.main(args...) for a subcommand or mode (`vmlab report ...`,
  * `vmlab --memtoy ...`); returns the exit status it gives. */

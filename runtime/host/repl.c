@@ -1,14 +1,98 @@
-/* The interactive prompt (basic version; see issue 2 for what it grows). */
+/* The interactive prompt on GNU readline: multi-line statements, values
+ * printed through vmlab.pretty, persistent history, Ctrl-C that clears the
+ * line at the prompt and interrupts running code, Ctrl-D to leave. */
 #include "vmlab/host.h"
+#include "vmlab/interrupt.h"
 #include "vmlab/version.h"
 
+#include <errno.h>
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#define HISTORY_MAX 1000
 #define EOFMARK "<eof>"
+
+static volatile sig_atomic_t prompt_sigint;
+
+/* ---- history ------------------------------------------------------------ */
+
+/* $XDG_STATE_HOME/vmlab/history, else ~/.local/state/vmlab/history.
+ * Directories are created; any failure just means no history. */
+static char *history_path(void)
+{
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[4096], *path;
+
+    if (state && *state)
+        snprintf(dir, sizeof dir, "%s/vmlab", state);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/state/vmlab", home);
+    else
+        return NULL;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return NULL;
+    path = malloc(strlen(dir) + sizeof "/history");
+    if (path) {
+        FILE *f;
+        sprintf(path, "%s/history", dir);
+        /* append_history() needs the file to exist. */
+        f = fopen(path, "a");
+        if (f)
+            fclose(f);
+    }
+    return path;
+}
+
+static void remember(const char *hist, const char *entry)
+{
+    HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
+
+    if (!*entry || (last && !strcmp(last->line, entry)))
+        return;
+    add_history(entry);
+    if (hist) {
+        /* Append now, so that a crash or a second session keeps it. */
+        append_history(1, hist);
+        history_truncate_file(hist, HISTORY_MAX);
+    }
+}
+
+/* ---- Ctrl-C at the prompt ----------------------------------------------- */
+
+static void on_prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_sigint = 1;
+}
+
+/* readline calls this when a read is interrupted by a signal: drop what
+ * was typed (and any unfinished statement) and show a fresh prompt. */
+static int signal_event(void)
+{
+    if (prompt_sigint == 1) {
+        prompt_sigint = 2;                     /* seen; read_statement resets */
+        rl_replace_line("", 0);
+        rl_set_prompt("> ");
+        rl_crlf();
+        rl_on_new_line();
+        rl_redisplay();
+    }
+    return 0;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
 
 static int incomplete(lua_State *L, int status)
 {
@@ -22,75 +106,156 @@ static int incomplete(lua_State *L, int status)
            !strcmp(msg + lmsg - (sizeof(EOFMARK) - 1), EOFMARK);
 }
 
+/* Compile `src` as an expression (`=expr` or a bare one) or a statement.
+ * Leaves the function or the error message; returns the status. */
+static int compile(lua_State *L, const char *src)
+{
+    const char *expr = src[0] == '=' ? src + 1 : src;
+    const char *ret = lua_pushfstring(L, "return %s;", expr);  /* ret */
+    int status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
+    lua_remove(L, -2);                                         /* f|msg */
+    if (status == LUA_OK || src[0] == '=')
+        return status;
+    lua_pop(L, 1);
+    return luaL_loadbuffer(L, src, strlen(src), "=stdin");     /* f|msg */
+}
+
+/* A line that is not Lua but starts with a memtoy command runs as one. */
+static int try_memtoy(lua_State *L, const char *line)
+{
+    int top = lua_gettop(L), handled = 0;
+
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);     /* preload */
+    lua_getfield(L, -1, "vmlab.memtoy");                       /* preload f */
+    if (lua_isnil(L, -1)) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.memtoy");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_getfield(L, -1, "is_command");                         /* .. mt is */
+    lua_pushstring(L, line);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "run");                            /* .. mt run */
+        lua_pushstring(L, line);
+        if (vmlab_docall(L, 1, 0) != LUA_OK)
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        handled = 1;
+    }
+    lua_settop(L, top);
+    return handled;
+}
+
 static void print_results(lua_State *L, int n)
 {
     if (n <= 0)
         return;
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_getglobal(L, "print");
-    lua_insert(L, -(n + 1));
-    if (lua_pcall(L, n, 0, 0) != LUA_OK) {
-        fprintf(stderr, "vmlab: error calling print: %s\n", lua_tostring(L, -1));
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.pretty");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {                     /* res.. msg */
         lua_pop(L, 1);
+        lua_getglobal(L, "print");
+    } else {
+        lua_getfield(L, -1, "print");                          /* res.. M print */
+        lua_remove(L, -2);
+    }
+    lua_insert(L, -(n + 1));                                   /* print res.. */
+    if (lua_pcall(L, n, 0, 0) != LUA_OK) {
+        fprintf(stderr, "vmlab: error printing the result: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+/* Read one statement, asking for more lines while it is incomplete.
+ * Returns 1 with the source and the function (or the syntax error) on the
+ * stack, or 0 at end of input. */
+static int read_statement(lua_State *L, int *status)
+{
+    int lines = 0, top = lua_gettop(L);
+
+    for (;;) {
+        char *line;
+        prompt_sigint = 0;
+        line = readline(lines ? ">> " : "> ");
+        if (prompt_sigint && line && !*line && !lines) {
+            prompt_sigint = 0;                 /* ^C then Enter: nothing */
+        }
+        if (prompt_sigint) {
+            /* ^C dropped the unfinished statement: this line starts anew. */
+            prompt_sigint = 0;
+            lua_settop(L, top);
+            lines = 0;
+        }
+        if (!line) {
+            if (lines)
+                fprintf(stderr, "stdin: unfinished statement at end of input\n");
+            lua_settop(L, top);
+            return 0;
+        }
+        if (lines) {
+            lua_pushliteral(L, "\n");                         /* src nl */
+            lua_pushstring(L, line);                          /* src nl line */
+            lua_concat(L, 3);                                 /* src */
+        } else {
+            lua_pushstring(L, line);                          /* src */
+        }
+        free(line);
+        lines++;
+        *status = compile(L, lua_tostring(L, -1));            /* src f|msg */
+        if (!incomplete(L, *status))
+            return 1;
+        lua_pop(L, 1);                                        /* src */
     }
 }
 
 void vmlab_repl(lua_State *L)
 {
-    luaL_Buffer b;
-    char *line;
+    char *hist = history_path();
+    struct sigaction sa, old;
 
-    printf("vmlab %s (%s); Ctrl-D exits\n", VMLAB_VERSION, LUA_RELEASE);
+    vmlab_complete_init(L);
+    using_history();
+    stifle_history(HISTORY_MAX);
+    if (hist)
+        read_history(hist);
+    rl_signal_event_hook = signal_event;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;          /* no SA_RESTART: read() sees EINTR */
+    sigemptyset(&sa.sa_mask);
+
+    printf("vmlab %s (%s); Ctrl-D exits, Tab completes\n", VMLAB_VERSION, LUA_RELEASE);
+    fflush(stdout);
     for (;;) {
-        int status = LUA_OK, top = lua_gettop(L);
-        lua_pushliteral(L, "");                  /* chunk so far */
-        const char *prompt = "> ";
-        for (;;) {
-            line = readline(prompt);
-            if (!line)
-                break;
-            lua_pushstring(L, line);
-            free(line);
-            if (lua_rawlen(L, -2) > 0) {
-                lua_pushliteral(L, "\n");
-                lua_insert(L, -2);
-                lua_concat(L, 3);
-            } else {
-                lua_remove(L, -2);
-            }
-            const char *src = lua_tostring(L, -1);
-            if (src[0] == '=')
-                src = lua_pushfstring(L, "return %s", src + 1);
-            else
-                src = lua_pushfstring(L, "return %s;", src);
-            status = luaL_loadbuffer(L, src, strlen(src), "=stdin");
-            lua_remove(L, -2);
-            if (status == LUA_OK)
-                break;
-            lua_pop(L, 1);
-            src = lua_tostring(L, -1);
-            status = luaL_loadbuffer(L, src, strlen(src), "=stdin");
-            if (!incomplete(L, status))
-                break;
-            lua_pop(L, 1);
-            prompt = ">> ";
-        }
-        if (lua_gettop(L) == top + 1) {          /* EOF at the prompt */
+        int status = LUA_OK, top = lua_gettop(L), r;
+
+        sigaction(SIGINT, &sa, &old);
+        r = read_statement(L, &status);
+        sigaction(SIGINT, &old, NULL);
+        if (r == 0)
+            break;
+        remember(hist, lua_tostring(L, top + 1));
+        if (status != LUA_OK && try_memtoy(L, lua_tostring(L, top + 1))) {
             lua_settop(L, top);
-            putchar('\n');
-            return;
+            continue;
         }
-        add_history(lua_tostring(L, top + 1));
-        lua_remove(L, top + 1);                  /* function or message */
+        lua_remove(L, top + 1);                                /* f|msg */
         if (status == LUA_OK)
             status = vmlab_docall(L, 0, LUA_MULTRET);
         if (status == LUA_OK) {
             print_results(L, lua_gettop(L) - top);
         } else {
             fprintf(stderr, "%s\n", lua_tostring(L, -1));
-            lua_pop(L, 1);
+            fflush(stderr);
         }
         lua_settop(L, top);
     }
-    (void)b;
+    putchar('\n');
+    fflush(stdout);
+    free(hist);
 }
