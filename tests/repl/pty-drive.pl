@@ -2,7 +2,7 @@
 # Drive a program through a real pseudo-terminal, as a person at a prompt.
 #   pty-drive.pl CMD [ARGS] -- STEP...
 # Steps: send:TEXT (\n \t \x03 escapes), expect:REGEX, sleep:SECONDS,
-#        intr (Ctrl-C), eof (Ctrl-D).  Each expect waits up to $PTY_TIMEOUT
+#        intr (Ctrl-C), eof (Ctrl-D, sent once a prompt shows).  Each expect waits up to $PTY_TIMEOUT
 # (default 10) seconds.  Prints "transcript:" and everything read; exits 0
 # when every expect matched and the program ended, 1 otherwise.
 use strict;
@@ -52,7 +52,13 @@ my $ok = 1;
 for my $step (@steps) {
     if ($step =~ /^send:(.*)$/s) { syswrite($pty, unescape($1)); }
     elsif ($step eq 'intr') { syswrite($pty, "\x03"); }
-    elsif ($step eq 'eof') { syswrite($pty, "\x04"); }
+    elsif ($step eq 'eof') {
+        # Only at a prompt: readline has the terminal in raw mode then; a
+        # ^D typed while code runs would be eaten by the line discipline.
+        my $end = time + $timeout;
+        readsome(0.1) while $seen !~ /> $/ && time < $end;
+        syswrite($pty, "\x04");
+    }
     elsif ($step =~ /^sleep:(.*)$/) { my $end = time + $1; readsome(0.05) while time < $end; }
     elsif ($step =~ /^expect:(.*)$/s) {
         my $re = $1;
