@@ -1,0 +1,241 @@
+/* require "vmlab.numa": nodes, the task's memory policy, migration, and
+ * the cpus and memories the task may use. */
+#include "vmlab/host.h"
+#include "vmlab/numa.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void pushmask(lua_State *L, const struct vmlab_nodemask *m)
+{
+    int k = 0;
+    lua_newtable(L);
+    for (int i = 0; i < VMLAB_MAX_NODES; i++)
+        if (vmlab_nodes_isset(m, i)) {
+            lua_pushinteger(L, i);
+            lua_rawseti(L, -2, ++k);
+        }
+}
+
+/* Nodes or cpus as "0-2,5", "*", "0x3", an integer or an array. */
+static void checkmask(lua_State *L, int idx, struct vmlab_nodemask *m)
+{
+    char err[160];
+    memset(m, 0, sizeof *m);
+    if (lua_isinteger(L, idx)) {
+        lua_Integer n = lua_tointeger(L, idx);
+        if (n < 0 || n >= VMLAB_MAX_NODES)
+            luaL_argerror(L, idx, "number out of range");
+        vmlab_nodes_set(m, (int)n);
+    } else if (lua_type(L, idx) == LUA_TSTRING) {
+        if (vmlab_parse_nodes(lua_tostring(L, idx), m, err, sizeof err) < 0)
+            luaL_argerror(L, idx, err);
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+        for (lua_Integer i = 1; i <= luaL_len(L, idx); i++) {
+            lua_rawgeti(L, idx, i);
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+                lua_tointeger(L, -1) >= VMLAB_MAX_NODES)
+                luaL_argerror(L, idx, "a list holds numbers from 0");
+            vmlab_nodes_set(m, (int)lua_tointeger(L, -1));
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_typeerror(L, idx, "node list (string, integer or array)");
+    }
+}
+
+static const char *fmtmask(lua_State *L, const struct vmlab_nodemask *m)
+{
+    char buf[512];
+    return lua_pushstring(L, vmlab_format_nodes(m, buf, sizeof buf));
+}
+
+/* numa.available() -> true if the kernel has NUMA (a mempolicy) */
+static int l_available(lua_State *L)
+{
+    int mode;
+    struct vmlab_nodemask m;
+    lua_pushboolean(L, vmlab_numa_get_policy(&mode, &m) == 0);
+    return 1;
+}
+
+/* numa.nodes() -> { {id=, total=, free=, cpus=, distances={[node]=d}}, ... } */
+static int l_nodes(lua_State *L)
+{
+    struct vmlab_node_info *info = calloc(VMLAB_MAX_NODES, sizeof *info);
+    int n;
+
+    if (!info)
+        return vmlab_pushfail(L, ENOMEM, "numa.nodes()");
+    n = vmlab_numa_nodes(info, VMLAB_MAX_NODES);
+    if (n < 0) {
+        free(info);
+        return vmlab_pushfail(L, -n, "numa.nodes()");
+    }
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 5);
+        lua_pushinteger(L, info[i].id); lua_setfield(L, -2, "id");
+        lua_pushinteger(L, (lua_Integer)info[i].total); lua_setfield(L, -2, "total");
+        lua_pushinteger(L, (lua_Integer)info[i].free); lua_setfield(L, -2, "free");
+        lua_pushstring(L, info[i].cpus); lua_setfield(L, -2, "cpus");
+        lua_newtable(L);
+        for (int j = 0; j < n; j++) {
+            int d = vmlab_numa_distance(info[i].id, info[j].id);
+            if (d >= 0) {
+                lua_pushinteger(L, d);
+                lua_rawseti(L, -2, info[j].id);
+            }
+        }
+        lua_setfield(L, -2, "distances");
+        lua_rawseti(L, -2, i + 1);
+    }
+    free(info);
+    return 1;
+}
+
+/* numa.policy() -> name, nodes, flags */
+static int l_policy(lua_State *L)
+{
+    struct vmlab_nodemask m;
+    int mode, r = vmlab_numa_get_policy(&mode, &m);
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "get_mempolicy()");
+    lua_pushstring(L, vmlab_mpol_name(mode & 0xff));
+    pushmask(L, &m);
+    lua_newtable(L);
+    if (mode & vmlab_mpol_mode_flag("static")) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "static");
+    }
+    if (mode & vmlab_mpol_mode_flag("relative")) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "relative");
+    }
+    return 3;
+}
+
+/* numa.set_policy(policy[, nodes[, flags]]); policy may read "interleave+static". */
+static int l_set_policy(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1), *plus = strchr(spec, '+');
+    char pol[64], flags[128] = "";
+    struct vmlab_nodemask m;
+    int mode, r;
+
+    snprintf(pol, sizeof pol, "%.*s", plus ? (int)(plus - spec) : (int)strlen(spec), spec);
+    if ((mode = vmlab_mpol_mode(pol)) < 0)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown policy '%s' (default, preferred, bind, "
+                             "interleave, local, preferred-many, weighted-interleave)", pol));
+    snprintf(flags, sizeof flags, "%s%s%s", plus ? plus + 1 : "",
+             plus && lua_isstring(L, 3) ? "+" : "", lua_isstring(L, 3) ? lua_tostring(L, 3) : "");
+    for (char *save, *tok = strtok_r(flags, "+, ", &save); tok; tok = strtok_r(NULL, "+, ", &save)) {
+        int f = vmlab_mpol_mode_flag(tok);
+        if (f < 0)
+            return luaL_error(L, "set_policy: unknown flag '%s' (static or relative)", tok);
+        mode |= f;
+    }
+    if (!lua_isnoneornil(L, 2))
+        checkmask(L, 2, &m);
+    r = vmlab_numa_set_policy(mode, lua_isnoneornil(L, 2) ? NULL : &m);
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "set_mempolicy(%s, {%s})", spec,
+                              lua_isnoneornil(L, 2) ? "" : fmtmask(L, &m));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* numa.migrate(to, from[, pid]) -> pages that could not be moved */
+static int l_migrate(lua_State *L)
+{
+    struct vmlab_nodemask to, from;
+    lua_Integer pid = luaL_optinteger(L, 3, 0);
+    long r;
+
+    checkmask(L, 1, &to);
+    checkmask(L, 2, &from);
+    r = vmlab_numa_migrate((int)pid, &from, &to);
+    if (r < 0)
+        return vmlab_pushfail(L, (int)-r, "migrate_pages(pid %d, from {%s} to {%s})", (int)pid,
+                              fmtmask(L, &from), fmtmask(L, &to));
+    lua_pushinteger(L, r);
+    return 1;
+}
+
+/* numa.cpus([list]) -> the cpus this task may run on; with a list, set them. */
+static int l_cpus(lua_State *L)
+{
+    cpu_set_t set;
+    int k = 0;
+
+    if (!lua_isnoneornil(L, 1)) {
+        struct vmlab_nodemask m;
+        checkmask(L, 1, &m);
+        CPU_ZERO(&set);
+        for (int i = 0; i < VMLAB_MAX_NODES && i < CPU_SETSIZE; i++)
+            if (vmlab_nodes_isset(&m, i))
+                CPU_SET(i, &set);
+        if (sched_setaffinity(0, sizeof set, &set) < 0)
+            return vmlab_pusherrno(L, "sched_setaffinity({%s})", fmtmask(L, &m));
+    }
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        return vmlab_pusherrno(L, "sched_getaffinity()");
+    lua_newtable(L);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &set)) {
+            lua_pushinteger(L, i);
+            lua_rawseti(L, -2, ++k);
+        }
+    return 1;
+}
+
+/* numa.mems([list]) -> the nodes this task may allocate on; with a list,
+ * restrict allocations to them (a bind policy: cpusets are the admin's). */
+static int l_mems(lua_State *L)
+{
+    struct vmlab_nodemask m;
+    int r;
+
+    if (!lua_isnoneornil(L, 1)) {
+        checkmask(L, 1, &m);
+        if ((r = vmlab_numa_set_policy(vmlab_mpol_mode("bind"), &m)) < 0)
+            return vmlab_pushfail(L, -r, "set_mempolicy(bind, {%s})", fmtmask(L, &m));
+    }
+    if ((r = vmlab_numa_allowed(&m)) < 0)
+        return vmlab_pushfail(L, -r, "Mems_allowed");
+    pushmask(L, &m);
+    return 1;
+}
+
+/* numa.parse_nodes(s) -> array of node numbers; raises on a bad list. */
+static int l_parse_nodes(lua_State *L)
+{
+    struct vmlab_nodemask m;
+    checkmask(L, 1, &m);
+    pushmask(L, &m);
+    return 1;
+}
+
+static int l_online(lua_State *L)
+{
+    struct vmlab_nodemask m;
+    vmlab_numa_online(&m);
+    pushmask(L, &m);
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"available", l_available}, {"nodes", l_nodes},       {"policy", l_policy},
+    {"set_policy", l_set_policy}, {"migrate", l_migrate}, {"cpus", l_cpus},
+    {"mems", l_mems},           {"parse_nodes", l_parse_nodes}, {"online", l_online},
+    {NULL, NULL}};
+
+int luaopen_vmlab_numa(lua_State *L)
+{
+    luaL_newlib(L, funcs);
+    return 1;
+}

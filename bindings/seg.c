@@ -1,0 +1,953 @@
+/* require "vmlab.seg": segments as Lua objects (memtoy's segments). */
+#include "vmlab/host.h"
+#include "vmlab/interrupt.h"
+#include "vmlab/numa.h"
+#include "vmlab/seg.h"
+#include "vmlab/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define SEG_MT "vmlab.seg"
+#define SEG_ALL "vmlab.seg.all"   /* registry: name -> userdata (keeps them alive) */
+#define MAPS_MT "vmlab.seg.mapping"
+
+struct lseg {
+    struct vmlab_seg *s;   /* NULL once closed */
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct vmlab_seg *checkseg(lua_State *L, int idx)
+{
+    struct lseg *ls = luaL_checkudata(L, idx, SEG_MT);
+    if (!ls->s)
+        luaL_error(L, "attempt to use a closed segment");
+    return ls->s;
+}
+
+/* "seg 'buf' +0x1000 4 MiB" for messages. */
+static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t off, uint64_t len)
+{
+    char sz[32];
+    if (len == 0)
+        return lua_pushfstring(L, "seg '%s'", s->name);
+    return lua_pushfstring(L, "seg '%s' +%s %s", s->name,
+                           off ? lua_pushfstring(L, "0x%I", (lua_Integer)off) : "0",
+                           vmlab_fmtsize(len, sz, sizeof sz));
+}
+
+static const char *protstr(int prot)
+{
+    static const char *const p[] = {"---", "r--", "-w-", "rw-", "--x", "r-x", "-wx", "rwx"};
+    return p[prot & 7];
+}
+
+/* offset= and length= of an options table (length "*" or 0: to the end). */
+static void range_opts(lua_State *L, int idx, struct vmlab_seg *s, uint64_t *off, uint64_t *len)
+{
+    int r;
+    *off = vmlab_optfield_size(L, idx, "offset", 0);
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "length");
+        if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")) {
+            lua_pop(L, 1);
+            *len = 0;
+        } else {
+            lua_pop(L, 1);
+            *len = vmlab_optfield_size(L, idx, "length", 0);
+        }
+    } else {
+        *len = 0;
+    }
+    r = vmlab_seg_range(s, *off, len);
+    if (r == -EINVAL)
+        luaL_error(L, "%s: offset 0x%I is not page aligned", describe(L, s, 0, 0), (lua_Integer)*off);
+    if (r == -ERANGE)
+        luaL_error(L, "%s: range +0x%I length 0x%I is outside its %I bytes",
+                   describe(L, s, 0, 0), (lua_Integer)*off, (lua_Integer)*len, (lua_Integer)s->size);
+}
+
+static void requiremapped(lua_State *L, struct vmlab_seg *s, const char *what)
+{
+    if (!s->mapped)
+        luaL_error(L, "%s(%s): the segment is not mapped", what, describe(L, s, 0, 0));
+}
+
+static int pushseg(lua_State *L, struct vmlab_seg *s)
+{
+    struct lseg *ls = lua_newuserdatauv(L, sizeof *ls, 0);   /* ud */
+    ls->s = NULL;                                             /* created closed */
+    luaL_setmetatable(L, SEG_MT);
+    ls->s = s;
+    lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL);              /* ud all */
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, s->name);                             /* ud all */
+    lua_pop(L, 1);                                            /* ud */
+    return 1;
+}
+
+/* sp is read after the call that fills it (argument order is unspecified). */
+static int define_result(lua_State *L, int r, struct vmlab_seg **sp, const char *call)
+{
+    struct vmlab_seg *s = *sp;
+    if (r == -EEXIST)
+        return luaL_error(L, "%s: a segment named '%s' exists already", call, lua_tostring(L, 1));
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "%s", call);
+    return pushseg(L, s);
+}
+
+static void common_opts(lua_State *L, int idx, struct vmlab_seg_opts *o)
+{
+    const char *share = vmlab_optfield_string(L, idx, "share", NULL);
+    o->shared = vmlab_optfield_bool(L, idx, "shared", 0);
+    if (share) {
+        if (!strcmp(share, "shared"))
+            o->shared = 1;
+        else if (strcmp(share, "private"))
+            luaL_error(L, "bad option 'share' (private or shared, got '%s')", share);
+    }
+    o->huge = vmlab_optfield_bool(L, idx, "huge", 0);
+    o->map = vmlab_optfield_bool(L, idx, "map", 1);
+}
+
+static const char *checkname(lua_State *L, int idx)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, idx, &len);
+    if (len == 0 || len >= VMLAB_SEG_NAME_MAX)
+        luaL_argerror(L, idx, lua_pushfstring(L, "a segment name has 1 to %d characters",
+                                              VMLAB_SEG_NAME_MAX - 1));
+    return name;
+}
+
+/* ---- definitions -------------------------------------------------------- */
+
+/* seg.anon(name, size[, {shared=, huge=, map=, addr=}]) */
+static int l_anon(lua_State *L)
+{
+    struct vmlab_seg_opts o = {0};
+    struct vmlab_seg *s = NULL;
+    const char *name = checkname(L, 1);
+    uint64_t size = vmlab_checksize(L, 2);
+    char sz[32];
+
+    if (size == 0)
+        luaL_argerror(L, 2, "a segment cannot be empty");
+    common_opts(L, 3, &o);
+    o.hint = (void *)(uintptr_t)vmlab_optfield_size(L, 3, "addr", 0);
+    return define_result(L, vmlab_seg_anon(name, size, &o, &s), &s,
+                         lua_pushfstring(L, "anon('%s', %s)", name, vmlab_fmtsize(size, sz, sizeof sz)));
+}
+
+/* seg.file(path[, {name=, offset=, length=, shared=, create=, map=, readonly=}]) */
+static int l_file(lua_State *L)
+{
+    struct vmlab_seg_opts o = {0};
+    struct vmlab_seg *s = NULL;
+    const char *path = luaL_checkstring(L, 1), *base = strrchr(path, '/');
+    const char *name = vmlab_optfield_string(L, 2, "name", base ? base + 1 : path);
+
+    common_opts(L, 2, &o);
+    o.offset = (off_t)vmlab_optfield_size(L, 2, "offset", 0);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_getfield(L, 2, "length");
+        if (!(lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")))
+            o.length = vmlab_optfield_size(L, 2, "length", 0);
+        lua_pop(L, 1);
+    }
+    o.create = vmlab_optfield_size(L, 2, "create", 0);
+    o.readonly = vmlab_optfield_bool(L, 2, "readonly", 0);
+    if (o.offset % (off_t)vmlab_pagesize())
+        return luaL_error(L, "file('%s'): offset %I is not page aligned", path, (lua_Integer)o.offset);
+    if (!*name || strlen(name) >= VMLAB_SEG_NAME_MAX)
+        return luaL_error(L, "file('%s'): bad segment name '%s'", path, name);
+    lua_pushstring(L, name);
+    lua_replace(L, 1);                           /* define_result names it */
+    return define_result(L, vmlab_seg_file(name, path, &o, &s), &s,
+                         lua_pushfstring(L, "file('%s')", path));
+}
+
+/* seg.shmem(name, size[, {huge=, map=}]) */
+static int l_shmem(lua_State *L)
+{
+    struct vmlab_seg_opts o = {0};
+    struct vmlab_seg *s = NULL;
+    const char *name = checkname(L, 1);
+    uint64_t size = vmlab_checksize(L, 2);
+    char sz[32];
+
+    if (size == 0)
+        luaL_argerror(L, 2, "a segment cannot be empty");
+    common_opts(L, 3, &o);
+    return define_result(L, vmlab_seg_shmem(name, size, &o, &s), &s,
+                         lua_pushfstring(L, "shmem('%s', %s%s)", name, vmlab_fmtsize(size, sz, sizeof sz),
+                                         o.huge ? ", huge" : ""));
+}
+
+/* seg.memfd(name, size[, {huge=, shared= (default true), map=}]) */
+static int l_memfd(lua_State *L)
+{
+    struct vmlab_seg_opts o = {0};
+    struct vmlab_seg *s = NULL;
+    const char *name = checkname(L, 1);
+    uint64_t size = vmlab_checksize(L, 2);
+    char sz[32];
+
+    if (size == 0)
+        luaL_argerror(L, 2, "a segment cannot be empty");
+    common_opts(L, 3, &o);
+    o.shared = vmlab_optfield_bool(L, 3, "shared", 1);
+    return define_result(L, vmlab_seg_memfd(name, size, &o, &s), &s,
+                         lua_pushfstring(L, "memfd('%s', %s%s)", name, vmlab_fmtsize(size, sz, sizeof sz),
+                                         o.huge ? ", huge" : ""));
+}
+
+/* seg.wrap(name, addr, size[, {prot="rw"}]): a mapping vmlab does not own. */
+static int parse_prot(lua_State *L, int idx, const char *p);
+static int l_wrap(lua_State *L)
+{
+    struct vmlab_seg *s = NULL;
+    const char *name = checkname(L, 1);
+    uint64_t addr = vmlab_checksize(L, 2), size = vmlab_checksize(L, 3);
+    int prot = parse_prot(L, 4, vmlab_optfield_string(L, 4, "prot", "rw"));
+    return define_result(L, vmlab_seg_wrap(name, (void *)(uintptr_t)addr, size, prot, &s), &s,
+                         lua_pushfstring(L, "wrap('%s')", name));
+}
+
+static int l_get(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL);    /* all */
+    lua_getfield(L, -1, name);                      /* all seg|nil */
+    return 1;
+}
+
+/* seg.list() -> the segments in the order they were defined. */
+static int l_list(lua_State *L)
+{
+    int i = 0;
+    lua_newtable(L);                                /* list */
+    lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL);    /* list all */
+    for (struct vmlab_seg *s = vmlab_seg_first(); s; s = s->next) {
+        if (lua_getfield(L, -1, s->name) != LUA_TNIL)  /* list all seg */
+            lua_rawseti(L, -3, ++i);
+        else
+            lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* ---- memtoy's table ----------------------------------------------------- */
+
+static const char kind_letter[] = {'a', 'f', 's', 'm', 'w'};
+
+static void show_header(luaL_Buffer *b)
+{
+    luaL_addstring(b, "  _____address______ ____length____ ____offset____ prot  share  name\n");
+}
+
+static void show_one(lua_State *L, luaL_Buffer *b, const struct vmlab_seg *s)
+{
+    char line[256];
+    if (s->mapped)
+        snprintf(line, sizeof line, "%c 0x%016lx 0x%012lx 0x%012lx  %s  %-8s%s\n",
+                 kind_letter[s->kind], (unsigned long)(uintptr_t)s->addr, (unsigned long)s->size,
+                 (unsigned long)s->offset, protstr(s->prot), s->shared ? "shared" : "private",
+                 s->name);
+    else
+        snprintf(line, sizeof line, "%c %-18s 0x%012lx 0x%012lx  %s  %-8s%s\n",
+                 kind_letter[s->kind], "(not mapped)", (unsigned long)s->size,
+                 (unsigned long)s->offset, protstr(s->prot), s->shared ? "shared" : "private",
+                 s->name);
+    luaL_addstring(b, line);
+    (void)L;
+}
+
+/* seg.show([name]) prints memtoy's table; returns it as a string too. */
+static int l_show(lua_State *L)
+{
+    luaL_Buffer b;
+    const char *name = luaL_optstring(L, 1, NULL);
+    int found = 0;
+
+    luaL_buffinit(L, &b);
+    show_header(&b);
+    for (struct vmlab_seg *s = vmlab_seg_first(); s; s = s->next) {
+        if (name && strcmp(name, s->name))
+            continue;
+        show_one(L, &b, s);
+        found++;
+    }
+    luaL_pushresult(&b);                            /* text */
+    if (name && !found)
+        return luaL_error(L, "show: no segment named '%s'", name);
+    if (!lua_toboolean(L, 2)) {
+        fputs(lua_tostring(L, -1), stdout);         /* show is a print by design */
+        fflush(stdout);
+    }
+    return 1;
+}
+
+/* ---- methods: lifecycle ------------------------------------------------- */
+
+static int seg_close(lua_State *L)
+{
+    struct lseg *ls = luaL_checkudata(L, 1, SEG_MT);
+    if (ls->s) {
+        lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL); /* all */
+        lua_pushnil(L);
+        lua_setfield(L, -2, ls->s->name);
+        lua_pop(L, 1);
+        vmlab_seg_remove(ls->s);
+        ls->s = NULL;
+    }
+    return 0;
+}
+
+static int seg_map(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    int r = vmlab_seg_map(s);
+    if (r == -EBUSY)
+        return luaL_error(L, "map(%s): already mapped", describe(L, s, 0, 0));
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "map(%s)", describe(L, s, 0, 0));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int seg_unmap(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    int r;
+    requiremapped(L, s, "unmap");
+    if ((r = vmlab_seg_unmap(s)) < 0)
+        return vmlab_pushfail(L, -r, "unmap(%s)", describe(L, s, 0, 0));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- methods: access ---------------------------------------------------- */
+
+static int fault_error(lua_State *L, struct vmlab_seg *s, const char *call, const struct vmlab_fault *f)
+{
+    uintptr_t a = (uintptr_t)f->addr, base = (uintptr_t)s->addr;
+    if (a >= base && a < base + s->size)
+        return luaL_error(L, "%s(seg '%s' +0x%I): %s (segment protection %s)", call, s->name,
+                          (lua_Integer)(a - base), vmlab_fault_describe(f), protstr(s->prot));
+    return luaL_error(L, "%s(seg '%s'): %s at 0x%I, outside the segment", call, s->name,
+                      vmlab_fault_describe(f), (lua_Integer)a);
+}
+
+/* s:touch([op | {op=, offset=, length=, order=, stride=, seed=, all=}])
+ *   -> pages, seconds */
+static int seg_touch(lua_State *L)
+{
+    static const char *const ops[] = {"read", "write", "rmw", NULL};
+    static const char *const orders[] = {"sequential", "stride", "random", NULL};
+    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_touch t = {0};
+    int opts = 2, r;
+
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        t.op = (enum vmlab_touch_op)luaL_checkoption(L, 2, NULL, ops);
+        opts = 3;
+    } else if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_getfield(L, 2, "op");
+        t.op = (enum vmlab_touch_op)luaL_checkoption(L, -1, "write", ops);
+        lua_getfield(L, 2, "order");
+        t.order = (enum vmlab_touch_order)luaL_checkoption(L, -1, "sequential", orders);
+        lua_pop(L, 2);
+    } else {
+        t.op = VMLAB_TOUCH_WRITE;
+    }
+    requiremapped(L, s, "touch");
+    range_opts(L, opts, s, &t.offset, &t.length);
+    t.stride = (uint64_t)vmlab_optfield_int(L, opts, "stride", 1);
+    t.seed = (uint64_t)vmlab_optfield_int(L, opts, "seed", 1);
+    t.all = vmlab_optfield_bool(L, opts, "all", 0);
+    if (t.order == VMLAB_ORDER_STRIDE && (int64_t)t.stride < 1)
+        return luaL_error(L, "touch: stride must be at least 1 page");
+    r = vmlab_seg_touch(s, &t);
+    if (r == -EFAULT)
+        return fault_error(L, s, "touch", &t.fault);
+    if (r == -EINTR)
+        vmlab_checkinterrupt(L);
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "touch(%s)", describe(L, s, t.offset, t.length));
+    lua_pushinteger(L, (lua_Integer)t.pages);
+    lua_pushnumber(L, t.seconds);
+    return 2;
+}
+
+/* s:fill([{offset=, length=, seed=}]) */
+static int seg_fill(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_fault f;
+    uint64_t off, len;
+    int r;
+
+    requiremapped(L, s, "fill");
+    range_opts(L, 2, s, &off, &len);
+    r = vmlab_seg_fill(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &f);
+    if (r == -EFAULT)
+        return fault_error(L, s, "fill", &f);
+    if (r == -EINTR)
+        vmlab_checkinterrupt(L);
+    lua_pushboolean(L, r == 0);
+    return 1;
+}
+
+/* s:verify([{offset=, length=, seed=}]) -> true | false, first bad offset, bad pages */
+static int seg_verify(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_fault f;
+    uint64_t off, len, first, nbad;
+    int r;
+
+    requiremapped(L, s, "verify");
+    range_opts(L, 2, s, &off, &len);
+    r = vmlab_seg_verify(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &first, &nbad, &f);
+    if (r == -EFAULT)
+        return fault_error(L, s, "verify", &f);
+    if (r == -EINTR)
+        vmlab_checkinterrupt(L);
+    if (nbad == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_pushinteger(L, (lua_Integer)first);
+    lua_pushinteger(L, (lua_Integer)nbad);
+    return 3;
+}
+
+/* ---- methods: controls -------------------------------------------------- */
+
+static int ok_or_fail(lua_State *L, int r, const char *fmt, const char *a, const char *b)
+{
+    if (r < 0)
+        return vmlab_pushfail(L, -r, fmt, a, b);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* s:lock([{offset=, length=, onfault=}]) */
+static int seg_lock(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    uint64_t off, len;
+    int onfault;
+    requiremapped(L, s, "lock");
+    range_opts(L, 2, s, &off, &len);
+    onfault = vmlab_optfield_bool(L, 2, "onfault", 0);
+    return ok_or_fail(L, vmlab_seg_lock(s, off, len, onfault), "%s(%s)",
+                      onfault ? "mlock2" : "mlock", describe(L, s, off, len));
+}
+
+static int seg_unlock(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    uint64_t off, len;
+    requiremapped(L, s, "unlock");
+    range_opts(L, 2, s, &off, &len);
+    return ok_or_fail(L, vmlab_seg_unlock(s, off, len), "%s(%s)", "munlock", describe(L, s, off, len));
+}
+
+static int slock_common(lua_State *L, int lock)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    if (s->kind != VMLAB_SEG_SHMEM)
+        return luaL_error(L, "%s: seg '%s' is %s, not SysV shmem", lock ? "slock" : "sunlock",
+                          s->name, vmlab_seg_kind_name(s->kind));
+    return ok_or_fail(L, vmlab_seg_slock(s, lock), "%s(%s)",
+                      lock ? "shmctl SHM_LOCK" : "shmctl SHM_UNLOCK", describe(L, s, 0, 0));
+}
+static int seg_slock(lua_State *L) { return slock_common(L, 1); }
+static int seg_sunlock(lua_State *L) { return slock_common(L, 0); }
+
+/* "r", "rw", "rwx", "none", "---", "r-x": a protection. */
+static int parse_prot(lua_State *L, int idx, const char *p)
+{
+    int prot = 0;
+    if (!strcmp(p, "none"))
+        return PROT_NONE;
+    for (const char *c = p; *c; c++) {
+        switch (*c) {
+        case 'r': prot |= PROT_READ; break;
+        case 'w': prot |= PROT_WRITE; break;
+        case 'x': prot |= PROT_EXEC; break;
+        case '-': break;
+        default:
+            return luaL_argerror(L, idx, lua_pushfstring(L, "bad protection '%s' (use e.g. 'rw', 'r', 'none')", p));
+        }
+    }
+    return prot;
+}
+
+/* s:protect(prot[, {offset=, length=}]) */
+static int seg_protect(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    int prot = parse_prot(L, 2, luaL_checkstring(L, 2));
+    uint64_t off, len;
+    requiremapped(L, s, "protect");
+    range_opts(L, 3, s, &off, &len);
+    return ok_or_fail(L, vmlab_seg_protect(s, off, len, prot), "mprotect(%s, %s)",
+                      describe(L, s, off, len), protstr(prot));
+}
+
+/* s:advise(advice[, {offset=, length=}]) */
+static int seg_advise(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int advice = vmlab_madvise_value(name);
+    uint64_t off, len;
+
+    if (advice < 0) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (const char *const *n = vmlab_madvise_names(); *n; n++) {
+            luaL_addstring(&b, *n);
+            luaL_addchar(&b, ' ');
+        }
+        luaL_pushresult(&b);
+        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown advice '%s' (one of: %s)", name,
+                                                   lua_tostring(L, -1)));
+    }
+    requiremapped(L, s, "advise");
+    range_opts(L, 3, s, &off, &len);
+    return ok_or_fail(L, vmlab_seg_advise(s, off, len, advice), "madvise(%s, %s)",
+                      describe(L, s, off, len), name);
+}
+
+/* ---- methods: queries --------------------------------------------------- */
+
+/* s:resident([{offset=, length=, pages=true}]) -> resident pages, total[, per-page booleans] */
+static int resident_of(lua_State *L, struct vmlab_seg *s, int opts)
+{
+    uint64_t off, len, n;
+    unsigned char *vec;
+    int64_t r;
+    int want_pages;
+
+    requiremapped(L, s, "resident");
+    range_opts(L, opts, s, &off, &len);
+    want_pages = vmlab_optfield_bool(L, opts, "pages", 0);
+    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
+    vec = malloc(n + 1);
+    if (!vec)
+        return vmlab_pushfail(L, ENOMEM, "resident(%s)", describe(L, s, off, len));
+    r = vmlab_seg_resident(s, off, len, vec);
+    if (r < 0) {
+        free(vec);
+        return vmlab_pushfail(L, (int)-r, "mincore(%s)", describe(L, s, off, len));
+    }
+    lua_pushinteger(L, r);
+    lua_pushinteger(L, (lua_Integer)n);
+    if (want_pages) {
+        lua_createtable(L, (int)n, 0);
+        for (uint64_t i = 0; i < n; i++) {
+            lua_pushboolean(L, vec[i] & 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        free(vec);
+        return 3;
+    }
+    free(vec);
+    return 2;
+}
+static int seg_resident(lua_State *L) { return resident_of(L, checkseg(L, 1), 2); }
+
+/* s:pages([{offset=, length=}]) -> { {present=, swapped=, thp=, pfn=, ...}, ... } */
+static int pages_of(lua_State *L, struct vmlab_seg *s, int opts)
+{
+    uint64_t off, len, n;
+    struct vmlab_page_info *pi;
+    int r;
+
+    requiremapped(L, s, "pages");
+    range_opts(L, opts, s, &off, &len);
+    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
+    pi = calloc(n + 1, sizeof *pi);
+    if (!pi)
+        return vmlab_pushfail(L, ENOMEM, "pages(%s)", describe(L, s, off, len));
+    if ((r = vmlab_seg_pages(s, off, len, pi)) < 0) {
+        free(pi);
+        return vmlab_pushfail(L, -r, "pagemap(%s)", describe(L, s, off, len));
+    }
+    lua_createtable(L, (int)n, 0);
+    for (uint64_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 6);
+        lua_pushboolean(L, pi[i].present); lua_setfield(L, -2, "present");
+        lua_pushboolean(L, pi[i].swapped); lua_setfield(L, -2, "swapped");
+        lua_pushboolean(L, pi[i].thp); lua_setfield(L, -2, "thp");
+        lua_pushboolean(L, pi[i].exclusive); lua_setfield(L, -2, "exclusive");
+        lua_pushboolean(L, pi[i].file); lua_setfield(L, -2, "file");
+        if (pi[i].pfn) {
+            lua_pushinteger(L, (lua_Integer)pi[i].pfn);
+            lua_setfield(L, -2, "pfn");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(pi);
+    return 1;
+}
+static int seg_pages(lua_State *L) { return pages_of(L, checkseg(L, 1), 2); }
+
+/* s:where([{offset=, length=}]) -> { node or false (not present), ... }, counts */
+static int where_of(lua_State *L, struct vmlab_seg *s, int opts, int counts_only)
+{
+    uint64_t off, len, n, absent = 0;
+    int *nodes, r;
+
+    requiremapped(L, s, counts_only ? "numa_counts" : "where");
+    range_opts(L, opts, s, &off, &len);
+    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
+    nodes = malloc((n + 1) * sizeof *nodes);
+    if (!nodes)
+        return vmlab_pushfail(L, ENOMEM, "where(%s)", describe(L, s, off, len));
+    if ((r = vmlab_seg_where(s, off, len, nodes)) < 0) {
+        free(nodes);
+        return vmlab_pushfail(L, -r, "move_pages(%s, query)", describe(L, s, off, len));
+    }
+    if (!counts_only) {
+        lua_createtable(L, (int)n, 0);                            /* where */
+        for (uint64_t i = 0; i < n; i++) {
+            if (nodes[i] >= 0)
+                lua_pushinteger(L, nodes[i]);
+            else
+                lua_pushboolean(L, 0);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+    }
+    lua_newtable(L);                                              /* [where] counts */
+    for (uint64_t i = 0; i < n; i++) {
+        if (nodes[i] < 0) {
+            absent++;
+            continue;
+        }
+        lua_rawgeti(L, -1, nodes[i]);
+        lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+        lua_rawseti(L, -3, nodes[i]);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, (lua_Integer)absent);
+    lua_setfield(L, -2, "absent");
+    free(nodes);
+    return counts_only ? 1 : 2;
+}
+static int seg_where(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 0); }
+static int seg_numa_counts(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 1); }
+
+/* Nodes as a string ("0-1", "*", "0x3"), an integer or an array. */
+static void checknodes(lua_State *L, int idx, struct vmlab_nodemask *m)
+{
+    char err[160];
+    memset(m, 0, sizeof *m);
+    if (lua_isinteger(L, idx)) {
+        lua_Integer n = lua_tointeger(L, idx);
+        if (n < 0 || n >= VMLAB_MAX_NODES)
+            luaL_argerror(L, idx, "node number out of range");
+        vmlab_nodes_set(m, (int)n);
+    } else if (lua_type(L, idx) == LUA_TSTRING) {
+        if (vmlab_parse_nodes(lua_tostring(L, idx), m, err, sizeof err) < 0)
+            luaL_argerror(L, idx, err);
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_Integer len = luaL_len(L, idx);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, idx, i);
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+                lua_tointeger(L, -1) >= VMLAB_MAX_NODES)
+                luaL_argerror(L, idx, "a node list holds node numbers");
+            vmlab_nodes_set(m, (int)lua_tointeger(L, -1));
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnoneornil(L, idx)) {
+        luaL_typeerror(L, idx, "nodes (string, integer or array)");
+    }
+}
+
+static void pushnodes(lua_State *L, const struct vmlab_nodemask *m)
+{
+    int k = 0;
+    lua_newtable(L);
+    for (int i = 0; i < VMLAB_MAX_NODES; i++)
+        if (vmlab_nodes_isset(m, i)) {
+            lua_pushinteger(L, i);
+            lua_rawseti(L, -2, ++k);
+        }
+}
+
+/* Flags "move+all" or {"move", "all"} (and "static"/"relative" mode flags). */
+static void parse_flags(lua_State *L, const char *text, int *mode_flags, unsigned *mf)
+{
+    char buf[128], *tok, *save;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (tok = strtok_r(buf, "+, ", &save); tok; tok = strtok_r(NULL, "+, ", &save)) {
+        int f;
+        if ((f = vmlab_mbind_flag(tok)) >= 0)
+            *mf |= (unsigned)f;
+        else if ((f = vmlab_mpol_mode_flag(tok)) >= 0)
+            *mode_flags |= f;
+        else
+            luaL_error(L, "unknown policy flag '%s' (strict, move, all, static, relative)", tok);
+    }
+}
+
+/* s:mbind(policy, nodes[, {flags=, offset=, length=}]); policy may carry
+ * flags as memtoy writes them: "bind+move+all". */
+static int seg_mbind(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    const char *spec = luaL_checkstring(L, 2);
+    char pol[64], nodestr[256];
+    const char *plus = strchr(spec, '+');
+    struct vmlab_nodemask nodes;
+    int mode, mode_flags = 0, r;
+    unsigned mf = 0;
+    uint64_t off, len;
+
+    snprintf(pol, sizeof pol, "%.*s", plus ? (int)(plus - spec) : (int)strlen(spec), spec);
+    if ((mode = vmlab_mpol_mode(pol)) < 0)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown policy '%s' (default, preferred, bind, "
+                             "interleave, local, preferred-many, weighted-interleave)", pol));
+    if (plus)
+        parse_flags(L, plus + 1, &mode_flags, &mf);
+    checknodes(L, 3, &nodes);
+    if (lua_type(L, 4) == LUA_TTABLE) {
+        lua_getfield(L, 4, "flags");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            parse_flags(L, lua_tostring(L, -1), &mode_flags, &mf);
+        } else if (lua_type(L, -1) == LUA_TTABLE) {
+            for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+                lua_rawgeti(L, -1, i);
+                parse_flags(L, luaL_checkstring(L, -1), &mode_flags, &mf);
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    requiremapped(L, s, "mbind");
+    range_opts(L, 4, s, &off, &len);
+    r = vmlab_seg_mbind(s, off, len, mode | mode_flags, lua_isnoneornil(L, 3) ? NULL : &nodes, mf);
+    vmlab_format_nodes(&nodes, nodestr, sizeof nodestr);
+    return ok_or_fail(L, r, "mbind(%s, %s)", describe(L, s, off, len),
+                      lua_pushfstring(L, "%s {%s}", spec, nodestr));
+}
+
+/* s:policy([offset]) -> policy name, nodes */
+static int seg_policy(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    uint64_t off = vmlab_optsize(L, 2, 0);
+    struct vmlab_nodemask nodes;
+    int mode, r;
+
+    requiremapped(L, s, "policy");
+    if (off >= s->size)
+        return luaL_argerror(L, 2, "offset outside the segment");
+    if ((r = vmlab_seg_policy(s, off - off % vmlab_pagesize(), &mode, &nodes)) < 0)
+        return vmlab_pushfail(L, -r, "get_mempolicy(%s)", describe(L, s, off, 0));
+    lua_pushstring(L, vmlab_mpol_name(mode & 0xff));
+    pushnodes(L, &nodes);
+    return 2;
+}
+
+/* s:move(node[, {offset=, length=, flags="all"}]) -> pages not moved, status */
+static int seg_move(lua_State *L)
+{
+    struct vmlab_seg *s = checkseg(L, 1);
+    lua_Integer node = luaL_checkinteger(L, 2);
+    uint64_t off, len, n;
+    int *status, mode_flags = 0;
+    unsigned mf = 0;
+    long r;
+
+    requiremapped(L, s, "move");
+    range_opts(L, 3, s, &off, &len);
+    parse_flags(L, vmlab_optfield_string(L, 3, "flags", ""), &mode_flags, &mf);
+    /* move_pages knows MOVE (this process's pages) and MOVE_ALL (shared too). */
+    mf = (mf & (unsigned)vmlab_mbind_flag("all")) ? (unsigned)vmlab_mbind_flag("all")
+                                                 : (unsigned)vmlab_mbind_flag("move");
+    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
+    status = malloc((n + 1) * sizeof *status);
+    if (!status)
+        return vmlab_pushfail(L, ENOMEM, "move(%s)", describe(L, s, off, len));
+    r = vmlab_seg_move(s, off, len, (int)node, mf, status);
+    if (r < 0) {
+        free(status);
+        return vmlab_pushfail(L, (int)-r, "move_pages(%s, to node %d)", describe(L, s, off, len), (int)node);
+    }
+    lua_pushinteger(L, r);
+    lua_createtable(L, (int)n, 0);
+    for (uint64_t i = 0; i < n; i++) {
+        lua_pushinteger(L, status[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(status);
+    return 2;
+}
+
+/* ---- fields and metamethods -------------------------------------------- */
+
+static int seg_index(lua_State *L)
+{
+    struct lseg *ls = luaL_checkudata(L, 1, SEG_MT);
+    const char *k = luaL_checkstring(L, 2);
+    struct vmlab_seg *s = ls->s;
+
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "methods");               /* mt methods */
+    if (lua_getfield(L, -1, k) != LUA_TNIL)       /* mt methods m */
+        return 1;
+    lua_pop(L, 3);
+    if (!s) {
+        if (!strcmp(k, "closed")) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        return luaL_error(L, "attempt to use a closed segment (field '%s')", k);
+    }
+    if (!strcmp(k, "name")) lua_pushstring(L, s->name);
+    else if (!strcmp(k, "kind")) lua_pushstring(L, vmlab_seg_kind_name(s->kind));
+    else if (!strcmp(k, "size")) lua_pushinteger(L, (lua_Integer)s->size);
+    else if (!strcmp(k, "addr")) lua_pushinteger(L, (lua_Integer)(uintptr_t)s->addr);
+    else if (!strcmp(k, "mapped")) lua_pushboolean(L, s->mapped);
+    else if (!strcmp(k, "share")) lua_pushstring(L, s->shared ? "shared" : "private");
+    else if (!strcmp(k, "pagesize")) lua_pushinteger(L, (lua_Integer)s->pagesize);
+    else if (!strcmp(k, "prot")) lua_pushstring(L, protstr(s->prot));
+    else if (!strcmp(k, "offset")) lua_pushinteger(L, (lua_Integer)s->offset);
+    else if (!strcmp(k, "huge")) lua_pushboolean(L, s->huge);
+    else if (!strcmp(k, "path")) { if (s->kind == VMLAB_SEG_FILE) lua_pushstring(L, s->path); else lua_pushnil(L); }
+    else if (!strcmp(k, "closed")) lua_pushboolean(L, 0);
+    else lua_pushnil(L);
+    return 1;
+}
+
+static int seg_tostring(lua_State *L)
+{
+    struct lseg *ls = luaL_checkudata(L, 1, SEG_MT);
+    char sz[32];
+    if (!ls->s) {
+        lua_pushliteral(L, "segment (closed)");
+        return 1;
+    }
+    if (ls->s->mapped)
+        lua_pushfstring(L, "segment '%s' (%s %s %s at %p)", ls->s->name, vmlab_seg_kind_name(ls->s->kind),
+                        ls->s->shared ? "shared" : "private", vmlab_fmtsize(ls->s->size, sz, sizeof sz),
+                        ls->s->addr);
+    else
+        lua_pushfstring(L, "segment '%s' (%s %s %s, not mapped)", ls->s->name,
+                        vmlab_seg_kind_name(ls->s->kind), ls->s->shared ? "shared" : "private",
+                        vmlab_fmtsize(ls->s->size, sz, sizeof sz));
+    return 1;
+}
+
+static const luaL_Reg seg_methods[] = {
+    {"map", seg_map},         {"unmap", seg_unmap},     {"remove", seg_close},
+    {"close", seg_close},     {"touch", seg_touch},     {"fill", seg_fill},
+    {"verify", seg_verify},   {"lock", seg_lock},       {"unlock", seg_unlock},
+    {"slock", seg_slock},     {"sunlock", seg_sunlock}, {"protect", seg_protect},
+    {"advise", seg_advise},   {"resident", seg_resident}, {"pages", seg_pages},
+    {"where", seg_where},     {"mbind", seg_mbind},     {"policy", seg_policy},
+    {"move", seg_move},       {"numa_counts", seg_numa_counts}, {NULL, NULL}};
+
+static const luaL_Reg seg_meta[] = {
+    {"__index", seg_index}, {"__tostring", seg_tostring}, {"__close", seg_close},
+    {"__gc", seg_close},    {NULL, NULL}};
+
+/* ---- /proc/self/maps ---------------------------------------------------- */
+
+/* A maps entry as a stack segment, for read-only queries. */
+static struct vmlab_seg *mapping_seg(lua_State *L, int idx, struct vmlab_seg *tmp)
+{
+    luaL_checktype(L, idx, LUA_TTABLE);
+    memset(tmp, 0, sizeof *tmp);
+    lua_getfield(L, idx, "start");
+    lua_getfield(L, idx, "end");
+    tmp->addr = (void *)(uintptr_t)luaL_checkinteger(L, -2);
+    tmp->size = (size_t)(luaL_checkinteger(L, -1) - luaL_checkinteger(L, -2));
+    lua_pop(L, 2);
+    lua_getfield(L, idx, "path");
+    snprintf(tmp->name, sizeof tmp->name, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "[anon]");
+    lua_pop(L, 1);
+    tmp->kind = VMLAB_SEG_WRAP;
+    tmp->mapped = 1;
+    tmp->fd = tmp->shmid = -1;
+    tmp->pagesize = vmlab_pagesize();
+    return tmp;
+}
+static int map_resident(lua_State *L) { struct vmlab_seg t; return resident_of(L, mapping_seg(L, 1, &t), 2); }
+static int map_where(lua_State *L) { struct vmlab_seg t; return where_of(L, mapping_seg(L, 1, &t), 2, 0); }
+static int map_pages(lua_State *L) { struct vmlab_seg t; return pages_of(L, mapping_seg(L, 1, &t), 2); }
+static int map_counts(lua_State *L) { struct vmlab_seg t; return where_of(L, mapping_seg(L, 1, &t), 2, 1); }
+
+static const luaL_Reg map_methods[] = {
+    {"resident", map_resident}, {"where", map_where}, {"pages", map_pages},
+    {"numa_counts", map_counts}, {NULL, NULL}};
+
+/* seg.maps() -> { {start=, ["end"]=, size=, perms=, offset=, path=}, ... } */
+static int l_maps(lua_State *L)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4352];
+    int i = 0;
+
+    if (!f)
+        return vmlab_pusherrno(L, "open(/proc/self/maps)");
+    lua_newtable(L);                                            /* list */
+    while (fgets(line, sizeof line, f)) {
+        unsigned long start, end, off;
+        char perms[8], path[4097] = "";
+        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4096[^\n]", &start, &end, perms, &off, path) < 4)
+            continue;
+        lua_createtable(L, 0, 6);                               /* list e */
+        lua_pushinteger(L, (lua_Integer)start); lua_setfield(L, -2, "start");
+        lua_pushinteger(L, (lua_Integer)end); lua_setfield(L, -2, "end");
+        lua_pushinteger(L, (lua_Integer)(end - start)); lua_setfield(L, -2, "size");
+        lua_pushstring(L, perms); lua_setfield(L, -2, "perms");
+        lua_pushinteger(L, (lua_Integer)off); lua_setfield(L, -2, "offset");
+        {
+            char *p = path;
+            while (*p == ' ')
+                p++;
+            if (*p) {
+                lua_pushstring(L, p);
+                lua_setfield(L, -2, "path");
+            }
+        }
+        luaL_setmetatable(L, MAPS_MT);
+        lua_rawseti(L, -2, ++i);
+    }
+    fclose(f);
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"anon", l_anon}, {"file", l_file}, {"shmem", l_shmem}, {"memfd", l_memfd},
+    {"wrap", l_wrap}, {"get", l_get},   {"list", l_list},   {"show", l_show},
+    {"maps", l_maps}, {NULL, NULL}};
+
+int luaopen_vmlab_seg(lua_State *L)
+{
+    luaL_newmetatable(L, SEG_MT);                 /* mt */
+    luaL_setfuncs(L, seg_meta, 0);
+    luaL_newlib(L, seg_methods);                  /* mt methods */
+    lua_setfield(L, -2, "methods");               /* mt */
+    lua_pop(L, 1);
+    vmlab_newclass(L, MAPS_MT, map_methods, NULL);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, SEG_ALL);
+    luaL_newlib(L, funcs);                        /* seg */
+    return 1;
+}

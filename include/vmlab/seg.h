@@ -1,0 +1,114 @@
+/* Segments: named memory mappings (memtoy's segments) and what can be done
+ * to them.  Plain C; errors are negative errno values, and the caller (a
+ * binding) names the call and its arguments in the message. */
+#ifndef VMLAB_SEG_H
+#define VMLAB_SEG_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmlab/fault.h"
+
+enum vmlab_seg_kind { VMLAB_SEG_ANON, VMLAB_SEG_FILE, VMLAB_SEG_SHMEM, VMLAB_SEG_MEMFD,
+                      VMLAB_SEG_WRAP };
+
+#define VMLAB_SEG_NAME_MAX 64
+
+struct vmlab_seg {
+    char name[VMLAB_SEG_NAME_MAX];
+    enum vmlab_seg_kind kind;
+    int shared;           /* MAP_SHARED (file, memfd, anon) or SysV shm */
+    int huge;             /* MADV_HUGEPAGE, SHM_HUGETLB or MFD_HUGETLB */
+    int prot;             /* current PROT_* of the whole segment */
+    int mapped;
+    void *addr;           /* where it is mapped (or the hint when not) */
+    size_t size;          /* length in bytes */
+    off_t offset;         /* file offset */
+    size_t pagesize;      /* base page size, or the huge page size */
+    int fd;               /* file/memfd, -1 otherwise */
+    int shmid;            /* SysV, -1 otherwise */
+    char path[4096];      /* file path */
+    struct vmlab_seg *next;
+};
+
+/* Define segments.  map: map it now.  The name must be unique. */
+struct vmlab_seg_opts {
+    int shared, huge, map;
+    void *hint;           /* address hint (anon) */
+    off_t offset;         /* file */
+    uint64_t length;      /* file: 0 = to the end of the file */
+    uint64_t create;      /* file: create or extend to this size */
+    int readonly;         /* file: open and map read-only */
+};
+int vmlab_seg_anon(const char *name, size_t size, const struct vmlab_seg_opts *o,
+                   struct vmlab_seg **out);
+int vmlab_seg_file(const char *name, const char *path, const struct vmlab_seg_opts *o,
+                   struct vmlab_seg **out);
+int vmlab_seg_shmem(const char *name, size_t size, const struct vmlab_seg_opts *o,
+                    struct vmlab_seg **out);
+int vmlab_seg_memfd(const char *name, size_t size, const struct vmlab_seg_opts *o,
+                    struct vmlab_seg **out);
+/* Register a mapping someone else owns (a pool, a /proc/self/maps entry);
+ * unmap and remove leave the memory alone. */
+int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
+                   struct vmlab_seg **out);
+
+int vmlab_seg_map(struct vmlab_seg *s);
+int vmlab_seg_unmap(struct vmlab_seg *s);
+/* Unmap, release the fd or the SysV id, forget and free the segment. */
+void vmlab_seg_remove(struct vmlab_seg *s);
+
+struct vmlab_seg *vmlab_seg_find(const char *name);
+struct vmlab_seg *vmlab_seg_first(void);
+const char *vmlab_seg_kind_name(enum vmlab_seg_kind k);
+
+/* Check [off, off+len) is inside the segment (len 0 = to the end) and
+ * page aligned in offset; fills *len.  Returns 0 or -EINVAL/-ERANGE. */
+int vmlab_seg_range(const struct vmlab_seg *s, uint64_t off, uint64_t *len);
+
+/* ---- access (runtime/seg_access.c) ---- */
+enum vmlab_touch_op { VMLAB_TOUCH_READ, VMLAB_TOUCH_WRITE, VMLAB_TOUCH_RMW };
+enum vmlab_touch_order { VMLAB_ORDER_SEQ, VMLAB_ORDER_STRIDE, VMLAB_ORDER_RANDOM };
+struct vmlab_touch {
+    enum vmlab_touch_op op;
+    enum vmlab_touch_order order;
+    uint64_t offset, length;   /* length 0: to the end */
+    uint64_t stride;           /* pages, for STRIDE */
+    uint64_t seed;             /* for RANDOM */
+    int all;                   /* every byte, not one word per page */
+    /* results */
+    uint64_t pages;
+    double seconds;
+    struct vmlab_fault fault;  /* set when the result is -EFAULT */
+};
+/* Returns 0, -EINTR (interrupted), -EFAULT (t->fault says where), -EINVAL. */
+int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t);
+/* A pattern derived from the segment offset and a seed: verify finds lost
+ * (zero), stale (old seed) and misplaced (other offset) pages. */
+int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t seed,
+                   struct vmlab_fault *f);
+int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t seed,
+                     uint64_t *first_bad, uint64_t *nbad_pages, struct vmlab_fault *f);
+
+/* ---- control and queries (runtime/seg_ctl.c, runtime/seg_query.c) ---- */
+int vmlab_seg_lock(struct vmlab_seg *s, uint64_t off, uint64_t len, int onfault);
+int vmlab_seg_unlock(struct vmlab_seg *s, uint64_t off, uint64_t len);
+int vmlab_seg_slock(struct vmlab_seg *s, int lock);
+int vmlab_seg_protect(struct vmlab_seg *s, uint64_t off, uint64_t len, int prot);
+/* madvise advice by name ("willneed", "pageout" ...): -ENOENT if unknown. */
+int vmlab_madvise_value(const char *name);
+const char *const *vmlab_madvise_names(void);
+int vmlab_seg_advise(struct vmlab_seg *s, uint64_t off, uint64_t len, int advice);
+/* mincore: resident page count; vec (optional) gets one byte per page. */
+int64_t vmlab_seg_resident(struct vmlab_seg *s, uint64_t off, uint64_t len, unsigned char *vec);
+
+struct vmlab_page_info {
+    uint64_t pfn;          /* 0 when not permitted or not present */
+    unsigned present : 1, swapped : 1, thp : 1, exclusive : 1, soft_dirty : 1, file : 1;
+};
+/* /proc/self/pagemap (and kpageflags for THP where readable). */
+int vmlab_seg_pages(struct vmlab_seg *s, uint64_t off, uint64_t len, struct vmlab_page_info *out);
+/* Node of each page (move_pages query: does not fault pages in); a page
+ * not present gets a negative errno (-ENOENT, -EFAULT). */
+int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes);
+#endif
