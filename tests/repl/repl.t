@@ -63,7 +63,7 @@ check("every vmlab module is a global", {
   "expect:\"table\"\\t\"table\"\\t\"table\"", "eof" })
 
 check("Ctrl-C at the prompt clears the line and the unfinished statement", {
-  "expect:> ", "send:abc def", "intr", "expect:> ",
+  "expect:> ", "send:abc def", "expect:abc def", "intr", "expect:> ",
   "send:for i = 1, 3 do\\n", "expect:>> ", "intr", "expect:> ",
   "send:7 * 6\\n", "expect:\\n42\\n> ", "eof" })
 
