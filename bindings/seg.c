@@ -33,11 +33,11 @@ static struct vmlab_seg *checkseg(lua_State *L, int idx)
 static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t off, uint64_t len)
 {
     char sz[32];
+    char offs[32];
     if (len == 0)
         return lua_pushfstring(L, "seg '%s'", s->name);
-    return lua_pushfstring(L, "seg '%s' +%s %s", s->name,
-                           off ? lua_pushfstring(L, "0x%I", (lua_Integer)off) : "0",
-                           vmlab_fmtsize(len, sz, sizeof sz));
+    snprintf(offs, sizeof offs, off ? "0x%llx" : "0", (unsigned long long)off);
+    return lua_pushfstring(L, "seg '%s' +%s %s", s->name, offs, vmlab_fmtsize(len, sz, sizeof sz));
 }
 
 static const char *protstr(int prot)
@@ -65,9 +65,9 @@ static void range_opts(lua_State *L, int idx, struct vmlab_seg *s, uint64_t *off
     }
     r = vmlab_seg_range(s, *off, len);
     if (r == -EINVAL)
-        luaL_error(L, "%s: offset 0x%I is not page aligned", describe(L, s, 0, 0), (lua_Integer)*off);
+        luaL_error(L, "%s: offset %I is not page aligned", describe(L, s, 0, 0), (lua_Integer)*off);
     if (r == -ERANGE)
-        luaL_error(L, "%s: range +0x%I length 0x%I is outside its %I bytes",
+        luaL_error(L, "%s: range +%I length %I is outside its %I bytes",
                    describe(L, s, 0, 0), (lua_Integer)*off, (lua_Integer)*len, (lua_Integer)s->size);
 }
 
@@ -338,11 +338,19 @@ static int seg_unmap(lua_State *L)
 static int fault_error(lua_State *L, struct vmlab_seg *s, const char *call, const struct vmlab_fault *f)
 {
     uintptr_t a = (uintptr_t)f->addr, base = (uintptr_t)s->addr;
+    int prot = vmlab_prot_at(f->addr);
+    char where[64], offs[32];
+
+    if (prot < 0)
+        snprintf(where, sizeof where, "nothing mapped there");
+    else
+        snprintf(where, sizeof where, "page protection %s", protstr(prot));
+    snprintf(offs, sizeof offs, "0x%lx", (unsigned long)(a - base));
     if (a >= base && a < base + s->size)
-        return luaL_error(L, "%s(seg '%s' +0x%I): %s (segment protection %s)", call, s->name,
-                          (lua_Integer)(a - base), vmlab_fault_describe(f), protstr(s->prot));
-    return luaL_error(L, "%s(seg '%s'): %s at 0x%I, outside the segment", call, s->name,
-                      vmlab_fault_describe(f), (lua_Integer)a);
+        return luaL_error(L, "%s(seg '%s' +%s): %s (%s)", call, s->name, offs,
+                          vmlab_fault_describe(f), where);
+    return luaL_error(L, "%s(seg '%s'): %s at %p, outside the segment (%s)", call, s->name,
+                      vmlab_fault_describe(f), f->addr, where);
 }
 
 /* s:touch([op | {op=, offset=, length=, order=, stride=, seed=, all=}])
@@ -517,8 +525,9 @@ static int seg_advise(lua_State *L)
         luaL_Buffer b;
         luaL_buffinit(L, &b);
         for (const char *const *n = vmlab_madvise_names(); *n; n++) {
+            if (n != vmlab_madvise_names())
+                luaL_addchar(&b, ' ');
             luaL_addstring(&b, *n);
-            luaL_addchar(&b, ' ');
         }
         luaL_pushresult(&b);
         return luaL_argerror(L, 2, lua_pushfstring(L, "unknown advice '%s' (one of: %s)", name,

@@ -161,6 +161,9 @@ static inline uint64_t pattern(uint64_t off, uint64_t seed)
 int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t seed,
                    struct vmlab_fault *f)
 {
+    /* Keyed by the offset in the backing object, so that another mapping
+     * of the same file (at another offset) verifies what this one wrote. */
+    uint64_t key = (uint64_t)s->offset + off;
     struct vmlab_fault_guard g;
     volatile int r = 0;
     int rc;
@@ -177,7 +180,7 @@ int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t see
                 r = -EINTR;
                 break;
             }
-            w[i] = pattern(off + i * 8, seed);
+            w[i] = pattern(key + i * 8, seed);
         }
     } else {
         *f = g.fault;
@@ -190,6 +193,7 @@ int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t see
 int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t seed,
                      uint64_t *first_bad, uint64_t *nbad_pages, struct vmlab_fault *f)
 {
+    uint64_t key = (uint64_t)s->offset + off;
     struct vmlab_fault_guard g;
     volatile int r = 0;
     volatile uint64_t bad = 0, first = UINT64_MAX;
@@ -213,7 +217,7 @@ int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t s
             if (end > nwords)
                 end = nwords;
             for (uint64_t i = pg * words_per_page; i < end; i++) {
-                if (w[i] != pattern(off + i * 8, seed)) {
+                if (w[i] != pattern(key + i * 8, seed)) {
                     if (first == UINT64_MAX)
                         first = off + i * 8;
                     bad++;

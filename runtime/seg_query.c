@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <numaif.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -123,4 +124,26 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
         r = -errno;
     free(pages);
     return r;
+}
+
+int vmlab_prot_at(const void *addr)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int prot = -1;
+
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
+            continue;
+        if ((uintptr_t)addr >= start && (uintptr_t)addr < end) {
+            prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                   (perms[2] == 'x' ? PROT_EXEC : 0);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return prot;
 }

@@ -111,4 +111,7 @@ int vmlab_seg_pages(struct vmlab_seg *s, uint64_t off, uint64_t len, struct vmla
 /* Node of each page (move_pages query: does not fault pages in); a page
  * not present gets a negative errno (-ENOENT, -EFAULT). */
 int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes);
+/* The protection of the mapping holding addr (/proc/self/maps), or -1
+ * when nothing is mapped there. */
+int vmlab_prot_at(const void *addr);
 #endif
