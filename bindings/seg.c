@@ -613,46 +613,61 @@ static int pages_of(lua_State *L, struct vmlab_seg *s, int opts)
 }
 static int seg_pages(lua_State *L) { return pages_of(L, checkseg(L, 1), 2); }
 
+/* Chunks of where() answers go straight into the Lua table (if any) and
+ * the per-node counts. */
+struct where_acc {
+    lua_State *L;
+    int table;                         /* stack index of the result, or 0 */
+    uint64_t absent;
+    uint64_t per_node[VMLAB_MAX_NODES];
+};
+
+static void where_chunk(void *ctx, uint64_t first, const int *nodes, uint64_t n)
+{
+    struct where_acc *w = ctx;
+    for (uint64_t i = 0; i < n; i++) {
+        int node = nodes[i];
+        if (node < 0 || node >= VMLAB_MAX_NODES)
+            w->absent++;
+        else
+            w->per_node[node]++;
+        if (w->table) {
+            if (node >= 0)
+                lua_pushinteger(w->L, node);
+            else
+                lua_pushboolean(w->L, 0);
+            lua_rawseti(w->L, w->table, (lua_Integer)(first + i + 1));
+        }
+    }
+}
+
 /* s:where([{offset=, length=}]) -> { node or false (not present), ... }, counts */
 static int where_of(lua_State *L, struct vmlab_seg *s, int opts, int counts_only)
 {
-    uint64_t off, len, n, absent = 0;
-    int *nodes, r;
+    struct where_acc *w;
+    uint64_t off, len, n;
+    int r;
 
     requiremapped(L, s, counts_only ? "numa_counts" : "where");
     range_opts(L, opts, s, &off, &len);
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    nodes = malloc((n + 1) * sizeof *nodes);
-    if (!nodes)
-        return vmlab_pushfail(L, ENOMEM, "where(%s)", describe(L, s, off, len));
-    if ((r = vmlab_seg_where(s, off, len, nodes)) < 0) {
-        free(nodes);
-        return vmlab_pushfail(L, -r, "move_pages(%s, query)", describe(L, s, off, len));
-    }
+    w = lua_newuserdatauv(L, sizeof *w, 0);                       /* acc */
+    memset(w, 0, sizeof *w);
+    w->L = L;
     if (!counts_only) {
-        lua_createtable(L, (int)n, 0);                            /* where */
-        for (uint64_t i = 0; i < n; i++) {
-            if (nodes[i] >= 0)
-                lua_pushinteger(L, nodes[i]);
-            else
-                lua_pushboolean(L, 0);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
+        lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0); /* acc where */
+        w->table = lua_gettop(L);
     }
-    lua_newtable(L);                                              /* [where] counts */
-    for (uint64_t i = 0; i < n; i++) {
-        if (nodes[i] < 0) {
-            absent++;
-            continue;
+    if ((r = vmlab_seg_where_each(s, off, len, where_chunk, w)) < 0)
+        return vmlab_pushfail(L, -r, "move_pages(%s, query)", describe(L, s, off, len));
+    lua_newtable(L);                                              /* acc [where] counts */
+    for (int i = 0; i < VMLAB_MAX_NODES; i++)
+        if (w->per_node[i]) {
+            lua_pushinteger(L, (lua_Integer)w->per_node[i]);
+            lua_rawseti(L, -2, i);
         }
-        lua_rawgeti(L, -1, nodes[i]);
-        lua_pushinteger(L, lua_tointeger(L, -1) + 1);
-        lua_rawseti(L, -3, nodes[i]);
-        lua_pop(L, 1);
-    }
-    lua_pushinteger(L, (lua_Integer)absent);
+    lua_pushinteger(L, (lua_Integer)w->absent);
     lua_setfield(L, -2, "absent");
-    free(nodes);
     return counts_only ? 1 : 2;
 }
 static int seg_where(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 0); }

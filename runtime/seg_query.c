@@ -9,6 +9,7 @@
 #include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -104,26 +105,44 @@ int vmlab_seg_pages(struct vmlab_seg *s, uint64_t off, uint64_t len, struct vmla
     return 0;
 }
 
-int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
+/* Queried in chunks: small reused arrays instead of two page-table-sized
+ * ones, which would cost more in page faults than the query itself. */
+#define WHERE_CHUNK 4096
+
+int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
+                         void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),
+                         void *ctx)
 {
     size_t ps = vmlab_pagesize();
     uint64_t n;
-    void **pages;
+    void *pages[WHERE_CHUNK];
+    int status[WHERE_CHUNK];
     char *a;
     int r = pages_of(s, off, &len, &a, &n);
 
     if (r < 0)
         return r;
-    pages = malloc(n * sizeof *pages + 1);
-    if (!pages)
-        return -ENOMEM;
-    for (uint64_t i = 0; i < n; i++)
-        pages[i] = a + i * ps;
-    /* nodes == NULL: a query; status gets the node or -errno per page. */
-    if (move_pages(0, n, pages, NULL, nodes, 0) < 0)
-        r = -errno;
-    free(pages);
-    return r;
+    for (uint64_t done = 0; done < n;) {
+        uint64_t k = n - done < WHERE_CHUNK ? n - done : WHERE_CHUNK;
+        for (uint64_t i = 0; i < k; i++)
+            pages[i] = a + (done + i) * ps;
+        /* nodes == NULL: a query; status gets the node or -errno per page. */
+        if (move_pages(0, k, pages, NULL, status, 0) < 0)
+            return -errno;
+        fn(ctx, done, status, k);
+        done += k;
+    }
+    return 0;
+}
+
+static void copy_nodes(void *ctx, uint64_t first, const int *nodes, uint64_t n)
+{
+    memcpy((int *)ctx + first, nodes, n * sizeof *nodes);
+}
+
+int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
+{
+    return vmlab_seg_where_each(s, off, len, copy_nodes, nodes);
 }
 
 int vmlab_prot_at(const void *addr)

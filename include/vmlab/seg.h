@@ -111,6 +111,10 @@ int vmlab_seg_pages(struct vmlab_seg *s, uint64_t off, uint64_t len, struct vmla
 /* Node of each page (move_pages query: does not fault pages in); a page
  * not present gets a negative errno (-ENOENT, -EFAULT). */
 int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes);
+/* The same, handing each chunk of answers to fn (pages first .. first+n-1). */
+int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
+                         void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),
+                         void *ctx);
 /* The protection of the mapping holding addr (/proc/self/maps), or -1
  * when nothing is mapped there. */
 int vmlab_prot_at(const void *addr);

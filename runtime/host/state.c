@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <stdint.h>
 
 static const luaL_Reg cmodules[] = {
 #define VMLAB_MODULE(name, fn) {name, fn},
@@ -115,12 +117,43 @@ static void install_preloads(lua_State *L)
     lua_pop(L, 1);                              /* */
 }
 
+/* Lua's allocator, plus one thing for a VM lab: a large block (a table of
+ * every page of a segment) is asked to use transparent huge pages, so that
+ * filling it costs a few faults instead of one per 4 KiB. */
+#define HUGE_BLOCK (4UL << 20)
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    void *p;
+
+    (void)ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (p && nsize >= HUGE_BLOCK && (!ptr || nsize > osize)) {
+        uintptr_t a = ((uintptr_t)p + (2UL << 20) - 1) & ~((2UL << 20) - 1);
+        uintptr_t e = ((uintptr_t)p + nsize) & ~((2UL << 20) - 1);
+        if (e > a)
+            madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
+    return p;
+}
+
+static int panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "vmlab: unprotected error in a Lua call: %s\n", msg ? msg : "?");
+    return 0;                                   /* then Lua aborts */
+}
+
 lua_State *vmlab_newstate(void)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = lua_newstate(lua_alloc, NULL);
 
     if (!L)
         return NULL;
+    lua_atpanic(L, panic);
     luaL_openlibs(L);
     install_preloads(L);
     return L;
