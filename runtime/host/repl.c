@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/select.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define HISTORY_MAX 1000
 #define EOFMARK "<eof>"
@@ -69,27 +72,73 @@ static void remember(const char *hist, const char *entry)
     }
 }
 
-/* ---- Ctrl-C at the prompt ----------------------------------------------- */
+/* ---- reading a line, and Ctrl-C at the prompt ---------------------------
+ * readline's callback interface with select() on stdin and a self-pipe:
+ * a SIGINT at any moment (typing, redisplay, completion) wakes the loop,
+ * which drops the line.  The blocking readline() only notices a signal
+ * that interrupts its read(), so a ^C could wait for the next key. */
+
+static int sigpipe_fd[2] = {-1, -1};
+static char *cb_line;
+static int cb_done;
 
 static void on_prompt_sigint(int sig)
 {
+    int saved = errno;
+    char c = 1;
     (void)sig;
     prompt_sigint = 1;
+    if (write(sigpipe_fd[1], &c, 1) < 0) {
+        /* the pipe is full: a ^C is pending already */
+    }
+    errno = saved;
 }
 
-/* readline calls this when a read is interrupted by a signal: drop what
- * was typed (and any unfinished statement) and show a fresh prompt. */
-static int signal_event(void)
+static void on_line(char *line)
 {
-    if (prompt_sigint == 1) {
-        prompt_sigint = 2;                     /* seen; read_statement resets */
-        rl_replace_line("", 0);
-        rl_set_prompt("> ");
-        rl_crlf();
-        rl_on_new_line();
-        rl_redisplay();
+    cb_line = line;
+    cb_done = 1;
+    rl_callback_handler_remove();
+}
+
+/* One line (malloc'd), NULL at end of input; *interrupted on ^C. */
+static char *read_line(const char *prompt, int *interrupted)
+{
+    char drain[64];
+
+    *interrupted = 0;
+    cb_done = 0;
+    cb_line = NULL;
+    prompt_sigint = 0;
+    while (read(sigpipe_fd[0], drain, sizeof drain) > 0) {
     }
-    return 0;
+    rl_callback_handler_install(prompt, on_line);
+    while (!cb_done) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(0, &fds);
+        FD_SET(sigpipe_fd[0], &fds);
+        if (select(sigpipe_fd[0] + 1, &fds, NULL, NULL, NULL) < 0) {
+            if (errno == EINTR)
+                continue;
+            rl_callback_handler_remove();
+            return NULL;
+        }
+        if (FD_ISSET(sigpipe_fd[0], &fds)) {
+            while (read(sigpipe_fd[0], drain, sizeof drain) > 0) {
+            }
+            rl_free_line_state();
+            rl_callback_sigcleanup();
+            rl_callback_handler_remove();
+            fputc('\n', stdout);
+            fflush(stdout);
+            *interrupted = 1;
+            return NULL;
+        }
+        if (FD_ISSET(0, &fds))
+            rl_callback_read_char();
+    }
+    return cb_line;
 }
 
 /* ---- evaluation --------------------------------------------------------- */
@@ -174,23 +223,18 @@ static void print_results(lua_State *L, int n)
 
 /* Read one statement, asking for more lines while it is incomplete.
  * Returns 1 with the source and the function (or the syntax error) on the
- * stack, or 0 at end of input. */
+ * stack, or 0 at end of input.  ^C drops what was typed and starts over. */
 static int read_statement(lua_State *L, int *status)
 {
     int lines = 0, top = lua_gettop(L);
 
     for (;;) {
-        char *line;
-        prompt_sigint = 0;
-        line = readline(lines ? ">> " : "> ");
-        if (prompt_sigint && line && !*line && !lines) {
-            prompt_sigint = 0;                 /* ^C then Enter: nothing */
-        }
-        if (prompt_sigint) {
-            /* ^C dropped the unfinished statement: this line starts anew. */
-            prompt_sigint = 0;
+        int interrupted;
+        char *line = read_line(lines ? ">> " : "> ", &interrupted);
+        if (interrupted) {
             lua_settop(L, top);
             lines = 0;
+            continue;
         }
         if (!line) {
             if (lines)
@@ -224,7 +268,12 @@ void vmlab_repl(lua_State *L)
     stifle_history(HISTORY_MAX);
     if (hist)
         read_history(hist);
-    rl_signal_event_hook = signal_event;
+    rl_catch_signals = 0;                      /* ^C is ours, see read_line */
+    if (sigpipe_fd[0] < 0 && pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fprintf(stderr, "vmlab: cannot start the prompt: pipe: %s\n", strerror(errno));
+        free(hist);
+        return;
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_prompt_sigint;          /* no SA_RESTART: read() sees EINTR */
     sigemptyset(&sa.sa_mask);
