@@ -169,15 +169,22 @@ static int compile(lua_State *L, const char *src)
     return luaL_loadbuffer(L, src, strlen(src), "=stdin");     /* f|msg */
 }
 
-/* A line that is not Lua but starts with a memtoy command runs as one. */
+/* A line that is not a Lua statement but starts with a memtoy command runs
+ * as one ("show", "touch buf 0 4k write"); `=expr` is always Lua.  Returns
+ * 1 when it ran the line. */
 static int try_memtoy(lua_State *L, const char *line)
 {
     int top = lua_gettop(L), handled = 0;
 
+    if (line[0] == '=')
+        return 0;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);     /* preload */
-    lua_getfield(L, -1, "vmlab.memtoy");                       /* preload f */
-    if (lua_isnil(L, -1)) {
+    if (lua_getfield(L, -1, "vmlab.memtoy") == LUA_TNIL) {     /* preload f */
         lua_settop(L, top);
+        return 0;
+    }
+    if (luaL_loadbuffer(L, line, strlen(line), "=stdin") == LUA_OK) {
+        lua_settop(L, top);                                    /* a statement */
         return 0;
     }
     lua_getglobal(L, "require");
@@ -192,8 +199,10 @@ static int try_memtoy(lua_State *L, const char *line)
         lua_pop(L, 1);
         lua_getfield(L, -1, "run");                            /* .. mt run */
         lua_pushstring(L, line);
-        if (vmlab_docall(L, 1, 0) != LUA_OK)
+        if (vmlab_docall(L, 1, 2) != LUA_OK)                   /* .. mt ok msg */
             fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        else if (!lua_toboolean(L, -2))
+            fprintf(stderr, "memtoy: %s\n", lua_tostring(L, -1));
         handled = 1;
     }
     lua_settop(L, top);
@@ -289,7 +298,7 @@ void vmlab_repl(lua_State *L)
         if (r == 0)
             break;
         remember(hist, lua_tostring(L, top + 1));
-        if (status != LUA_OK && try_memtoy(L, lua_tostring(L, top + 1))) {
+        if (try_memtoy(L, lua_tostring(L, top + 1))) {
             lua_settop(L, top);
             continue;
         }

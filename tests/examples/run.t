@@ -22,4 +22,12 @@ for _, f in ipairs(examples) do
     t.diag("exit " .. tostring(code) .. ":\n" .. out:sub(-2000))
   end
 end
+for _, f in ipairs(list(root .. "/examples/memtoy/*.mt")) do
+  local p = io.popen(string.format("cd %s && timeout 120 %s --memtoy %s 2>&1", root, vmlab, f:sub(#root + 2)))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  if not t.ok(ok, "memtoy/" .. f:match("[^/]+$") .. " runs") then
+    t.diag("exit " .. tostring(code) .. ":\n" .. out:sub(-2000))
+  end
+end
 t.done_testing()
