@@ -136,6 +136,15 @@ clean:
 
 
 # --- NUMA guest: make test-numa (issue 3) ---
+# A two-node QEMU guest runs tests/numa/*.t for real (tests/numa/guest);
+# `make test` includes it, and it skips with the reason when qemu cannot run.
+DEB_PKGS    += qemu-system-x86 busybox-static cpio
+EXTRA_TESTS += tests/numa/guest
+.PHONY: test-numa
+test-numa: deps
+	$(MAKE) --no-print-directory $(VMLAB)
+	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
+	  $(PROVE) -v -e tests/run-test tests/numa/guest
 
 
 
