@@ -74,5 +74,12 @@ int luaopen_vmlab(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_getfield(L, LUA_REGISTRYINDEX, VMLAB_VERBOSE_KEY);
     lua_setfield(L, -2, "verbose");
+    /* Tests need to know: AddressSanitizer turns mlock() into a no-op. */
+#ifdef __SANITIZE_ADDRESS__
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "sanitized");
     return 1;
 }
