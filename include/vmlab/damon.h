@@ -1,0 +1,130 @@
+/* The region sampler: DAMON's algorithm in user space.
+ *
+ * The region algorithms (runtime/damon_regions.c) follow the kernel's
+ * mm/damon/core.c and vaddr.c: merge adjacent regions of similar access
+ * counts (size-weighted), split regions at random 10-90 % points, fit
+ * regions to new address ranges, and the "three regions" of a process.
+ * The monitor (runtime/damon_monitor.c) samples one page per region every
+ * sample interval through a backend, and merges, reports, resets and
+ * splits every aggregation interval.  Errors are negative errno values. */
+#ifndef VMLAB_DAMON_H
+#define VMLAB_DAMON_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmlab/region.h"
+
+/* ---- regions ---------------------------------------------------------------- */
+
+struct vmlab_range {
+    uint64_t start, end;
+};
+
+/* A target's regions: sorted by address, not overlapping. */
+struct vmlab_regions {
+    struct vmlab_region *v;
+    size_t n, cap;
+};
+
+void vmlab_regions_free(struct vmlab_regions *rs);
+int vmlab_regions_push(struct vmlab_regions *rs, uint64_t start, uint64_t end);
+uint64_t vmlab_regions_size(const struct vmlab_regions *rs);
+
+/* A small, seedable random source (the kernel uses get_random_u32). */
+struct vmlab_rng {
+    uint64_t s;
+};
+uint64_t vmlab_rng_next(struct vmlab_rng *r);
+/* A number in [lo, hi) */
+uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi);
+
+/* The three regions covering sorted VMAs, cut at the two largest gaps.
+ * -EINVAL when there are not two gaps. */
+int vmlab_damon_three_regions(const struct vmlab_range *vmas, size_t n,
+                              struct vmlab_range out[3]);
+/* Replace region i by nr_pieces equal pieces (the last takes the rest).
+ * -EINVAL when nr_pieces is 0 or the pieces would be smaller than min_sz. */
+int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_pieces,
+                             uint64_t min_sz);
+/* Split region i at sz from its start; both halves keep its counts. */
+int vmlab_damon_split_at(struct vmlab_regions *rs, size_t i, uint64_t sz);
+/* Merge region i+1 into region i (size-weighted nr_accesses and age). */
+void vmlab_damon_merge_two(struct vmlab_regions *rs, size_t i);
+/* Age every region, then merge neighbours whose nr_accesses differ by at
+ * most thres while the merged size stays within sz_limit. */
+void vmlab_damon_merge_regions_of(struct vmlab_regions *rs, unsigned thres, uint64_t sz_limit);
+/* Split each region into up to nr_subs random 10-90 % pieces. */
+int vmlab_damon_split_regions_of(struct vmlab_regions *rs, int nr_subs, uint64_t min_sz,
+                                 struct vmlab_rng *rng);
+/* Fit the regions to new ranges: drop what is outside, stretch the first
+ * and last overlapping regions to the range bounds, fill holes, and add a
+ * region for a range nothing overlaps. */
+int vmlab_damon_set_regions(struct vmlab_regions *rs, const struct vmlab_range *ranges,
+                            size_t n, uint64_t min_sz);
+
+/* ---- the monitor ------------------------------------------------------------- */
+
+struct vmlab_damon_attrs {
+    uint64_t sample_us, aggr_us, update_us;
+    unsigned min_nr_regions, max_nr_regions;
+};
+/* The kernel's defaults: 5 ms, 100 ms, 1 s, 10 and 1000 regions. */
+void vmlab_damon_default_attrs(struct vmlab_damon_attrs *a);
+/* NULL when acceptable, else the reason (as the kernel rejects them). */
+const char *vmlab_damon_check_attrs(const struct vmlab_damon_attrs *a);
+
+struct vmlab_damon_target {
+    struct vmlab_regions regions;
+    struct vmlab_range *ranges;   /* what to monitor (NULL: the whole process) */
+    size_t nr_ranges;
+};
+
+struct vmlab_damon;
+
+/* How a backend checks accesses.  prepare() readies sampled pages for a
+ * check (the prot backend protects them); check() says whether each was
+ * accessed since.  Both see every target's regions, sampling_addr set. */
+struct vmlab_damon_ops {
+    const char *name;
+    int (*init)(struct vmlab_damon *d);
+    void (*prepare)(struct vmlab_damon *d);
+    void (*check)(struct vmlab_damon *d);  /* adds to nr_accesses */
+    /* Current address ranges of target t (whole-process targets). */
+    int (*ranges)(struct vmlab_damon *d, size_t t, struct vmlab_range **out, size_t *n);
+    void (*cleanup)(struct vmlab_damon *d);
+};
+
+struct vmlab_damon_stats {
+    uint64_t samples, aggregations, updates, faults;
+    double cpu_seconds;
+    uint64_t effective_sample_us;
+};
+
+/* Called after each aggregation with the regions as they are before the
+ * reset (DAMOS hooks in here too). */
+typedef void (*vmlab_damon_aggr_fn)(struct vmlab_damon *d, uint64_t time_us, void *ctx);
+
+struct vmlab_damon {
+    struct vmlab_damon_attrs attrs;
+    const struct vmlab_damon_ops *ops;
+    void *backend;                 /* the backend's state */
+    struct vmlab_damon_target *targets;
+    size_t nr_targets;
+    struct vmlab_rng rng;
+    uint64_t now_us;               /* monitor time: virtual (replay) or real */
+    uint64_t next_aggr_us, next_update_us;
+    unsigned last_nr_regions;
+    double budget;                 /* fraction of one CPU; 0 = unbounded */
+    struct vmlab_damon_stats stats;
+    vmlab_damon_aggr_fn on_aggr;
+    void *on_aggr_ctx;
+};
+
+/* Set up the targets' initial regions (evenly split, as the kernel). */
+int vmlab_damon_init(struct vmlab_damon *d);
+/* One sample interval: check, count, maybe aggregate and update, prepare
+ * the next samples.  now_us advances by the (effective) sample interval. */
+void vmlab_damon_sample(struct vmlab_damon *d);
+void vmlab_damon_destroy(struct vmlab_damon *d);
+unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d);
+#endif
