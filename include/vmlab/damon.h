@@ -118,6 +118,7 @@ struct vmlab_damon {
     struct vmlab_damon_stats stats;
     vmlab_damon_aggr_fn on_aggr;
     void *on_aggr_ctx;
+    void *runner;                  /* the sampling thread, when one runs */
 };
 
 /* Set up the targets' initial regions (evenly split, as the kernel). */
@@ -127,4 +128,46 @@ int vmlab_damon_init(struct vmlab_damon *d);
 void vmlab_damon_sample(struct vmlab_damon *d);
 void vmlab_damon_destroy(struct vmlab_damon *d);
 unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d);
+
+/* ---- snapshots: what each aggregation reports ---------------------------------- */
+
+struct vmlab_damon_snapshot {
+    uint64_t time_us;
+    size_t nr_targets;
+    struct vmlab_regions *targets;  /* a copy of each target's regions */
+};
+
+/* A bounded queue of snapshots, filled by the monitor (in whatever
+ * thread samples) and drained by the Lua thread. */
+struct vmlab_damon_snapq;
+struct vmlab_damon_snapq *vmlab_damon_snapq_new(size_t cap);
+void vmlab_damon_snapq_free(struct vmlab_damon_snapq *q);
+/* An on_aggr function that copies the monitor's regions into the queue
+ * given as ctx (the oldest is dropped when it is full). */
+void vmlab_damon_snapq_push(struct vmlab_damon *d, uint64_t time_us, void *q);
+/* Take the oldest, waiting up to timeout seconds (< 0: forever, 0: not at
+ * all).  Returns 1 with *out filled, 0 on timeout, -EINTR if interrupted. */
+int vmlab_damon_snapq_pop(struct vmlab_damon_snapq *q, struct vmlab_damon_snapshot *out,
+                          double timeout);
+void vmlab_damon_snapshot_free(struct vmlab_damon_snapshot *s);
+uint64_t vmlab_damon_snapq_dropped(struct vmlab_damon_snapq *q);
+
+/* ---- the prot backend and the background sampler ------------------------------ */
+
+/* PROT_NONE on each sampled page; a fault hook records the access and
+ * restores the protection.  prot[t] is target t's normal protection. */
+int vmlab_damon_prot_attach(struct vmlab_damon *d, const int *prot);
+extern const struct vmlab_damon_ops vmlab_damon_prot_ops;
+
+/* Run vmlab_damon_sample() on a thread every (effective) sample interval,
+ * stretching the interval when the cost exceeds d->budget of one CPU. */
+int vmlab_damon_thread_start(struct vmlab_damon *d);
+void vmlab_damon_thread_stop(struct vmlab_damon *d);
+/* Hold the monitor still (to read its regions from another thread). */
+void vmlab_damon_lock(struct vmlab_damon *d);
+void vmlab_damon_unlock(struct vmlab_damon *d);
+
+/* Whether the kernel backend could run here; why not goes to `why`.
+ * Never changes the kernel's DAMON state. */
+int vmlab_damon_kernel_probe(char *why, size_t len);
 #endif

@@ -1,0 +1,503 @@
+/* require "vmlab.damon": region-based access monitors (DAMON in user space).
+ *
+ *   local m = damon.monitor{ targets = {seg}, backend = "prot" }
+ *   m:start(); ... ; for snap in m:snapshots{ count = 5 } do ... end
+ *
+ * Backends: "prot" (PROT_NONE sampling on a background thread), "replay"
+ * (an oracle answers, in virtual time, driven by m:step(n)), "kernel" (the
+ * kernel's DAMON; refused, with the reason, where vmlab may not use it). */
+#include "vmlab/damon.h"
+#include "vmlab/host.h"
+#include "vmlab/units.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define MON_MT "vmlab.damon.monitor"
+
+struct lmon {
+    struct vmlab_damon d;
+    struct vmlab_damon_snapq *q;
+    int open, started, replay;
+    lua_State *L;           /* for the replay oracle, during step() */
+    int oracle_err;         /* the oracle raised: stop stepping */
+};
+
+/* Uservalues: 1 oracle, 2 on_aggregate callbacks, 3 latest snapshot,
+ * 4 options (record, format), 5 the target segments (kept alive). */
+enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, NUV = UV_TARGETS };
+
+static struct lmon *checkmon(lua_State *L, int idx)
+{
+    struct lmon *m = luaL_checkudata(L, idx, MON_MT);
+    if (!m->open)
+        luaL_error(L, "attempt to use a closed monitor");
+    return m;
+}
+
+/* ---- replay: the oracle answers ------------------------------------------ */
+
+static void replay_check(struct vmlab_damon *d)
+{
+    struct lmon *m = (struct lmon *)d;                       /* d is first */
+    lua_State *L = m->L;
+    int top;
+
+    if (!L || m->oracle_err)
+        return;
+    top = lua_gettop(L);
+    lua_getiuservalue(L, 1, UV_ORACLE);                      /* .. oracle */
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        for (size_t i = 0; i < rs->n; i++) {
+            int accessed;
+            lua_pushvalue(L, top + 1);
+            lua_pushinteger(L, (lua_Integer)rs->v[i].sampling_addr);
+            lua_pushinteger(L, (lua_Integer)d->now_us);
+            if (lua_pcall(L, 2, 1, 0) != LUA_OK) {           /* .. oracle err */
+                m->oracle_err = 1;
+                lua_replace(L, top + 1);                     /* keep the message */
+                return;
+            }
+            accessed = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (accessed)
+                rs->v[i].nr_accesses++;
+        }
+    }
+    lua_settop(L, top);
+}
+
+static const struct vmlab_damon_ops replay_ops = {.name = "replay", .check = replay_check};
+
+/* ---- snapshots as Lua tables ------------------------------------------- */
+
+static void push_regions(lua_State *L, const struct vmlab_regions *rs)
+{
+    lua_createtable(L, (int)rs->n, 0);
+    for (size_t i = 0; i < rs->n; i++) {
+        lua_createtable(L, 0, 4);
+        lua_pushinteger(L, (lua_Integer)rs->v[i].start); lua_setfield(L, -2, "start");
+        lua_pushinteger(L, (lua_Integer)rs->v[i].end); lua_setfield(L, -2, "end");
+        lua_pushinteger(L, rs->v[i].nr_accesses); lua_setfield(L, -2, "nr_accesses");
+        lua_pushinteger(L, rs->v[i].age); lua_setfield(L, -2, "age");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_snapshot(lua_State *L, uint64_t time_us, const struct vmlab_regions *targets, size_t n)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, (double)time_us / 1e6); lua_setfield(L, -2, "time");
+    lua_pushinteger(L, (lua_Integer)time_us); lua_setfield(L, -2, "time_us");
+    lua_createtable(L, (int)n, 0);
+    for (size_t t = 0; t < n; t++) {
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, (lua_Integer)t + 1); lua_setfield(L, -2, "id");
+        push_regions(L, &targets[t]);
+        lua_setfield(L, -2, "regions");
+        lua_rawseti(L, -2, (lua_Integer)t + 1);
+    }
+    lua_setfield(L, -2, "targets");
+}
+
+/* Take one queued snapshot (waiting up to timeout); run the on_aggregate
+ * callbacks on it and remember it as the latest.  Pushes it, or returns 0. */
+static int next_snapshot(lua_State *L, struct lmon *m, int mon, double timeout)
+{
+    struct vmlab_damon_snapshot s;
+    int r = vmlab_damon_snapq_pop(m->q, &s, timeout);
+
+    if (r == -EINTR)
+        vmlab_checkinterrupt(L);
+    if (r <= 0)
+        return 0;
+    push_snapshot(L, s.time_us, s.targets, s.nr_targets);     /* snap */
+    vmlab_damon_snapshot_free(&s);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, mon, UV_LATEST);
+    lua_getiuservalue(L, mon, UV_CALLBACKS);                   /* snap cbs */
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);                                 /* snap cbs fn */
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, mon);
+        lua_call(L, 2, 0);
+    }
+    lua_pop(L, 1);                                             /* snap */
+    return 1;
+}
+
+static void drain(lua_State *L, struct lmon *m, int mon)
+{
+    while (next_snapshot(L, m, mon, 0))
+        lua_pop(L, 1);
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+/* Targets: "self", or an array of segments ({addr=, size=}) and
+ * {start=, ["end"]=} ranges.  Fills d->targets and prot[]. */
+static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **prot, int *self)
+{
+    lua_getfield(L, opts, "targets");                          /* targets */
+    *self = 0;
+    if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "self"))) {
+        *self = 1;
+        d->targets = calloc(1, sizeof *d->targets);
+        d->nr_targets = 1;
+        *prot = calloc(1, sizeof **prot);
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "bad option 'targets' (\"self\" or an array of segments and ranges)");
+    d->nr_targets = lua_rawlen(L, -1);
+    if (d->nr_targets == 0)
+        luaL_error(L, "bad option 'targets' (empty)");
+    d->targets = calloc(d->nr_targets, sizeof *d->targets);
+    *prot = calloc(d->nr_targets, sizeof **prot);
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        uint64_t start, end;
+        const char *p;
+        lua_rawgeti(L, -1, (lua_Integer)t + 1);                /* targets tg */
+        if (lua_getfield(L, -1, "start") == LUA_TNUMBER) {
+            lua_getfield(L, -2, "end");
+            start = (uint64_t)luaL_checkinteger(L, -2);
+            end = (uint64_t)luaL_checkinteger(L, -1);
+            lua_pop(L, 2);
+            (*prot)[t] = PROT_READ | PROT_WRITE;
+        } else {
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "addr");
+            lua_getfield(L, -2, "size");
+            if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
+                luaL_error(L, "bad target %d: a segment or {start=, [\"end\"]=} expected", (int)t + 1);
+            start = (uint64_t)lua_tointeger(L, -2);
+            end = start + (uint64_t)lua_tointeger(L, -1);
+            lua_pop(L, 2);
+            lua_getfield(L, -1, "prot");
+            p = lua_tostring(L, -1);
+            (*prot)[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
+                              (strchr(p, 'x') ? PROT_EXEC : 0))
+                           : PROT_READ | PROT_WRITE;
+            lua_pop(L, 1);
+        }
+        if (end <= start || start % 4096)
+            luaL_error(L, "bad target %d: [0x%I, 0x%I) is empty or not page aligned", (int)t + 1,
+                       (lua_Integer)start, (lua_Integer)end);
+        d->targets[t].ranges = malloc(sizeof *d->targets[t].ranges);
+        d->targets[t].ranges[0] = (struct vmlab_range){start, (end + 4095) & ~4095ULL};
+        d->targets[t].nr_ranges = 1;
+        lua_pop(L, 1);                                         /* targets */
+    }
+    lua_pop(L, 1);
+}
+
+static uint64_t us_opt(lua_State *L, int opts, const char *k, uint64_t def)
+{
+    double s = vmlab_optfield_time(L, opts, k, (double)def / 1e6);
+    return (uint64_t)(s * 1e6 + 0.5);
+}
+
+/* damon.monitor(opts) -> monitor, or nil, message */
+static int l_monitor(lua_State *L)
+{
+    static const char *const backends[] = {"prot", "replay", "kernel", NULL};
+    struct lmon *m;
+    const char *why;
+    int *prot = NULL, self, backend, e;
+    char reason[256];
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    /* default: replay when an oracle is given, else prot */
+    lua_getfield(L, 1, "oracle");
+    lua_getfield(L, 1, "backend");
+    backend = lua_isnil(L, -1) ? (lua_isnil(L, -2) ? 0 : 1) : luaL_checkoption(L, -1, NULL, backends);
+    lua_settop(L, 1);
+
+    if (backend == 2) {
+        vmlab_damon_kernel_probe(reason, sizeof reason);
+        return vmlab_pushfail(L, ENOTSUP, "damon.monitor(kernel backend): %s", reason);
+    }
+    m = lua_newuserdatauv(L, sizeof *m, NUV);                  /* opts m */
+    memset(m, 0, sizeof *m);
+    luaL_setmetatable(L, MON_MT);
+    vmlab_damon_default_attrs(&m->d.attrs);
+    m->d.attrs.sample_us = us_opt(L, 1, "sample", m->d.attrs.sample_us);
+    m->d.attrs.aggr_us = us_opt(L, 1, "aggr", m->d.attrs.aggr_us);
+    m->d.attrs.update_us = us_opt(L, 1, "update", m->d.attrs.update_us);
+    m->d.attrs.min_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "min_regions", m->d.attrs.min_nr_regions);
+    m->d.attrs.max_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "max_regions", m->d.attrs.max_nr_regions);
+    if ((why = vmlab_damon_check_attrs(&m->d.attrs)))
+        return luaL_error(L, "damon.monitor: %s", why);
+    m->d.rng.s = (uint64_t)vmlab_optfield_int(L, 1, "seed", 42);
+    lua_getfield(L, 1, "budget");
+    m->d.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (m->d.budget < 0 || m->d.budget > 1)
+        return luaL_error(L, "bad option 'budget' (a fraction of one CPU, 0 to 1)");
+
+    parse_targets(L, 1, &m->d, &prot, &self);
+    lua_getfield(L, 1, "targets");
+    lua_setiuservalue(L, -2, UV_TARGETS);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, UV_CALLBACKS);
+    lua_createtable(L, 0, 2);
+    lua_getfield(L, 1, "record");
+    lua_setfield(L, -2, "record");
+    lua_getfield(L, 1, "format");
+    lua_setfield(L, -2, "format");
+    lua_setiuservalue(L, -2, UV_OPTS);
+
+    m->q = vmlab_damon_snapq_new(4096);
+    m->d.on_aggr = vmlab_damon_snapq_push;
+    m->d.on_aggr_ctx = m->q;
+    m->open = 1;                                  /* from here __gc cleans up */
+    if (backend == 1) {
+        lua_getfield(L, 1, "oracle");
+        if (!lua_isfunction(L, -1))
+            return luaL_error(L, "the replay backend needs an oracle: function(addr, time_us) -> accessed");
+        lua_setiuservalue(L, -2, UV_ORACLE);
+        if (self)
+            return luaL_error(L, "the replay backend needs targets (segments or ranges), not \"self\"");
+        m->d.ops = &replay_ops;
+        m->replay = 1;
+    } else {
+        if (self) {
+            free(prot);
+            return luaL_error(L, "the prot backend needs targets (segments or ranges): protecting the "
+                              "runtime's own pages would fault inside the sampler");
+        }
+        if ((e = vmlab_damon_prot_attach(&m->d, prot)) < 0) {
+            free(prot);
+            return vmlab_pushfail(L, -e, "damon.monitor(prot backend)");
+        }
+    }
+    free(prot);
+    m->L = L;
+    e = vmlab_damon_init(&m->d);
+    m->L = NULL;
+    if (e < 0)
+        return vmlab_pushfail(L, -e, "damon.monitor: setting up the regions");
+    return 1;
+}
+
+/* ---- methods ---------------------------------------------------------------- */
+
+static int mon_start(lua_State *L)
+{
+    struct lmon *m = checkmon(L, 1);
+    int e;
+    if (m->replay)
+        return luaL_error(L, "a replay monitor runs in virtual time: drive it with m:step(n)");
+    if (m->started)
+        return luaL_error(L, "the monitor is running already");
+    if ((e = vmlab_damon_thread_start(&m->d)) < 0)
+        return vmlab_pushfail(L, -e, "damon start");
+    m->started = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int mon_stop(lua_State *L)
+{
+    struct lmon *m = checkmon(L, 1);
+    if (m->started) {
+        vmlab_damon_thread_stop(&m->d);
+        m->started = 0;
+    }
+    drain(L, m, 1);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:step([n]) runs n sample intervals now; returns the aggregations done. */
+static int mon_step(lua_State *L)
+{
+    struct lmon *m = checkmon(L, 1);
+    lua_Integer n = luaL_optinteger(L, 2, 1);
+    uint64_t before = m->d.stats.aggregations;
+
+    if (m->started)
+        return luaL_error(L, "m:step() drives a stopped monitor; this one runs on its thread");
+    if (n < 0)
+        return luaL_argerror(L, 2, "must be >= 0");
+    lua_settop(L, 1);
+    m->L = L;
+    for (lua_Integer i = 0; i < n && !m->oracle_err; i++) {
+        vmlab_damon_sample(&m->d);
+        if ((i & 1023) == 1023)
+            vmlab_checkinterrupt(L);
+    }
+    m->L = NULL;
+    if (m->oracle_err) {
+        m->oracle_err = 0;
+        return luaL_error(L, "the oracle failed: %s", lua_tostring(L, 2));
+    }
+    drain(L, m, 1);
+    lua_pushinteger(L, (lua_Integer)(m->d.stats.aggregations - before));
+    return 1;
+}
+
+/* m:snapshot() -> the latest aggregation's snapshot (or the regions now). */
+static int mon_snapshot(lua_State *L)
+{
+    struct lmon *m = checkmon(L, 1);
+    drain(L, m, 1);
+    if (lua_getiuservalue(L, 1, UV_LATEST) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    {
+        struct vmlab_regions *rs;
+        vmlab_damon_lock(&m->d);
+        rs = calloc(m->d.nr_targets, sizeof *rs);
+        for (size_t t = 0; rs && t < m->d.nr_targets; t++)
+            rs[t] = m->d.targets[t].regions;             /* borrowed while locked */
+        if (rs)
+            push_snapshot(L, m->d.now_us, rs, m->d.nr_targets);
+        vmlab_damon_unlock(&m->d);
+        free(rs);
+        if (!rs)
+            return vmlab_pushfail(L, ENOMEM, "snapshot");
+    }
+    return 1;
+}
+
+static int snapshots_iter(lua_State *L)
+{
+    struct lmon *m = checkmon(L, lua_upvalueindex(1));
+    lua_Integer left = lua_tointeger(L, lua_upvalueindex(2));
+    double timeout = lua_tonumber(L, lua_upvalueindex(3));
+
+    if (left == 0)
+        return 0;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_replace(L, 1);
+    lua_settop(L, 1);
+    if (m->replay && !m->started) {
+        /* virtual time: step until the next aggregation */
+        uint64_t target = m->d.stats.aggregations + 1;
+        m->L = L;
+        while (m->d.stats.aggregations < target && !m->oracle_err)
+            vmlab_damon_sample(&m->d);
+        m->L = NULL;
+        if (m->oracle_err) {
+            m->oracle_err = 0;
+            return luaL_error(L, "the oracle failed: %s", lua_tostring(L, 2));
+        }
+    }
+    if (!next_snapshot(L, m, 1, timeout))
+        return 0;
+    lua_pushinteger(L, left - 1);
+    lua_replace(L, lua_upvalueindex(2));
+    return 1;
+}
+
+/* for snap in m:snapshots{count=, timeout=} do ... end */
+static int mon_snapshots(lua_State *L)
+{
+    checkmon(L, 1);
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, vmlab_optfield_int(L, 2, "count", -1));
+    lua_pushnumber(L, vmlab_optfield_time(L, 2, "timeout", 10));
+    lua_pushcclosure(L, snapshots_iter, 3);
+    return 1;
+}
+
+static int mon_on_aggregate(lua_State *L)
+{
+    checkmon(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_getiuservalue(L, 1, UV_CALLBACKS);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    return 0;
+}
+
+static int mon_scheme(lua_State *L)
+{
+    checkmon(L, 1);
+    return luaL_error(L, "m:scheme(): DAMOS schemes are not in this build yet");
+}
+
+static int mon_stats(lua_State *L)
+{
+    struct lmon *m = checkmon(L, 1);
+    struct vmlab_damon_stats s;
+    unsigned nr;
+
+    vmlab_damon_lock(&m->d);
+    s = m->d.stats;
+    nr = vmlab_damon_nr_regions(&m->d);
+    vmlab_damon_unlock(&m->d);
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, (lua_Integer)s.samples); lua_setfield(L, -2, "samples");
+    lua_pushinteger(L, (lua_Integer)s.aggregations); lua_setfield(L, -2, "aggregations");
+    lua_pushinteger(L, (lua_Integer)s.updates); lua_setfield(L, -2, "updates");
+    lua_pushinteger(L, (lua_Integer)s.faults); lua_setfield(L, -2, "faults");
+    lua_pushnumber(L, s.cpu_seconds); lua_setfield(L, -2, "cpu_seconds");
+    lua_pushinteger(L, nr); lua_setfield(L, -2, "nr_regions");
+    lua_pushnumber(L, (double)s.effective_sample_us / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, (double)m->d.attrs.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
+    lua_pushnumber(L, (double)m->d.attrs.update_us / 1e6); lua_setfield(L, -2, "update");
+    lua_pushinteger(L, (lua_Integer)vmlab_damon_snapq_dropped(m->q)); lua_setfield(L, -2, "dropped");
+    lua_pushstring(L, m->d.ops->name); lua_setfield(L, -2, "backend");
+    return 1;
+}
+
+static int mon_close(lua_State *L)
+{
+    struct lmon *m = luaL_checkudata(L, 1, MON_MT);
+    if (m->open) {
+        m->open = 0;
+        if (m->started)
+            vmlab_damon_thread_stop(&m->d);
+        m->started = 0;
+        vmlab_damon_destroy(&m->d);
+        vmlab_damon_snapq_free(m->q);
+        m->q = NULL;
+    }
+    return 0;
+}
+
+static int mon_tostring(lua_State *L)
+{
+    struct lmon *m = luaL_checkudata(L, 1, MON_MT);
+    if (!m->open)
+        lua_pushliteral(L, "damon monitor (closed)");
+    else
+        lua_pushfstring(L, "damon monitor (%s, %d target(s), %d regions, %s)", m->d.ops->name,
+                        (int)m->d.nr_targets, (int)vmlab_damon_nr_regions(&m->d),
+                        m->started ? "running" : "stopped");
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"start", mon_start},       {"stop", mon_stop},           {"step", mon_step},
+    {"snapshot", mon_snapshot}, {"snapshots", mon_snapshots}, {"on_aggregate", mon_on_aggregate},
+    {"scheme", mon_scheme},     {"stats", mon_stats},         {"close", mon_close},
+    {NULL, NULL}};
+static const luaL_Reg meta[] = {
+    {"__tostring", mon_tostring}, {"__close", mon_close}, {"__gc", mon_close}, {NULL, NULL}};
+
+/* damon.kernel_available() -> true, or false and why not */
+static int l_kernel_available(lua_State *L)
+{
+    char why[256];
+    int r = vmlab_damon_kernel_probe(why, sizeof why);
+    lua_pushboolean(L, r == 0);
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static const luaL_Reg funcs[] = {
+    {"monitor", l_monitor}, {"kernel_available", l_kernel_available}, {NULL, NULL}};
+
+int luaopen_vmlab_damon(lua_State *L)
+{
+    vmlab_newclass(L, MON_MT, methods, meta);
+    luaL_newlib(L, funcs);
+    return 1;
+}

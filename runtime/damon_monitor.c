@@ -1,0 +1,224 @@
+/* The monitor's loop, step by step as the kernel's kdamond_fn: check the
+ * sampled pages, count, aggregate (merge, report, reset, split), update
+ * the target ranges, and pick the next samples. */
+#include "vmlab/damon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void vmlab_damon_default_attrs(struct vmlab_damon_attrs *a)
+{
+    a->sample_us = 5000;
+    a->aggr_us = 100000;
+    a->update_us = 1000000;
+    a->min_nr_regions = 10;
+    a->max_nr_regions = 1000;
+}
+
+const char *vmlab_damon_check_attrs(const struct vmlab_damon_attrs *a)
+{
+    if (a->min_nr_regions < 3)
+        return "min_regions must be at least 3";
+    if (a->min_nr_regions > a->max_nr_regions)
+        return "min_regions must not exceed max_regions";
+    if (a->sample_us == 0)
+        return "the sample interval must be above zero";
+    if (a->sample_us > a->aggr_us)
+        return "the sample interval must not exceed the aggregation interval";
+    if (a->aggr_us > a->update_us && a->update_us)
+        return "the aggregation interval must not exceed the update interval";
+    return NULL;
+}
+
+unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d)
+{
+    unsigned n = 0;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        n += (unsigned)d->targets[t].regions.n;
+    return n;
+}
+
+static uint64_t min_region(void) { return 4096; }
+
+/* The biggest a merged region may get: total size / min_nr_regions. */
+static uint64_t region_sz_limit(const struct vmlab_damon *d)
+{
+    uint64_t sz = 0;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        sz += vmlab_regions_size(&d->targets[t].regions);
+    if (d->attrs.min_nr_regions)
+        sz /= d->attrs.min_nr_regions;
+    return sz < min_region() ? min_region() : sz;
+}
+
+static uint32_t max_nr_accesses(const struct vmlab_damon *d)
+{
+    return (uint32_t)(d->attrs.aggr_us / (d->attrs.sample_us ? d->attrs.sample_us : 1));
+}
+
+/* Fit target t's regions to ranges, splitting a fresh target evenly. */
+static int apply_ranges(struct vmlab_damon *d, size_t t, const struct vmlab_range *g, size_t n)
+{
+    struct vmlab_regions *rs = &d->targets[t].regions;
+    int fresh = rs->n == 0, e;
+
+    if ((e = vmlab_damon_set_regions(rs, g, n, min_region())) < 0)
+        return e;
+    if (fresh) {
+        uint64_t total = 0, sz;
+        for (size_t i = 0; i < n; i++)
+            total += g[i].end - g[i].start;
+        sz = total / (d->attrs.min_nr_regions ? d->attrs.min_nr_regions : 1);
+        if (sz < min_region())
+            sz = min_region();
+        for (size_t i = rs->n; i-- > 0;) {
+            uint64_t pieces = vmlab_region_size(&rs->v[i]) / sz;
+            if (pieces > 1)
+                vmlab_damon_split_evenly(rs, i, pieces, min_region());
+        }
+    }
+    return 0;
+}
+
+static int update_ranges(struct vmlab_damon *d)
+{
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_damon_target *tg = &d->targets[t];
+        struct vmlab_range *g = tg->ranges;
+        size_t n = tg->nr_ranges;
+        int e;
+        if (!g) {
+            if (!d->ops->ranges)
+                return -EINVAL;
+            if ((e = d->ops->ranges(d, t, &g, &n)) < 0)
+                return e;
+        }
+        e = apply_ranges(d, t, g, n);
+        if (g != tg->ranges)
+            free(g);
+        if (e < 0)
+            return e;
+    }
+    d->stats.updates++;
+    return 0;
+}
+
+/* Pick the page each region samples next (page aligned, in the region). */
+static void pick_samples(struct vmlab_damon *d)
+{
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        for (size_t i = 0; i < rs->n; i++) {
+            struct vmlab_region *r = &rs->v[i];
+            uint64_t pages = vmlab_region_size(r) / min_region();
+            r->sampling_addr = r->start + (pages ? vmlab_rng_range(&d->rng, 0, pages) * min_region() : 0);
+        }
+    }
+}
+
+int vmlab_damon_init(struct vmlab_damon *d)
+{
+    int e;
+
+    if (vmlab_damon_check_attrs(&d->attrs))
+        return -EINVAL;
+    if (d->ops->init && (e = d->ops->init(d)) < 0)
+        return e;
+    if ((e = update_ranges(d)) < 0)
+        return e;
+    d->stats.effective_sample_us = d->attrs.sample_us;
+    d->next_aggr_us = d->now_us + d->attrs.aggr_us;
+    d->next_update_us = d->now_us + d->attrs.update_us;
+    pick_samples(d);
+    if (d->ops->prepare)
+        d->ops->prepare(d);
+    return 0;
+}
+
+/* kdamond_merge_regions: raise the threshold while there are too many. */
+static void merge_regions(struct vmlab_damon *d)
+{
+    unsigned thres = max_nr_accesses(d) / 10, max_thres = max_nr_accesses(d), nr;
+    uint64_t limit = region_sz_limit(d);
+
+    do {
+        nr = 0;
+        for (size_t t = 0; t < d->nr_targets; t++) {
+            vmlab_damon_merge_regions_of(&d->targets[t].regions, thres, limit);
+            nr += (unsigned)d->targets[t].regions.n;
+        }
+        thres = thres ? thres * 2 : 1;
+    } while (nr > d->attrs.max_nr_regions && thres / 2 < max_thres);
+}
+
+static void reset_aggregated(struct vmlab_damon *d)
+{
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        for (size_t i = 0; i < rs->n; i++) {
+            rs->v[i].last_nr_accesses = rs->v[i].nr_accesses;
+            rs->v[i].nr_accesses = 0;
+        }
+    }
+}
+
+/* kdamond_split_regions: two pieces, three when the count is stuck low. */
+static void split_regions(struct vmlab_damon *d)
+{
+    unsigned nr = vmlab_damon_nr_regions(d);
+    int subs = 2;
+
+    if (nr > d->attrs.max_nr_regions / 2)
+        return;
+    if (d->last_nr_regions == nr && nr < d->attrs.max_nr_regions / 3)
+        subs = 3;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        vmlab_damon_split_regions_of(&d->targets[t].regions, subs, min_region(), &d->rng);
+    d->last_nr_regions = nr;
+}
+
+static void aggregate(struct vmlab_damon *d)
+{
+    merge_regions(d);
+    if (d->on_aggr)
+        d->on_aggr(d, d->now_us, d->on_aggr_ctx);
+    reset_aggregated(d);
+    split_regions(d);
+    d->stats.aggregations++;
+}
+
+void vmlab_damon_sample(struct vmlab_damon *d)
+{
+    if (d->ops->check)
+        d->ops->check(d);
+    d->stats.samples++;
+    d->now_us += d->stats.effective_sample_us ? d->stats.effective_sample_us : d->attrs.sample_us;
+    if (d->now_us >= d->next_aggr_us) {
+        aggregate(d);
+        d->next_aggr_us += d->attrs.aggr_us;
+        if (d->next_aggr_us <= d->now_us)
+            d->next_aggr_us = d->now_us + d->attrs.aggr_us;
+    }
+    if (d->attrs.update_us && d->now_us >= d->next_update_us) {
+        update_ranges(d);
+        d->next_update_us = d->now_us + d->attrs.update_us;
+    }
+    pick_samples(d);
+    if (d->ops->prepare)
+        d->ops->prepare(d);
+}
+
+void vmlab_damon_destroy(struct vmlab_damon *d)
+{
+    if (d->ops && d->ops->cleanup)
+        d->ops->cleanup(d);
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        vmlab_regions_free(&d->targets[t].regions);
+        free(d->targets[t].ranges);
+    }
+    free(d->targets);
+    d->targets = NULL;
+    d->nr_targets = 0;
+}

@@ -1,0 +1,107 @@
+/* The background sampler: a thread that runs the monitor every sample
+ * interval while Lua (or a workload) goes on, and keeps its own cost under
+ * a budget by stretching the interval. */
+#include "vmlab/damon.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct runner {
+    pthread_t th;
+    pthread_mutex_t mu;       /* held while sampling; readers take it too */
+    pthread_cond_t cv;
+    int stop;
+    double cost_avg;          /* CPU seconds per sample, smoothed */
+};
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *run(void *arg)
+{
+    struct vmlab_damon *d = arg;
+    struct runner *r = d->runner;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop) {
+        struct timespec ts;
+        uint64_t us = d->stats.effective_sample_us;
+        double c0, cost;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(us % 1000000) * 1000;
+        ts.tv_sec += (time_t)(us / 1000000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) != ETIMEDOUT)
+            ;
+        if (r->stop)
+            break;
+        c0 = thread_cpu();
+        vmlab_damon_sample(d);
+        cost = thread_cpu() - c0;
+        d->stats.cpu_seconds += cost;
+        r->cost_avg = r->cost_avg ? 0.9 * r->cost_avg + 0.1 * cost : cost;
+        /* budget: cost / interval <= budget, so interval >= cost / budget */
+        if (d->budget > 0) {
+            uint64_t need = (uint64_t)(r->cost_avg / d->budget * 1e6);
+            d->stats.effective_sample_us = need > d->attrs.sample_us ? need : d->attrs.sample_us;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int vmlab_damon_thread_start(struct vmlab_damon *d)
+{
+    struct runner *r;
+    int e;
+
+    if (d->runner)
+        return -EBUSY;
+    r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    d->runner = r;
+    if ((e = pthread_create(&r->th, NULL, run, d)) != 0) {
+        d->runner = NULL;
+        free(r);
+        return -e;
+    }
+    return 0;
+}
+
+void vmlab_damon_thread_stop(struct vmlab_damon *d)
+{
+    struct runner *r = d->runner;
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->th, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+    d->runner = NULL;
+}
+
+void vmlab_damon_lock(struct vmlab_damon *d)
+{
+    if (d->runner)
+        pthread_mutex_lock(&((struct runner *)d->runner)->mu);
+}
+
+void vmlab_damon_unlock(struct vmlab_damon *d)
+{
+    if (d->runner)
+        pthread_mutex_unlock(&((struct runner *)d->runner)->mu);
+}
