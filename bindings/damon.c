@@ -138,8 +138,9 @@ static void drain(lua_State *L, struct lmon *m, int mon)
 /* ---- construction ------------------------------------------------------------ */
 
 /* Targets: "self", or an array of segments ({addr=, size=}) and
- * {start=, ["end"]=} ranges.  Fills d->targets and prot[]. */
-static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **prot, int *self)
+ * {start=, ["end"]=} ranges.  Fills d->targets and prot[] (room for
+ * every target; the caller keeps it alive on the stack). */
+static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *prot, int *self)
 {
     lua_getfield(L, opts, "targets");                          /* targets */
     *self = 0;
@@ -147,7 +148,6 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **p
         *self = 1;
         d->targets = calloc(1, sizeof *d->targets);
         d->nr_targets = 1;
-        *prot = calloc(1, sizeof **prot);
         lua_pop(L, 1);
         return;
     }
@@ -157,7 +157,8 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **p
     if (d->nr_targets == 0)
         luaL_error(L, "bad option 'targets' (empty)");
     d->targets = calloc(d->nr_targets, sizeof *d->targets);
-    *prot = calloc(d->nr_targets, sizeof **prot);
+    if (!d->targets)
+        luaL_error(L, "not enough memory");
     for (size_t t = 0; t < d->nr_targets; t++) {
         uint64_t start, end;
         const char *p;
@@ -167,7 +168,7 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **p
             start = (uint64_t)luaL_checkinteger(L, -2);
             end = (uint64_t)luaL_checkinteger(L, -1);
             lua_pop(L, 2);
-            (*prot)[t] = PROT_READ | PROT_WRITE;
+            prot[t] = PROT_READ | PROT_WRITE;
         } else {
             lua_pop(L, 1);
             lua_getfield(L, -1, "addr");
@@ -179,7 +180,7 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **p
             lua_pop(L, 2);
             lua_getfield(L, -1, "prot");
             p = lua_tostring(L, -1);
-            (*prot)[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
+            prot[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
                               (strchr(p, 'x') ? PROT_EXEC : 0))
                            : PROT_READ | PROT_WRITE;
             lua_pop(L, 1);
@@ -188,6 +189,8 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int **p
             luaL_error(L, "bad target %d: [0x%I, 0x%I) is empty or not page aligned", (int)t + 1,
                        (lua_Integer)start, (lua_Integer)end);
         d->targets[t].ranges = malloc(sizeof *d->targets[t].ranges);
+        if (!d->targets[t].ranges)
+            luaL_error(L, "not enough memory");
         d->targets[t].ranges[0] = (struct vmlab_range){start, (end + 4095) & ~4095ULL};
         d->targets[t].nr_ranges = 1;
         lua_pop(L, 1);                                         /* targets */
@@ -207,7 +210,8 @@ static int l_monitor(lua_State *L)
     static const char *const backends[] = {"prot", "replay", "kernel", NULL};
     struct lmon *m;
     const char *why;
-    int *prot = NULL, self, backend, e;
+    int *prot, self, backend, e;
+    size_t nt;
     char reason[256];
 
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -221,9 +225,14 @@ static int l_monitor(lua_State *L)
         vmlab_damon_kernel_probe(reason, sizeof reason);
         return vmlab_pushfail(L, ENOTSUP, "damon.monitor(kernel backend): %s", reason);
     }
-    m = lua_newuserdatauv(L, sizeof *m, NUV);                  /* opts m */
+    lua_getfield(L, 1, "targets");
+    nt = lua_istable(L, -1) ? lua_rawlen(L, -1) : 1;
+    lua_pop(L, 1);
+    prot = lua_newuserdatauv(L, (nt + 1) * sizeof *prot, 0);  /* opts prot */
+    m = lua_newuserdatauv(L, sizeof *m, NUV);                  /* opts prot m */
     memset(m, 0, sizeof *m);
     luaL_setmetatable(L, MON_MT);
+    m->open = 1;                  /* __gc frees whatever gets set up below */
     vmlab_damon_default_attrs(&m->d.attrs);
     m->d.attrs.sample_us = us_opt(L, 1, "sample", m->d.attrs.sample_us);
     m->d.attrs.aggr_us = us_opt(L, 1, "aggr", m->d.attrs.aggr_us);
@@ -239,7 +248,7 @@ static int l_monitor(lua_State *L)
     if (m->d.budget < 0 || m->d.budget > 1)
         return luaL_error(L, "bad option 'budget' (a fraction of one CPU, 0 to 1)");
 
-    parse_targets(L, 1, &m->d, &prot, &self);
+    parse_targets(L, 1, &m->d, prot, &self);
     lua_getfield(L, 1, "targets");
     lua_setiuservalue(L, -2, UV_TARGETS);
     lua_newtable(L);
@@ -254,7 +263,6 @@ static int l_monitor(lua_State *L)
     m->q = vmlab_damon_snapq_new(4096);
     m->d.on_aggr = vmlab_damon_snapq_push;
     m->d.on_aggr_ctx = m->q;
-    m->open = 1;                                  /* from here __gc cleans up */
     if (backend == 1) {
         lua_getfield(L, 1, "oracle");
         if (!lua_isfunction(L, -1))
@@ -266,16 +274,12 @@ static int l_monitor(lua_State *L)
         m->replay = 1;
     } else {
         if (self) {
-            free(prot);
             return luaL_error(L, "the prot backend needs targets (segments or ranges): protecting the "
                               "runtime's own pages would fault inside the sampler");
         }
-        if ((e = vmlab_damon_prot_attach(&m->d, prot)) < 0) {
-            free(prot);
+        if ((e = vmlab_damon_prot_attach(&m->d, prot)) < 0)
             return vmlab_pushfail(L, -e, "damon.monitor(prot backend)");
-        }
     }
-    free(prot);
     m->L = L;
     e = vmlab_damon_init(&m->d);
     m->L = NULL;
@@ -465,7 +469,7 @@ static int mon_close(lua_State *L)
 static int mon_tostring(lua_State *L)
 {
     struct lmon *m = luaL_checkudata(L, 1, MON_MT);
-    if (!m->open)
+    if (!m->open || !m->d.ops)
         lua_pushliteral(L, "damon monitor (closed)");
     else
         lua_pushfstring(L, "damon monitor (%s, %d target(s), %d regions, %s)", m->d.ops->name,

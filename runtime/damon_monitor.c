@@ -214,7 +214,7 @@ void vmlab_damon_destroy(struct vmlab_damon *d)
 {
     if (d->ops && d->ops->cleanup)
         d->ops->cleanup(d);
-    for (size_t t = 0; t < d->nr_targets; t++) {
+    for (size_t t = 0; d->targets && t < d->nr_targets; t++) {
         vmlab_regions_free(&d->targets[t].regions);
         free(d->targets[t].ranges);
     }

@@ -1,0 +1,146 @@
+-- vmlab.damon monitors: attributes, the replay backend (exact and
+-- repeatable), the prot backend on real memory, and the kernel backend's
+-- refusal to touch a kdamond vmlab did not start.
+local t = require "vmlab.tap"
+local damon = require "vmlab.damon"
+local seg = require "vmlab.seg"
+local vmlab = require "vmlab"
+
+local MiB = 1024 * 1024
+local base, size = 0x100000000, 256 * MiB
+local function hot_oracle(frac)
+  return function(addr) return addr < base + math.floor(size * frac) // 4096 * 4096 end
+end
+local function replay(opts)
+  opts.targets = opts.targets or { { start = base, ["end"] = base + size } }
+  opts.oracle = opts.oracle or hot_oracle(0.1)
+  return damon.monitor(opts)
+end
+
+-- attributes, as the kernel checks them
+t.error_like(function() replay { min_regions = 2 } end, "min_regions must be at least 3", "min < 3 rejected")
+t.error_like(function() replay { min_regions = 20, max_regions = 10 } end, "must not exceed max_regions", "min > max rejected")
+t.error_like(function() replay { sample = "200ms", aggr = "100ms" } end, "sample interval must not exceed", "sample > aggr rejected")
+t.error_like(function() replay { budget = 2 } end, "budget", "budget out of range")
+t.error_like(function() damon.monitor { backend = "replay", targets = { { start = base, ["end"] = base + size } } } end,
+  "needs an oracle", "replay without an oracle")
+t.error_like(function() damon.monitor { backend = "prot" } end, "needs targets", "prot on the whole process refused")
+t.error_like(function() damon.monitor { backend = "nope" } end, "invalid option 'nope'", "unknown backend")
+
+-- replay: virtual time, exact
+local m = replay { seed = 7 }
+t.like(tostring(m), "^damon monitor %(replay, 1 target%(s%), 10 regions, stopped%)$", "starts with min_regions regions")
+t.is(m:step(20), 1, "20 samples of 5 ms make one 100 ms aggregation")
+local snap = m:snapshot()
+t.is(snap.time_us, 100000, "snapshot time is virtual")
+t.is(#snap.targets, 1, "one target")
+t.is(snap.targets[1].id, 1, "with its id")
+local calls = 0
+m:on_aggregate(function(s, mon)
+  calls = calls + 1
+  assert(mon == m and s.targets)
+end)
+t.is(m:step(20 * 19), 19, "19 more aggregations")
+t.is(calls, 19, "on_aggregate ran for each")
+snap = m:snapshot()
+local hot, cold_in_hot, n = 0, 0, 0
+for _, r in ipairs(snap.targets[1].regions) do
+  n = n + 1
+  local sz = r["end"] - r.start
+  if r.nr_accesses >= 10 then
+    hot = hot + sz
+    if r["end"] > base + size // 10 then cold_in_hot = cold_in_hot + (r["end"] - math.max(r.start, base + size // 10)) end
+  end
+end
+t.cmp_ok(hot, ">=", 0.9 * size / 10, "the hot 10% is found (" .. hot // MiB .. " MiB)")
+t.cmp_ok(cold_in_hot, "<=", 0.1 * size * 0.9, "with little cold memory counted hot")
+t.ok(n >= 10 and n <= 1000, "the region count stays within min and max (" .. n .. ")")
+local ordered = true
+for i = 2, #snap.targets[1].regions do
+  ordered = ordered and snap.targets[1].regions[i].start >= snap.targets[1].regions[i - 1]["end"]
+end
+t.ok(ordered, "regions are sorted and disjoint")
+local st = m:stats()
+t.is(st.samples, 400, "stats: samples")
+t.is(st.aggregations, 20, "stats: aggregations")
+t.is(st.backend, "replay", "stats: backend")
+
+local function run(seed)
+  local mm = replay { seed = seed, oracle = function(a, tm) return (a // 4096 + tm // 100000) % 7 == 0 end }
+  mm:step(200)
+  local s = mm:snapshot()
+  mm:close()
+  return s
+end
+t.is_deeply(run(3), run(3), "the same seed gives the same snapshots")
+local count = 0
+for s in replay { seed = 1 }:snapshots { count = 3 } do
+  count = count + 1
+  assert(s.targets[1].regions[1])
+end
+t.is(count, 3, "snapshots{count=3} yields three (stepping virtual time)")
+local bad = replay { oracle = function() error("oracle broke") end }
+t.error_like(function() bad:step(5) end, "oracle failed: .*oracle broke", "an oracle error is raised, not swallowed")
+t.error_like(function() m:start() end, "runs in virtual time", "a replay monitor is stepped, not started")
+m:close()
+t.error_like(function() m:step() end, "closed monitor", "a closed monitor raises")
+t.is(tostring(m), "damon monitor (closed)", "closed __tostring")
+
+-- age: a region whose rate stays the same ages every aggregation
+local steady = replay { oracle = function() return true end, min_regions = 3, max_regions = 3 }
+steady:step(20 * 5)
+local maxage = 0
+for _, r in ipairs(steady:snapshot().targets[1].regions) do maxage = math.max(maxage, r.age) end
+t.cmp_ok(maxage, ">=", 3, "a steady access rate ages the regions (" .. maxage .. ")")
+steady:close()
+
+-- the kernel backend: never touches a kdamond vmlab did not start
+local ok, why = damon.kernel_available()
+local km, kmsg = damon.monitor { backend = "kernel" }
+if ok then
+  t.pass("the kernel backend may run here")
+  t.pass("skipped: " .. tostring(kmsg))
+else
+  t.is(km, nil, "the kernel backend is refused here")
+  t.like(kmsg, why:gsub("%p", "%%%0"), "with the reason (" .. why .. ")")
+end
+
+-- prot: real accesses on a segment, sampled on a thread
+local s = seg.anon("mon", "64m")
+s:fill({ seed = 1 })
+local pm = damon.monitor { targets = { s }, sample = "1ms", aggr = "20ms", budget = 0.5 }
+t.like(tostring(pm), "prot", "a prot monitor")
+t.ok(pm:start(), "start")
+t.error_like(function() pm:start() end, "running already", "starting twice raises")
+t.error_like(function() pm:step() end, "runs on its thread", "step while running raises")
+local t0 = vmlab.now()
+while vmlab.now() - t0 < 0.6 do s:touch({ op = "write", length = "4m" }) end
+local got = 0
+for snap2 in pm:snapshots { count = 3, timeout = 5 } do got = got + 1 end
+t.is(got, 3, "snapshots arrive from the thread")
+pm:stop()
+local accessed, far = 0, 0
+for _, r in ipairs(pm:snapshot().targets[1].regions) do
+  if r.nr_accesses > 0 then
+    accessed = accessed + (r["end"] - r.start)
+    if r.start >= s.addr + 16 * MiB then far = far + (r["end"] - r.start) end
+  end
+end
+t.cmp_ok(accessed, ">", 0, "the written part is seen accessed (" .. accessed // MiB .. " MiB)")
+t.is(far, 0, "nothing past 16 MiB is seen accessed")
+st = pm:stats()
+t.cmp_ok(st.faults, ">", 0, "sampled pages faulted (" .. st.faults .. ")")
+t.cmp_ok(st.samples, ">", 10, "samples taken (" .. st.samples .. ")")
+pm:close()
+t.ok(s:verify({ offset = "4m", seed = 1 }), "monitoring did not change the data")
+t.is((s:touch("read")), 16384, "every page is readable after close (protections restored)")
+
+-- a fault the monitor did not cause is still an error while it runs
+local other = seg.anon("guarded", "64k")
+other:protect("none")
+local pm2 = damon.monitor { targets = { s }, sample = "1ms", aggr = "10ms" }
+pm2:start()
+t.error_like(function() other:touch() end, "touch%(seg 'guarded' %+0x0%): SIGSEGV: access not permitted",
+  "a real protection fault still raises while a monitor runs")
+pm2:close()
+t.done_testing()
