@@ -23,7 +23,41 @@ struct lmon {
     int open, started, replay;
     lua_State *L;           /* for the replay oracle, during step() */
     int oracle_err;         /* the oracle raised: stop stepping */
+    /* The last aggregation, kept in C while nobody needs every snapshot:
+     * building Lua tables for each of 10,000 steps would cost more than
+     * the monitoring. */
+    struct vmlab_damon_snapshot latest;
+    int latest_fresh;
 };
+
+static void keep_latest(struct vmlab_damon *d, uint64_t time_us, void *ctx)
+{
+    struct lmon *m = ctx;
+    struct vmlab_damon_snapshot *s = &m->latest;
+
+    if (s->nr_targets != d->nr_targets) {
+        vmlab_damon_snapshot_free(s);
+        s->targets = calloc(d->nr_targets + 1, sizeof *s->targets);
+        if (!s->targets)
+            return;
+        s->nr_targets = d->nr_targets;
+    }
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        const struct vmlab_regions *src = &d->targets[t].regions;
+        struct vmlab_regions *dst = &s->targets[t];
+        if (dst->cap < src->n) {
+            struct vmlab_region *v = realloc(dst->v, (src->n + 1) * sizeof *v);
+            if (!v)
+                return;
+            dst->v = v;
+            dst->cap = src->n;
+        }
+        memcpy(dst->v, src->v, src->n * sizeof *src->v);
+        dst->n = src->n;
+    }
+    s->time_us = time_us;
+    m->latest_fresh = 1;
+}
 
 /* Uservalues: 1 oracle, 2 on_aggregate callbacks, 3 latest snapshot,
  * 4 options (record, format), 5 the target segments (kept alive). */
@@ -118,6 +152,7 @@ static int next_snapshot(lua_State *L, struct lmon *m, int mon, double timeout)
     vmlab_damon_snapshot_free(&s);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, mon, UV_LATEST);
+    m->latest_fresh = 0;
     lua_getiuservalue(L, mon, UV_CALLBACKS);                   /* snap cbs */
     for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
         lua_rawgeti(L, -1, i);                                 /* snap cbs fn */
@@ -198,6 +233,40 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *pr
     lua_pop(L, 1);
 }
 
+/* oracle = {{start=, ["end"]=, p=1, from=, ["until"]=}, ...}: a synthetic
+ * pattern answered in C (fast enough for long replays). */
+static int attach_pattern(lua_State *L, int idx, struct lmon *m)
+{
+    size_t n = lua_rawlen(L, idx);
+    struct vmlab_damon_pattern *v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
+    int e;
+
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        int r = lua_gettop(L);
+        if (!lua_istable(L, r))
+            luaL_error(L, "bad oracle pattern entry %d: a table {start=, [\"end\"]=, p=} expected", (int)i + 1);
+        lua_getfield(L, r, "start");
+        lua_getfield(L, r, "end");
+        if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= lua_tointeger(L, -2))
+            luaL_error(L, "bad oracle pattern entry %d: start and end must be integers, end above start", (int)i + 1);
+        v[i].start = (uint64_t)lua_tointeger(L, -2);
+        v[i].end = (uint64_t)lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        lua_getfield(L, r, "p");
+        v[i].p = lua_isnil(L, -1) ? 1.0 : luaL_checknumber(L, -1);
+        lua_pop(L, 1);
+        if (v[i].p < 0 || v[i].p > 1)
+            luaL_error(L, "bad oracle pattern entry %d: p is a probability (0 to 1)", (int)i + 1);
+        v[i].from_us = (uint64_t)(vmlab_optfield_time(L, r, "from", 0) * 1e6);
+        v[i].until_us = (uint64_t)(vmlab_optfield_time(L, r, "until", 0) * 1e6);
+        lua_pop(L, 1);
+    }
+    e = vmlab_damon_pattern_attach(&m->d, v, n, m->d.rng.s);
+    lua_pop(L, 1);
+    return e;
+}
+
 static uint64_t us_opt(lua_State *L, int opts, const char *k, uint64_t def)
 {
     double s = vmlab_optfield_time(L, opts, k, (double)def / 1e6);
@@ -264,13 +333,20 @@ static int l_monitor(lua_State *L)
     m->d.on_aggr = vmlab_damon_snapq_push;
     m->d.on_aggr_ctx = m->q;
     if (backend == 1) {
-        lua_getfield(L, 1, "oracle");
-        if (!lua_isfunction(L, -1))
-            return luaL_error(L, "the replay backend needs an oracle: function(addr, time_us) -> accessed");
-        lua_setiuservalue(L, -2, UV_ORACLE);
         if (self)
             return luaL_error(L, "the replay backend needs targets (segments or ranges), not \"self\"");
-        m->d.ops = &replay_ops;
+        lua_getfield(L, 1, "oracle");
+        if (lua_istable(L, -1)) {
+            if ((e = attach_pattern(L, lua_gettop(L), m)) < 0)
+                return vmlab_pushfail(L, -e, "damon.monitor(replay pattern)");
+            lua_pop(L, 1);
+        } else if (lua_isfunction(L, -1)) {
+            lua_setiuservalue(L, -2, UV_ORACLE);
+            m->d.ops = &replay_ops;
+        } else {
+            return luaL_error(L, "the replay backend needs an oracle: function(addr, time_us) -> accessed, "
+                              "or a pattern {{start=, [\"end\"]=, p=, from=, until=}, ...}");
+        }
         m->replay = 1;
     } else {
         if (self) {
@@ -329,6 +405,12 @@ static int mon_step(lua_State *L)
     if (n < 0)
         return luaL_argerror(L, 2, "must be >= 0");
     lua_settop(L, 1);
+    lua_getiuservalue(L, 1, UV_CALLBACKS);
+    if (lua_rawlen(L, -1) == 0) {
+        m->d.on_aggr = keep_latest;
+        m->d.on_aggr_ctx = m;
+    }
+    lua_pop(L, 1);
     m->L = L;
     for (lua_Integer i = 0; i < n && !m->oracle_err; i++) {
         vmlab_damon_sample(&m->d);
@@ -336,6 +418,8 @@ static int mon_step(lua_State *L)
             vmlab_checkinterrupt(L);
     }
     m->L = NULL;
+    m->d.on_aggr = vmlab_damon_snapq_push;
+    m->d.on_aggr_ctx = m->q;
     if (m->oracle_err) {
         m->oracle_err = 0;
         return luaL_error(L, "the oracle failed: %s", lua_tostring(L, 2));
@@ -350,6 +434,13 @@ static int mon_snapshot(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
     drain(L, m, 1);
+    if (m->latest_fresh) {
+        push_snapshot(L, m->latest.time_us, m->latest.targets, m->latest.nr_targets);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_LATEST);
+        m->latest_fresh = 0;
+        return 1;
+    }
     if (lua_getiuservalue(L, 1, UV_LATEST) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
@@ -462,6 +553,7 @@ static int mon_close(lua_State *L)
         vmlab_damon_destroy(&m->d);
         vmlab_damon_snapq_free(m->q);
         m->q = NULL;
+        vmlab_damon_snapshot_free(&m->latest);
     }
     return 0;
 }

@@ -63,20 +63,6 @@ uint64_t vmlab_regions_size(const struct vmlab_regions *rs)
     return sz;
 }
 
-/* splitmix64: small, fast, and the same sequence for the same seed. */
-uint64_t vmlab_rng_next(struct vmlab_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
-{
-    return hi > lo ? lo + vmlab_rng_next(r) % (hi - lo) : lo;
-}
-
 int vmlab_damon_three_regions(const struct vmlab_range *vmas, size_t n, struct vmlab_range out[3])
 {
     struct vmlab_range first = {0, 0}, second = {0, 0};

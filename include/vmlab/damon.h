@@ -34,9 +34,20 @@ uint64_t vmlab_regions_size(const struct vmlab_regions *rs);
 struct vmlab_rng {
     uint64_t s;
 };
-uint64_t vmlab_rng_next(struct vmlab_rng *r);
-/* A number in [lo, hi) */
-uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi);
+/* splitmix64: small, fast, the same sequence for the same seed.  Inline:
+ * it runs once per region per sample. */
+static inline uint64_t vmlab_rng_next(struct vmlab_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+/* A number in [lo, hi), by multiply-shift (no division). */
+static inline uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
+{
+    return hi > lo ? lo + (uint64_t)(((unsigned __int128)vmlab_rng_next(r) * (hi - lo)) >> 64) : lo;
+}
 
 /* The three regions covering sorted VMAs, cut at the two largest gaps.
  * -EINVAL when there are not two gaps. */
@@ -170,4 +181,16 @@ void vmlab_damon_unlock(struct vmlab_damon *d);
 /* Whether the kernel backend could run here; why not goes to `why`.
  * Never changes the kernel's DAMON state. */
 int vmlab_damon_kernel_probe(char *why, size_t len);
+
+/* A synthetic access pattern for the replay backend: each range is
+ * accessed with probability p per sample (within [from_us, until_us) of
+ * virtual time when until_us is set). */
+struct vmlab_damon_pattern {
+    uint64_t start, end;
+    double p;
+    uint64_t from_us, until_us;
+};
+int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_pattern *v,
+                               size_t n, uint64_t seed);
+extern const struct vmlab_damon_ops vmlab_damon_pattern_ops;
 #endif
