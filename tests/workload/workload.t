@@ -1,0 +1,82 @@
+-- vmlab.workload: access threads and their ground truth.
+local t = require "vmlab.tap"
+local wl = require "vmlab.workload"
+local seg = require "vmlab.seg"
+local damon = require "vmlab.damon"
+local vmlab = require "vmlab"
+local MiB = 1024 * 1024
+
+local s = seg.anon("wl", "32m")
+t.error_like(function() wl.new { pattern = "random" } end, "bad option 'target'", "a target is needed")
+t.error_like(function() wl.new { target = s, pattern = "spiral" } end, "invalid option 'spiral'", "unknown pattern")
+t.error_like(function() wl.new { target = s, pattern = "hotspot", hot = { offset = "31m", length = "4m" } } end,
+  "hot range must lie inside", "hot range outside the target")
+t.error_like(function() wl.new { target = s, threads = 0 } end, "threads", "threads >= 1")
+t.error_like(function() wl.new { target = s, phases = {} } end, "empty", "empty phases")
+
+local w = wl.new { target = s, pattern = "hotspot", hot = { offset = "4m", length = "2m" }, hot_share = 1,
+  op = "write", interval = "50ms" }
+t.like(tostring(w), "^workload %(8192 pages at 0x", "__tostring")
+t.is(w:truth().pages, 0, "nothing touched before start")
+t.ok(w:start(), "start")
+t.error_like(function() w:start() end, "running already", "start twice raises")
+vmlab.snooze("200ms")
+w:stop()
+local st = w:stats()
+t.cmp_ok(st.accesses, ">", 1000, "it made accesses (" .. st.accesses .. ")")
+local truth = w:truth { pages = true }
+t.is(truth.pages, 512, "hot_share=1: exactly the 2 MiB hot range was touched")
+t.is(truth.bytes, 2 * MiB, "in bytes")
+t.ok(truth.map[1025] and truth.map[1536] and not truth.map[1024] and not truth.map[1537], "and where")
+t.is(w:truth { from = 10, to = 20 }.pages, 0, "a window after the run is empty")
+w:close()
+t.error_like(function() w:start() end, "closed workload", "a closed workload raises")
+
+-- rate limiting
+local slow = wl.start { target = s, pattern = "random", rate = 20000 }
+vmlab.snooze("300ms")
+local r = slow:stats().rate
+slow:close()
+t.ok(r > 5000 and r < 40000, "rate= keeps to about 20000/s (" .. math.floor(r) .. ")")
+
+-- phases switch patterns over time
+local ph = wl.start { target = s, phases = {
+  { pattern = "hotspot", hot = { offset = 0, length = "1m" }, hot_share = 1, duration = "150ms" },
+  { pattern = "hotspot", hot = { offset = "16m", length = "1m" }, hot_share = 1 } }, interval = "50ms" }
+vmlab.snooze("400ms")
+local st2 = ph:stats()
+ph:stop()
+t.is(st2.phase, 2, "the second phase runs after the first's duration")
+t.is(ph:truth { from = 0, to = 0.1 }.pages, 256, "early intervals: only the first hot range")
+t.is(ph:truth { from = 0.25, to = 0.35 }.pages, 256, "late intervals: only the second")
+t.is(ph:truth().pages, 512, "both over the whole run")
+ph:close()
+
+-- a fault in a workload thread stops it and is reported, the runtime lives
+local doomed = seg.anon("doomed", "4m")
+local wd = wl.start { target = doomed, pattern = "random", op = "read" }
+vmlab.snooze("50ms")
+doomed:unmap()
+vmlab.snooze("50ms")
+t.ok(wd:stats().fault_addr, "a fault in the thread is reported")
+wd:close()
+
+-- the sampler and the workload together: the hot range is found
+local m = damon.monitor { targets = { s }, sample = "2ms", aggr = "40ms", budget = 0.3 }
+local hw = wl.start { target = s, pattern = "hotspot", hot = { offset = "8m", length = "4m" }, hot_share = 1, rate = 2e6 }
+m:start()
+vmlab.snooze("600ms")
+m:stop()
+hw:close()
+local hot_seen, outside = 0, 0
+for _, reg in ipairs(m:snapshot().targets[1].regions) do
+  if reg.nr_accesses > 0 then
+    local lo, hi = math.max(reg.start, s.addr + 8 * MiB), math.min(reg["end"], s.addr + 12 * MiB)
+    hot_seen = hot_seen + math.max(0, hi - lo)
+    outside = outside + (reg["end"] - reg.start) - math.max(0, hi - lo)
+  end
+end
+m:close()
+t.cmp_ok(hot_seen, ">=", 0.9 * 4 * MiB, "the monitor finds the workload's hot range (" .. hot_seen // 1024 .. " KiB)")
+t.cmp_ok(outside, "<=", 0.1 * 28 * MiB, "and little else (" .. outside // 1024 .. " KiB)")
+t.done_testing()
