@@ -25,12 +25,12 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -I$(BUILD)/gen \
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-LDLIBS   := $(LUA_LIBS) -lnuma -lreadline $(CAIRO_LIBS) -lz -lpthread -lm -ldl -lrt
+LDLIBS   := $(LUA_LIBS) -lnuma -lreadline $(CAIRO_LIBS) -ljansson -lz -lpthread -lm -ldl -lrt
 
 # Debian packages vmlab builds and tests with (`make deps` installs the missing).
 DEB_PKGS := gcc make pkg-config liblua5.4-dev lua5.4 libnuma-dev numactl \
             libreadline-dev zlib1g-dev libcairo2-dev libjemalloc-dev \
-            perl util-linux procps libio-pty-perl
+            perl util-linux procps libio-pty-perl libjansson-dev
 
 RT_SRC    := $(sort $(wildcard runtime/*.c))
 HOST_SRC  := $(sort $(wildcard runtime/host/*.c))

@@ -267,6 +267,61 @@ static int attach_pattern(lua_State *L, int idx, struct lmon *m)
     return e;
 }
 
+/* record = path: every aggregation goes to a vmlab.record writer, written
+ * when the monitor stops or closes.  Stack: .. m o path -> .. m o */
+static int record_snapshot(lua_State *L)
+{
+    lua_getfield(L, lua_upvalueindex(1), "add");               /* snap mon add */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+static void open_recorder(lua_State *L, int o, struct lmon *m)
+{
+    int path = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.record");
+    lua_call(L, 1, 1);                                          /* .. path R */
+    lua_getfield(L, -1, "open");
+    lua_pushvalue(L, path);
+    lua_createtable(L, 0, 2);                                   /* .. R open path opts */
+    lua_getfield(L, 1, "format");
+    lua_setfield(L, -2, "format");
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, (double)m->d.attrs.sample_us / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, (double)m->d.attrs.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
+    lua_pushnumber(L, (double)m->d.attrs.update_us / 1e6); lua_setfield(L, -2, "update");
+    lua_setfield(L, -2, "intervals");
+    lua_call(L, 2, 1);                                          /* .. path R w */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, o, "recorder");
+    lua_getiuservalue(L, o - 1, UV_CALLBACKS);                  /* .. w cbs */
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, record_snapshot, 1);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_settop(L, path - 1);
+}
+
+/* Write the record file, if there is one (on stop and close). */
+static int finish_record(lua_State *L, int mon)
+{
+    int top = lua_gettop(L), ok = 1;
+    if (lua_getiuservalue(L, mon, UV_OPTS) == LUA_TTABLE &&
+        lua_getfield(L, -1, "recorder") == LUA_TUSERDATA) {
+        lua_getfield(L, -1, "close");
+        lua_pushvalue(L, -2);
+        if (lua_pcall(L, 1, 2, 0) != LUA_OK || lua_isnil(L, -2)) {
+            ok = 0;
+            lua_pushstring(L, lua_tostring(L, -1));
+            lua_setfield(L, LUA_REGISTRYINDEX, "vmlab.damon.record_error");
+        }
+    }
+    lua_settop(L, top);
+    return ok;
+}
+
 static uint64_t us_opt(lua_State *L, int opts, const char *k, uint64_t def)
 {
     double s = vmlab_optfield_time(L, opts, k, (double)def / 1e6);
@@ -322,11 +377,15 @@ static int l_monitor(lua_State *L)
     lua_setiuservalue(L, -2, UV_TARGETS);
     lua_newtable(L);
     lua_setiuservalue(L, -2, UV_CALLBACKS);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);                                   /* .. m o */
     lua_getfield(L, 1, "record");
     lua_setfield(L, -2, "record");
     lua_getfield(L, 1, "format");
     lua_setfield(L, -2, "format");
+    if (lua_getfield(L, 1, "record") == LUA_TSTRING)            /* .. m o path */
+        open_recorder(L, lua_gettop(L) - 1, m);
+    else
+        lua_pop(L, 1);
     lua_setiuservalue(L, -2, UV_OPTS);
 
     m->q = vmlab_damon_snapq_new(4096);
@@ -389,6 +448,10 @@ static int mon_stop(lua_State *L)
         m->started = 0;
     }
     drain(L, m, 1);
+    if (!finish_record(L, 1)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, "vmlab.damon.record_error");
+        return vmlab_pushfail(L, EIO, "damon stop: writing the record: %s", lua_tostring(L, -1));
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -546,10 +609,13 @@ static int mon_close(lua_State *L)
 {
     struct lmon *m = luaL_checkudata(L, 1, MON_MT);
     if (m->open) {
-        m->open = 0;
         if (m->started)
             vmlab_damon_thread_stop(&m->d);
         m->started = 0;
+        if (m->q)
+            drain(L, m, 1);
+        finish_record(L, 1);
+        m->open = 0;
         vmlab_damon_destroy(&m->d);
         vmlab_damon_snapq_free(m->q);
         m->q = NULL;

@@ -1,0 +1,56 @@
+/* Records of monitoring results, in the files damo reads: its JSON (plain
+ * or zlib-compressed, damo 2.x/3.x "json" and "json_compressed") and the
+ * seed's binary layout with the damon_recfmt_ver version-2 header ("record",
+ * read by damo up to 2.0.1).  Every reader names the byte offset of what is
+ * wrong in a corrupt or truncated file. */
+#ifndef VMLAB_RECORD_H
+#define VMLAB_RECORD_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmlab/region.h"
+
+struct vmlab_rec_snapshot {
+    uint64_t start_ns, end_ns;
+    size_t n;
+    struct vmlab_region *regions;   /* age in aggregations */
+};
+
+struct vmlab_rec_target {
+    uint64_t target_id;
+    size_t n, cap;
+    struct vmlab_rec_snapshot *snapshots;
+};
+
+struct vmlab_records {
+    uint64_t sample_us, aggr_us, update_us;   /* 0 when unknown */
+    size_t n;
+    struct vmlab_rec_target *targets;
+};
+
+enum vmlab_rec_format { VMLAB_REC_JSON_COMPRESSED, VMLAB_REC_JSON, VMLAB_REC_BINARY };
+
+/* "json_compressed", "json", "record"; -1 if unknown. */
+int vmlab_rec_format(const char *name);
+
+/* The target with this id (added when missing), or NULL without memory. */
+struct vmlab_rec_target *vmlab_records_target(struct vmlab_records *r, uint64_t id);
+/* Append a snapshot (copies the regions).  Returns 0 or -ENOMEM. */
+int vmlab_records_add(struct vmlab_rec_target *t, uint64_t start_ns, uint64_t end_ns,
+                      const struct vmlab_region *regions, size_t n);
+void vmlab_records_free(struct vmlab_records *r);
+
+/* Returns 0, or -1 with a message in err. */
+int vmlab_records_write(const char *path, const struct vmlab_records *r, enum vmlab_rec_format f,
+                        char *err, size_t errlen);
+/* Reads any of the three formats (told apart by their first bytes). */
+int vmlab_records_read(const char *path, struct vmlab_records *r, char *err, size_t errlen);
+
+/* The formats, one file each (record_json.c, record_binary.c). */
+#include <stdio.h>
+char *vmlab_rec_to_json(const struct vmlab_records *r);
+int vmlab_rec_from_json(const char *text, size_t len, struct vmlab_records *r, char *err, size_t errlen);
+int vmlab_rec_write_binary(FILE *f, const struct vmlab_records *r);
+int vmlab_rec_read_binary(const unsigned char *buf, size_t len, struct vmlab_records *r,
+                          char *err, size_t errlen);
+#endif
