@@ -233,7 +233,7 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *pr
     lua_pop(L, 1);
 }
 
-/* oracle = {{start=, ["end"]=, p=1, from=, ["until"]=}, ...}: a synthetic
+/* oracle = {{start=, ["end"]=, p=1, from=, to=}, ...}: a synthetic
  * pattern answered in C (fast enough for long replays). */
 static int attach_pattern(lua_State *L, int idx, struct lmon *m)
 {
@@ -259,7 +259,7 @@ static int attach_pattern(lua_State *L, int idx, struct lmon *m)
         if (v[i].p < 0 || v[i].p > 1)
             luaL_error(L, "bad oracle pattern entry %d: p is a probability (0 to 1)", (int)i + 1);
         v[i].from_us = (uint64_t)(vmlab_optfield_time(L, r, "from", 0) * 1e6);
-        v[i].until_us = (uint64_t)(vmlab_optfield_time(L, r, "until", 0) * 1e6);
+        v[i].until_us = (uint64_t)(vmlab_optfield_time(L, r, "to", 0) * 1e6);
         lua_pop(L, 1);
     }
     e = vmlab_damon_pattern_attach(&m->d, v, n, m->d.rng.s);
@@ -404,7 +404,7 @@ static int l_monitor(lua_State *L)
             m->d.ops = &replay_ops;
         } else {
             return luaL_error(L, "the replay backend needs an oracle: function(addr, time_us) -> accessed, "
-                              "or a pattern {{start=, [\"end\"]=, p=, from=, until=}, ...}");
+                              "or a pattern {{start=, [\"end\"]=, p=, from=, to=}, ...}");
         }
         m->replay = 1;
     } else {

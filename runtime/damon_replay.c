@@ -19,7 +19,7 @@ static int accessed(struct pattern *p, uint64_t addr, uint64_t now)
         const struct vmlab_damon_pattern *x = &p->v[i];
         if (addr < x->start || addr >= x->end)
             continue;
-        if (x->until_us && (now < x->from_us || now >= x->until_us))
+        if (now < x->from_us || (x->until_us && now >= x->until_us))
             continue;
         if (x->p >= 1.0)
             return 1;

@@ -14,6 +14,8 @@ struct runner {
     pthread_cond_t cv;
     int stop;
     double cost_avg;          /* CPU seconds per sample, smoothed */
+    struct timespec start;    /* when the thread started, and ... */
+    uint64_t start_us;        /* ... the monitor time then */
 };
 
 static double thread_cpu(void)
@@ -42,6 +44,16 @@ static void *run(void *arg)
             ;
         if (r->stop)
             break;
+        /* Monitor time follows the wall clock (sleeps run late under load). */
+        {
+            struct timespec now;
+            uint64_t real, eff = d->stats.effective_sample_us;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            real = (uint64_t)(now.tv_sec - r->start.tv_sec) * 1000000ULL +
+                   (uint64_t)((now.tv_nsec - r->start.tv_nsec) / 1000) + r->start_us;
+            if (real > d->now_us + eff)
+                d->now_us = real - eff;
+        }
         c0 = thread_cpu();
         vmlab_damon_sample(d);
         cost = thread_cpu() - c0;
@@ -69,6 +81,8 @@ int vmlab_damon_thread_start(struct vmlab_damon *d)
         return -ENOMEM;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->start_us = d->now_us;
     d->runner = r;
     if ((e = pthread_create(&r->th, NULL, run, d)) != 0) {
         d->runner = NULL;

@@ -183,8 +183,8 @@ void vmlab_damon_unlock(struct vmlab_damon *d);
 int vmlab_damon_kernel_probe(char *why, size_t len);
 
 /* A synthetic access pattern for the replay backend: each range is
- * accessed with probability p per sample (within [from_us, until_us) of
- * virtual time when until_us is set). */
+ * accessed with probability p per sample, from from_us of virtual time
+ * until until_us (0: for ever). */
 struct vmlab_damon_pattern {
     uint64_t start, end;
     double p;

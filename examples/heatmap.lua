@@ -1,0 +1,35 @@
+-- Record a phased workload with the prot sampler and draw its heatmap.
+--   build/vmlab examples/heatmap.lua [out.png]
+-- Three phases over a 128 MiB segment: a hot 16 MiB at the bottom, then a
+-- hot 16 MiB in the middle, then random accesses to the top quarter.
+local vmlab = require "vmlab"
+local seg = require "vmlab.seg"
+local damon = require "vmlab.damon"
+local workload = require "vmlab.workload"
+local report = require "vmlab.report"
+
+local out = arg and arg[1] or os.tmpname() .. ".png"
+local rec = os.tmpname() .. ".json.z"
+local buf <close> = seg.anon("heat", "128m")
+buf:touch({ op = "write", all = true })
+
+local w <close> = workload.new { target = buf, interval = "50ms", phases = {
+  { pattern = "hotspot", hot = { offset = 0, length = "16m" }, hot_share = 1, duration = "0.8s" },
+  { pattern = "hotspot", hot = { offset = "56m", length = "16m" }, hot_share = 1, duration = "0.8s" },
+  { pattern = "hotspot", hot = { offset = "96m", length = "32m" }, hot_share = 1, rate = 3e5 } } }
+local m <close> = damon.monitor { targets = { buf }, sample = "5ms", aggr = "50ms", budget = 0.25,
+  record = rec }
+m:start()
+w:start()
+vmlab.snooze("2.4s")
+w:stop()
+assert(m:stop())
+local st = m:stats()
+print(string.format("sampled %d times over %d aggregations (%d faults), %d regions",
+  st.samples, st.aggregations, st.faults, st.nr_regions))
+local _, wss = report.wss(rec, { percentiles = { 10, 50, 90 } })
+io.write("working set size over the run:\n", wss)
+assert(report.heatmap(rec, { output = out, title = "three phases of a workload" }))
+print("heatmap: " .. out)
+io.write(report.heatmap(rec, { time_res = 60, addr_res = 12 }))
+os.remove(rec)

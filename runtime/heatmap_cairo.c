@@ -1,0 +1,153 @@
+/* Heatmap images with cairo: one rectangle per cell, axes with ticks, and
+ * a colour bar, on any of cairo's vector or raster surfaces. */
+#include "vmlab/heatmap.h"
+
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A perceptual-ish ramp: dark blue, purple, orange, pale yellow. */
+static void colour(double v, double *r, double *g, double *b)
+{
+    static const double stops[][3] = {
+        {0.05, 0.03, 0.20}, {0.35, 0.07, 0.50}, {0.75, 0.20, 0.35}, {0.98, 0.55, 0.10}, {0.99, 0.95, 0.60}};
+    double x;
+    int i;
+
+    if (v < 0)
+        v = 0;
+    if (v > 1)
+        v = 1;
+    x = v * 4;
+    i = (int)x;
+    if (i >= 4) {
+        *r = stops[4][0]; *g = stops[4][1]; *b = stops[4][2];
+        return;
+    }
+    x -= i;
+    *r = stops[i][0] + (stops[i + 1][0] - stops[i][0]) * x;
+    *g = stops[i][1] + (stops[i + 1][1] - stops[i][1]) * x;
+    *b = stops[i][2] + (stops[i + 1][2] - stops[i][2]) * x;
+}
+
+static const char *suffix(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : "";
+}
+
+static void text(cairo_t *cr, double x, double y, const char *s, double align)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    cairo_move_to(cr, x - e.width * align, y);
+    cairo_show_text(cr, s);
+}
+
+static void draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
+{
+    const double ml = 130, mr = 90, mt = 36, mb = 46;
+    double pw = w - ml - mr, ph = ht - mt - mb, max = 0;
+    char buf[64];
+
+    for (size_t i = 0; i < h->rows * h->cols; i++)
+        if (h->heat[i] > max)
+            max = h->heat[i];
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    for (size_t y = 0; y < h->rows; y++) {
+        for (size_t x = 0; x < h->cols; x++) {
+            double r, g, b;
+            colour(max > 0 ? h->heat[y * h->cols + x] / max : 0, &r, &g, &b);
+            cairo_set_source_rgb(cr, r, g, b);
+            /* rows grow upwards: higher addresses at the top */
+            cairo_rectangle(cr, ml + pw * (double)x / (double)h->cols,
+                            mt + ph - ph * (double)(y + 1) / (double)h->rows,
+                            pw / (double)h->cols + 0.5, ph / (double)h->rows + 0.5);
+            cairo_fill(cr);
+        }
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, ml, mt, pw, ph);
+    cairo_stroke(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+    for (int i = 0; i <= 4; i++) {
+        double fx = i / 4.0;
+        snprintf(buf, sizeof buf, "%.2f s", h->t0 + (h->t1 - h->t0) * fx);
+        text(cr, ml + pw * fx, mt + ph + 16, buf, 0.5);
+        snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)(h->a0 + (uint64_t)((double)(h->a1 - h->a0) * fx)));
+        text(cr, ml - 6, mt + ph - ph * fx + 4, buf, 1.0);
+        cairo_move_to(cr, ml + pw * fx, mt + ph);
+        cairo_line_to(cr, ml + pw * fx, mt + ph + 4);
+        cairo_move_to(cr, ml, mt + ph - ph * fx);
+        cairo_line_to(cr, ml - 4, mt + ph - ph * fx);
+        cairo_stroke(cr);
+    }
+    text(cr, ml + pw / 2, ht - 8, "time", 0.5);
+    cairo_save(cr);
+    cairo_move_to(cr, 14, mt + ph / 2 + 20);
+    cairo_rotate(cr, -1.5707963);
+    cairo_show_text(cr, "address");
+    cairo_restore(cr);
+    cairo_set_font_size(cr, 13);
+    text(cr, ml + pw / 2, 22, h->title ? h->title : "access frequency", 0.5);
+    /* the colour bar */
+    for (int i = 0; i < 100; i++) {
+        double r, g, b;
+        colour(i / 99.0, &r, &g, &b);
+        cairo_set_source_rgb(cr, r, g, b);
+        cairo_rectangle(cr, w - mr + 20, mt + ph - ph * (i + 1) / 100.0, 16, ph / 100.0 + 0.5);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_rectangle(cr, w - mr + 20, mt, 16, ph);
+    cairo_stroke(cr);
+    cairo_set_font_size(cr, 10);
+    snprintf(buf, sizeof buf, "%.3g", max);
+    text(cr, w - mr + 40, mt + 8, buf, 0);
+    text(cr, w - mr + 40, mt + ph, "0", 0);
+    text(cr, w - mr + 14, mt - 6, "accesses", 0);
+}
+
+int vmlab_heatmap_write(const struct vmlab_heatmap *h, const char *path, int width, int height,
+                        char *err, size_t errlen)
+{
+    const char *ext = suffix(path);
+    cairo_surface_t *s;
+    cairo_t *cr;
+    cairo_status_t st;
+
+    if (!h->rows || !h->cols) {
+        snprintf(err, errlen, "an empty heatmap (no snapshots or no address range)");
+        return -1;
+    }
+    if (!strcmp(ext, "png"))
+        s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    else if (!strcmp(ext, "svg"))
+        s = cairo_svg_surface_create(path, width, height);
+    else if (!strcmp(ext, "pdf"))
+        s = cairo_pdf_surface_create(path, width, height);
+    else {
+        snprintf(err, errlen, "unknown image type '.%s' (use .png, .svg or .pdf)", ext);
+        return -1;
+    }
+    cr = cairo_create(s);
+    draw(cr, h, width, height);
+    cairo_destroy(cr);
+    if (!strcmp(ext, "png"))
+        st = cairo_surface_write_to_png(s, path);
+    else {
+        cairo_surface_finish(s);
+        st = cairo_surface_status(s);
+    }
+    cairo_surface_destroy(s);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        snprintf(err, errlen, "%s: %s", path, cairo_status_to_string(st));
+        return -1;
+    }
+    return 0;
+}
