@@ -425,6 +425,15 @@ static int l_monitor(lua_State *L)
 
 /* ---- methods ---------------------------------------------------------------- */
 
+/* Idle work while Lua snoozes: hand queued snapshots to the callbacks. */
+static int idle_drain(lua_State *L)
+{
+    struct lmon *m = luaL_checkudata(L, 1, MON_MT);
+    if (m->open && m->q)
+        drain(L, m, 1);
+    return 0;
+}
+
 static int mon_start(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
@@ -436,6 +445,9 @@ static int mon_start(lua_State *L)
     if ((e = vmlab_damon_thread_start(&m->d)) < 0)
         return vmlab_pushfail(L, -e, "damon start");
     m->started = 1;
+    lua_pushcfunction(L, idle_drain);
+    vmlab_set_idle(L, 1, -1);
+    lua_pop(L, 1);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -447,6 +459,7 @@ static int mon_stop(lua_State *L)
         vmlab_damon_thread_stop(&m->d);
         m->started = 0;
     }
+    vmlab_set_idle(L, 1, 0);
     drain(L, m, 1);
     if (!finish_record(L, 1)) {
         lua_getfield(L, LUA_REGISTRYINDEX, "vmlab.damon.record_error");
@@ -612,6 +625,7 @@ static int mon_close(lua_State *L)
         if (m->started)
             vmlab_damon_thread_stop(&m->d);
         m->started = 0;
+        vmlab_set_idle(L, 1, 0);
         if (m->q)
             drain(L, m, 1);
         finish_record(L, 1);

@@ -46,12 +46,20 @@ static int l_now(lua_State *L)
     return 1;
 }
 
-/* vmlab.snooze(t): sleep; Ctrl-C ends it with an "interrupted!" error. */
+/* vmlab.snooze(t): sleep; Ctrl-C ends it with an "interrupted!" error.
+ * Idle work (snapshots for on_aggregate callbacks) runs every 10 ms. */
 static int l_snooze(lua_State *L)
 {
-    if (vmlab_snooze(vmlab_checktime(L, 1)) < 0)
-        vmlab_checkinterrupt(L);
-    return 0;
+    double end = vmlab_now() + vmlab_checktime(L, 1);
+
+    for (;;) {
+        double left = end - vmlab_now();
+        vmlab_run_idle(L);
+        if (left <= 0)
+            return 0;
+        if (vmlab_snooze(left < 0.01 ? left : 0.01) < 0)
+            vmlab_checkinterrupt(L);
+    }
 }
 
 /* vmlab.pause(): wait for a signal, as memtoy's pause. */

@@ -73,6 +73,14 @@ void vmlab_complete_init(lua_State *L);
  * `vmlab --memtoy ...`); returns the exit status it gives. */
 int vmlab_run_module_main(lua_State *L, const char *mod, int argc, char **argv);
 
+/* Idle work: functions that run on the Lua thread while it waits in
+ * vmlab.snooze (a monitor delivering snapshots to on_aggregate callbacks).
+ * The registry table VMLAB_IDLE_KEY maps an owner (weak) to a function
+ * called with the owner; vmlab_run_idle() calls them all. */
+#define VMLAB_IDLE_KEY "vmlab.idle"
+void vmlab_set_idle(lua_State *L, int owner, int fn);   /* fn 0: remove */
+void vmlab_run_idle(lua_State *L);
+
 /* Verbosity set by -v, kept in the registry under this key. */
 #define VMLAB_VERBOSE_KEY "vmlab.verbose"
 #endif

@@ -231,3 +231,38 @@ void vmlab_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
     }
     lua_pop(L, 1);                               /* */
 }
+
+static void idle_table(lua_State *L)
+{
+    if (luaL_getsubtable(L, LUA_REGISTRYINDEX, VMLAB_IDLE_KEY) == 0) {
+        lua_createtable(L, 0, 1);                /* idle mt */
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");           /* owners are weak */
+        lua_setmetatable(L, -2);                 /* idle */
+    }
+}
+
+void vmlab_set_idle(lua_State *L, int owner, int fn)
+{
+    owner = lua_absindex(L, owner);
+    fn = fn ? lua_absindex(L, fn) : 0;
+    idle_table(L);                               /* idle */
+    lua_pushvalue(L, owner);
+    if (fn)
+        lua_pushvalue(L, fn);
+    else
+        lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+void vmlab_run_idle(lua_State *L)
+{
+    idle_table(L);                               /* idle */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                    /* idle owner fn */
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 0);                       /* errors reach the waiter */
+    }
+    lua_pop(L, 1);
+}

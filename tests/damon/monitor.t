@@ -135,6 +135,16 @@ pm:close()
 t.ok(s:verify({ offset = "4m", seed = 1 }), "monitoring did not change the data")
 t.is((s:touch("read")), 16384, "every page is readable after close (protections restored)")
 
+-- on_aggregate callbacks run while Lua waits in vmlab.snooze
+local idle = damon.monitor { targets = { s }, sample = "1ms", aggr = "20ms", budget = 0.5 }
+local seen = 0
+idle:on_aggregate(function() seen = seen + 1 end)
+idle:start()
+vmlab.snooze("400ms")
+local during = seen
+idle:close()
+t.cmp_ok(during, ">=", 3, "on_aggregate callbacks ran during snooze (" .. during .. ")")
+
 -- a fault the monitor did not cause is still an error while it runs
 local other = seg.anon("guarded", "64k")
 other:protect("none")
