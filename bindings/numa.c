@@ -10,44 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void pushmask(lua_State *L, const struct vmlab_nodemask *m)
-{
-    int k = 0;
-    lua_newtable(L);
-    for (int i = 0; i < VMLAB_MAX_NODES; i++)
-        if (vmlab_nodes_isset(m, i)) {
-            lua_pushinteger(L, i);
-            lua_rawseti(L, -2, ++k);
-        }
-}
-
-/* Nodes or cpus as "0-2,5", "*", "0x3", an integer or an array. */
-static void checkmask(lua_State *L, int idx, struct vmlab_nodemask *m)
-{
-    char err[160];
-    memset(m, 0, sizeof *m);
-    if (lua_isinteger(L, idx)) {
-        lua_Integer n = lua_tointeger(L, idx);
-        if (n < 0 || n >= VMLAB_MAX_NODES)
-            luaL_argerror(L, idx, "number out of range");
-        vmlab_nodes_set(m, (int)n);
-    } else if (lua_type(L, idx) == LUA_TSTRING) {
-        if (vmlab_parse_nodes(lua_tostring(L, idx), m, err, sizeof err) < 0)
-            luaL_argerror(L, idx, err);
-    } else if (lua_type(L, idx) == LUA_TTABLE) {
-        for (lua_Integer i = 1; i <= luaL_len(L, idx); i++) {
-            lua_rawgeti(L, idx, i);
-            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-                lua_tointeger(L, -1) >= VMLAB_MAX_NODES)
-                luaL_argerror(L, idx, "a list holds numbers from 0");
-            vmlab_nodes_set(m, (int)lua_tointeger(L, -1));
-            lua_pop(L, 1);
-        }
-    } else {
-        luaL_typeerror(L, idx, "node list (string, integer or array)");
-    }
-}
-
 static const char *fmtmask(lua_State *L, const struct vmlab_nodemask *m)
 {
     char buf[512];
@@ -106,7 +68,7 @@ static int l_policy(lua_State *L)
     if (r < 0)
         return vmlab_pushfail(L, -r, "get_mempolicy()");
     lua_pushstring(L, vmlab_mpol_name(mode & 0xff));
-    pushmask(L, &m);
+    vmlab_pushnodes(L, &m);
     lua_newtable(L);
     if (mode & vmlab_mpol_mode_flag("static")) {
         lua_pushboolean(L, 1);
@@ -140,7 +102,7 @@ static int l_set_policy(lua_State *L)
         mode |= f;
     }
     if (!lua_isnoneornil(L, 2))
-        checkmask(L, 2, &m);
+        vmlab_checknodes(L, 2, &m);
     r = vmlab_numa_set_policy(mode, lua_isnoneornil(L, 2) ? NULL : &m);
     if (r < 0)
         return vmlab_pushfail(L, -r, "set_mempolicy(%s, {%s})", spec,
@@ -156,8 +118,8 @@ static int l_migrate(lua_State *L)
     lua_Integer pid = luaL_optinteger(L, 3, 0);
     long r;
 
-    checkmask(L, 1, &to);
-    checkmask(L, 2, &from);
+    vmlab_checknodes(L, 1, &to);
+    vmlab_checknodes(L, 2, &from);
     r = vmlab_numa_migrate((int)pid, &from, &to);
     if (r < 0)
         return vmlab_pushfail(L, (int)-r, "migrate_pages(pid %d, from {%s} to {%s})", (int)pid,
@@ -174,7 +136,7 @@ static int l_cpus(lua_State *L)
 
     if (!lua_isnoneornil(L, 1)) {
         struct vmlab_nodemask m;
-        checkmask(L, 1, &m);
+        vmlab_checknodes(L, 1, &m);
         CPU_ZERO(&set);
         for (int i = 0; i < VMLAB_MAX_NODES && i < CPU_SETSIZE; i++)
             if (vmlab_nodes_isset(&m, i))
@@ -201,13 +163,13 @@ static int l_mems(lua_State *L)
     int r;
 
     if (!lua_isnoneornil(L, 1)) {
-        checkmask(L, 1, &m);
+        vmlab_checknodes(L, 1, &m);
         if ((r = vmlab_numa_set_policy(vmlab_mpol_mode("bind"), &m)) < 0)
             return vmlab_pushfail(L, -r, "set_mempolicy(bind, {%s})", fmtmask(L, &m));
     }
     if ((r = vmlab_numa_allowed(&m)) < 0)
         return vmlab_pushfail(L, -r, "Mems_allowed");
-    pushmask(L, &m);
+    vmlab_pushnodes(L, &m);
     return 1;
 }
 
@@ -215,8 +177,8 @@ static int l_mems(lua_State *L)
 static int l_parse_nodes(lua_State *L)
 {
     struct vmlab_nodemask m;
-    checkmask(L, 1, &m);
-    pushmask(L, &m);
+    vmlab_checknodes(L, 1, &m);
+    vmlab_pushnodes(L, &m);
     return 1;
 }
 
@@ -224,7 +186,7 @@ static int l_online(lua_State *L)
 {
     struct vmlab_nodemask m;
     vmlab_numa_online(&m);
-    pushmask(L, &m);
+    vmlab_pushnodes(L, &m);
     return 1;
 }
 

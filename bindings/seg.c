@@ -127,8 +127,10 @@ static const char *checkname(lua_State *L, int idx)
 
 /* ---- definitions -------------------------------------------------------- */
 
-/* seg.anon(name, size[, {shared=, huge=, map=, addr=}]) */
-static int l_anon(lua_State *L)
+typedef int (*define_fn)(const char *, size_t, const struct vmlab_seg_opts *, struct vmlab_seg **);
+
+/* The segments defined by a name and a size: anon, shmem, memfd. */
+static int define_sized(lua_State *L, const char *call, define_fn fn, int shared_default)
 {
     struct vmlab_seg_opts o = {0};
     struct vmlab_seg *s = NULL;
@@ -139,10 +141,15 @@ static int l_anon(lua_State *L)
     if (size == 0)
         luaL_argerror(L, 2, "a segment cannot be empty");
     common_opts(L, 3, &o);
+    o.shared = vmlab_optfield_bool(L, 3, "shared", o.shared || shared_default);
     o.hint = (void *)(uintptr_t)vmlab_optfield_size(L, 3, "addr", 0);
-    return define_result(L, vmlab_seg_anon(name, size, &o, &s), &s,
-                         lua_pushfstring(L, "anon('%s', %s)", name, vmlab_fmtsize(size, sz, sizeof sz)));
+    return define_result(L, fn(name, size, &o, &s), &s,
+                         lua_pushfstring(L, "%s('%s', %s%s)", call, name,
+                                         vmlab_fmtsize(size, sz, sizeof sz), o.huge ? ", huge" : ""));
 }
+
+/* seg.anon(name, size[, {shared=, huge=, map=, addr=}]) */
+static int l_anon(lua_State *L) { return define_sized(L, "anon", vmlab_seg_anon, 0); }
 
 /* seg.file(path[, {name=, offset=, length=, shared=, create=, map=, readonly=}]) */
 static int l_file(lua_State *L)
@@ -173,39 +180,10 @@ static int l_file(lua_State *L)
 }
 
 /* seg.shmem(name, size[, {huge=, map=}]) */
-static int l_shmem(lua_State *L)
-{
-    struct vmlab_seg_opts o = {0};
-    struct vmlab_seg *s = NULL;
-    const char *name = checkname(L, 1);
-    uint64_t size = vmlab_checksize(L, 2);
-    char sz[32];
-
-    if (size == 0)
-        luaL_argerror(L, 2, "a segment cannot be empty");
-    common_opts(L, 3, &o);
-    return define_result(L, vmlab_seg_shmem(name, size, &o, &s), &s,
-                         lua_pushfstring(L, "shmem('%s', %s%s)", name, vmlab_fmtsize(size, sz, sizeof sz),
-                                         o.huge ? ", huge" : ""));
-}
+static int l_shmem(lua_State *L) { return define_sized(L, "shmem", vmlab_seg_shmem, 1); }
 
 /* seg.memfd(name, size[, {huge=, shared= (default true), map=}]) */
-static int l_memfd(lua_State *L)
-{
-    struct vmlab_seg_opts o = {0};
-    struct vmlab_seg *s = NULL;
-    const char *name = checkname(L, 1);
-    uint64_t size = vmlab_checksize(L, 2);
-    char sz[32];
-
-    if (size == 0)
-        luaL_argerror(L, 2, "a segment cannot be empty");
-    common_opts(L, 3, &o);
-    o.shared = vmlab_optfield_bool(L, 3, "shared", 1);
-    return define_result(L, vmlab_seg_memfd(name, size, &o, &s), &s,
-                         lua_pushfstring(L, "memfd('%s', %s%s)", name, vmlab_fmtsize(size, sz, sizeof sz),
-                                         o.huge ? ", huge" : ""));
-}
+static int l_memfd(lua_State *L) { return define_sized(L, "memfd", vmlab_seg_memfd, 1); }
 
 /* seg.wrap(name, addr, size[, {prot="rw"}]): a mapping vmlab does not own. */
 static int parse_prot(lua_State *L, int idx, const char *p);
@@ -673,45 +651,6 @@ static int where_of(lua_State *L, struct vmlab_seg *s, int opts, int counts_only
 static int seg_where(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 0); }
 static int seg_numa_counts(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 1); }
 
-/* Nodes as a string ("0-1", "*", "0x3"), an integer or an array. */
-static void checknodes(lua_State *L, int idx, struct vmlab_nodemask *m)
-{
-    char err[160];
-    memset(m, 0, sizeof *m);
-    if (lua_isinteger(L, idx)) {
-        lua_Integer n = lua_tointeger(L, idx);
-        if (n < 0 || n >= VMLAB_MAX_NODES)
-            luaL_argerror(L, idx, "node number out of range");
-        vmlab_nodes_set(m, (int)n);
-    } else if (lua_type(L, idx) == LUA_TSTRING) {
-        if (vmlab_parse_nodes(lua_tostring(L, idx), m, err, sizeof err) < 0)
-            luaL_argerror(L, idx, err);
-    } else if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_Integer len = luaL_len(L, idx);
-        for (lua_Integer i = 1; i <= len; i++) {
-            lua_rawgeti(L, idx, i);
-            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-                lua_tointeger(L, -1) >= VMLAB_MAX_NODES)
-                luaL_argerror(L, idx, "a node list holds node numbers");
-            vmlab_nodes_set(m, (int)lua_tointeger(L, -1));
-            lua_pop(L, 1);
-        }
-    } else if (!lua_isnoneornil(L, idx)) {
-        luaL_typeerror(L, idx, "nodes (string, integer or array)");
-    }
-}
-
-static void pushnodes(lua_State *L, const struct vmlab_nodemask *m)
-{
-    int k = 0;
-    lua_newtable(L);
-    for (int i = 0; i < VMLAB_MAX_NODES; i++)
-        if (vmlab_nodes_isset(m, i)) {
-            lua_pushinteger(L, i);
-            lua_rawseti(L, -2, ++k);
-        }
-}
-
 /* Flags "move+all" or {"move", "all"} (and "static"/"relative" mode flags). */
 static void parse_flags(lua_State *L, const char *text, int *mode_flags, unsigned *mf)
 {
@@ -747,7 +686,7 @@ static int seg_mbind(lua_State *L)
                              "interleave, local, preferred-many, weighted-interleave)", pol));
     if (plus)
         parse_flags(L, plus + 1, &mode_flags, &mf);
-    checknodes(L, 3, &nodes);
+    vmlab_checknodes(L, 3, &nodes);
     if (lua_type(L, 4) == LUA_TTABLE) {
         lua_getfield(L, 4, "flags");
         if (lua_type(L, -1) == LUA_TSTRING) {
@@ -783,7 +722,7 @@ static int seg_policy(lua_State *L)
     if ((r = vmlab_seg_policy(s, off - off % vmlab_pagesize(), &mode, &nodes)) < 0)
         return vmlab_pushfail(L, -r, "get_mempolicy(%s)", describe(L, s, off, 0));
     lua_pushstring(L, vmlab_mpol_name(mode & 0xff));
-    pushnodes(L, &nodes);
+    vmlab_pushnodes(L, &nodes);
     return 2;
 }
 

@@ -73,6 +73,11 @@ void vmlab_complete_init(lua_State *L);
  * `vmlab --memtoy ...`); returns the exit status it gives. */
 int vmlab_run_module_main(lua_State *L, const char *mod, int argc, char **argv);
 
+/* Node lists: "0-2,5", "*", "0x3", an integer or an array (nil: none). */
+struct vmlab_nodemask;
+void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m);
+void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m);
+
 /* Idle work: functions that run on the Lua thread while it waits in
  * vmlab.snooze (a monitor delivering snapshots to on_aggregate callbacks).
  * The registry table VMLAB_IDLE_KEY maps an owner (weak) to a function
