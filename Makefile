@@ -45,7 +45,7 @@ BIND_OBJ  := $(BIND_SRC:%.c=$(BUILD)/%.o)
 CTESTS    := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/c/%)
 VMLAB     := $(BUILD)/vmlab
 
-.PHONY: all deps test check asan demo bench clean
+.PHONY: all deps test check asan demo bench clean fuzz
 all: $(VMLAB) $(CTESTS) $(EXTRA_ALL)
 
 deps:
@@ -124,6 +124,14 @@ bench: deps
 	$(MAKE) --no-print-directory all
 	@for b in $(sort $(wildcard tests/bench/*)); do \
 	  [ -x $$b ] || continue; VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) $$b; done
+
+# libFuzzer targets (tests/fuzz/*_fuzz.c) against the runtime, with ASan.
+FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.c)
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(RT_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(RT_SRC) $(CAIRO_CFLAGS) $(CAIRO_LIBS) -lnuma -ljansson -lz -lpthread -lm
 
 clean:
 	rm -rf build build-asan build-*
