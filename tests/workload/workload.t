@@ -65,7 +65,9 @@ wd:close()
 local m = damon.monitor { targets = { s }, sample = "2ms", aggr = "40ms", budget = 0.3 }
 local hw = wl.start { target = s, pattern = "hotspot", hot = { offset = "8m", length = "4m" }, hot_share = 1, rate = 2e6 }
 m:start()
-vmlab.snooze("600ms")
+local t0 = vmlab.now()
+-- as many aggregations as an idle machine does in 0.6 s, however long it takes
+while m:stats().aggregations < 15 and vmlab.now() - t0 < 30 do vmlab.snooze("50ms") end
 m:stop()
 hw:close()
 local hot_seen, outside = 0, 0
