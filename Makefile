@@ -114,7 +114,8 @@ test: deps
 check: test
 
 asan: deps
-	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp),print_suppressions=0 \
+	  $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
 
 demo: deps
 	$(MAKE) --no-print-directory $(VMLAB)
