@@ -184,9 +184,31 @@ static void aggregate(struct vmlab_damon *d)
     merge_regions(d);
     if (d->on_aggr)
         d->on_aggr(d, d->now_us, d->on_aggr_ctx);
+    for (size_t i = 0; i < d->nr_hooks; i++)
+        d->hooks[i].fn(d, d->now_us, d->hooks[i].ctx);
     reset_aggregated(d);
     split_regions(d);
     d->stats.aggregations++;
+}
+
+int vmlab_damon_add_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx)
+{
+    if (d->nr_hooks >= VMLAB_DAMON_MAX_HOOKS)
+        return -ENOSPC;
+    d->hooks[d->nr_hooks].fn = fn;
+    d->hooks[d->nr_hooks].ctx = ctx;
+    d->nr_hooks++;
+    return 0;
+}
+
+void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < d->nr_hooks; i++)
+        if (d->hooks[i].fn == fn && d->hooks[i].ctx == ctx) {
+            memmove(&d->hooks[i], &d->hooks[i + 1], (d->nr_hooks - i - 1) * sizeof d->hooks[i]);
+            d->nr_hooks--;
+            return;
+        }
 }
 
 void vmlab_damon_sample(struct vmlab_damon *d)
