@@ -34,14 +34,14 @@ uint64_t vmlab_regions_size(const struct vmlab_regions *rs);
 struct vmlab_rng {
     uint64_t s;
 };
-/* splitmix64: small, fast, the same sequence for the same seed.  Inline:
- * it runs once per region per sample. */
+/* wyrand: one 128-bit multiply per number, the same sequence for the
+ * same seed.  Inline: it runs once per region per sample. */
 static inline uint64_t vmlab_rng_next(struct vmlab_rng *r)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    unsigned __int128 m;
+    r->s += 0xa0761d6478bd642fULL;
+    m = (unsigned __int128)r->s * (r->s ^ 0xe7037ed1a0b428dbULL);
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 /* A number in [lo, hi), by multiply-shift (no division). */
 static inline uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
