@@ -70,12 +70,14 @@ static void *run(void *arg)
         /* budget: cost / interval <= budget, so interval >= cost / budget.
          * The smoothed cost lags behind spikes (aggregations, updates), so
          * whatever CPU was spent beyond budget * elapsed is paid back by
-         * a longer next interval: the long-run share stays in budget. */
+         * longer next intervals: the long-run share stays in budget. */
         if (d->budget > 0) {
             uint64_t need = (uint64_t)(r->cost_avg / d->budget * 1e6);
             double debt = (d->stats.cpu_seconds - r->cpu0) / d->budget - elapsed_since(&r->start);
+            /* Paid back over several intervals (at most one aggregation
+             * interval each), so one costly start does not silence it. */
             if (debt > 0)
-                need += (uint64_t)(debt * 1e6);
+                need += debt * 1e6 < (double)d->attrs.aggr_us ? (uint64_t)(debt * 1e6) : d->attrs.aggr_us;
             d->stats.effective_sample_us = need > d->attrs.sample_us ? need : d->attrs.sample_us;
         }
     }
