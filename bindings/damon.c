@@ -60,8 +60,9 @@ static void keep_latest(struct vmlab_damon *d, uint64_t time_us, void *ctx)
 }
 
 /* Uservalues: 1 oracle, 2 on_aggregate callbacks, 3 latest snapshot,
- * 4 options (record, format), 5 the target segments (kept alive). */
-enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, NUV = UV_TARGETS };
+ * 4 options (record, format), 5 the target segments (kept alive),
+ * 6 the scheme specs and what vmlab.damos made of them. */
+enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, UV_SCHEMES, NUV = UV_SCHEMES };
 
 static struct lmon *checkmon(lua_State *L, int idx)
 {
@@ -377,6 +378,8 @@ static int l_monitor(lua_State *L)
     lua_setiuservalue(L, -2, UV_TARGETS);
     lua_newtable(L);
     lua_setiuservalue(L, -2, UV_CALLBACKS);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, UV_SCHEMES);
     lua_createtable(L, 0, 3);                                   /* .. m o */
     lua_getfield(L, 1, "record");
     lua_setfield(L, -2, "record");
@@ -587,10 +590,37 @@ static int mon_on_aggregate(lua_State *L)
     return 0;
 }
 
+/* m:scheme(spec) -> whatever vmlab.damos's attach(m, spec) returns.
+ * The monitor keeps the spec (and the result, so a scheme object lives as
+ * long as its monitor); damos hooks into the engine in C through
+ * vmlab_damon_add_aggr_hook() on the monitor userdata (vmlab/damon.h). */
 static int mon_scheme(lua_State *L)
 {
+    int n;
+
     checkmon(L, 1);
-    return luaL_error(L, "m:scheme(): DAMOS schemes are not in this build yet");
+    luaL_checkany(L, 2);
+    lua_getglobal(L, "require");                                /* require */
+    lua_pushliteral(L, "vmlab.damos");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1))
+        return luaL_error(L, "m:scheme(): DAMOS schemes need vmlab.damos, which this build lacks");
+    if (lua_getfield(L, -1, "attach") != LUA_TFUNCTION)      /* damos attach */
+        return luaL_error(L, "m:scheme(): vmlab.damos has no attach(monitor, spec)");
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, LUA_MULTRET);                               /* damos res... */
+    n = lua_gettop(L) - 3;
+    lua_getiuservalue(L, 1, UV_SCHEMES);                       /* damos res... list */
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "spec");
+    if (n > 0) {
+        lua_pushvalue(L, 4);
+        lua_setfield(L, -2, "scheme");
+    }
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);                                             /* damos res... */
+    return n;
 }
 
 static int mon_stats(lua_State *L)

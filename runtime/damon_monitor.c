@@ -108,14 +108,17 @@ static int update_ranges(struct vmlab_damon *d)
 /* Pick the page each region samples next (page aligned, in the region). */
 static void pick_samples(struct vmlab_damon *d)
 {
+    struct vmlab_rng rng = d->rng;   /* a local copy the compiler keeps in registers */
+
     for (size_t t = 0; t < d->nr_targets; t++) {
-        struct vmlab_regions *rs = &d->targets[t].regions;
-        for (size_t i = 0; i < rs->n; i++) {
-            struct vmlab_region *r = &rs->v[i];
-            uint64_t pages = vmlab_region_size(r) / min_region();
-            r->sampling_addr = r->start + (pages ? vmlab_rng_range(&d->rng, 0, pages) * min_region() : 0);
+        struct vmlab_region *v = d->targets[t].regions.v;
+        size_t n = d->targets[t].regions.n;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t pages = vmlab_region_size(&v[i]) / min_region();
+            v[i].sampling_addr = v[i].start + (pages ? vmlab_rng_range(&rng, 0, pages) * min_region() : 0);
         }
     }
+    d->rng = rng;
 }
 
 int vmlab_damon_init(struct vmlab_damon *d)
@@ -184,9 +187,31 @@ static void aggregate(struct vmlab_damon *d)
     merge_regions(d);
     if (d->on_aggr)
         d->on_aggr(d, d->now_us, d->on_aggr_ctx);
+    for (size_t i = 0; i < d->nr_hooks; i++)
+        d->hooks[i].fn(d, d->now_us, d->hooks[i].ctx);
     reset_aggregated(d);
     split_regions(d);
     d->stats.aggregations++;
+}
+
+int vmlab_damon_add_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx)
+{
+    if (d->nr_hooks >= VMLAB_DAMON_MAX_HOOKS)
+        return -ENOSPC;
+    d->hooks[d->nr_hooks].fn = fn;
+    d->hooks[d->nr_hooks].ctx = ctx;
+    d->nr_hooks++;
+    return 0;
+}
+
+void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < d->nr_hooks; i++)
+        if (d->hooks[i].fn == fn && d->hooks[i].ctx == ctx) {
+            memmove(&d->hooks[i], &d->hooks[i + 1], (d->nr_hooks - i - 1) * sizeof d->hooks[i]);
+            d->nr_hooks--;
+            return;
+        }
 }
 
 void vmlab_damon_sample(struct vmlab_damon *d)

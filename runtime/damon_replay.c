@@ -13,17 +13,17 @@ struct pattern {
     struct vmlab_rng rng;
 };
 
-static int accessed(struct pattern *p, uint64_t addr, uint64_t now)
+/* Whether addr is accessed, among the patterns active this sample. */
+static int accessed(const struct vmlab_damon_pattern *const *act, size_t n, struct vmlab_rng *rng,
+                    uint64_t addr)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        const struct vmlab_damon_pattern *x = &p->v[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct vmlab_damon_pattern *x = act[i];
         if (addr < x->start || addr >= x->end)
-            continue;
-        if (now < x->from_us || (x->until_us && now >= x->until_us))
             continue;
         if (x->p >= 1.0)
             return 1;
-        return (double)(vmlab_rng_next(&p->rng) >> 11) * (1.0 / 9007199254740992.0) < x->p;
+        return (double)(vmlab_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0) < x->p;
     }
     return 0;
 }
@@ -31,11 +31,26 @@ static int accessed(struct pattern *p, uint64_t addr, uint64_t now)
 static void pattern_check(struct vmlab_damon *d)
 {
     struct pattern *p = d->backend;
+    const struct vmlab_damon_pattern *stack[16], **act = stack;
+    size_t na = 0;
+    uint64_t now = d->now_us;
+    struct vmlab_rng rng = p->rng;
+
+    /* The time windows change per sample, not per region: filter once. */
+    if (p->n > 16 && !(act = malloc(p->n * sizeof *act)))
+        act = stack;   /* out of memory: look at the first 16 only */
+    for (size_t i = 0; i < p->n && (act != stack || na < 16); i++)
+        if (now >= p->v[i].from_us && (!p->v[i].until_us || now < p->v[i].until_us))
+            act[na++] = &p->v[i];
     for (size_t t = 0; t < d->nr_targets; t++) {
-        struct vmlab_regions *rs = &d->targets[t].regions;
-        for (size_t i = 0; i < rs->n; i++)
-            rs->v[i].nr_accesses += (uint32_t)accessed(p, rs->v[i].sampling_addr, d->now_us);
+        struct vmlab_region *v = d->targets[t].regions.v;
+        size_t n = d->targets[t].regions.n;
+        for (size_t i = 0; i < n; i++)
+            v[i].nr_accesses += (uint32_t)accessed(act, na, &rng, v[i].sampling_addr);
     }
+    p->rng = rng;
+    if (act != stack)
+        free(act);
 }
 
 static void pattern_cleanup(struct vmlab_damon *d)

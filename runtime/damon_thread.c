@@ -16,6 +16,7 @@ struct runner {
     double cost_avg;          /* CPU seconds per sample, smoothed */
     struct timespec start;    /* when the thread started, and ... */
     uint64_t start_us;        /* ... the monitor time then */
+    double cpu0;              /* ... and its CPU seconds then */
 };
 
 static double thread_cpu(void)
@@ -23,6 +24,13 @@ static double thread_cpu(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double elapsed_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
 static void *run(void *arg)
@@ -59,9 +67,17 @@ static void *run(void *arg)
         cost = thread_cpu() - c0;
         d->stats.cpu_seconds += cost;
         r->cost_avg = r->cost_avg ? 0.9 * r->cost_avg + 0.1 * cost : cost;
-        /* budget: cost / interval <= budget, so interval >= cost / budget */
+        /* budget: cost / interval <= budget, so interval >= cost / budget.
+         * The smoothed cost lags behind spikes (aggregations, updates), so
+         * whatever CPU was spent beyond budget * elapsed is paid back by
+         * longer next intervals: the long-run share stays in budget. */
         if (d->budget > 0) {
             uint64_t need = (uint64_t)(r->cost_avg / d->budget * 1e6);
+            double debt = (d->stats.cpu_seconds - r->cpu0) / d->budget - elapsed_since(&r->start);
+            /* Paid back over several intervals (at most one aggregation
+             * interval each), so one costly start does not silence it. */
+            if (debt > 0)
+                need += debt * 1e6 < (double)d->attrs.aggr_us ? (uint64_t)(debt * 1e6) : d->attrs.aggr_us;
             d->stats.effective_sample_us = need > d->attrs.sample_us ? need : d->attrs.sample_us;
         }
     }
@@ -83,6 +99,7 @@ int vmlab_damon_thread_start(struct vmlab_damon *d)
     pthread_cond_init(&r->cv, NULL);
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     r->start_us = d->now_us;
+    r->cpu0 = d->stats.cpu_seconds;
     d->runner = r;
     if ((e = pthread_create(&r->th, NULL, run, d)) != 0) {
         d->runner = NULL;

@@ -34,14 +34,14 @@ uint64_t vmlab_regions_size(const struct vmlab_regions *rs);
 struct vmlab_rng {
     uint64_t s;
 };
-/* splitmix64: small, fast, the same sequence for the same seed.  Inline:
- * it runs once per region per sample. */
+/* wyrand: one 128-bit multiply per number, the same sequence for the
+ * same seed.  Inline: it runs once per region per sample. */
 static inline uint64_t vmlab_rng_next(struct vmlab_rng *r)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    unsigned __int128 m;
+    r->s += 0xa0761d6478bd642fULL;
+    m = (unsigned __int128)r->s * (r->s ^ 0xe7037ed1a0b428dbULL);
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 /* A number in [lo, hi), by multiply-shift (no division). */
 static inline uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
@@ -114,6 +114,7 @@ struct vmlab_damon_stats {
 /* Called after each aggregation with the regions as they are before the
  * reset (DAMOS hooks in here too). */
 typedef void (*vmlab_damon_aggr_fn)(struct vmlab_damon *d, uint64_t time_us, void *ctx);
+#define VMLAB_DAMON_MAX_HOOKS 16
 
 struct vmlab_damon {
     struct vmlab_damon_attrs attrs;
@@ -129,6 +130,14 @@ struct vmlab_damon {
     struct vmlab_damon_stats stats;
     vmlab_damon_aggr_fn on_aggr;
     void *on_aggr_ctx;
+    /* More aggregation hooks (DAMOS schemes): called after on_aggr, in
+     * order, before the reset, on whichever thread samples, with the
+     * monitor held (vmlab_damon_lock) so they may read and change regions. */
+    struct vmlab_damon_hook {
+        vmlab_damon_aggr_fn fn;
+        void *ctx;
+    } hooks[VMLAB_DAMON_MAX_HOOKS];
+    size_t nr_hooks;
     void *runner;                  /* the sampling thread, when one runs */
 };
 
@@ -138,6 +147,16 @@ int vmlab_damon_init(struct vmlab_damon *d);
  * the next samples.  now_us advances by the (effective) sample interval. */
 void vmlab_damon_sample(struct vmlab_damon *d);
 void vmlab_damon_destroy(struct vmlab_damon *d);
+/* Register / remove an aggregation hook (see hooks above).  Take
+ * vmlab_damon_lock() around these while a sampling thread runs.
+ * -ENOSPC when VMLAB_DAMON_MAX_HOOKS are registered. */
+int vmlab_damon_add_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx);
+void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx);
+
+/* The Lua monitor userdata ("vmlab.damon.monitor") starts with its struct
+ * vmlab_damon, so another binding (vmlab.damos) gets the monitor with
+ *   struct vmlab_damon *d = luaL_checkudata(L, i, VMLAB_DAMON_MONITOR_MT); */
+#define VMLAB_DAMON_MONITOR_MT "vmlab.damon.monitor"
 unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d);
 
 /* ---- snapshots: what each aggregation reports ---------------------------------- */
