@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MON_MT "vmlab.damon.monitor"
 
@@ -28,7 +29,14 @@ struct lmon {
      * the monitoring. */
     struct vmlab_damon_snapshot latest;
     int latest_fresh;
+    /* the kernel backend: a kdamond vmlab started */
+    int kernel;
+    struct vmlab_kdamon kd;
+    struct vmlab_range *kranges;
+    size_t nkranges;
 };
+
+static const struct vmlab_damon_ops kernel_ops = {.name = "kernel"};
 
 static void keep_latest(struct vmlab_damon *d, uint64_t time_us, void *ctx)
 {
@@ -346,10 +354,8 @@ static int l_monitor(lua_State *L)
     backend = lua_isnil(L, -1) ? (lua_isnil(L, -2) ? 0 : 1) : luaL_checkoption(L, -1, NULL, backends);
     lua_settop(L, 1);
 
-    if (backend == 2) {
-        vmlab_damon_kernel_probe(reason, sizeof reason);
+    if (backend == 2 && vmlab_damon_kernel_probe(reason, sizeof reason) < 0)
         return vmlab_pushfail(L, ENOTSUP, "damon.monitor(kernel backend): %s", reason);
-    }
     lua_getfield(L, 1, "targets");
     nt = lua_istable(L, -1) ? lua_rawlen(L, -1) : 1;
     lua_pop(L, 1);
@@ -394,6 +400,20 @@ static int l_monitor(lua_State *L)
     m->q = vmlab_damon_snapq_new(4096);
     m->d.on_aggr = vmlab_damon_snapq_push;
     m->d.on_aggr_ctx = m->q;
+    if (backend == 2) {
+        /* The kernel samples on its own; ranges (if any) are its regions. */
+        m->kernel = 1;
+        m->d.ops = &kernel_ops;
+        if (!self) {
+            m->nkranges = m->d.nr_targets;
+            m->kranges = calloc(m->nkranges, sizeof *m->kranges);
+            if (!m->kranges)
+                return vmlab_pushfail(L, ENOMEM, "damon.monitor(kernel backend)");
+            for (size_t t = 0; t < m->nkranges; t++)
+                m->kranges[t] = m->d.targets[t].ranges[0];
+        }
+        return 1;
+    }
     if (backend == 1) {
         if (self)
             return luaL_error(L, "the replay backend needs targets (segments or ranges), not \"self\"");
@@ -445,6 +465,15 @@ static int mon_start(lua_State *L)
         return luaL_error(L, "a replay monitor runs in virtual time: drive it with m:step(n)");
     if (m->started)
         return luaL_error(L, "the monitor is running already");
+    if (m->kernel) {
+        char why[512];
+        if ((e = vmlab_kdamon_start(&m->kd, &m->d.attrs, (int)getpid(), m->kranges, m->nkranges,
+                                    why, sizeof why)) < 0)
+            return vmlab_pushfail(L, -e, "damon start (kernel backend: %s)", why);
+        m->started = 1;
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     if ((e = vmlab_damon_thread_start(&m->d)) < 0)
         return vmlab_pushfail(L, -e, "damon start");
     m->started = 1;
@@ -458,7 +487,10 @@ static int mon_start(lua_State *L)
 static int mon_stop(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
-    if (m->started) {
+    if (m->started && m->kernel) {
+        vmlab_kdamon_stop(&m->kd);
+        m->started = 0;
+    } else if (m->started) {
         vmlab_damon_thread_stop(&m->d);
         m->started = 0;
     }
@@ -479,6 +511,8 @@ static int mon_step(lua_State *L)
     lua_Integer n = luaL_optinteger(L, 2, 1);
     uint64_t before = m->d.stats.aggregations;
 
+    if (m->kernel)
+        return luaL_error(L, "the kernel samples on its own: use m:start() and m:snapshots()");
     if (m->started)
         return luaL_error(L, "m:step() drives a stopped monitor; this one runs on its thread");
     if (n < 0)
@@ -509,9 +543,27 @@ static int mon_step(lua_State *L)
 }
 
 /* m:snapshot() -> the latest aggregation's snapshot (or the regions now). */
+/* The kernel's regions now, as a snapshot (pushed), or nil, msg. */
+static int kernel_snapshot(lua_State *L, struct lmon *m)
+{
+    struct vmlab_regions rs;
+    int e;
+
+    if (!m->started)
+        return luaL_error(L, "start the kernel monitor before asking for snapshots");
+    if ((e = vmlab_kdamon_read(&m->kd, &rs)) < 0)
+        return vmlab_pushfail(L, -e, "damon snapshot (kernel tried regions)");
+    m->d.now_us = (uint64_t)(vmlab_now() * 1e6);
+    push_snapshot(L, m->d.now_us, &rs, 1);
+    vmlab_regions_free(&rs);
+    return 1;
+}
+
 static int mon_snapshot(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
+    if (m->kernel)
+        return kernel_snapshot(L, m);
     drain(L, m, 1);
     if (m->latest_fresh) {
         push_snapshot(L, m->latest.time_us, m->latest.targets, m->latest.nr_targets);
@@ -550,6 +602,16 @@ static int snapshots_iter(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_replace(L, 1);
     lua_settop(L, 1);
+    if (m->kernel) {
+        /* the kernel aggregates on its own: look once per interval */
+        if (vmlab_snooze((double)m->d.attrs.aggr_us / 1e6) < 0)
+            vmlab_checkinterrupt(L);
+        if (kernel_snapshot(L, m) != 1)
+            return 0;
+        lua_pushinteger(L, left - 1);
+        lua_replace(L, lua_upvalueindex(2));
+        return 1;
+    }
     if (m->replay && !m->started) {
         /* virtual time: step until the next aggregation */
         uint64_t target = m->d.stats.aggregations + 1;
@@ -652,9 +714,13 @@ static int mon_close(lua_State *L)
 {
     struct lmon *m = luaL_checkudata(L, 1, MON_MT);
     if (m->open) {
-        if (m->started)
+        if (m->started && m->kernel)
+            vmlab_kdamon_stop(&m->kd);
+        else if (m->started)
             vmlab_damon_thread_stop(&m->d);
         m->started = 0;
+        free(m->kranges);
+        m->kranges = NULL;
         vmlab_set_idle(L, 1, 0);
         if (m->q)
             drain(L, m, 1);

@@ -1,33 +1,187 @@
-/* The kernel backend's gatekeeper.  The kernel's DAMON is driven through
- * /sys/kernel/mm/damon/admin; adding a kdamond means writing nr_kdamonds,
- * which tears down every kdamond there is.  So vmlab uses the kernel only
- * when no kdamond it did not start exists, and otherwise says why not. */
+/* The kernel backend: the kernel's own DAMON, driven through
+ * /sys/kernel/mm/damon/admin.  Adding a kdamond means writing nr_kdamonds,
+ * which tears down every kdamond there is, so vmlab starts one only where
+ * none runs, and stops only the one it started (checking it is still the
+ * only one).  Snapshots come from a "stat" scheme's tried regions.
+ * VMLAB_DAMON_SYSFS names another root (the tests use a model of it). */
 #include "vmlab/damon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define NR_KDAMONDS "/sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds"
+static const char *root(void)
+{
+    const char *r = getenv("VMLAB_DAMON_SYSFS");
+    return r && *r ? r : "/sys/kernel/mm/damon/admin";
+}
+
+static int put(const char *dir, const char *file, const char *val)
+{
+    char path[512];
+    FILE *f;
+    int r;
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!(f = fopen(path, "w")))
+        return -errno;
+    r = fputs(val, f) < 0 ? -EIO : 0;
+    if (fclose(f) != 0 && r == 0)
+        r = -errno;
+    return r;
+}
+
+static int putu(const char *dir, const char *file, unsigned long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", v);
+    return put(dir, file, buf);
+}
+
+static int get(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (!(f = fopen(path, "r")))
+        return -errno;
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+static long long getll(const char *dir, const char *file)
+{
+    char buf[64];
+    if (get(dir, file, buf, sizeof buf) < 0 || !buf[0])
+        return -1;
+    return strtoll(buf, NULL, 10);
+}
 
 int vmlab_damon_kernel_probe(char *why, size_t len)
 {
-    FILE *f = fopen(NR_KDAMONDS, "r");
-    int n = -1;
+    char kd[512];
+    long long n;
 
-    if (!f) {
-        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s: %s)", NR_KDAMONDS,
-                 errno == ENOENT ? "not found" : "cannot open");
+    snprintf(kd, sizeof kd, "%s/kdamonds", root());
+    n = getll(kd, "nr_kdamonds");
+    if (n < 0) {
+        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds)", kd);
         return -ENOENT;
     }
-    if (fscanf(f, "%d", &n) != 1)
-        n = -1;
-    fclose(f);
     if (n != 0) {
-        snprintf(why, len, "the kernel already runs %d kdamond(s) that vmlab did not start; adding "
+        snprintf(why, len, "the kernel already runs %lld kdamond(s) that vmlab did not start; adding "
                  "one rewrites nr_kdamonds, which would stop them, so vmlab leaves DAMON alone", n);
         return -EBUSY;
     }
-    snprintf(why, len, "driving the kernel's DAMON through sysfs is not implemented yet; "
-             "use the prot or replay backend");
-    return -ENOSYS;
+    snprintf(why, len, "available");
+    return 0;
+}
+
+/* Undo a start: only while ours is the only kdamond. */
+void vmlab_kdamon_stop(struct vmlab_kdamon *k)
+{
+    char kd[512];
+
+    if (!k->started)
+        return;
+    snprintf(kd, sizeof kd, "%s/kdamonds", root());
+    put(k->dir, "state", "off");
+    if (getll(kd, "nr_kdamonds") == 1)
+        put(kd, "nr_kdamonds", "0");
+    k->started = 0;
+}
+
+#define TRY(expr, what) do { if ((e = (expr)) < 0) { w = (what); goto fail; } } while (0)
+
+int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a, int pid,
+                       const struct vmlab_range *ranges, size_t n, char *why, size_t len)
+{
+    char kd[400], ctx[600], dir[700], ops[256];
+    const char *w = NULL;
+    int e;
+
+    memset(k, 0, sizeof *k);
+    if ((e = vmlab_damon_kernel_probe(why, len)) < 0)
+        return e;
+    snprintf(kd, sizeof kd, "%s/kdamonds", root());
+    TRY(put(kd, "nr_kdamonds", "1"), "nr_kdamonds");
+    k->started = 1;
+    snprintf(k->dir, sizeof k->dir, "%s/0", kd);
+    snprintf(ctx, sizeof ctx, "%s/contexts", k->dir);
+    TRY(put(ctx, "nr_contexts", "1"), "contexts/nr_contexts");
+    snprintf(ctx, sizeof ctx, "%s/contexts/0", k->dir);
+    if (get(ctx, "avail_operations", ops, sizeof ops) == 0 && !strstr(ops, "vaddr")) {
+        e = -EOPNOTSUPP;
+        w = "operations (the kernel lacks vaddr)";
+        goto fail;
+    }
+    TRY(put(ctx, "operations", "vaddr"), "operations");
+    snprintf(dir, sizeof dir, "%s/monitoring_attrs/intervals", ctx);
+    TRY(putu(dir, "sample_us", a->sample_us), "sample_us");
+    TRY(putu(dir, "aggr_us", a->aggr_us), "aggr_us");
+    TRY(putu(dir, "update_us", a->update_us), "update_us");
+    snprintf(dir, sizeof dir, "%s/monitoring_attrs/nr_regions", ctx);
+    TRY(putu(dir, "min", a->min_nr_regions), "nr_regions/min");
+    TRY(putu(dir, "max", a->max_nr_regions), "nr_regions/max");
+    snprintf(dir, sizeof dir, "%s/targets", ctx);
+    TRY(put(dir, "nr_targets", "1"), "nr_targets");
+    snprintf(dir, sizeof dir, "%s/targets/0", ctx);
+    TRY(putu(dir, "pid_target", (unsigned long long)pid), "pid_target");
+    if (n) {
+        snprintf(dir, sizeof dir, "%s/targets/0/regions", ctx);
+        TRY(putu(dir, "nr_regions", n), "regions/nr_regions");
+        for (size_t i = 0; i < n; i++) {
+            char r[800];
+            snprintf(r, sizeof r, "%s/targets/0/regions/%zu", ctx, i);
+            TRY(putu(r, "start", ranges[i].start), "region start");
+            TRY(putu(r, "end", ranges[i].end), "region end");
+        }
+    }
+    /* A stat scheme matching everything: its tried regions are the snapshot. */
+    snprintf(dir, sizeof dir, "%s/schemes", ctx);
+    TRY(put(dir, "nr_schemes", "1"), "nr_schemes");
+    snprintf(dir, sizeof dir, "%s/schemes/0", ctx);
+    TRY(put(dir, "action", "stat"), "scheme action");
+    snprintf(k->scheme, sizeof k->scheme, "%s/schemes/0", ctx);
+    TRY(put(k->dir, "state", "on"), "state on");
+    return 0;
+fail:
+    snprintf(why, len, "writing %s under %s: %s", w, kd, strerror(-e));
+    vmlab_kdamon_stop(k);
+    return e;
+}
+
+/* The regions the stat scheme saw in its last pass, sorted. */
+int vmlab_kdamon_read(struct vmlab_kdamon *k, struct vmlab_regions *out)
+{
+    char dir[800];
+    long long nr = 0;
+    int e;
+
+    memset(out, 0, sizeof *out);
+    if ((e = put(k->dir, "state", "update_schemes_tried_regions")) < 0)
+        return e;
+    snprintf(dir, sizeof dir, "%s/tried_regions", k->scheme);
+    for (;; nr++) {
+        char r[900];
+        long long s, en, acc, age;
+        snprintf(r, sizeof r, "%s/%lld", dir, nr);
+        s = getll(r, "start");
+        en = getll(r, "end");
+        if (s < 0 || en < 0)
+            break;
+        acc = getll(r, "nr_accesses");
+        age = getll(r, "age");
+        if ((e = vmlab_regions_push(out, (uint64_t)s, (uint64_t)en)) < 0)
+            return e;
+        out->v[out->n - 1].nr_accesses = acc > 0 ? (uint32_t)acc : 0;
+        out->v[out->n - 1].age = age > 0 ? (uint32_t)age : 0;
+    }
+    return 0;
 }

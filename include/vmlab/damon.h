@@ -212,4 +212,17 @@ struct vmlab_damon_pattern {
 int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_pattern *v,
                                size_t n, uint64_t seed);
 extern const struct vmlab_damon_ops vmlab_damon_pattern_ops;
+
+/* A kdamond vmlab started (kernel backend, runtime/damon_kernel.c). */
+struct vmlab_kdamon {
+    char dir[512];       /* .../kdamonds/0 */
+    char scheme[700];    /* its stat scheme */
+    int started;
+};
+/* Start a kdamond monitoring pid (ranges, or the kernel's three regions
+ * when n is 0); -EBUSY where a kdamond vmlab did not start runs. */
+int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a, int pid,
+                       const struct vmlab_range *ranges, size_t n, char *why, size_t len);
+int vmlab_kdamon_read(struct vmlab_kdamon *k, struct vmlab_regions *out);
+void vmlab_kdamon_stop(struct vmlab_kdamon *k);
 #endif

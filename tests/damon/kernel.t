@@ -1,0 +1,123 @@
+-- The kernel backend against a model of /sys/kernel/mm/damon/admin (the
+-- machines here either lack DAMON or run a kdamond vmlab must not touch):
+-- what vmlab writes to start, read and stop its kdamond, and that it
+-- leaves a kdamond it did not start alone.
+local t = require "vmlab.tap"
+local damon = require "vmlab.damon"
+local vmlab_bin = os.getenv("VMLAB") or "build/vmlab"
+
+-- the real machine: refused with the reason, or available
+local ok, why = damon.kernel_available()
+local km, kmsg = damon.monitor { backend = "kernel" }
+if ok then
+  t.ok(km, "the kernel backend is available here")
+  if km then km:close() end
+else
+  t.is(km, nil, "the kernel backend is refused here: " .. why)
+  t.like(kmsg, "kernel backend", "and says why")
+end
+
+local dir = os.tmpname()
+os.remove(dir)
+local function mk(path, content)
+  os.execute("mkdir -p '" .. (dir .. "/" .. path):match("^(.*)/[^/]*$") .. "'")
+  local f = assert(io.open(dir .. "/" .. path, "w"))
+  f:write(content or "")
+  f:close()
+end
+local function cat(path)
+  local f = io.open(dir .. "/" .. path)
+  if not f then return nil end
+  local s = f:read("a"):gsub("\n$", "")
+  f:close()
+  return s
+end
+local ctx = "kdamonds/0/contexts/0/"
+local function model(nr_kdamonds, state)
+  os.execute("rm -rf '" .. dir .. "'")
+  mk("kdamonds/nr_kdamonds", nr_kdamonds)
+  mk("kdamonds/0/state", state)
+  mk("kdamonds/0/contexts/nr_contexts", "0")
+  mk(ctx .. "avail_operations", "vaddr fvaddr paddr")
+  mk(ctx .. "operations", "")
+  for _, f in ipairs { "sample_us", "aggr_us", "update_us" } do mk(ctx .. "monitoring_attrs/intervals/" .. f, "0") end
+  mk(ctx .. "monitoring_attrs/nr_regions/min", "0")
+  mk(ctx .. "monitoring_attrs/nr_regions/max", "0")
+  mk(ctx .. "targets/nr_targets", "0")
+  mk(ctx .. "targets/0/pid_target", "0")
+  mk(ctx .. "targets/0/regions/nr_regions", "0")
+  mk(ctx .. "targets/0/regions/0/start", "0")
+  mk(ctx .. "targets/0/regions/0/end", "0")
+  mk(ctx .. "schemes/nr_schemes", "0")
+  mk(ctx .. "schemes/0/action", "")
+  -- what the kernel would report for the stat scheme
+  local regions = { { 4096, 65536, 7, 3 }, { 65536, 1048576, 0, 12 } }
+  for i, r in ipairs(regions) do
+    local p = ctx .. "schemes/0/tried_regions/" .. (i - 1) .. "/"
+    mk(p .. "start", r[1]); mk(p .. "end", r[2]); mk(p .. "nr_accesses", r[3]); mk(p .. "age", r[4])
+  end
+end
+
+local script = os.tmpname()
+local f = assert(io.open(script, "w"))
+f:write([[
+local damon = require "vmlab.damon"
+local m, err = damon.monitor { backend = "kernel", sample = "10ms", aggr = "200ms", update = "2s",
+  min_regions = 20, max_regions = 500 }
+if not m then print("refused: " .. err) return end
+local ok, e = m:start()
+if not ok then print("start failed: " .. e) return end
+local s = m:snapshot()
+io.write("pid ", require("vmlab").pid(), "\n")
+for _, r in ipairs(s.targets[1].regions) do
+  io.write(string.format("region %d %d %d %d\n", r.start, r["end"], r.nr_accesses, r.age))
+end
+local n = 0
+for snap in m:snapshots { count = 2 } do n = n + 1 end
+io.write("snapshots ", n, "\n")
+m:stop()
+m:close()
+]])
+f:close()
+local function run()
+  local p = io.popen(string.format("VMLAB_DAMON_SYSFS='%s' %s %s 2>&1", dir, vmlab_bin, script))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+-- a free kernel: vmlab starts, reads and stops its own kdamond
+model("0", "off")
+local out = run()
+local pid = tonumber(out:match("pid (%d+)"))
+t.ok(pid, "the monitor started on a free kernel") if not pid then t.diag(out) end
+t.is(cat(ctx .. "operations"), "vaddr", "operations = vaddr")
+t.is(cat(ctx .. "monitoring_attrs/intervals/sample_us"), "10000", "sample_us")
+t.is(cat(ctx .. "monitoring_attrs/intervals/aggr_us"), "200000", "aggr_us")
+t.is(cat(ctx .. "monitoring_attrs/intervals/update_us"), "2000000", "update_us")
+t.is(cat(ctx .. "monitoring_attrs/nr_regions/min"), "20", "min regions")
+t.is(cat(ctx .. "monitoring_attrs/nr_regions/max"), "500", "max regions")
+t.is(cat(ctx .. "targets/nr_targets"), "1", "one target")
+t.is(tonumber(cat(ctx .. "targets/0/pid_target")), pid, "the target is the monitoring process")
+t.is(cat(ctx .. "schemes/nr_schemes"), "1", "one scheme")
+t.is(cat(ctx .. "schemes/0/action"), "stat", "a stat scheme, whose tried regions are the snapshot")
+t.like(out, "region 4096 65536 7 3\nregion 65536 1048576 0 12\n", "the snapshot is the kernel's tried regions")
+t.like(out, "snapshots 2", "snapshots{count=2} polls the kernel")
+t.is(cat("kdamonds/0/state"), "off", "stop turns it off")
+t.is(cat("kdamonds/nr_kdamonds"), "0", "and removes the kdamond it started")
+
+-- a kdamond vmlab did not start: nothing is written
+model("1", "on")
+out = run()
+t.like(out, "refused: .*already runs 1 kdamond%(s%) that vmlab did not start", "refused, with the reason")
+t.is(cat("kdamonds/nr_kdamonds"), "1", "nr_kdamonds untouched")
+t.is(cat("kdamonds/0/state"), "on", "the foreign kdamond keeps running")
+t.is(cat(ctx .. "operations"), "", "its context untouched")
+
+-- no DAMON at all
+os.execute("rm -rf '" .. dir .. "'")
+out = run()
+t.like(out, "refused: .*no DAMON sysfs interface", "no DAMON: refused, with the reason")
+os.remove(script)
+os.execute("rm -rf '" .. dir .. "'")
+t.done_testing()
