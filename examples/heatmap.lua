@@ -8,8 +8,11 @@ local damon = require "vmlab.damon"
 local workload = require "vmlab.workload"
 local report = require "vmlab.report"
 
-local out = arg and arg[1] or os.tmpname() .. ".png"
-local rec = os.tmpname() .. ".json.z"
+-- os.tmpname() creates the file it names: keep it (so the name stays ours)
+-- and remove it at the end with the record made beside it
+local base = os.tmpname()
+local out = arg and arg[1] or base .. ".png"
+local rec = base .. ".json.z"
 local buf <close> = seg.anon("heat", "128m")
 buf:touch({ op = "write", all = true })
 
@@ -33,3 +36,4 @@ assert(report.heatmap(rec, { output = out, title = "three phases of a workload" 
 print("heatmap: " .. out)
 io.write(report.heatmap(rec, { time_res = 60, addr_res = 12 }))
 os.remove(rec)
+os.remove(base)
