@@ -245,13 +245,17 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         uint64_t left = s->quota.sz - s->quota.charged_sz, acc = 0;
         min_score = MAX_SCORE + 1;
         for (int sc = MAX_SCORE; sc >= 0; sc--) {
-            if (acc + hist[sc] > left)
+            if (!hist[sc])
+                continue;
+            if (acc + hist[sc] > left) {
+                /* even the best do not all fit: take what fits of them */
+                if (min_score > MAX_SCORE)
+                    min_score = (unsigned)sc;
                 break;
+            }
             acc += hist[sc];
             min_score = (unsigned)sc;
         }
-        if (min_score > MAX_SCORE)  /* even the best do not all fit: take what fits */
-            min_score = MAX_SCORE;
     }
     int exceeded = 0;
     double t0 = now_ms();
