@@ -67,8 +67,8 @@ end
 print(string.format("AnonHugePages: %d MiB -> %d MiB of 64 MiB in %.1f s (rss %d MiB)", before // MiB, after // MiB,
   vmlab.now() - t0, smaps(s.addr, s.addr + s.size, "Rss") // MiB))
 if after == 0 then
-  print("note: the prot sampler mprotects single pages, which splits huge PMD mappings as fast as the\n" ..
-    "schemes make them; AnonHugePages shows them with the kernel backend (or once sampling stops)")
+  print("note: no huge pages seen: the prot sampler mprotects single pages, which splits huge PMD\n" ..
+    "mappings, so AnonHugePages under-reports while it samples")
 end
 hp:close(); np:close(); cp:close()
 m:close()
