@@ -222,6 +222,7 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    s->apply_us = (uint64_t)(vmlab_optfield_time(L, sp, "apply_interval", 0) * 1e6);
     int replay = d->ops && d->ops->name && !strcmp(d->ops->name, "replay");
     s->apply = vmlab_optfield_bool(L, sp, "apply", !replay);
 }
@@ -287,6 +288,7 @@ static int sc_stats(lua_State *L)
     int active = ls->s.wmark.active;
     long metric = ls->s.wmark.last_metric;
     int err = ls->s.last_err;
+    uint64_t passes = ls->s.passes;
     vmlab_damon_unlock(ls->d);
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, (lua_Integer)st.nr_tried);
@@ -299,6 +301,8 @@ static int sc_stats(lua_State *L)
     lua_setfield(L, -2, "sz_applied");
     lua_pushinteger(L, (lua_Integer)st.qt_exceeds);
     lua_setfield(L, -2, "qt_exceeds");
+    lua_pushinteger(L, (lua_Integer)passes);
+    lua_setfield(L, -2, "passes");
     lua_pushboolean(L, active);
     lua_setfield(L, -2, "active");
     if (metric >= 0) {

@@ -209,6 +209,11 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
     uint64_t hist[MAX_SCORE + 1] = {0}, eligible = 0;
     unsigned min_score = 0;
 
+    if (s->apply_us) {
+        if (now_us < s->next_apply_us)
+            return;
+        s->next_apply_us = now_us + s->apply_us;
+    }
     s->nr_tried = 0;
     wmark_update(s, now_us);
     if (!s->wmark.active)
@@ -302,6 +307,7 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         if (exceeded)
             break;
     }
+    s->passes++;
     s->quota.charged_ms += now_ms() - t0;
     if (exceeded)
         s->stats.qt_exceeds++;

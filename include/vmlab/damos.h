@@ -65,6 +65,8 @@ struct vmlab_damos {
     int age_time;                   /* 1: age bounds are microseconds */
     int action;
     int apply;                      /* 0: record only (replay backends) */
+    uint64_t apply_us, next_apply_us; /* act every apply_us (0: every aggregation) */
+    uint64_t passes;                /* aggregations the scheme acted on */
     /* quota: sz bytes and ms per reset interval (0: none) */
     struct {
         uint64_t sz, ms, reset_us;

@@ -112,4 +112,13 @@ t.is(covered(g:tried_regions()), 48 * MiB, "first match wins: 16 MiB allowed, 16
 t.error_like(function() m:scheme { action = "stat", filters = { { type = "memcg" } } } end,
   "not supported", "unsupported filter types raise")
 m:close()
+
+-- apply interval: every 300 ms of a 100 ms aggregation
+m = mon()
+local every = m:scheme { action = "stat" }
+local third = m:scheme { action = "stat", apply_interval = "300ms" }
+m:step(20 * 12)
+t.is(every:stats().passes, 12, "without apply_interval: a pass per aggregation")
+t.is(third:stats().passes, 4, "apply_interval 300ms: a pass every third aggregation")
+m:close()
 t.done_testing()
