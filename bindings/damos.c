@@ -2,6 +2,7 @@
  * rule text.  attach(monitor, spec) registers an aggregation hook; the
  * scheme object (liolib style) detaches it on close. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -18,7 +19,39 @@ struct lscheme {
     struct vmlab_damos s;
     struct vmlab_damon *d;
     int open;
+    lua_State *L;           /* scripted actions: the state that attached */
+    pthread_t owner;        /* and its thread: only there may Lua run */
 };
+
+/* A scripted action: function(region, target) -> true when it acted.
+ * Runs only on the thread that attached (the replay backend's m:step);
+ * on a sampling thread it is refused and counted as failed. */
+static int call_script(void *ctx, const struct vmlab_region *r, unsigned target)
+{
+    struct lscheme *ls = ctx;
+    lua_State *L = ls->L;
+    if (!pthread_equal(pthread_self(), ls->owner))
+        return -EPERM;
+    lua_pushlightuserdata(L, ls);
+    lua_rawget(L, LUA_REGISTRYINDEX);                        /* fn */
+    lua_createtable(L, 0, 5);                                /* fn region */
+    lua_pushinteger(L, (lua_Integer)r->start);
+    lua_setfield(L, -2, "start");
+    lua_pushinteger(L, (lua_Integer)r->end);
+    lua_setfield(L, -2, "end");
+    lua_pushinteger(L, r->nr_accesses);
+    lua_setfield(L, -2, "nr_accesses");
+    lua_pushinteger(L, r->age);
+    lua_setfield(L, -2, "age");
+    lua_pushinteger(L, (lua_Integer)target + 1);             /* fn region target */
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {                   /* result|err */
+        lua_pop(L, 1);
+        return -EINVAL;
+    }
+    int acted = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return acted ? 0 : -EAGAIN;
+}
 
 /* ---- damos.parse ------------------------------------------------------------ */
 
@@ -233,15 +266,38 @@ static int l_attach(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!d->targets)
         return luaL_error(L, "damos.attach: the monitor is closed");
-    if (lua_getfield(L, 2, "action") == LUA_TFUNCTION)
-        return luaL_error(L, "damos.attach: scripted (function) actions are not supported yet");
+    int scripted = lua_getfield(L, 2, "action") == LUA_TFUNCTION;
     lua_pop(L, 1);
     struct lscheme *ls = lua_newuserdatauv(L, sizeof *ls, 1);  /* scheme */
     ls->open = 0;
     luaL_setmetatable(L, SCHEME_MT);
     vmlab_damos_init(&ls->s);
     ls->d = d;
-    read_spec(L, 2, &ls->s, d);
+    ls->L = NULL;
+    if (scripted) {
+        lua_pushnil(L);
+        lua_copy(L, 2, -1);
+        lua_newtable(L);                                     /* scheme spec' copy */
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_pushliteral(L, "stat");
+        lua_setfield(L, -2, "action");
+        read_spec(L, lua_gettop(L), &ls->s, d);
+        lua_pop(L, 2);                                       /* scheme */
+        lua_pushlightuserdata(L, ls);
+        lua_getfield(L, 2, "action");
+        lua_rawset(L, LUA_REGISTRYINDEX);
+        ls->L = L;
+        ls->owner = pthread_self();
+        ls->s.fn = call_script;
+        ls->s.fn_ctx = ls;
+    } else {
+        read_spec(L, 2, &ls->s, d);
+    }
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);  /* the monitor lives as long as the scheme */
     vmlab_damon_lock(d);
@@ -276,6 +332,11 @@ static int sc_close(lua_State *L)
             vmlab_damon_unlock(ls->d);
         }
         vmlab_damos_free(&ls->s);
+        if (ls->L) {
+            lua_pushlightuserdata(L, ls);
+            lua_pushnil(L);
+            lua_rawset(L, LUA_REGISTRYINDEX);
+        }
     }
     return 0;
 }
@@ -365,7 +426,7 @@ static int sc_tostring(lua_State *L)
     if (!ls->open)
         lua_pushliteral(L, "damos scheme (closed)");
     else
-        lua_pushfstring(L, "damos scheme (%s, %s)", vmlab_damos_action_names[ls->s.action],
+        lua_pushfstring(L, "damos scheme (%s, %s)", ls->s.fn ? "function" : vmlab_damos_action_names[ls->s.action],
                         ls->s.apply ? "applied" : "recorded");
     return 1;
 }

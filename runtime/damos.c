@@ -294,13 +294,14 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             s->stats.sz_tried += sz;
             remember(s, r, (unsigned)t);
             s->quota.charged_sz += sz;
-            int rc = s->apply ? vmlab_damos_do_action(s->action, r->start, r->end) : 0;
+            int rc = s->fn ? s->fn(s->fn_ctx, r, (unsigned)t)
+                     : s->apply ? vmlab_damos_do_action(s->action, r->start, r->end) : 0;
             if (rc == 0) {
                 s->stats.nr_applied++;
                 s->stats.sz_applied += sz;
                 if (s->action != VMLAB_DAMOS_STAT)
                     r->age = 0;
-            } else {
+            } else if (rc != -EAGAIN) {  /* EAGAIN: a script chose not to act */
                 s->last_err = -rc;
             }
         }

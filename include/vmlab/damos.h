@@ -89,6 +89,9 @@ struct vmlab_damos {
     struct vmlab_damos_tried *tried;  /* the last pass's regions */
     size_t nr_tried, cap_tried;
     int last_err;                   /* errno of the last failed action */
+    /* A scripted action instead of `action`: 0 applied, else -errno. */
+    int (*fn)(void *ctx, const struct vmlab_region *r, unsigned target);
+    void *fn_ctx;
 };
 
 /* Defaults: everything matches, stat, no quota or watermarks, active. */

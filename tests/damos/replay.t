@@ -113,6 +113,28 @@ t.error_like(function() m:scheme { action = "stat", filters = { { type = "memcg"
   "not supported", "unsupported filter types raise")
 m:close()
 
+-- scripted actions: function(region, target) -> true when it acted
+m = mon()
+local seen, bytes = 0, 0
+local fnsc = m:scheme { freq = { 80, 100 }, action = function(r, tgt)
+  seen = seen + 1
+  assert(tgt == 1 and r["end"] > r.start and r.nr_accesses >= 0)
+  bytes = bytes + (r["end"] - r.start)
+  return r.start < base + 4 * MiB          -- act only on the first half of the hot range
+end }
+t.like(tostring(fnsc), "function", "a scripted scheme")
+m:step(20 * 5)
+local fs = fnsc:stats()
+t.is(fs.nr_tried, seen, "the function ran once per tried region")
+t.is(fs.sz_tried, bytes, "and saw their sizes")
+t.ok(fs.nr_applied > 0 and fs.nr_applied < fs.nr_tried, "applied counts the regions it acted on ("
+  .. fs.nr_applied .. " of " .. fs.nr_tried .. ")")
+t.is(fs.last_error, nil, "declining is no error")
+local bad = m:scheme { action = function() error("boom") end }
+m:step(20)
+t.like(bad:stats().last_error, "Invalid argument", "a raising script is counted as failed")
+m:close()
+
 -- apply interval: every 300 ms of a 100 ms aggregation
 m = mon()
 local every = m:scheme { action = "stat" }
