@@ -240,12 +240,19 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         int fl = lua_gettop(L);
         for (lua_Integer i = 1; lua_rawgeti(L, fl, i) == LUA_TTABLE; i++) {
             int f = lua_gettop(L);
+            static const char *const types[] = {"addr", "target", "anon", "file", NULL};
             const char *type = vmlab_optfield_string(L, f, "type", "addr");
-            if (strcmp(type, "addr"))
-                luaL_error(L, "damos: filter %d: type '%s' is not supported (addr)", (int)i, type);
+            int ti = 0;
+            while (types[ti] && strcmp(types[ti], type))
+                ti++;
+            if (!types[ti])
+                luaL_error(L, "damos: filter %d: type '%s' is not supported (addr, target, anon, file)",
+                           (int)i, type);
             if (s->nr_filters == VMLAB_DAMOS_MAX_FILTERS)
                 luaL_error(L, "damos: at most %d filters", VMLAB_DAMOS_MAX_FILTERS);
             struct vmlab_damos_filter *fp = &s->filters[s->nr_filters++];
+            fp->type = ti;
+            fp->target = (unsigned)(vmlab_optfield_int(L, f, "target", 1) - 1);
             fp->start = vmlab_optfield_size(L, f, "start", 0);
             fp->end = vmlab_optfield_size(L, f, "end", UINT64_MAX);
             fp->matching = vmlab_optfield_bool(L, f, "matching", 1);

@@ -136,12 +136,68 @@ static int matches(const struct vmlab_damon *d, const struct vmlab_damos *s,
            r->nr_accesses <= nr_hi && r->age >= age_lo && r->age <= age_hi;
 }
 
+/* The process's mappings, anon or not, for anon/file filters: read once
+ * per pass, and only when such a filter exists. */
+struct vma_kinds {
+    struct { uint64_t start, end; int anon; } *v;
+    size_t n, cap;
+};
+
+static void read_vmas(struct vma_kinds *k)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[512];
+    k->n = 0;
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long a, b, ino;
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &a, &b, &ino) != 3)
+            continue;
+        if (k->n == k->cap) {
+            size_t cap = k->cap ? 2 * k->cap : 256;
+            void *v = realloc(k->v, cap * sizeof *k->v);
+            if (!v)
+                break;
+            k->v = v;
+            k->cap = cap;
+        }
+        k->v[k->n].start = a;
+        k->v[k->n].end = b;
+        k->v[k->n++].anon = ino == 0;  /* shmem and memfd have inodes: not anon */
+    }
+    fclose(f);
+}
+
+/* 1 anon, 0 file, -1 unmapped (by the mapping holding addr) */
+static int vma_anon(const struct vma_kinds *k, uint64_t addr)
+{
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (addr < k->v[mid].start)
+            hi = mid;
+        else if (addr >= k->v[mid].end)
+            lo = mid + 1;
+        else
+            return k->v[mid].anon;
+    }
+    return -1;
+}
+
 /* First filter whose condition holds decides; none: allowed. */
-static int allowed(const struct vmlab_damos *s, const struct vmlab_region *r)
+static int allowed(const struct vmlab_damos *s, const struct vmlab_region *r, unsigned t,
+                   const struct vma_kinds *k)
 {
     for (size_t i = 0; i < s->nr_filters; i++) {
         const struct vmlab_damos_filter *f = &s->filters[i];
-        int in = r->start >= f->start && r->end <= f->end;
+        int in;
+        switch (f->type) {
+        case VMLAB_DAMOS_FILTER_TARGET: in = t == f->target; break;
+        case VMLAB_DAMOS_FILTER_ANON: in = vma_anon(k, r->start) == 1; break;
+        case VMLAB_DAMOS_FILTER_FILE: in = vma_anon(k, r->start) == 0; break;
+        default: in = r->start >= f->start && r->end <= f->end; break;
+        }
         if (in == !!f->matching)
             return f->allow;
     }
@@ -152,6 +208,8 @@ static int allowed(const struct vmlab_damos *s, const struct vmlab_region *r)
 static void split_at_filters(struct vmlab_damos *s, struct vmlab_regions *rs)
 {
     for (size_t fi = 0; fi < s->nr_filters; fi++) {
+        if (s->filters[fi].type != VMLAB_DAMOS_FILTER_ADDR)
+            continue;
         uint64_t cut[2] = {s->filters[fi].start, s->filters[fi].end};
         for (int c = 0; c < 2; c++)
             for (size_t i = 0; i < rs->n; i++) {
@@ -234,13 +292,19 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         s->quota.charged_ms = 0;
     }
     int quota = s->quota.sz || s->quota.ms;
+    struct vma_kinds kinds = {0};
+    for (size_t i = 0; i < s->nr_filters; i++)
+        if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
+            read_vmas(&kinds);
+            break;
+        }
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_regions *rs = &d->targets[t].regions;
         if (s->nr_filters)
             split_at_filters(s, rs);
         if (quota)
             for (size_t i = 0; i < rs->n; i++)
-                if (allowed(s, &rs->v[i]) && matches(d, s, &rs->v[i], nr_lo, nr_hi, age_lo, age_hi)) {
+                if (allowed(s, &rs->v[i], (unsigned)t, &kinds) && matches(d, s, &rs->v[i], nr_lo, nr_hi, age_lo, age_hi)) {
                     hist[score(d, s, &rs->v[i])] += vmlab_region_size(&rs->v[i]);
                     eligible += vmlab_region_size(&rs->v[i]);
                 }
@@ -268,7 +332,7 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         struct vmlab_regions *rs = &d->targets[t].regions;
         for (size_t i = 0; i < rs->n; i++) {
             struct vmlab_region *r = &rs->v[i];
-            if (!allowed(s, r) || !matches(d, s, r, nr_lo, nr_hi, age_lo, age_hi))
+            if (!allowed(s, r, (unsigned)t, &kinds) || !matches(d, s, r, nr_lo, nr_hi, age_lo, age_hi))
                 continue;
             if (quota && score(d, s, r) < min_score)
                 continue;
@@ -308,6 +372,7 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         if (exceeded)
             break;
     }
+    free(kinds.v);
     s->passes++;
     s->quota.charged_ms += now_ms() - t0;
     if (exceeded)

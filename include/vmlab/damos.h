@@ -44,8 +44,12 @@ struct vmlab_damos_stats {
 };
 
 #define VMLAB_DAMOS_MAX_FILTERS 8
+enum { VMLAB_DAMOS_FILTER_ADDR, VMLAB_DAMOS_FILTER_TARGET, VMLAB_DAMOS_FILTER_ANON,
+       VMLAB_DAMOS_FILTER_FILE };
 struct vmlab_damos_filter {
+    int type;
     uint64_t start, end;    /* addr filters */
+    unsigned target;        /* target filters (0-based) */
     int matching;           /* 1: applies to regions in the range; 0: outside */
     int allow;              /* 1: allow, 0: reject */
 };

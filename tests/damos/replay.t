@@ -113,6 +113,30 @@ t.error_like(function() m:scheme { action = "stat", filters = { { type = "memcg"
   "not supported", "unsupported filter types raise")
 m:close()
 
+-- anon, file and target filters, on two real segments
+local seg = require "vmlab.seg"
+local an = seg.anon("f-anon", "4m")
+local path = os.tmpname()
+local fi = assert(seg.file(path, { name = "f-file", create = "4m" }))
+os.remove(path)
+m = damon.monitor { targets = { { start = an.addr, ["end"] = an.addr + an.size },
+  { start = fi.addr, ["end"] = fi.addr + fi.size } }, oracle = function() return false end, seed = 2 }
+local no_anon = m:scheme { action = "stat", filters = { { type = "anon", allow = false } } }
+local only_file = m:scheme { action = "stat", filters = { { type = "file", allow = true }, { type = "addr", allow = false } } }
+local no_t2 = m:scheme { action = "stat", filters = { { type = "target", target = 2, allow = false } } }
+m:step(20)
+local function targets_of(sc)
+  local seen = {}
+  for _, r in ipairs(sc:tried_regions()) do seen[r.target] = (seen[r.target] or 0) + r["end"] - r.start end
+  return seen
+end
+t.is_deeply(targets_of(no_anon), { [2] = 4 * MiB }, "anon rejected: only the file segment tried")
+t.is_deeply(targets_of(only_file), { [2] = 4 * MiB }, "file allowed, the rest rejected")
+t.is_deeply(targets_of(no_t2), { [1] = 4 * MiB }, "target 2 rejected")
+m:close()
+an:close()
+fi:close()
+
 -- scripted actions: function(region, target) -> true when it acted
 m = mon()
 local seen, bytes = 0, 0
