@@ -178,6 +178,9 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
     s->action = vmlab_damos_action_parse(act);
     if (s->action < 0)
         luaL_error(L, "damos: unknown action '%s'", act);
+    s->node = (int)vmlab_optfield_int(L, sp, "node", -1);
+    if ((s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD) && s->node < 0)
+        luaL_error(L, "damos: %s needs a target node (node=)", act);
     if (get_pair(L, sp, "size")) {
         s->sz_min = size_or_open(L, -2, 0);
         s->sz_max = size_or_open(L, -1, UINT64_MAX);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <numaif.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -67,6 +68,23 @@ int vmlab_damos_do_action(int action, uint64_t start, uint64_t end)
     return rc < 0 ? -errno : 0;
 }
 
+int vmlab_damos_migrate(uint64_t start, uint64_t end, int node)
+{
+    enum { CHUNK = 512 };
+    void *pages[CHUNK];
+    int nodes[CHUNK], status[CHUNK];
+    for (uint64_t a = start; a < end;) {
+        unsigned long n = 0;
+        for (; n < CHUNK && a < end; n++, a += 4096) {
+            pages[n] = (void *)(uintptr_t)a;
+            nodes[n] = node;
+        }
+        if (move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
 long vmlab_damos_free_mem_rate(void)
 {
     FILE *f = fopen("/proc/meminfo", "re");
@@ -124,7 +142,8 @@ static unsigned score(const struct vmlab_damon *d, const struct vmlab_damos *s,
                       const struct vmlab_region *r)
 {
     unsigned h = vmlab_damos_hot_score(d, s, r);
-    return (s->action == VMLAB_DAMOS_PAGEOUT || s->action == VMLAB_DAMOS_COLD) ? MAX_SCORE - h : h;
+    return (s->action == VMLAB_DAMOS_PAGEOUT || s->action == VMLAB_DAMOS_COLD ||
+            s->action == VMLAB_DAMOS_MIGRATE_COLD) ? MAX_SCORE - h : h;
 }
 
 static int matches(const struct vmlab_damon *d, const struct vmlab_damos *s,
@@ -359,7 +378,10 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             remember(s, r, (unsigned)t);
             s->quota.charged_sz += sz;
             int rc = s->fn ? s->fn(s->fn_ctx, r, (unsigned)t)
-                     : s->apply ? vmlab_damos_do_action(s->action, r->start, r->end) : 0;
+                     : !s->apply ? 0
+                     : (s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD)
+                         ? vmlab_damos_migrate(r->start, r->end, s->node)
+                         : vmlab_damos_do_action(s->action, r->start, r->end);
             if (rc == 0) {
                 s->stats.nr_applied++;
                 s->stats.sz_applied += sz;

@@ -14,7 +14,7 @@
 
 const char *const vmlab_damos_action_names[] = {
     "stat", "pageout", "cold", "willneed", "hugepage", "nohugepage", "collapse",
-    "lock", "unlock", NULL};
+    "lock", "unlock", "migrate_hot", "migrate_cold", NULL};
 
 int vmlab_damos_action_parse(const char *s)
 {

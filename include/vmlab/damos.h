@@ -15,7 +15,8 @@
 enum vmlab_damos_action {
     VMLAB_DAMOS_STAT, VMLAB_DAMOS_PAGEOUT, VMLAB_DAMOS_COLD, VMLAB_DAMOS_WILLNEED,
     VMLAB_DAMOS_HUGEPAGE, VMLAB_DAMOS_NOHUGEPAGE, VMLAB_DAMOS_COLLAPSE,
-    VMLAB_DAMOS_LOCK, VMLAB_DAMOS_UNLOCK, VMLAB_DAMOS_NR_ACTIONS
+    VMLAB_DAMOS_LOCK, VMLAB_DAMOS_UNLOCK, VMLAB_DAMOS_MIGRATE_HOT, VMLAB_DAMOS_MIGRATE_COLD,
+    VMLAB_DAMOS_NR_ACTIONS
 };
 /* Canonical names, indexed by action (NULL-terminated). */
 extern const char *const vmlab_damos_action_names[];
@@ -68,6 +69,7 @@ struct vmlab_damos {
     double age_min, age_max;        /* aggregations, unless age_us */
     int age_time;                   /* 1: age bounds are microseconds */
     int action;
+    int node;                       /* migrate_hot / migrate_cold: the target node */
     int apply;                      /* 0: record only (replay backends) */
     uint64_t apply_us, next_apply_us; /* act every apply_us (0: every aggregation) */
     uint64_t passes;                /* aggregations the scheme acted on */
@@ -110,4 +112,7 @@ unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_d
 long vmlab_damos_free_mem_rate(void);
 /* Apply an action to [start, end): 0 or -errno. */
 int vmlab_damos_do_action(int action, uint64_t start, uint64_t end);
+/* Move the present pages of [start, end) to node (move_pages: the range's
+ * policy stays as it was, as with the kernel's DAMOS_MIGRATE_*). */
+int vmlab_damos_migrate(uint64_t start, uint64_t end, int node);
 #endif
