@@ -1,7 +1,9 @@
 -- vmlab.damos_effect: what a scheme did, as the kernel reports it.
 --   effect.smaps(seg_or_range) -> { Rss=, AnonHugePages=, Locked=, ... } bytes
---     summed over the VMAs inside [addr, addr+size) (mprotect and madvise
---     split a segment's VMA into many)
+--     summed over the VMAs overlapping [addr, addr+size) (mprotect and
+--     madvise split a segment's VMA into many); partial=true when one
+--     reaches outside (the kernel merged it with a neighbour: its figures
+--     then include the neighbour's)
 --   effect.rss() -> the process's resident bytes (VmRSS)
 --   effect.residency(seg) -> fraction of the segment's pages resident
 local M = {}
@@ -20,8 +22,11 @@ function M.smaps(x)
     local a, b = line:match("^(%x+)%-(%x+) ")
     if a then
       a, b = tonumber(a, 16), tonumber(b, 16)
-      inside = a >= lo and b <= hi
-      if inside then out.vmas = out.vmas + 1 end
+      inside = a < hi and b > lo
+      if inside then
+        out.vmas = out.vmas + 1
+        if a < lo or b > hi then out.partial = true end
+      end
     elseif inside then
       local k, v = line:match("^(%w+):%s+(%d+) kB")
       if k then out[k] = (out[k] or 0) + tonumber(v) * 1024 end

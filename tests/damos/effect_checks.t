@@ -7,6 +7,10 @@ local MiB = 1 << 20
 
 local s = seg.anon("eff", "8m")
 local e0 = effect.smaps(s)
+if e0.partial then
+  -- the kernel merged the segment's VMA with a neighbour: Rss would be theirs too
+  t.skip_all("the segment's VMA merged with a neighbour here")
+end
 t.is(e0.Rss, 0, "untouched: Rss 0")
 t.is(effect.residency(s), 0, "residency 0")
 local rss0 = effect.rss()
