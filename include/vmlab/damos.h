@@ -1,0 +1,118 @@
+/* DAMOS: access-pattern schemes acting on a monitor's regions.
+ *
+ * A scheme matches regions by size, access count and age, and applies an
+ * action (madvise, mlock) to each; quotas bound what it does per reset
+ * interval, picking regions by the kernel's hot/cold score; watermarks on
+ * the free-memory rate switch it off and on; filters allow or reject by
+ * address.  Semantics follow mm/damon/core.c.  Plain C, no Lua. */
+#ifndef VMLAB_DAMOS_H
+#define VMLAB_DAMOS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmlab/damon.h"
+
+enum vmlab_damos_action {
+    VMLAB_DAMOS_STAT, VMLAB_DAMOS_PAGEOUT, VMLAB_DAMOS_COLD, VMLAB_DAMOS_WILLNEED,
+    VMLAB_DAMOS_HUGEPAGE, VMLAB_DAMOS_NOHUGEPAGE, VMLAB_DAMOS_COLLAPSE,
+    VMLAB_DAMOS_LOCK, VMLAB_DAMOS_UNLOCK, VMLAB_DAMOS_MIGRATE_HOT, VMLAB_DAMOS_MIGRATE_COLD,
+    VMLAB_DAMOS_NR_ACTIONS
+};
+/* Canonical names, indexed by action (NULL-terminated). */
+extern const char *const vmlab_damos_action_names[];
+/* An action from either spelling (madv_pageout or pageout, mlock or lock);
+ * -1 when unknown. */
+int vmlab_damos_action_parse(const char *s);
+
+/* ---- rule text (the seed's two formats) ------------------------------------ */
+
+/* One rule line.  Bounds: size in bytes (max UINT64_MAX when open), freq in
+ * percent (0..100), age either aggregations or seconds (age_time[i]). */
+struct vmlab_damos_rule {
+    uint64_t sz[2];
+    double freq[2];
+    double age[2];          /* INFINITY when open */
+    int age_time[2];        /* 1: age[i] is seconds */
+    int action;
+};
+/* 1: a rule in *r; 0: blank or comment; -1: error, the reason in err. */
+int vmlab_damos_parse_line(const char *line, struct vmlab_damos_rule *r, char *err, size_t len);
+
+/* ---- schemes ------------------------------------------------------------------ */
+
+struct vmlab_damos_stats {
+    uint64_t nr_tried, sz_tried, nr_applied, sz_applied, qt_exceeds;
+};
+
+#define VMLAB_DAMOS_MAX_FILTERS 8
+enum { VMLAB_DAMOS_FILTER_ADDR, VMLAB_DAMOS_FILTER_TARGET, VMLAB_DAMOS_FILTER_ANON,
+       VMLAB_DAMOS_FILTER_FILE };
+struct vmlab_damos_filter {
+    int type;
+    uint64_t start, end;    /* addr filters */
+    unsigned target;        /* target filters (0-based) */
+    int matching;           /* 1: applies to regions in the range; 0: outside */
+    int allow;              /* 1: allow, 0: reject */
+};
+
+struct vmlab_damos_tried {
+    struct vmlab_region r;
+    unsigned target;
+};
+
+struct vmlab_damos {
+    /* the access pattern: an unset freq uses nr[] (samples) */
+    uint64_t sz_min, sz_max;
+    uint32_t nr_min, nr_max;
+    int use_freq;
+    double freq_min, freq_max;      /* percent */
+    double age_min, age_max;        /* aggregations, unless age_us */
+    int age_time;                   /* 1: age bounds are microseconds */
+    int action;
+    int node;                       /* migrate_hot / migrate_cold: the target node */
+    int apply;                      /* 0: record only (replay backends) */
+    uint64_t apply_us, next_apply_us; /* act every apply_us (0: every aggregation) */
+    uint64_t passes;                /* aggregations the scheme acted on */
+    /* quota: sz bytes and ms per reset interval (0: none) */
+    struct {
+        uint64_t sz, ms, reset_us;
+        unsigned w_sz, w_nr, w_age;
+        uint64_t charged_sz, window_start_us;
+        double charged_ms;
+        int started;
+    } quota;
+    /* watermarks on the free-memory rate, per thousand (interval 0: none) */
+    struct {
+        uint64_t interval_us, next_us;
+        unsigned high, mid, low;
+        int active;
+        long injected;              /* >= 0: use this metric (tests) */
+        long last_metric;
+    } wmark;
+    struct vmlab_damos_filter filters[VMLAB_DAMOS_MAX_FILTERS];
+    size_t nr_filters;
+    struct vmlab_damos_stats stats;
+    struct vmlab_damos_tried *tried;  /* the last pass's regions */
+    size_t nr_tried, cap_tried;
+    int last_err;                   /* errno of the last failed action */
+    /* A scripted action instead of `action`: 0 applied, else -errno. */
+    int (*fn)(void *ctx, const struct vmlab_region *r, unsigned target);
+    void *fn_ctx;
+};
+
+/* Defaults: everything matches, stat, no quota or watermarks, active. */
+void vmlab_damos_init(struct vmlab_damos *s);
+void vmlab_damos_free(struct vmlab_damos *s);
+/* The aggregation hook (ctx: the struct vmlab_damos). */
+void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx);
+/* The kernel's hot score, 0..99, of a region. */
+unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_damos *s,
+                               const struct vmlab_region *r);
+/* Free memory per thousand from /proc/meminfo; -1 if unreadable. */
+long vmlab_damos_free_mem_rate(void);
+/* Apply an action to [start, end): 0 or -errno. */
+int vmlab_damos_do_action(int action, uint64_t start, uint64_t end);
+/* Move the present pages of [start, end) to node (move_pages: the range's
+ * policy stays as it was, as with the kernel's DAMOS_MIGRATE_*). */
+int vmlab_damos_migrate(uint64_t start, uint64_t end, int node);
+#endif

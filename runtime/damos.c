@@ -1,0 +1,402 @@
+/* DAMOS schemes: run on every aggregation (a monitor hook) over each
+ * target's regions.  One pass filters and matches, an O(regions) score
+ * histogram sets the quota's score threshold (as the kernel's
+ * damos_adjust_quota), a second pass applies. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <numaif.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "vmlab/damos.h"
+
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#define MAX_SCORE 99
+#define MAX_AGE_IN_LOG 20
+
+void vmlab_damos_init(struct vmlab_damos *s)
+{
+    memset(s, 0, sizeof *s);
+    s->sz_max = UINT64_MAX;
+    s->nr_max = UINT32_MAX;
+    s->freq_max = 100;
+    s->age_max = INFINITY;
+    s->apply = 1;
+    s->quota.w_nr = 1;
+    s->quota.w_age = 1;
+    s->quota.reset_us = 1000000;
+    s->wmark.active = 1;
+    s->wmark.injected = -1;
+    s->wmark.last_metric = -1;
+}
+
+void vmlab_damos_free(struct vmlab_damos *s)
+{
+    free(s->tried);
+    s->tried = NULL;
+    s->nr_tried = s->cap_tried = 0;
+}
+
+int vmlab_damos_do_action(int action, uint64_t start, uint64_t end)
+{
+    void *p = (void *)(uintptr_t)start;
+    size_t len = end - start;
+    int rc = 0;
+    switch (action) {
+    case VMLAB_DAMOS_STAT: return 0;
+    case VMLAB_DAMOS_PAGEOUT: rc = madvise(p, len, MADV_PAGEOUT); break;
+    case VMLAB_DAMOS_COLD: rc = madvise(p, len, MADV_COLD); break;
+    case VMLAB_DAMOS_WILLNEED: rc = madvise(p, len, MADV_WILLNEED); break;
+    case VMLAB_DAMOS_HUGEPAGE: rc = madvise(p, len, MADV_HUGEPAGE); break;
+    case VMLAB_DAMOS_NOHUGEPAGE: rc = madvise(p, len, MADV_NOHUGEPAGE); break;
+    case VMLAB_DAMOS_COLLAPSE: rc = madvise(p, len, MADV_COLLAPSE); break;
+    case VMLAB_DAMOS_LOCK: rc = mlock(p, len); break;
+    case VMLAB_DAMOS_UNLOCK: rc = munlock(p, len); break;
+    default: return -EINVAL;
+    }
+    return rc < 0 ? -errno : 0;
+}
+
+int vmlab_damos_migrate(uint64_t start, uint64_t end, int node)
+{
+    enum { CHUNK = 512 };
+    void *pages[CHUNK];
+    int nodes[CHUNK], status[CHUNK];
+    for (uint64_t a = start; a < end;) {
+        unsigned long n = 0;
+        for (; n < CHUNK && a < end; n++, a += 4096) {
+            pages[n] = (void *)(uintptr_t)a;
+            nodes[n] = node;
+        }
+        if (move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+long vmlab_damos_free_mem_rate(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[128];
+    unsigned long long total = 0, free_kb = 0, v;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemTotal: %llu", &v) == 1)
+            total = v;
+        else if (sscanf(line, "MemFree: %llu", &v) == 1)
+            free_kb = v;
+    }
+    fclose(f);
+    return total ? (long)(free_kb * 1000 / total) : -1;
+}
+
+static uint32_t max_nr_accesses(const struct vmlab_damon *d)
+{
+    uint64_t n = d->attrs.sample_us ? d->attrs.aggr_us / d->attrs.sample_us : 1;
+    return n ? (uint32_t)n : 1;
+}
+
+/* mm/damon/ops-common.c damon_hot_score, plus an optional size term. */
+unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_damos *s,
+                               const struct vmlab_region *r)
+{
+    unsigned w_sz = s->quota.w_sz, w_nr = s->quota.w_nr, w_age = s->quota.w_age;
+    uint64_t freq_sub = (uint64_t)r->nr_accesses * MAX_SCORE / max_nr_accesses(d);
+    if (freq_sub > MAX_SCORE)
+        freq_sub = MAX_SCORE;
+    uint64_t age_sec = (uint64_t)r->age * d->attrs.aggr_us / 1000000;
+    int age_log = 0;
+    for (; age_sec; age_log++)
+        age_sec >>= 1;
+    if (!freq_sub)
+        age_log = -age_log;
+    age_log += MAX_AGE_IN_LOG;
+    if (age_log < 0)
+        age_log = 0;
+    if (age_log > 2 * MAX_AGE_IN_LOG)
+        age_log = 2 * MAX_AGE_IN_LOG;
+    uint64_t age_sub = (uint64_t)age_log * MAX_SCORE / (2 * MAX_AGE_IN_LOG);
+    int sz_log = 0;
+    for (uint64_t sz = vmlab_region_size(r) >> 12; sz; sz >>= 1)
+        sz_log++;
+    uint64_t sz_sub = (uint64_t)(sz_log > 40 ? 40 : sz_log) * MAX_SCORE / 40;
+    unsigned wsum = w_sz + w_nr + w_age;
+    if (!wsum)
+        return 0;
+    return (unsigned)((w_sz * sz_sub + w_nr * freq_sub + w_age * age_sub) / wsum);
+}
+
+static unsigned score(const struct vmlab_damon *d, const struct vmlab_damos *s,
+                      const struct vmlab_region *r)
+{
+    unsigned h = vmlab_damos_hot_score(d, s, r);
+    return (s->action == VMLAB_DAMOS_PAGEOUT || s->action == VMLAB_DAMOS_COLD ||
+            s->action == VMLAB_DAMOS_MIGRATE_COLD) ? MAX_SCORE - h : h;
+}
+
+static int matches(const struct vmlab_damon *d, const struct vmlab_damos *s,
+                   const struct vmlab_region *r, uint32_t nr_lo, uint32_t nr_hi, double age_lo,
+                   double age_hi)
+{
+    uint64_t sz = vmlab_region_size(r);
+    return sz >= s->sz_min && sz <= s->sz_max && r->nr_accesses >= nr_lo &&
+           r->nr_accesses <= nr_hi && r->age >= age_lo && r->age <= age_hi;
+}
+
+/* The process's mappings, anon or not, for anon/file filters: read once
+ * per pass, and only when such a filter exists. */
+struct vma_kinds {
+    struct { uint64_t start, end; int anon; } *v;
+    size_t n, cap;
+};
+
+static void read_vmas(struct vma_kinds *k)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    char line[512];
+    k->n = 0;
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long a, b, ino;
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &a, &b, &ino) != 3)
+            continue;
+        if (k->n == k->cap) {
+            size_t cap = k->cap ? 2 * k->cap : 256;
+            void *v = realloc(k->v, cap * sizeof *k->v);
+            if (!v)
+                break;
+            k->v = v;
+            k->cap = cap;
+        }
+        k->v[k->n].start = a;
+        k->v[k->n].end = b;
+        k->v[k->n++].anon = ino == 0;  /* shmem and memfd have inodes: not anon */
+    }
+    fclose(f);
+}
+
+/* 1 anon, 0 file, -1 unmapped (by the mapping holding addr) */
+static int vma_anon(const struct vma_kinds *k, uint64_t addr)
+{
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (addr < k->v[mid].start)
+            hi = mid;
+        else if (addr >= k->v[mid].end)
+            lo = mid + 1;
+        else
+            return k->v[mid].anon;
+    }
+    return -1;
+}
+
+/* First filter whose condition holds decides; none: allowed. */
+static int allowed(const struct vmlab_damos *s, const struct vmlab_region *r, unsigned t,
+                   const struct vma_kinds *k)
+{
+    for (size_t i = 0; i < s->nr_filters; i++) {
+        const struct vmlab_damos_filter *f = &s->filters[i];
+        int in;
+        switch (f->type) {
+        case VMLAB_DAMOS_FILTER_TARGET: in = t == f->target; break;
+        case VMLAB_DAMOS_FILTER_ANON: in = vma_anon(k, r->start) == 1; break;
+        case VMLAB_DAMOS_FILTER_FILE: in = vma_anon(k, r->start) == 0; break;
+        default: in = r->start >= f->start && r->end <= f->end; break;
+        }
+        if (in == !!f->matching)
+            return f->allow;
+    }
+    return 1;
+}
+
+/* Split regions straddling filter bounds, so that each is wholly in or out. */
+static void split_at_filters(struct vmlab_damos *s, struct vmlab_regions *rs)
+{
+    for (size_t fi = 0; fi < s->nr_filters; fi++) {
+        if (s->filters[fi].type != VMLAB_DAMOS_FILTER_ADDR)
+            continue;
+        uint64_t cut[2] = {s->filters[fi].start, s->filters[fi].end};
+        for (int c = 0; c < 2; c++)
+            for (size_t i = 0; i < rs->n; i++) {
+                struct vmlab_region *r = &rs->v[i];
+                if (r->start < cut[c] && cut[c] < r->end) {
+                    vmlab_damon_split_at(rs, i, cut[c] - r->start);
+                    break;
+                }
+            }
+    }
+}
+
+static void wmark_update(struct vmlab_damos *s, uint64_t now_us)
+{
+    if (!s->wmark.interval_us || now_us < s->wmark.next_us)
+        return;
+    s->wmark.next_us = now_us + s->wmark.interval_us;
+    long m = s->wmark.injected >= 0 ? s->wmark.injected : vmlab_damos_free_mem_rate();
+    s->wmark.last_metric = m;
+    if (m < 0)
+        return;
+    /* mm/damon/core.c damos_wmark_wait_us */
+    if ((unsigned long)m > s->wmark.high || (unsigned long)m < s->wmark.low)
+        s->wmark.active = 0;
+    else if (!s->wmark.active && (unsigned long)m <= s->wmark.mid)
+        s->wmark.active = 1;
+}
+
+static void remember(struct vmlab_damos *s, const struct vmlab_region *r, unsigned t)
+{
+    if (s->nr_tried == s->cap_tried) {
+        size_t cap = s->cap_tried ? 2 * s->cap_tried : 64;
+        struct vmlab_damos_tried *v = realloc(s->tried, cap * sizeof *v);
+        if (!v)
+            return;
+        s->tried = v;
+        s->cap_tried = cap;
+    }
+    s->tried[s->nr_tried].r = *r;
+    s->tried[s->nr_tried++].target = t;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
+{
+    struct vmlab_damos *s = ctx;
+    uint32_t maxnr = max_nr_accesses(d), nr_lo = s->nr_min, nr_hi = s->nr_max;
+    double age_lo = s->age_min, age_hi = s->age_max;
+    uint64_t hist[MAX_SCORE + 1] = {0}, eligible = 0;
+    unsigned min_score = 0;
+
+    if (s->apply_us) {
+        if (now_us < s->next_apply_us)
+            return;
+        s->next_apply_us = now_us + s->apply_us;
+    }
+    s->nr_tried = 0;
+    wmark_update(s, now_us);
+    if (!s->wmark.active)
+        return;
+    if (s->use_freq) {
+        nr_lo = (uint32_t)ceil(s->freq_min * maxnr / 100 - 1e-9);
+        nr_hi = s->freq_max >= 100 ? UINT32_MAX : (uint32_t)floor(s->freq_max * maxnr / 100 + 1e-9);
+    }
+    if (s->age_time && d->attrs.aggr_us) {
+        age_lo = ceil(s->age_min / d->attrs.aggr_us - 1e-9);
+        age_hi = isinf(s->age_max) ? INFINITY : floor(s->age_max / d->attrs.aggr_us + 1e-9);
+    }
+    /* a new reset interval: the quota is whole again */
+    if (!s->quota.started || now_us >= s->quota.window_start_us + s->quota.reset_us) {
+        s->quota.started = 1;
+        s->quota.window_start_us = now_us;
+        s->quota.charged_sz = 0;
+        s->quota.charged_ms = 0;
+    }
+    int quota = s->quota.sz || s->quota.ms;
+    struct vma_kinds kinds = {0};
+    for (size_t i = 0; i < s->nr_filters; i++)
+        if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
+            read_vmas(&kinds);
+            break;
+        }
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        if (s->nr_filters)
+            split_at_filters(s, rs);
+        if (quota)
+            for (size_t i = 0; i < rs->n; i++)
+                if (allowed(s, &rs->v[i], (unsigned)t, &kinds) && matches(d, s, &rs->v[i], nr_lo, nr_hi, age_lo, age_hi)) {
+                    hist[score(d, s, &rs->v[i])] += vmlab_region_size(&rs->v[i]);
+                    eligible += vmlab_region_size(&rs->v[i]);
+                }
+    }
+    /* The quota binds: the lowest score whose hotter-or-equal regions fit. */
+    if (s->quota.sz && eligible > s->quota.sz - s->quota.charged_sz) {
+        uint64_t left = s->quota.sz - s->quota.charged_sz, acc = 0;
+        min_score = MAX_SCORE + 1;
+        for (int sc = MAX_SCORE; sc >= 0; sc--) {
+            if (!hist[sc])
+                continue;
+            if (acc + hist[sc] > left) {
+                /* even the best do not all fit: take what fits of them */
+                if (min_score > MAX_SCORE)
+                    min_score = (unsigned)sc;
+                break;
+            }
+            acc += hist[sc];
+            min_score = (unsigned)sc;
+        }
+    }
+    int exceeded = 0;
+    double t0 = now_ms();
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        for (size_t i = 0; i < rs->n; i++) {
+            struct vmlab_region *r = &rs->v[i];
+            if (!allowed(s, r, (unsigned)t, &kinds) || !matches(d, s, r, nr_lo, nr_hi, age_lo, age_hi))
+                continue;
+            if (quota && score(d, s, r) < min_score)
+                continue;
+            if (s->quota.sz && s->quota.charged_sz >= s->quota.sz) {
+                exceeded = 1;
+                break;
+            }
+            if (s->quota.ms && s->quota.charged_ms + (now_ms() - t0) >= (double)s->quota.ms) {
+                exceeded = 1;
+                break;
+            }
+            if (s->quota.sz && vmlab_region_size(r) > s->quota.sz - s->quota.charged_sz) {
+                /* the kernel splits the region to what the quota leaves */
+                uint64_t fit = (s->quota.sz - s->quota.charged_sz) & ~4095ULL;
+                if (!fit || vmlab_damon_split_at(rs, i, fit) < 0) {
+                    exceeded = 1;
+                    break;
+                }
+                r = &rs->v[i];
+            }
+            uint64_t sz = vmlab_region_size(r);
+            s->stats.nr_tried++;
+            s->stats.sz_tried += sz;
+            remember(s, r, (unsigned)t);
+            s->quota.charged_sz += sz;
+            int rc = s->fn ? s->fn(s->fn_ctx, r, (unsigned)t)
+                     : !s->apply ? 0
+                     : (s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD)
+                         ? vmlab_damos_migrate(r->start, r->end, s->node)
+                         : vmlab_damos_do_action(s->action, r->start, r->end);
+            if (rc == 0) {
+                s->stats.nr_applied++;
+                s->stats.sz_applied += sz;
+                if (s->action != VMLAB_DAMOS_STAT)
+                    r->age = 0;
+            } else if (rc != -EAGAIN) {  /* EAGAIN: a script chose not to act */
+                s->last_err = -rc;
+            }
+        }
+        if (exceeded)
+            break;
+    }
+    free(kinds.v);
+    s->passes++;
+    s->quota.charged_ms += now_ms() - t0;
+    if (exceeded)
+        s->stats.qt_exceeds++;
+}
