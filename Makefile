@@ -141,6 +141,11 @@ clean:
 # EXTRA_TESTS and DEB_PKGS rather than editing the rules above.
 
 # --- pools: libvmmalloc.so (issue 6) ---
+# vmlab.pool carves file mappings with jemalloc arenas (runtime/pool.c).
+# libjemalloc cannot be dlopen'ed (its static TLS), so it is linked and
+# serves the runtime's malloc too.
+LDLIBS   += -ljemalloc
+DEB_PKGS += libjemalloc-dev
 
 
 
