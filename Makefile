@@ -146,6 +146,14 @@ clean:
 # serves the runtime's malloc too.
 LDLIBS   += -ljemalloc
 DEB_PKGS += libjemalloc-dev
+# libvmmalloc.so (LD_PRELOAD): runtime/vmmalloc/*.c on jemalloc, no sanitizers.
+VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c))
+EXTRA_ALL    += $(BUILD)/libvmmalloc.so
+all: $(BUILD)/libvmmalloc.so
+$(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) include/libvmmalloc.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -shared $(WARN) -Iinclude $(OPT) -g -o $@ $(VMMALLOC_SRC) -ljemalloc -lpthread
 
 
 
