@@ -4,6 +4,7 @@
  * thread caches keep working and only ever hold pool memory.  Pointers the
  * pool did not hand out (allocated before it existed) go to glibc. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -254,19 +255,30 @@ static int in_pool(const void *p)
 
 __attribute__((constructor)) static void vmmalloc_init(void) { ready(); }
 
+/* "<prefix><arena><suffix>" for mallctl, without stdio (no allocation). */
+static const char *ctl_name(char *buf, const char *prefix, const char *suffix)
+{
+    char num[16];
+    int i = 15;
+    unsigned a = pool_arena;
+    num[i] = 0;
+    do num[--i] = (char)('0' + a % 10); while ((a /= 10));
+    strcpy(buf, prefix);
+    return strcat(strcat(buf, num + i), suffix);
+}
+
+static void purge(void)
+{
+    char name[64];
+    mallctl(ctl_name(name, "arena.", ".purge"), NULL, NULL, NULL, 0);
+}
+
 /* jemalloc coalesces freed extents lazily: purge once before giving up. */
 static void *pool_alloc(size_t n, int flags)
 {
     void *p = mallocx(n ? n : 1, flags);
     if (!p) {
-        char name[48] = "arena.";
-        char num[16];
-        int i = 15;
-        unsigned a = pool_arena;
-        num[i] = 0;
-        do num[--i] = (char)('0' + a % 10); while ((a /= 10));
-        strcat(strcat(name, num + i), ".purge");
-        mallctl(name, NULL, NULL, NULL, 0);
+        purge();
         p = mallocx(n ? n : 1, flags);
         if (!p)
             errno = ENOMEM;
@@ -391,3 +403,52 @@ EXPORT void *pvalloc(size_t n)
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     return aligned(pg, (n + pg - 1) & ~(pg - 1));
 }
+
+/* ---- the pool's answers to glibc's heap queries ---- */
+
+static size_t arena_stat(const char *suffix)
+{
+    char name[96];
+    size_t v = 0, sz = sizeof v;
+    uint64_t epoch = 1;
+    mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+    if (mallctl(ctl_name(name, "stats.arenas.", suffix), &v, &sz, NULL, 0) != 0)
+        v = 0;
+    return v;
+}
+
+EXPORT struct mallinfo2 mallinfo2(void)
+{
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    if (!ready())
+        return mi;
+    mi.arena = pool_bump;
+    mi.uordblks = arena_stat(".small.allocated") + arena_stat(".large.allocated");
+    mi.fordblks = pool_size - mi.uordblks;
+    mi.keepcost = pool_size - pool_bump;
+    return mi;
+}
+
+EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi;
+    memset(&mi, 0, sizeof mi);
+    mi.arena = (int)m2.arena;
+    mi.uordblks = (int)m2.uordblks;
+    mi.fordblks = (int)m2.fordblks;
+    mi.keepcost = (int)m2.keepcost;
+    return mi;
+}
+
+/* Give freed pages back to jemalloc's retained extents of the pool. */
+EXPORT int malloc_trim(size_t pad)
+{
+    if (ready())
+        purge();
+    return 1;
+}
+
+/* glibc's tunables do not apply to the pool; accepted and ignored. */
+EXPORT int mallopt(int param, int value) { return 1; }

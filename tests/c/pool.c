@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -10,6 +11,45 @@
 #include "vmlab/pool.h"
 
 #define MiB (1024u * 1024u)
+#define THREADS 4
+#define ROUNDS 20000
+
+/* Threads hammering one pool: random sizes, a working set of live blocks,
+ * each block stamped with its owner and checked before it is freed. */
+struct hammer {
+    struct vmlab_pool *p;
+    int id, bad, fails;
+};
+
+static void *hammer(void *arg)
+{
+    struct hammer *h = arg;
+    void *live[64] = {0};
+    size_t len[64] = {0};
+    unsigned seed = (unsigned)h->id * 7919u + 1;
+    for (int r = 0; r < ROUNDS; r++) {
+        int k = (int)(rand_r(&seed) % 64);
+        if (live[k]) {
+            unsigned char *b = live[k];
+            if (b[0] != h->id || b[len[k] - 1] != h->id)
+                h->bad++;
+            if (vmlab_pool_free(h->p, live[k]) < 0)
+                h->bad++;
+            live[k] = NULL;
+            continue;
+        }
+        len[k] = rand_r(&seed) % 16 == 0 ? 65536 + rand_r(&seed) % 65536 : 16 + rand_r(&seed) % 4080;
+        if (!(live[k] = vmlab_pool_alloc(h->p, len[k], 0))) {
+            h->fails++;
+            continue;
+        }
+        memset(live[k], h->id, len[k]);
+    }
+    for (int k = 0; k < 64; k++)
+        if (live[k])
+            vmlab_pool_free(h->p, live[k]);
+    return NULL;
+}
 
 int main(void)
 {
@@ -88,6 +128,25 @@ int main(void)
     unlink(path);
     vmlab_pool_close(p);
     ok(vmlab_pool_create(&o, &p) == 0, "a pool after closing others");
+    {
+        pthread_t th[THREADS];
+        struct hammer hs[THREADS];
+        int bads = 0, fails = 0;
+        for (i = 0; i < THREADS; i++) {
+            hs[i] = (struct hammer){.p = p, .id = i + 1};
+            pthread_create(&th[i], NULL, hammer, &hs[i]);
+        }
+        for (i = 0; i < THREADS; i++) {
+            pthread_join(th[i], NULL);
+            bads += hs[i].bad;
+            fails += hs[i].fails;
+        }
+        vmlab_pool_stats(p, &st);
+        ok(bads == 0 && fails == 0, "%d threads x %d rounds on one pool: %d corrupted, %d failed", THREADS, ROUNDS,
+           bads, fails);
+        ok(st.live == 0 && st.allocated == 0, "and every block is accounted for (live %llu, allocated %zu)",
+           (unsigned long long)st.live, st.allocated);
+    }
     ok((a = vmlab_pool_alloc(p, 10, 0)) != NULL && vmlab_pool_free(p, a) == 0, "works");
     vmlab_pool_close(p);
     return tap_done();

@@ -34,6 +34,43 @@ os.remove(input)
 local script = [[perl -e 'my %h; $h{$_} = [map { "x" x $_ } 1..20] for 1..5000; my $p = fork; if (!$p) { my @a = map { "y" x 100 } 1..10000; exit(@a == 10000 ? 0 : 1) } waitpid($p, 0); print scalar(keys %h), " ", length($h{77}[19]), " ", $? >> 8, "\n"']]
 t.is((run(pre(ok_env, script))), "5000 20 0\n", "perl with fork: same result as without (" .. (run(script)):gsub("\n", "") .. ")")
 
+-- python3 with threads (and a subprocess: fork + exec)
+local py = io.open("/usr/bin/python3") and "/usr/bin/python3"
+if py then
+  local prog = py .. [[ -c 'import threading, subprocess
+r = []
+def work(): r.append(sum(len(str(i) * 30) for i in range(50000)))
+ts = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(r, subprocess.run(["echo", "child"], capture_output=True).stdout.decode().strip())']]
+  local want = run(prog)
+  t.is((run(pre(ok_env, prog))), want, "python3 with 4 threads and a subprocess: " .. want:gsub("\n", ""))
+else
+  t.skip("no /usr/bin/python3")
+end
+
+-- sqlite3 with a few thousand rows, git status on a small repository
+if io.open("/usr/bin/sqlite3") then
+  local q = [[sqlite3 :memory: "create table t(a, b); with recursive c(x) as (select 1 union all select x+1 from c limit 5000) insert into t select x, hex(randomblob(20)) from c; create index i on t(b); select count(*), sum(a), count(distinct length(b)) from t;"]]
+  local want = run(q)
+  t.is((run(pre(ok_env, q))), want, "sqlite3 with 5000 rows: " .. want:gsub("\n", ""))
+else
+  t.skip("no sqlite3")
+end
+if io.open("/usr/bin/git") then
+  local dir = os.tmpname()
+  os.remove(dir)
+  local setup = ("mkdir %s && cd %s && git init -q && for i in 1 2 3 4 5; do echo $i > f$i; done && git add f1 f2 && "
+    .. "git -c user.name=t -c user.email=t@t commit -qm x && echo changed > f1"):format(dir, dir)
+  run(setup)
+  local want = run("git -C " .. dir .. " status --porcelain")
+  t.like(want, " M f1\n%?%? f3", "git status without the preload sees the change")
+  t.is((run(pre(ok_env, "git -C " .. dir .. " status --porcelain"))), want, "git status: same output")
+  run("rm -rf " .. dir)
+else
+  t.skip("no git")
+end
+
 -- the heap is in the pool file: a shared mapping of the pool's size
 local maps = run(pre(ok_env, "cat /proc/self/maps"))
 local found
