@@ -218,7 +218,14 @@ static void setup(void)
     hooks.merge = hook_merge;
     if (mallctl("arenas.create", &pool_arena, &sz, &hp, sizeof hp) != 0)
         die("cannot create the jemalloc arena for the pool", NULL);
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    /* VMMALLOC_FORK: 0 no fork support; 1 (default), 2, 3: the child gets
+     * a private copy of what is in use (2 and 3's file copy is not done
+     * yet: they behave as 1). */
+    const char *fk = getenv("VMMALLOC_FORK");
+    if (fk && (fk[0] < '0' || fk[0] > '3' || fk[1]))
+        die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
+    if (!fk || fk[0] != '0')
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* 1: the pool serves this call; 0: glibc does (during set-up). */
