@@ -4,6 +4,8 @@
  * thread caches keep working and only ever hold pool memory.  Pointers the
  * pool did not hand out (allocated before it existed) go to glibc. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -150,6 +152,64 @@ static void fork_child(void)
     atomic_flag_clear_explicit(&bump_lock, memory_order_release);
 }
 
+/* ---- VMMALLOC_LOG_LEVEL 0-4 and VMMALLOC_LOG_FILE (a trailing '-' adds
+ * the pid): 1 failures, 2 the pool's creation, 3 statistics at exit. ---- */
+
+static int log_level, log_fd = 2;
+
+static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int level, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    int n;
+    if (level > log_level)
+        return;
+    n = snprintf(buf, sizeof buf, "<libvmmalloc>: <%d> ", level);
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    if (write(log_fd, buf, (size_t)n) < 0) {
+        /* nowhere to report it */
+    }
+}
+
+static size_t arena_stat(const char *suffix);
+
+static void log_stats(void)
+{
+    logmsg(3, "pool %zu bytes, %zu handed to jemalloc, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
+           pool_size, pool_bump, arena_stat(".small.allocated") + arena_stat(".large.allocated"),
+           arena_stat(".small.nmalloc") + arena_stat(".large.nmalloc"),
+           arena_stat(".small.ndalloc") + arena_stat(".large.ndalloc"));
+}
+
+static void setup_log(void)
+{
+    const char *lv = getenv("VMMALLOC_LOG_LEVEL"), *file = getenv("VMMALLOC_LOG_FILE");
+    char path[4096];
+    size_t n;
+    if (lv) {
+        if (lv[0] < '0' || lv[0] > '4' || lv[1])
+            die("VMMALLOC_LOG_LEVEL must be 0 to 4: ", lv);
+        log_level = lv[0] - '0';
+    }
+    if (!file || !*file || !log_level)
+        return;
+    n = strlen(file);
+    if (n + 24 > sizeof path)
+        die("VMMALLOC_LOG_FILE is too long: ", file);
+    memcpy(path, file, n + 1);
+    if (path[n - 1] == '-')
+        snprintf(path + n - 1, sizeof path - n, "%d", (int)getpid());
+    log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0)
+        die("cannot open VMMALLOC_LOG_FILE: ", path);
+}
+
 /* ---- set-up ---- */
 
 static size_t parse_size(const char *s)
@@ -202,6 +262,7 @@ static void setup(void)
     extent_hooks_t *hp = &hooks;
     int fd;
 
+    setup_log();
     pool_size = parse_size(getenv("VMMALLOC_POOL_SIZE"));
     fd = open_pool(getenv("VMMALLOC_POOL_DIR"));
     /* ftruncate, not fallocate: a large pool costs nothing at start-up */
@@ -226,6 +287,10 @@ static void setup(void)
         die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
     if (!fk || fk[0] != '0')
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+    logmsg(2, "pool of %zu bytes at %p in %s, jemalloc arena %u", pool_size, (void *)pool_base,
+           getenv("VMMALLOC_POOL_DIR"), pool_arena);
+    if (log_level >= 3)
+        atexit(log_stats);
 }
 
 /* 1: the pool serves this call; 0: glibc does (during set-up). */
@@ -287,8 +352,10 @@ static void *pool_alloc(size_t n, int flags)
     if (!p) {
         purge();
         p = mallocx(n ? n : 1, flags);
-        if (!p)
+        if (!p) {
+            logmsg(1, "cannot allocate %zu bytes: the pool is full", n);
             errno = ENOMEM;
+        }
     }
     return p;
 }

@@ -88,6 +88,22 @@ local out, rc = run(pre("VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=16777216", [[
 t.like(out, "Out of memory", "a 16 MiB pool cannot hold 100 MB: " .. out:gsub("\n.*", ""))
 t.isnt(rc, 0, "and the program fails")
 
+-- under normal use nothing is printed; log levels print what they promise
+t.is((run(pre(ok_env, "echo quiet"))), "quiet\n", "level 0 (default): the library prints nothing")
+local logbase = os.tmpname()
+os.remove(logbase)
+local lo = run(pre(ok_env .. " VMMALLOC_LOG_LEVEL=3 VMMALLOC_LOG_FILE=" .. logbase .. "-", [[perl -e 'print $$, "\n"']]))
+local pid = lo:match("(%d+)")
+local lf = io.open(logbase .. tostring(pid))
+local logtext = lf and lf:read("a") or ""
+if lf then lf:close() end
+os.remove(logbase .. tostring(pid))
+t.like(logtext, "<libvmmalloc>: <2> pool of 67108864 bytes", "VMMALLOC_LOG_FILE with '-' gets the pid; level 2 logs the pool")
+t.like(logtext, "<libvmmalloc>: <3> pool 67108864 bytes, %d+ handed to jemalloc, %d+ allocated", "level 3: statistics at exit")
+local full = run(pre("VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=16777216 VMMALLOC_LOG_LEVEL=1", [[perl -e '$x = "a" x 100_000_000']]))
+t.like(full, "<libvmmalloc>: <1> cannot allocate %d+ bytes: the pool is full", "level 1 logs the failure")
+t.unlike(full, "<2>", "and not the level 2 messages")
+
 -- bad settings: one message, the process ends
 local cases = {
   { "VMMALLOC_POOL_SIZE=67108864", "VMMALLOC_POOL_DIR is not set" },
@@ -96,6 +112,7 @@ local cases = {
   { "VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=1000", "VMMALLOC_POOL_SIZE is below the minimum of 14680064 bytes %(VMMALLOC_MIN_POOL%): 1000" },
   { "VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=-5", "VMMALLOC_POOL_SIZE is not a number of bytes: %-5" },
   { "VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=12x", "VMMALLOC_POOL_SIZE is not a number of bytes: 12x" },
+  { "VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=67108864 VMMALLOC_LOG_LEVEL=5", "VMMALLOC_LOG_LEVEL must be 0 to 4: 5" },
   { "VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=67108864 VMMALLOC_FORK=7", "VMMALLOC_FORK must be 0, 1, 2 or 3: 7" },
 }
 for _, c in ipairs(cases) do
