@@ -141,6 +141,19 @@ clean:
 # EXTRA_TESTS and DEB_PKGS rather than editing the rules above.
 
 # --- pools: libvmmalloc.so (issue 6) ---
+# vmlab.pool carves file mappings with jemalloc arenas (runtime/pool.c).
+# libjemalloc cannot be dlopen'ed (its static TLS), so it is linked and
+# serves the runtime's malloc too.
+LDLIBS   += -ljemalloc
+DEB_PKGS += libjemalloc-dev
+# libvmmalloc.so (LD_PRELOAD): runtime/vmmalloc/*.c on jemalloc, no sanitizers.
+VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c))
+EXTRA_ALL    += $(BUILD)/libvmmalloc.so
+all: $(BUILD)/libvmmalloc.so
+$(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) include/libvmmalloc.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -shared $(WARN) -Iinclude $(OPT) -g -o $@ $(VMMALLOC_SRC) -ljemalloc -lpthread
 
 
 

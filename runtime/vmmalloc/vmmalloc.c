@@ -1,0 +1,528 @@
+/* libvmmalloc.so: a program's malloc family served from one pool on a
+ * memory-mapped file (libvmmalloc(3)), carved by a jemalloc arena of its
+ * own.  Every thread is bound to that arena on its first call, so jemalloc's
+ * thread caches keep working and only ever hold pool memory.  Pointers the
+ * pool did not hand out (allocated before it existed) go to glibc. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jemalloc/jemalloc.h>
+
+#include "libvmmalloc.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* glibc's own entry points, for foreign pointers and for calls made while
+ * the pool is being set up. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+/* not declared by glibc's headers any more */
+void cfree(void *p);
+void *pvalloc(size_t n);
+
+/* Huge allocations stay in the thread's (manual) arena; no background
+ * threads: the library creates none. */
+EXPORT const char *malloc_conf = "background_thread:false,narenas:1";
+
+static char *pool_base;
+static size_t pool_size, pool_bump;
+static atomic_flag bump_lock = ATOMIC_FLAG_INIT;
+static unsigned pool_arena;
+static atomic_int state;            /* 0 none, 1 initializing, 2 ready */
+static __thread int initializing;
+static __thread int bound;
+static extent_hooks_t hooks;
+
+static void die(const char *a, const char *b)
+{
+    char msg[512];
+    size_t n = 0;
+    const char *parts[] = {"Error (libvmmalloc): ", a, b ? b : "", "\n"};
+    for (unsigned i = 0; i < 4; i++) {
+        size_t l = strlen(parts[i]);
+        if (n + l >= sizeof msg)
+            l = sizeof msg - 1 - n;
+        memcpy(msg + n, parts[i], l);
+        n += l;
+    }
+    if (write(2, msg, n) < 0) {
+        /* nothing else to tell */
+    }
+    _exit(1);
+}
+
+/* ---- extent hooks: a bump pointer over the mapping; jemalloc retains and
+ * reuses what it frees (dalloc declines), so the pool never grows. ---- */
+
+static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment, bool *zero,
+                        bool *commit, unsigned arena_ind)
+{
+    uintptr_t start, at;
+    void *r = NULL;
+
+    if (!alignment)
+        alignment = 4096;
+    while (atomic_flag_test_and_set_explicit(&bump_lock, memory_order_acquire))
+        ;
+    start = (uintptr_t)pool_base + pool_bump;
+    at = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if ((!new_addr || (uintptr_t)new_addr == at) && at + size >= at &&
+        at + size <= (uintptr_t)pool_base + pool_size) {
+        pool_bump = at + size - (uintptr_t)pool_base;
+        r = (void *)at;
+        *zero = true;
+        *commit = true;
+    }
+    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
+    return r;
+}
+
+static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) { return true; }
+static void hook_destroy(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) {}
+static bool hook_split(extent_hooks_t *h, void *a, size_t s, size_t sa, size_t sb, bool c, unsigned i)
+{
+    return false;
+}
+static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, bool c, unsigned i)
+{
+    return false;
+}
+
+/* ---- fork: the child gets a private copy of what is in use (VMMALLOC_FORK
+ * 1's copy-on-write meaning), so that parent and child never share a heap.
+ * The copy is taken before fork with the bump pointer held; the child puts it
+ * in place of the shared mapping and maps the unused rest privately. ---- */
+
+static void *snap;
+static size_t snap_len;
+
+static void fork_prepare(void)
+{
+    if (atomic_load(&state) != 2)
+        return;
+    while (atomic_flag_test_and_set_explicit(&bump_lock, memory_order_acquire))
+        ;
+    snap_len = (pool_bump + 4095) & ~(size_t)4095;
+    snap = NULL;
+    if (snap_len) {
+        snap = mmap(NULL, snap_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (snap == MAP_FAILED)
+            snap = NULL;
+        else
+            memcpy(snap, pool_base, snap_len);
+    }
+}
+
+static void fork_parent(void)
+{
+    if (atomic_load(&state) != 2)
+        return;
+    if (snap)
+        munmap(snap, snap_len);
+    snap = NULL;
+    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
+}
+
+static void fork_child(void)
+{
+    if (atomic_load(&state) != 2)
+        return;
+    if (snap_len && (!snap || mremap(snap, snap_len, snap_len, MREMAP_MAYMOVE | MREMAP_FIXED, pool_base) == MAP_FAILED))
+        die("fork: cannot copy the pool for the child", NULL);
+    if (snap_len < pool_size &&
+        mmap(pool_base + snap_len, pool_size - snap_len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+        die("fork: cannot map the child's pool", NULL);
+    snap = NULL;
+    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
+}
+
+/* ---- VMMALLOC_LOG_LEVEL 0-4 and VMMALLOC_LOG_FILE (a trailing '-' adds
+ * the pid): 1 failures, 2 the pool's creation, 3 statistics at exit. ---- */
+
+static int log_level, log_fd = 2;
+
+static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int level, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    int n;
+    if (level > log_level)
+        return;
+    n = snprintf(buf, sizeof buf, "<libvmmalloc>: <%d> ", level);
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    if (write(log_fd, buf, (size_t)n) < 0) {
+        /* nowhere to report it */
+    }
+}
+
+static size_t arena_stat(const char *suffix);
+
+static void log_stats(void)
+{
+    logmsg(3, "pool %zu bytes, %zu handed to jemalloc, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
+           pool_size, pool_bump, arena_stat(".small.allocated") + arena_stat(".large.allocated"),
+           arena_stat(".small.nmalloc") + arena_stat(".large.nmalloc"),
+           arena_stat(".small.ndalloc") + arena_stat(".large.ndalloc"));
+}
+
+static void setup_log(void)
+{
+    const char *lv = getenv("VMMALLOC_LOG_LEVEL"), *file = getenv("VMMALLOC_LOG_FILE");
+    char path[4096];
+    size_t n;
+    if (lv) {
+        if (lv[0] < '0' || lv[0] > '4' || lv[1])
+            die("VMMALLOC_LOG_LEVEL must be 0 to 4: ", lv);
+        log_level = lv[0] - '0';
+    }
+    if (!file || !*file || !log_level)
+        return;
+    n = strlen(file);
+    if (n + 24 > sizeof path)
+        die("VMMALLOC_LOG_FILE is too long: ", file);
+    memcpy(path, file, n + 1);
+    if (path[n - 1] == '-')
+        snprintf(path + n - 1, sizeof path - n, "%d", (int)getpid());
+    log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0)
+        die("cannot open VMMALLOC_LOG_FILE: ", path);
+}
+
+/* ---- set-up ---- */
+
+static size_t parse_size(const char *s)
+{
+    unsigned long long v = 0;
+    if (!s || !*s)
+        die("VMMALLOC_POOL_SIZE is not set", NULL);
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9')
+            die("VMMALLOC_POOL_SIZE is not a number of bytes: ", s);
+        if (v > (~0ull - 9) / 10)
+            die("VMMALLOC_POOL_SIZE is too large: ", s);
+        v = v * 10 + (unsigned)(*c - '0');
+    }
+    if (v < VMMALLOC_MIN_POOL)
+        die("VMMALLOC_POOL_SIZE is below the minimum of 14680064 bytes (VMMALLOC_MIN_POOL): ", s);
+    return (size_t)v & ~(size_t)4095;
+}
+
+static int open_pool(const char *dir)
+{
+    char tmp[4096];
+    struct stat st;
+    int fd;
+
+    if (!dir || !*dir)
+        die("VMMALLOC_POOL_DIR is not set", NULL);
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        die("VMMALLOC_POOL_DIR is not a directory: ", dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        die("VMMALLOC_POOL_DIR is not writable: ", dir);
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* no O_TMPFILE here: create and unlink at once */
+    if (strlen(dir) + 24 > sizeof tmp)
+        die("VMMALLOC_POOL_DIR is too long: ", dir);
+    strcpy(tmp, dir);
+    strcat(tmp, "/vmmalloc.XXXXXX");
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        die("cannot create the pool file in ", dir);
+    unlink(tmp);
+    return fd;
+}
+
+static void setup(void)
+{
+    size_t sz = sizeof pool_arena;
+    extent_hooks_t *hp = &hooks;
+    int fd;
+
+    setup_log();
+    pool_size = parse_size(getenv("VMMALLOC_POOL_SIZE"));
+    fd = open_pool(getenv("VMMALLOC_POOL_DIR"));
+    /* ftruncate, not fallocate: a large pool costs nothing at start-up */
+    if (ftruncate(fd, (off_t)pool_size) < 0)
+        die("cannot size the pool file: ", strerror(errno));
+    pool_base = mmap(NULL, pool_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (pool_base == MAP_FAILED)
+        die("cannot map the pool: ", strerror(errno));
+    close(fd);
+    hooks.alloc = hook_alloc;
+    hooks.dalloc = hook_dalloc;
+    hooks.destroy = hook_destroy;
+    hooks.split = hook_split;
+    hooks.merge = hook_merge;
+    if (mallctl("arenas.create", &pool_arena, &sz, &hp, sizeof hp) != 0)
+        die("cannot create the jemalloc arena for the pool", NULL);
+    /* VMMALLOC_FORK: 0 no fork support; 1 (default), 2, 3: the child gets
+     * a private copy of what is in use (2 and 3's file copy is not done
+     * yet: they behave as 1). */
+    const char *fk = getenv("VMMALLOC_FORK");
+    if (fk && (fk[0] < '0' || fk[0] > '3' || fk[1]))
+        die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
+    if (!fk || fk[0] != '0')
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+    logmsg(2, "pool of %zu bytes at %p in %s, jemalloc arena %u", pool_size, (void *)pool_base,
+           getenv("VMMALLOC_POOL_DIR"), pool_arena);
+    if (log_level >= 3)
+        atexit(log_stats);
+}
+
+/* 1: the pool serves this call; 0: glibc does (during set-up). */
+static int ready(void)
+{
+    int s = atomic_load_explicit(&state, memory_order_acquire);
+    if (__builtin_expect(s == 2, 1))
+        goto bind;
+    if (initializing)
+        return 0;
+    s = 0;
+    if (atomic_compare_exchange_strong(&state, &s, 1)) {
+        initializing = 1;
+        setup();
+        initializing = 0;
+        atomic_store_explicit(&state, 2, memory_order_release);
+    } else {
+        while (atomic_load_explicit(&state, memory_order_acquire) != 2)
+            ;
+    }
+bind:
+    if (__builtin_expect(!bound, 0)) {
+        unsigned a = pool_arena;
+        bound = 1;
+        mallctl("thread.arena", NULL, NULL, &a, sizeof a);
+    }
+    return 1;
+}
+
+static int in_pool(const void *p)
+{
+    return (const char *)p >= pool_base && (const char *)p < pool_base + pool_size;
+}
+
+__attribute__((constructor)) static void vmmalloc_init(void) { ready(); }
+
+/* "<prefix><arena><suffix>" for mallctl, without stdio (no allocation). */
+static const char *ctl_name(char *buf, const char *prefix, const char *suffix)
+{
+    char num[16];
+    int i = 15;
+    unsigned a = pool_arena;
+    num[i] = 0;
+    do num[--i] = (char)('0' + a % 10); while ((a /= 10));
+    strcpy(buf, prefix);
+    return strcat(strcat(buf, num + i), suffix);
+}
+
+static void purge(void)
+{
+    char name[64];
+    mallctl(ctl_name(name, "arena.", ".purge"), NULL, NULL, NULL, 0);
+}
+
+/* jemalloc coalesces freed extents lazily: purge once before giving up. */
+static void *pool_alloc(size_t n, int flags)
+{
+    void *p = mallocx(n ? n : 1, flags);
+    if (!p) {
+        purge();
+        p = mallocx(n ? n : 1, flags);
+        if (!p) {
+            logmsg(1, "cannot allocate %zu bytes: the pool is full", n);
+            errno = ENOMEM;
+        }
+    }
+    return p;
+}
+
+EXPORT void *malloc(size_t n)
+{
+    if (!ready())
+        return __libc_malloc(n);
+    return pool_alloc(n, 0);
+}
+
+EXPORT void free(void *p)
+{
+    if (!p)
+        return;
+    if (state == 2 && in_pool(p))
+        dallocx(p, 0);
+    else
+        __libc_free(p);
+}
+
+EXPORT void cfree(void *p) { free(p); }
+
+EXPORT void *calloc(size_t n, size_t m)
+{
+    size_t t;
+    if (__builtin_mul_overflow(n, m, &t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!ready())
+        return __libc_calloc(n, m);
+    return pool_alloc(t, MALLOCX_ZERO);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (state == 2 && in_pool(p))
+        return sallocx(p, 0);
+    /* a glibc chunk: its size word less the header (and, when mmapped, the
+     * trailer the next chunk would otherwise lend) */
+    size_t w = ((size_t *)p)[-1];
+    return (w & ~(size_t)7) - ((w & 2) ? 2 : 1) * sizeof(size_t);
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    void *q;
+    if (!p)
+        return malloc(n);
+    if (!ready())
+        return __libc_realloc(p, n);
+    if (!in_pool(p)) {
+        /* from before the pool: move it in */
+        size_t old = malloc_usable_size(p);
+        if (!(q = pool_alloc(n, 0)))
+            return NULL;
+        memcpy(q, p, old < n ? old : n);
+        __libc_free(p);
+        return q;
+    }
+    q = rallocx(p, n ? n : 1, 0);
+    if (!q) {
+        /* purge and retry through the slow path */
+        if (!(q = pool_alloc(n, 0)))
+            return NULL;
+        size_t old = sallocx(p, 0);
+        memcpy(q, p, old < n ? old : n);
+        dallocx(p, 0);
+    }
+    return q;
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+    size_t t;
+    if (__builtin_mul_overflow(n, m, &t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, t);
+}
+
+static void *aligned(size_t align, size_t n)
+{
+    if (!ready())
+        return __libc_memalign(align, n);
+    return pool_alloc(n, MALLOCX_ALIGN(align));
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    void *p;
+    if (!align || (align & (align - 1)) || align % sizeof(void *))
+        return EINVAL;
+    if (!(p = aligned(align, n)))
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+    if (!align || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, n);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n) { return memalign(align, n); }
+
+EXPORT void *valloc(size_t n) { return aligned((size_t)sysconf(_SC_PAGESIZE), n); }
+
+EXPORT void *pvalloc(size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    return aligned(pg, (n + pg - 1) & ~(pg - 1));
+}
+
+/* ---- the pool's answers to glibc's heap queries ---- */
+
+static size_t arena_stat(const char *suffix)
+{
+    char name[96];
+    size_t v = 0, sz = sizeof v;
+    uint64_t epoch = 1;
+    mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+    if (mallctl(ctl_name(name, "stats.arenas.", suffix), &v, &sz, NULL, 0) != 0)
+        v = 0;
+    return v;
+}
+
+EXPORT struct mallinfo2 mallinfo2(void)
+{
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    if (!ready())
+        return mi;
+    mi.arena = pool_bump;
+    mi.uordblks = arena_stat(".small.allocated") + arena_stat(".large.allocated");
+    mi.fordblks = pool_size - mi.uordblks;
+    mi.keepcost = pool_size - pool_bump;
+    return mi;
+}
+
+EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi;
+    memset(&mi, 0, sizeof mi);
+    mi.arena = (int)m2.arena;
+    mi.uordblks = (int)m2.uordblks;
+    mi.fordblks = (int)m2.fordblks;
+    mi.keepcost = (int)m2.keepcost;
+    return mi;
+}
+
+/* Give freed pages back to jemalloc's retained extents of the pool. */
+EXPORT int malloc_trim(size_t pad)
+{
+    if (ready())
+        purge();
+    return 1;
+}
+
+/* glibc's tunables do not apply to the pool; accepted and ignored. */
+EXPORT int mallopt(int param, int value) { return 1; }
