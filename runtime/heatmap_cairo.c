@@ -5,8 +5,73 @@
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+/* cairo is loaded when the first image is drawn: linking it would load
+ * two dozen libraries (X11 and friends) into every vmlab start-up, which
+ * then took twice as long as a bare Lua's. */
+#define CAIRO_FNS(X) \
+    X(cairo_image_surface_create) X(cairo_svg_surface_create) X(cairo_pdf_surface_create) \
+    X(cairo_create) X(cairo_destroy) X(cairo_surface_write_to_png) X(cairo_surface_finish) \
+    X(cairo_surface_status) X(cairo_surface_destroy) X(cairo_status_to_string) \
+    X(cairo_set_source_rgb) X(cairo_paint) X(cairo_rectangle) X(cairo_fill) \
+    X(cairo_set_line_width) X(cairo_stroke) X(cairo_select_font_face) X(cairo_set_font_size) \
+    X(cairo_move_to) X(cairo_line_to) X(cairo_save) X(cairo_restore) X(cairo_rotate) \
+    X(cairo_show_text) X(cairo_text_extents)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+    CAIRO_FNS(X)
+#undef X
+} cx;
+
+static const char *load_cairo(void)
+{
+    static int loaded;
+    void *h;
+
+    if (loaded)
+        return NULL;
+    h = dlopen("libcairo.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return dlerror();
+#define X(f) if (!(*(void **)&cx.f = dlsym(h, #f))) return "libcairo.so.2 lacks " #f;
+    CAIRO_FNS(X)
+#undef X
+    loaded = 1;
+    return NULL;
+}
+
+/* From here on, cairo's names go through the table. */
+#define X(f) ,f
+#define cairo_image_surface_create cx.cairo_image_surface_create
+#define cairo_svg_surface_create cx.cairo_svg_surface_create
+#define cairo_pdf_surface_create cx.cairo_pdf_surface_create
+#define cairo_create cx.cairo_create
+#define cairo_destroy cx.cairo_destroy
+#define cairo_surface_write_to_png cx.cairo_surface_write_to_png
+#define cairo_surface_finish cx.cairo_surface_finish
+#define cairo_surface_status cx.cairo_surface_status
+#define cairo_surface_destroy cx.cairo_surface_destroy
+#define cairo_status_to_string cx.cairo_status_to_string
+#define cairo_set_source_rgb cx.cairo_set_source_rgb
+#define cairo_paint cx.cairo_paint
+#define cairo_rectangle cx.cairo_rectangle
+#define cairo_fill cx.cairo_fill
+#define cairo_set_line_width cx.cairo_set_line_width
+#define cairo_stroke cx.cairo_stroke
+#define cairo_select_font_face cx.cairo_select_font_face
+#define cairo_set_font_size cx.cairo_set_font_size
+#define cairo_move_to cx.cairo_move_to
+#define cairo_line_to cx.cairo_line_to
+#define cairo_save cx.cairo_save
+#define cairo_restore cx.cairo_restore
+#define cairo_rotate cx.cairo_rotate
+#define cairo_show_text cx.cairo_show_text
+#define cairo_text_extents cx.cairo_text_extents
+#undef X
 
 /* A perceptual-ish ramp: dark blue, purple, orange, pale yellow. */
 static void colour(double v, double *r, double *g, double *b)
@@ -120,7 +185,12 @@ int vmlab_heatmap_write(const struct vmlab_heatmap *h, const char *path, int wid
     cairo_surface_t *s;
     cairo_t *cr;
     cairo_status_t st;
+    const char *why;
 
+    if ((why = load_cairo())) {
+        snprintf(err, errlen, "cannot draw images without cairo: %s", why);
+        return -1;
+    }
     if (!h->rows || !h->cols) {
         snprintf(err, errlen, "an empty heatmap (no snapshots or no address range)");
         return -1;

@@ -15,6 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The build renames the static jemalloc's API with a vmje_ prefix, so
+ * that it serves pools without taking over the process's malloc. */
+#define mallocx vmje_mallocx
+#define rallocx vmje_rallocx
+#define sallocx vmje_sallocx
+#define dallocx vmje_dallocx
+#define mallctl vmje_mallctl
 #include <jemalloc/jemalloc.h>
 
 #include "libvmmalloc.h"
