@@ -5,6 +5,7 @@
  * only one).  Snapshots come from a "stat" scheme's tried regions.
  * VMLAB_DAMON_SYSFS names another root (the tests use a model of it). */
 #include "vmlab/damon.h"
+#include "vmlab/sysfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,16 +44,10 @@ static int putu(const char *dir, const char *file, unsigned long long v)
 static int get(const char *dir, const char *file, char *buf, size_t len)
 {
     char path[512];
-    FILE *f;
 
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (!(f = fopen(path, "r")))
-        return -errno;
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\n")] = '\0';
-    return 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+        return -ENAMETOOLONG;
+    return vmlab_read_line(path, buf, len);
 }
 
 static long long getll(const char *dir, const char *file)

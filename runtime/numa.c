@@ -1,6 +1,7 @@
 /* NUMA policies and node lists: names <-> MPOL_*, the syscalls on segments
  * and the task (through libnuma's numaif.h), and node facts from sysfs. */
 #include "vmlab/numa.h"
+#include "vmlab/sysfile.h"
 #include "vmlab/units.h"
 
 #include <ctype.h>
@@ -161,17 +162,10 @@ char *vmlab_format_nodes(const struct vmlab_nodemask *m, char *buf, size_t len)
     return buf;
 }
 
-static int seg_range(struct vmlab_seg *s, uint64_t off, uint64_t *len)
-{
-    if (!s->mapped)
-        return -EINVAL;
-    return vmlab_seg_range(s, off, len);
-}
-
 int vmlab_seg_mbind(struct vmlab_seg *s, uint64_t off, uint64_t len, int mode,
                     const struct vmlab_nodemask *nodes, unsigned flags)
 {
-    int r = seg_range(s, off, &len);
+    int r = vmlab_seg_range(s, off, &len);
     if (r < 0)
         return r;
     if (mbind((char *)s->addr + off, len, mode, nodes ? nodes->bits : NULL,
@@ -183,7 +177,7 @@ int vmlab_seg_mbind(struct vmlab_seg *s, uint64_t off, uint64_t len, int mode,
 int vmlab_seg_policy(struct vmlab_seg *s, uint64_t off, int *mode, struct vmlab_nodemask *nodes)
 {
     uint64_t len = 0;
-    int r = seg_range(s, off, &len);
+    int r = vmlab_seg_range(s, off, &len);
     if (r < 0)
         return r;
     memset(nodes, 0, sizeof *nodes);
@@ -200,7 +194,7 @@ long vmlab_seg_move(struct vmlab_seg *s, uint64_t off, uint64_t len, int node,
     void **pages;
     int *target;
     long r;
-    int rc = seg_range(s, off, &len);
+    int rc = vmlab_seg_range(s, off, &len);
 
     if (rc < 0)
         return rc;
@@ -246,23 +240,11 @@ long vmlab_numa_migrate(int pid, const struct vmlab_nodemask *from,
     return r < 0 ? -errno : r;
 }
 
-static int read_line(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\n")] = '\0';
-    return 0;
-}
-
 int vmlab_numa_online(struct vmlab_nodemask *m)
 {
     char buf[4096], err[128];
     memset(m, 0, sizeof *m);
-    if (read_line("/sys/devices/system/node/online", buf, sizeof buf) < 0) {
+    if (vmlab_read_line("/sys/devices/system/node/online", buf, sizeof buf) < 0) {
         vmlab_nodes_set(m, 0);                /* no NUMA in the kernel: one node */
         return 0;
     }
@@ -318,7 +300,7 @@ int vmlab_numa_nodes(struct vmlab_node_info *out, int max)
             fclose(f);
         }
         snprintf(path, sizeof path, "/sys/devices/system/node/node%d/cpulist", i);
-        read_line(path, out[n].cpus, sizeof out[n].cpus);
+        vmlab_read_line(path, out[n].cpus, sizeof out[n].cpus);
         n++;
     }
     return n;
@@ -330,7 +312,7 @@ int vmlab_numa_distance(int a, int b)
     int d = -1;
 
     snprintf(path, sizeof path, "/sys/devices/system/node/node%d/distance", a);
-    if (read_line(path, line, sizeof line) < 0)
+    if (vmlab_read_line(path, line, sizeof line) < 0)
         return -1;
     p = line;
     for (int i = 0; i <= b; i++) {

@@ -300,7 +300,7 @@ void vmlab_seg_remove(struct vmlab_seg *s)
 
 int vmlab_seg_range(const struct vmlab_seg *s, uint64_t off, uint64_t *len)
 {
-    if (off % vmlab_pagesize())
+    if (!s->mapped || off % vmlab_pagesize())
         return -EINVAL;
     if (off > s->size || (*len && *len > s->size - off))
         return -ERANGE;

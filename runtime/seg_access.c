@@ -110,8 +110,6 @@ int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t)
     double t0;
     int rc;
 
-    if (!s->mapped)
-        return -EINVAL;
     if ((rc = vmlab_seg_range(s, t->offset, &len)) < 0)
         return rc;
     n = (len + ps - 1) / ps;
@@ -171,8 +169,6 @@ int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t see
     volatile int r = 0;
     int rc;
 
-    if (!s->mapped)
-        return -EINVAL;
     if ((rc = vmlab_seg_range(s, off, &len)) < 0)
         return rc;
     vmlab_fault_push(&g);
@@ -203,8 +199,6 @@ int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t s
     size_t words_per_page = vmlab_pagesize() / 8;
     int rc;
 
-    if (!s->mapped)
-        return -EINVAL;
     if ((rc = vmlab_seg_range(s, off, &len)) < 0)
         return rc;
     vmlab_fault_push(&g);

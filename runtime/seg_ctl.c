@@ -15,8 +15,6 @@
 static int range_of(struct vmlab_seg *s, uint64_t off, uint64_t *len, char **addr)
 {
     int r;
-    if (!s->mapped)
-        return -EINVAL;
     if ((r = vmlab_seg_range(s, off, len)) < 0)
         return r;
     *addr = (char *)s->addr + off;

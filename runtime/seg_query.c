@@ -18,8 +18,6 @@ static int pages_of(struct vmlab_seg *s, uint64_t off, uint64_t *len, char **add
     size_t ps = vmlab_pagesize();
     int r;
 
-    if (!s->mapped)
-        return -EINVAL;
     if ((r = vmlab_seg_range(s, off, len)) < 0)
         return r;
     *addr = (char *)s->addr + off;

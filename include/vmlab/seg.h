@@ -62,8 +62,8 @@ struct vmlab_seg *vmlab_seg_find(const char *name);
 struct vmlab_seg *vmlab_seg_first(void);
 const char *vmlab_seg_kind_name(enum vmlab_seg_kind k);
 
-/* Check [off, off+len) is inside the segment (len 0 = to the end) and
- * page aligned in offset; fills *len.  Returns 0 or -EINVAL/-ERANGE. */
+/* Check the segment is mapped and [off, off+len) inside it (len 0 = to the
+ * end) with a page-aligned offset; fills *len.  0 or -EINVAL/-ERANGE. */
 int vmlab_seg_range(const struct vmlab_seg *s, uint64_t off, uint64_t *len);
 
 /* ---- access (runtime/seg_access.c) ---- */
