@@ -118,8 +118,8 @@ asan: deps
 	  $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
 
 demo: deps
-	$(MAKE) --no-print-directory $(VMLAB)
-	$(VMLAB) examples/demo.lua
+	$(MAKE) --no-print-directory $(VMLAB) $(BUILD)/libvmmalloc.so
+	VMLAB_BUILD=$(BUILD) $(VMLAB) examples/demo.lua
 
 bench: deps
 	$(MAKE) --no-print-directory all

@@ -7,6 +7,7 @@ local numa = require "vmlab.numa"
 local function say(fmt, ...) print(string.format(fmt, ...)) end
 local function has(mod) return package.preload[mod] ~= nil end
 local mb = vmlab.fmtsize
+local pagesize = vmlab.pagesize()
 
 say("vmlab %s, page size %s", vmlab.version, mb(vmlab.pagesize()))
 local nodes = numa.nodes()
@@ -80,6 +81,50 @@ if hot_lo then
   say("   ground truth: the workload touched %s", mb(w:truth().bytes))
 end
 
+-- 6. A scheme (DAMOS): page out what stays cold, keep what is hot.
+say("\n6. an access-pattern scheme: page out file pages idle for 5 aggregations")
+local damos = require "vmlab.damos"
+local path = os.tmpname()
+local f <close> = assert(seg.file(path, { name = "cold", create = "32m" }))
+os.remove(path)
+f:advise("random")                -- no read-around refilling what was paged out
+f:touch("read")
+local fw <close> = workload.start { target = f, pattern = "hotspot", op = "read",
+  hot = { offset = "8m", length = "4m" }, hot_share = 1 }
+local fm <close> = damon.monitor { targets = { f }, sample = "5ms", aggr = "50ms", budget = 0.3, min_regions = 16 }
+local sc = fm:scheme(assert(damos.parse("4K max  0 0  5 max  pageout"))[1])
+local before = f:resident()
+fm:start()
+vmlab.snooze("1s")
+fm:stop()
+fw:stop()
+local after, total = f:resident()
+local hot_res, hot_total = f:resident { offset = "8m", length = "4m" }
+local sst = sc:stats()
+say("   resident: %s -> %s of %s; the hot 4 MiB: %.0f%% resident",
+  mb(before * pagesize), mb(after * pagesize), mb(total * pagesize), 100 * hot_res / hot_total)
+say("   the scheme paged out %d regions (%s, counting regions it met again)", sst.nr_applied, mb(sst.sz_applied))
+
+-- 7. A pool: a heap carved from a file mapping (libvmmalloc's idea, in Lua).
+say("\n7. a pool on a memory-mapped file")
+local pool = require "vmlab.pool"
+local p <close> = assert(pool.create { dir = os.getenv("TMPDIR") or "/tmp", size = "16m" })
+local blocks = {}
+for i = 1, 1000 do blocks[i] = p:alloc(16 * i) end
+local pst = p:stats()
+say("   1000 blocks of 16 B .. 16 KiB: %s allocated, %s mapped of a %s pool",
+  mb(pst.allocated), mb(pst.mapped), mb(pst.size))
+for _, a in ipairs(blocks) do p:free(a) end
+local ps = p:segment()
+say("   the pool is a segment too: %s, %d of %d pages resident", tostring(ps), ps:resident())
+local so = (os.getenv("VMLAB_BUILD") or "build") .. "/libvmmalloc.so"
+if io.open(so) then
+  local cmd = ("seq 100000 | VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=%d LD_PRELOAD=%s sort -rn | head -n 1")
+    :format(64 << 20, so)
+  local out = io.popen(cmd):read("a"):gsub("%s+$", "")
+  say("   sort with its heap in a 64 MiB pool (LD_PRELOAD=libvmmalloc.so): largest is %s", out)
+end
+
 -- What else this build has.
 local mods = {}
 for name in pairs(package.preload) do
@@ -87,4 +132,5 @@ for name in pairs(package.preload) do
 end
 table.sort(mods)
 say("\nmodules: %s", table.concat(mods, " "))
-say("next: examples/heatmap.lua draws a recorded workload; examples/memtoy/ has memtoy scripts")
+say("next: examples/heatmap.lua draws a recorded workload; ethp.lua and prcl.lua run the DAMON paper's schemes;")
+say("      examples/memtoy/ has memtoy scripts")
