@@ -58,7 +58,7 @@ static int call_script(void *ctx, const struct vmlab_region *r, unsigned target)
 static void push_bound_pair(lua_State *L, double lo, double hi)
 {
     lua_createtable(L, 2, 0);
-    lua_pushnumber(L, lo);
+    lua_pushnumber(L, isinf(lo) ? HUGE_VAL : lo);
     if (lo == floor(lo) && lo < 9e15) {
         lua_pop(L, 1);
         lua_pushinteger(L, (lua_Integer)lo);
@@ -113,7 +113,8 @@ static int l_parse(lua_State *L)
         if (rc == 0)
             continue;
         lua_createtable(L, 0, 5);                            /* specs spec */
-        push_bound_pair(L, (double)r.sz[0], r.sz[1] == UINT64_MAX ? INFINITY : (double)r.sz[1]);
+        push_bound_pair(L, r.sz[0] == UINT64_MAX ? INFINITY : (double)r.sz[0],
+                        r.sz[1] == UINT64_MAX ? INFINITY : (double)r.sz[1]);
         lua_setfield(L, -2, "size");
         push_bound_pair(L, r.freq[0], r.freq[1]);
         lua_setfield(L, -2, "freq");
