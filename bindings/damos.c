@@ -58,7 +58,7 @@ static int call_script(void *ctx, const struct vmlab_region *r, unsigned target)
 static void push_bound_pair(lua_State *L, double lo, double hi)
 {
     lua_createtable(L, 2, 0);
-    lua_pushnumber(L, lo);
+    lua_pushnumber(L, isinf(lo) ? HUGE_VAL : lo);
     if (lo == floor(lo) && lo < 9e15) {
         lua_pop(L, 1);
         lua_pushinteger(L, (lua_Integer)lo);
@@ -113,7 +113,8 @@ static int l_parse(lua_State *L)
         if (rc == 0)
             continue;
         lua_createtable(L, 0, 5);                            /* specs spec */
-        push_bound_pair(L, (double)r.sz[0], r.sz[1] == UINT64_MAX ? INFINITY : (double)r.sz[1]);
+        push_bound_pair(L, r.sz[0] == UINT64_MAX ? INFINITY : (double)r.sz[0],
+                        r.sz[1] == UINT64_MAX ? INFINITY : (double)r.sz[1]);
         lua_setfield(L, -2, "size");
         push_bound_pair(L, r.freq[0], r.freq[1]);
         lua_setfield(L, -2, "freq");
@@ -212,7 +213,16 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
     if (lua_getfield(L, sp, "quota") == LUA_TTABLE) {
         int q = lua_gettop(L);
         s->quota.sz = vmlab_optfield_size(L, q, "sz", 0);
-        s->quota.ms = (uint64_t)vmlab_optfield_int(L, q, "ms", 0);
+        /* ms: a number of milliseconds, or a time string ("10ms", "1s") */
+        lua_getfield(L, q, "ms");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            s->quota.ms = (uint64_t)llround(vmlab_checktime(L, -1) * 1e3);
+        else if (!lua_isnil(L, -1)) {
+            lua_Number ms = luaL_checknumber(L, -1);
+            luaL_argcheck(L, ms >= 0, 2, "quota.ms must not be negative");
+            s->quota.ms = (uint64_t)llround(ms);
+        }
+        lua_pop(L, 1);
         s->quota.reset_us = (uint64_t)(vmlab_optfield_time(L, q, "reset_interval", 1.0) * 1e6);
         if (lua_getfield(L, q, "weights") == LUA_TTABLE) {
             int w = lua_gettop(L);
@@ -360,8 +370,9 @@ static int sc_stats(lua_State *L)
     long metric = ls->s.wmark.last_metric;
     int err = ls->s.last_err;
     uint64_t passes = ls->s.passes;
+    uint64_t esz = ls->s.quota.esz, charged = ls->s.quota.charged_sz;
     vmlab_damon_unlock(ls->d);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 10);
     lua_pushinteger(L, (lua_Integer)st.nr_tried);
     lua_setfield(L, -2, "nr_tried");
     lua_pushinteger(L, (lua_Integer)st.sz_tried);
@@ -374,6 +385,12 @@ static int sc_stats(lua_State *L)
     lua_setfield(L, -2, "qt_exceeds");
     lua_pushinteger(L, (lua_Integer)passes);
     lua_setfield(L, -2, "passes");
+    if (esz) {  /* a quota: this window's effective size and what it charged */
+        lua_pushinteger(L, (lua_Integer)esz);
+        lua_setfield(L, -2, "quota_esz");
+        lua_pushinteger(L, (lua_Integer)charged);
+        lua_setfield(L, -2, "quota_charged");
+    }
     lua_pushboolean(L, active);
     lua_setfield(L, -2, "active");
     if (metric >= 0) {

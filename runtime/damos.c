@@ -9,7 +9,6 @@
 #include <string.h>
 #include <numaif.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "vmlab/damos.h"
 
@@ -271,11 +270,31 @@ static void remember(struct vmlab_damos *s, const struct vmlab_region *r, unsign
     s->tried[s->nr_tried++].target = t;
 }
 
-static double now_ms(void)
+/* mm/damon/core.c damos_skip_charged_region: after a window that used its
+ * quota up, the next one starts after the last region charged instead of
+ * at the lowest address again.  1: skip rs->v[i] (its charged head is
+ * split off and skipped; the rest is the next region). */
+static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t i, unsigned t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    if (!s->quota.resume)
+        return 0;
+    if (t < s->quota.resume_target)
+        return 1;
+    if (t == s->quota.resume_target) {
+        struct vmlab_region *r = &rs->v[i];
+        if (i + 1 == rs->n) {           /* the end of the target: wrap around */
+            s->quota.resume = 0;
+            return 1;
+        }
+        if (r->end <= s->quota.resume_addr)
+            return 1;
+        if (r->start < s->quota.resume_addr) {
+            vmlab_damon_split_at(rs, i, (s->quota.resume_addr - r->start) & ~4095ULL);
+            return 1;
+        }
+    }
+    s->quota.resume = 0;
+    return 0;
 }
 
 void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
@@ -303,14 +322,14 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         age_lo = ceil(s->age_min / d->attrs.aggr_us - 1e-9);
         age_hi = isinf(s->age_max) ? INFINITY : floor(s->age_max / d->attrs.aggr_us + 1e-9);
     }
-    /* a new reset interval: the quota is whole again */
-    if (!s->quota.started || now_us >= s->quota.window_start_us + s->quota.reset_us) {
-        s->quota.started = 1;
-        s->quota.window_start_us = now_us;
-        s->quota.charged_sz = 0;
-        s->quota.charged_ms = 0;
+    /* a new reset interval: the quota is whole again, its size set anew */
+    vmlab_damos_quota_window(s, now_us);
+    if (vmlab_damos_quota_used_up(s)) {
+        s->passes++;
+        return;
     }
-    int quota = s->quota.sz || s->quota.ms;
+    uint64_t esz = s->quota.esz;
+    int quota = esz != 0;
     struct vma_kinds kinds = {0};
     for (size_t i = 0; i < s->nr_filters; i++)
         if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
@@ -329,8 +348,8 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
                 }
     }
     /* The quota binds: the lowest score whose hotter-or-equal regions fit. */
-    if (s->quota.sz && eligible > s->quota.sz - s->quota.charged_sz) {
-        uint64_t left = s->quota.sz - s->quota.charged_sz, acc = 0;
+    if (quota && eligible > esz - s->quota.charged_sz) {
+        uint64_t left = esz - s->quota.charged_sz, acc = 0;
         min_score = MAX_SCORE + 1;
         for (int sc = MAX_SCORE; sc >= 0; sc--) {
             if (!hist[sc])
@@ -346,26 +365,23 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         }
     }
     int exceeded = 0;
-    double t0 = now_ms();
-    for (size_t t = 0; t < d->nr_targets; t++) {
+    for (size_t t = 0; t < d->nr_targets && !exceeded; t++) {
         struct vmlab_regions *rs = &d->targets[t].regions;
         for (size_t i = 0; i < rs->n; i++) {
+            if (quota && skip_charged(s, rs, i, (unsigned)t))
+                continue;
             struct vmlab_region *r = &rs->v[i];
             if (!allowed(s, r, (unsigned)t, &kinds) || !matches(d, s, r, nr_lo, nr_hi, age_lo, age_hi))
                 continue;
             if (quota && score(d, s, r) < min_score)
                 continue;
-            if (s->quota.sz && s->quota.charged_sz >= s->quota.sz) {
+            if (quota && vmlab_damos_quota_used_up(s)) {
                 exceeded = 1;
                 break;
             }
-            if (s->quota.ms && s->quota.charged_ms + (now_ms() - t0) >= (double)s->quota.ms) {
-                exceeded = 1;
-                break;
-            }
-            if (s->quota.sz && vmlab_region_size(r) > s->quota.sz - s->quota.charged_sz) {
+            if (quota && vmlab_region_size(r) > esz - s->quota.charged_sz) {
                 /* the kernel splits the region to what the quota leaves */
-                uint64_t fit = (s->quota.sz - s->quota.charged_sz) & ~4095ULL;
+                uint64_t fit = (esz - s->quota.charged_sz) & ~4095ULL;
                 if (!fit || vmlab_damon_split_at(rs, i, fit) < 0) {
                     exceeded = 1;
                     break;
@@ -376,12 +392,16 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             s->stats.nr_tried++;
             s->stats.sz_tried += sz;
             remember(s, r, (unsigned)t);
-            s->quota.charged_sz += sz;
+            /* the action's time, charged with its size: the throughput a
+             * time quota turns into a size */
+            uint64_t t0 = quota ? vmlab_damos_quota_clock(s) : 0;
             int rc = s->fn ? s->fn(s->fn_ctx, r, (unsigned)t)
                      : !s->apply ? 0
                      : (s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD)
                          ? vmlab_damos_migrate(r->start, r->end, s->node)
                          : vmlab_damos_do_action(s->action, r->start, r->end);
+            if (quota)
+                vmlab_damos_quota_charge(s, (unsigned)t, r->end, sz, vmlab_damos_quota_clock(s) - t0);
             if (rc == 0) {
                 s->stats.nr_applied++;
                 s->stats.sz_applied += sz;
@@ -391,12 +411,7 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
                 s->last_err = -rc;
             }
         }
-        if (exceeded)
-            break;
     }
     free(kinds.v);
     s->passes++;
-    s->quota.charged_ms += now_ms() - t0;
-    if (exceeded)
-        s->stats.qt_exceeds++;
 }

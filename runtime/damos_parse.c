@@ -1,7 +1,9 @@
 /* The seed's scheme rule formats: Appendix D's six fields
  *   <min> <max size> <min> <max frequency> <duration> <action>
  * and the evaluation's seven
- *   <min> <max size> <min> <max frequency> <min> <max age> <action>. */
+ *   <min> <max size> <min> <max frequency> <min> <max age> <action>.
+ * Appendix D's frequencies are on a 0-99 scale (99: the highest), the
+ * evaluation's 0-100. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,41 +32,64 @@ int vmlab_damos_action_parse(const char *s)
     return -1;
 }
 
-/* na, null, min, max: open bounds (min means 0, max means unbounded). */
-static int is_open(const char *s)
+/* The bound words: na and null leave a bound open (0 for a minimum,
+ * unbounded for a maximum); min and max are the lowest and the highest
+ * value wherever they stand.  0: not one of them; else the word's bound,
+ * -1 lowest, 1 highest. */
+static int bound_word(const char *s, int hi)
 {
-    return !strcasecmp(s, "na") || !strcasecmp(s, "null") || !strcasecmp(s, "min") ||
-           !strcasecmp(s, "max");
+    if (!strcasecmp(s, "na") || !strcasecmp(s, "null"))
+        return hi ? 1 : -1;
+    if (!strcasecmp(s, "min"))
+        return -1;
+    if (!strcasecmp(s, "max"))
+        return 1;
+    return 0;
 }
 
+/* A size: vmlab's units, and the B or iB the seed's prose writes (4KB, 2MiB). */
 static int field_size(const char *s, int hi, uint64_t *out, char *err, size_t len)
 {
-    char why[96];
-    if (is_open(s)) {
-        *out = (hi && strcasecmp(s, "min")) ? UINT64_MAX : 0;
+    char why[96], buf[64];
+    int w = bound_word(s, hi);
+    if (w) {
+        *out = w > 0 ? UINT64_MAX : 0;
         return 0;
     }
-    if (vmlab_parse_size(s, 4096, out, why, sizeof why) < 0) {
+    size_t n = strlen(s);
+    snprintf(buf, sizeof buf, "%s", s);
+    if (n > 2 && n < sizeof buf && !strcasecmp(buf + n - 2, "iB") && isalpha((unsigned char)buf[n - 3]))
+        buf[n - 2] = 0;
+    else if (n > 1 && n < sizeof buf && (buf[n - 1] == 'B' || buf[n - 1] == 'b') &&
+             isalpha((unsigned char)buf[n - 2]))
+        buf[n - 1] = 0;
+    if (vmlab_parse_size(buf, 4096, out, why, sizeof why) < 0) {
         snprintf(err, len, "bad %s size '%s' (%s)", hi ? "max" : "min", s, why);
         return -1;
     }
     return 0;
 }
 
-static int field_freq(const char *s, int hi, double *out, char *err, size_t len)
+/* A frequency in percent.  Appendix D writes it on a 0-99 scale, the
+ * evaluation on 0-100: top is 99 or 100.  A maximum at the top means the
+ * highest rate, so that "90 99" takes regions accessed at every sample. */
+static int field_freq(const char *s, int hi, int top, double *out, char *err, size_t len)
 {
     char *end;
-    if (is_open(s)) {
-        *out = (hi && strcasecmp(s, "min")) ? 100 : 0;
+    int w = bound_word(s, hi);
+    if (w) {
+        *out = w > 0 ? 100 : 0;
         return 0;
     }
     *out = strtod(s, &end);
     if (*end == '%')
         end++;
-    if (end == s || *end || !(*out >= 0 && *out <= 100)) {
-        snprintf(err, len, "bad %s frequency '%s' (a percentage, 0 to 100)", hi ? "max" : "min", s);
+    if (end == s || *end || !(*out >= 0 && *out <= top)) {
+        snprintf(err, len, "bad %s frequency '%s' (0 to %d)", hi ? "max" : "min", s, top);
         return -1;
     }
+    if (hi && *out == top)
+        *out = 100;
     return 0;
 }
 
@@ -72,9 +97,10 @@ static int field_freq(const char *s, int hi, double *out, char *err, size_t len)
 static int field_age(const char *s, int hi, double *out, int *is_time, char *err, size_t len)
 {
     char *end, why[96];
+    int w = bound_word(s, hi);
     *is_time = 0;
-    if (is_open(s)) {
-        *out = (hi && strcasecmp(s, "min")) ? INFINITY : 0;
+    if (w) {
+        *out = w > 0 ? INFINITY : 0;
         return 0;
     }
     *out = strtod(s, &end);
@@ -113,7 +139,8 @@ int vmlab_damos_parse_line(const char *line, struct vmlab_damos_rule *r, char *e
     }
     memset(r, 0, sizeof *r);
     if (field_size(f[0], 0, &r->sz[0], err, len) || field_size(f[1], 1, &r->sz[1], err, len) ||
-        field_freq(f[2], 0, &r->freq[0], err, len) || field_freq(f[3], 1, &r->freq[1], err, len))
+        field_freq(f[2], 0, n == 6 ? 99 : 100, &r->freq[0], err, len) ||
+        field_freq(f[3], 1, n == 6 ? 99 : 100, &r->freq[1], err, len))
         return -1;
     if (n == 6) {
         if (field_age(f[4], 0, &r->age[0], &r->age_time[0], err, len))
@@ -127,8 +154,12 @@ int vmlab_damos_parse_line(const char *line, struct vmlab_damos_rule *r, char *e
         snprintf(err, len, "unknown action '%s'", f[n - 1]);
         return -1;
     }
-    if (r->sz[0] > r->sz[1] || r->freq[0] > r->freq[1]) {
-        snprintf(err, len, "a minimum above its maximum");
+    /* ages compare only in the same unit (aggregations or time) */
+    const char *which = r->sz[0] > r->sz[1] ? "size" : r->freq[0] > r->freq[1] ? "frequency"
+                        : (r->age_time[0] == r->age_time[1] || isinf(r->age[1])) && r->age[0] > r->age[1] ? "age"
+                        : NULL;
+    if (which) {
+        snprintf(err, len, "a minimum %s above its maximum", which);
         return -1;
     }
     return 1;

@@ -73,13 +73,23 @@ struct vmlab_damos {
     int apply;                      /* 0: record only (replay backends) */
     uint64_t apply_us, next_apply_us; /* act every apply_us (0: every aggregation) */
     uint64_t passes;                /* aggregations the scheme acted on */
-    /* quota: sz bytes and ms per reset interval (0: none) */
+    /* quota: sz bytes and ms of action time per reset interval (0: none).
+     * As the kernel's, ms becomes a size at each window start: the action's
+     * measured throughput (all windows so far) times ms, capped by sz. */
     struct {
         uint64_t sz, ms, reset_us;
         unsigned w_sz, w_nr, w_age;
+        uint64_t esz;                   /* the effective size of this window */
         uint64_t charged_sz, window_start_us;
-        double charged_ms;
+        uint64_t total_sz, total_ns;    /* everything charged: the throughput */
         int started;
+        /* where the last window stopped, so that the next resumes there */
+        int resume;
+        unsigned resume_target;
+        uint64_t resume_addr;
+        /* the action timer: NULL is CLOCK_MONOTONIC; tests set a fake one */
+        uint64_t (*clock_ns)(void *arg);
+        void *clock_arg;
     } quota;
     /* watermarks on the free-memory rate, per thousand (interval 0: none) */
     struct {
@@ -108,6 +118,25 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx);
 /* The kernel's hot score, 0..99, of a region. */
 unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_damos *s,
                                const struct vmlab_region *r);
+/* ---- quotas (runtime/damos_quota.c) --------------------------------------- */
+
+/* Bytes of action per ms before anything was measured (the kernel's
+ * PAGE_SIZE * 1024). */
+#define VMLAB_DAMOS_QUOTA_DEFAULT_THROUGHPUT (4096ULL * 1024)
+/* Start a new window when the reset interval has passed (or at the first
+ * pass): counts qt_exceeds for a window that used its quota up, and sets
+ * the effective size.  0: none of ms and sz is set. */
+void vmlab_damos_quota_window(struct vmlab_damos *s, uint64_t now_us);
+/* The window's effective size is used up (less than a page left). */
+int vmlab_damos_quota_used_up(const struct vmlab_damos *s);
+/* The effective size from sz, ms and the throughput measured so far. */
+uint64_t vmlab_damos_quota_esz(const struct vmlab_damos *s);
+/* The action timer, in ns. */
+uint64_t vmlab_damos_quota_clock(const struct vmlab_damos *s);
+/* Charge one applied region: its size and the ns its action took. */
+void vmlab_damos_quota_charge(struct vmlab_damos *s, unsigned target, uint64_t end, uint64_t sz,
+                              uint64_t ns);
+
 /* Free memory per thousand from /proc/meminfo; -1 if unreadable. */
 long vmlab_damos_free_mem_rate(void);
 /* Apply an action to [start, end): 0 or -errno. */

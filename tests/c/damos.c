@@ -1,5 +1,6 @@
 /* The DAMOS engine from C: rule lines, action names, the hot score's
- * order, and a scheme hook run over hand-made regions (stat, quota). */
+ * order, and a scheme hook run over hand-made regions (stat; quotas are
+ * in damos_quota.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +41,6 @@ int main(void)
     ok(d.targets[0].regions.v[0].age == 50, "stat keeps the age");
     vmlab_damos_free(&s);
 
-    vmlab_damos_init(&s);
-    s.action = VMLAB_DAMOS_PAGEOUT;
-    s.apply = 0;
-    s.quota.sz = 1 << 20;
-    vmlab_damos_hook(&d, 200000, &s);
-    ok(s.stats.sz_applied == 1 << 20, "quota: exactly 1 MiB applied");
-    ok(s.nr_tried == 1 && s.tried[0].r.start == 0x10400000, "the coldest region first");
-    ok(d.targets[0].regions.n == 3, "the region split at the quota");
-    ok(d.targets[0].regions.v[1].age == 0, "pageout restarts the age");
-    vmlab_damos_hook(&d, 300000, &s);
-    ok(s.stats.sz_applied == 1 << 20 && s.stats.qt_exceeds >= 1, "no more in the same reset interval");
-    vmlab_damos_free(&s);
     vmlab_damon_destroy(&d);
     return tap_done();
 }

@@ -1,4 +1,6 @@
--- Every example in examples/ runs: exit status 0, within its time limit.
+-- Every example in examples/ runs: exit status 0, within its time limit;
+-- ethp and prcl show an effect (huge pages where THP is in madvise mode,
+-- memory saved).
 -- A memtoy script (examples/memtoy/*.mt) runs through `vmlab --memtoy`.
 local t = require "vmlab.tap"
 local vmlab = os.getenv("VMLAB") or "build/vmlab"
@@ -18,8 +20,17 @@ for _, f in ipairs(examples) do
   local p = io.popen(string.format("cd %s && timeout 300 %s %s 2>&1", root, vmlab, f:sub(#root + 2)))
   local out = p:read("a")
   local ok, _, code = p:close()
-  if not t.ok(ok, f:match("[^/]+$") .. " runs") then
+  local name = f:match("[^/]+$")
+  if not t.ok(ok, name .. " runs") then
     t.diag("exit " .. tostring(code) .. ":\n" .. out:sub(-2000))
+  end
+  -- the scheme examples print a measured effect: some, not a figure
+  if name == "ethp.lua" and out:match("THP: [^\n]*%[madvise%]") then
+    local huge = tonumber(out:match("hot 16 MiB: (%d+) MiB huge"))
+    t.cmp_ok(huge or -1, ">", 0, "ethp: the hot part got huge pages (" .. tostring(huge) .. " MiB)")
+  elseif name == "prcl.lua" then
+    local saved = tonumber(out:match("saved (%d+) MiB"))
+    t.cmp_ok(saved or -1, ">", 0, "prcl: memory saved (" .. tostring(saved) .. " MiB)")
   end
 end
 for _, f in ipairs(list(root .. "/examples/memtoy/*.mt")) do
