@@ -117,19 +117,6 @@ static const struct vmlab_damon_ops replay_ops = {.name = "replay", .check = rep
 
 /* ---- snapshots as Lua tables ------------------------------------------- */
 
-static void push_regions(lua_State *L, const struct vmlab_regions *rs)
-{
-    lua_createtable(L, (int)rs->n, 0);
-    for (size_t i = 0; i < rs->n; i++) {
-        lua_createtable(L, 0, 4);
-        lua_pushinteger(L, (lua_Integer)rs->v[i].start); lua_setfield(L, -2, "start");
-        lua_pushinteger(L, (lua_Integer)rs->v[i].end); lua_setfield(L, -2, "end");
-        lua_pushinteger(L, rs->v[i].nr_accesses); lua_setfield(L, -2, "nr_accesses");
-        lua_pushinteger(L, rs->v[i].age); lua_setfield(L, -2, "age");
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-}
-
 static void push_snapshot(lua_State *L, uint64_t time_us, const struct vmlab_regions *targets, size_t n)
 {
     lua_createtable(L, 0, 3);
@@ -139,7 +126,7 @@ static void push_snapshot(lua_State *L, uint64_t time_us, const struct vmlab_reg
     for (size_t t = 0; t < n; t++) {
         lua_createtable(L, 0, 2);
         lua_pushinteger(L, (lua_Integer)t + 1); lua_setfield(L, -2, "id");
-        push_regions(L, &targets[t]);
+        vmlab_pushregions(L, targets[t].v, targets[t].n);
         lua_setfield(L, -2, "regions");
         lua_rawseti(L, -2, (lua_Integer)t + 1);
     }

@@ -60,23 +60,10 @@ static void check_list(lua_State *L, int idx, struct vmlab_regions *rs)
     }
 }
 
-static void push_region(lua_State *L, const struct vmlab_region *r)
-{
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)r->start); lua_setfield(L, -2, "start");
-    lua_pushinteger(L, (lua_Integer)r->end); lua_setfield(L, -2, "end");
-    lua_pushinteger(L, r->nr_accesses); lua_setfield(L, -2, "nr_accesses");
-    lua_pushinteger(L, r->age); lua_setfield(L, -2, "age");
-}
-
 /* Push the list and free it. */
 static int push_list(lua_State *L, struct vmlab_regions *rs)
 {
-    lua_createtable(L, (int)rs->n, 0);
-    for (size_t i = 0; i < rs->n; i++) {
-        push_region(L, &rs->v[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    vmlab_pushregions(L, rs->v, rs->n);
     vmlab_regions_free(rs);
     return 1;
 }
@@ -110,7 +97,7 @@ static int l_three_regions(lua_State *L)
     lua_createtable(L, 3, 0);
     for (int i = 0; i < 3; i++) {
         struct vmlab_region reg = {.start = out[i].start, .end = out[i].end};
-        push_region(L, &reg);
+        vmlab_pushregion(L, &reg, 0);
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
@@ -155,8 +142,8 @@ static int l_split_at(lua_State *L)
     vmlab_regions_push(&rs, r.start, r.end);
     rs.v[0] = r;
     vmlab_damon_split_at(&rs, 0, sz);
-    push_region(L, &rs.v[0]);
-    push_region(L, &rs.v[1]);
+    vmlab_pushregion(L, &rs.v[0], 0);
+    vmlab_pushregion(L, &rs.v[1], 0);
     vmlab_regions_free(&rs);
     return 2;
 }
@@ -177,7 +164,7 @@ static int l_merge_two(lua_State *L)
     rs.v[0] = a;
     rs.v[1] = b;
     vmlab_damon_merge_two(&rs, 0);
-    push_region(L, &rs.v[0]);
+    vmlab_pushregion(L, &rs.v[0], 0);
     vmlab_regions_free(&rs);
     return 1;
 }

@@ -34,15 +34,7 @@ static int call_script(void *ctx, const struct vmlab_region *r, unsigned target)
         return -EPERM;
     lua_pushlightuserdata(L, ls);
     lua_rawget(L, LUA_REGISTRYINDEX);                        /* fn */
-    lua_createtable(L, 0, 5);                                /* fn region */
-    lua_pushinteger(L, (lua_Integer)r->start);
-    lua_setfield(L, -2, "start");
-    lua_pushinteger(L, (lua_Integer)r->end);
-    lua_setfield(L, -2, "end");
-    lua_pushinteger(L, r->nr_accesses);
-    lua_setfield(L, -2, "nr_accesses");
-    lua_pushinteger(L, r->age);
-    lua_setfield(L, -2, "age");
+    vmlab_pushregion(L, r, 0);                               /* fn region */
     lua_pushinteger(L, (lua_Integer)target + 1);             /* fn region target */
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {                   /* result|err */
         lua_pop(L, 1);
@@ -418,15 +410,7 @@ static int sc_tried_regions(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         const struct vmlab_region *r = &copy[i].r;
-        lua_createtable(L, 0, 6);
-        lua_pushinteger(L, (lua_Integer)r->start);
-        lua_setfield(L, -2, "start");
-        lua_pushinteger(L, (lua_Integer)r->end);
-        lua_setfield(L, -2, "end");
-        lua_pushinteger(L, r->nr_accesses);
-        lua_setfield(L, -2, "nr_accesses");
-        lua_pushinteger(L, r->age);
-        lua_setfield(L, -2, "age");
+        vmlab_pushregion(L, r, 1);
         lua_pushinteger(L, (lua_Integer)copy[i].target + 1);
         lua_setfield(L, -2, "target");
         lua_rawseti(L, -2, (lua_Integer)i + 1);

@@ -245,15 +245,7 @@ static int l_read(lua_State *L)
             lua_createtable(L, 0, 2);
             lua_pushinteger(L, (lua_Integer)tg->target_id);
             lua_setfield(L, -2, "id");
-            lua_createtable(L, (int)s->n, 0);
-            for (size_t i = 0; i < s->n; i++) {
-                lua_createtable(L, 0, 4);
-                lua_pushinteger(L, (lua_Integer)s->regions[i].start); lua_setfield(L, -2, "start");
-                lua_pushinteger(L, (lua_Integer)s->regions[i].end); lua_setfield(L, -2, "end");
-                lua_pushinteger(L, s->regions[i].nr_accesses); lua_setfield(L, -2, "nr_accesses");
-                lua_pushinteger(L, s->regions[i].age); lua_setfield(L, -2, "age");
-                lua_rawseti(L, -2, (lua_Integer)i + 1);
-            }
+            vmlab_pushregions(L, s->regions, s->n);
             lua_setfield(L, -2, "regions");
             lua_rawseti(L, -2, ++ti);
         }

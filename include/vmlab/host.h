@@ -78,6 +78,12 @@ struct vmlab_nodemask;
 void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m);
 void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m);
 
+/* Regions as tables {start, end, nr_accesses, age}; `extra` reserves room
+ * for fields the caller adds.  pushregions pushes an array of them. */
+struct vmlab_region;
+void vmlab_pushregion(lua_State *L, const struct vmlab_region *r, int extra);
+void vmlab_pushregions(lua_State *L, const struct vmlab_region *v, size_t n);
+
 /* Idle work: functions that run on the Lua thread while it waits in
  * vmlab.snooze (a monitor delivering snapshots to on_aggregate callbacks).
  * The registry table VMLAB_IDLE_KEY maps an owner (weak) to a function
