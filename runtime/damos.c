@@ -405,7 +405,9 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             if (rc == 0) {
                 s->stats.nr_applied++;
                 s->stats.sz_applied += sz;
-                if (s->action != VMLAB_DAMOS_STAT)
+                /* as the kernel: any action but stat restarts the age,
+                 * a script's too when it says it acted */
+                if (s->fn || s->action != VMLAB_DAMOS_STAT)
                     r->age = 0;
             } else if (rc != -EAGAIN) {  /* EAGAIN: a script chose not to act */
                 s->last_err = -rc;

@@ -154,6 +154,17 @@ t.is(fs.sz_tried, bytes, "and saw their sizes")
 t.ok(fs.nr_applied > 0 and fs.nr_applied < fs.nr_tried, "applied counts the regions it acted on ("
   .. fs.nr_applied .. " of " .. fs.nr_tried .. ")")
 t.is(fs.last_error, nil, "declining is no error")
+-- ages: where the script acted (first half of the hot range) the age
+-- restarts each pass; where it declined, the region keeps ageing
+local acted_age, declined_age = 0, 0
+for _, r in ipairs(m:snapshot().targets[1].regions) do
+  if r.nr_accesses >= 16 then
+    if r["end"] <= base + 4 * MiB then acted_age = math.max(acted_age, r.age)
+    elseif r.start >= base + 4 * MiB and r["end"] <= base + 8 * MiB then declined_age = math.max(declined_age, r.age) end
+  end
+end
+t.cmp_ok(acted_age, "<=", 1, "a script that acted restarts the region's age (" .. acted_age .. ")")
+t.cmp_ok(declined_age, ">=", 3, "a script that declined leaves it ageing (" .. declined_age .. ")")
 local bad = m:scheme { action = function() error("boom") end }
 m:step(20)
 t.like(bad:stats().last_error, "Invalid argument", "a raising script is counted as failed")
