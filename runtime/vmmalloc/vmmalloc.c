@@ -18,6 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* the build's private jemalloc (see the Makefile): its API is vmje_ */
+#define mallocx vmje_mallocx
+#define rallocx vmje_rallocx
+#define sallocx vmje_sallocx
+#define dallocx vmje_dallocx
+#define mallctl vmje_mallctl
+#define malloc_conf vmje_malloc_conf
 #include <jemalloc/jemalloc.h>
 
 #include "libvmmalloc.h"
