@@ -171,6 +171,12 @@ $(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -g -o $@ $(VMMALLOC_SRC) \
 	  $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -lpthread -ldl -lm
+# tests/c/pool_robust's library, dlopen'ed with RTLD_DEEPBIND
+EXTRA_ALL    += $(BUILD)/tests/vmmalloc/libdeep.so
+all: $(BUILD)/tests/vmmalloc/libdeep.so
+$(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -fPIC -shared $(WARN) -Wno-missing-prototypes $(OPT) -o $@ $<
 
 
 
