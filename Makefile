@@ -156,7 +156,7 @@ $(BUILD)/libvmje.a: Makefile
 	  objcopy --redefine-syms=$@.syms --remove-section=.init_array $$a $@.tmp && mv $@.tmp $@
 $(VMLAB) $(CTESTS): $(BUILD)/libvmje.a
 LDLIBS := $(BUILD)/libvmje.a $(LDLIBS)
-DEB_PKGS += libjemalloc-dev libmemkind-dev
+DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
 # libvmmalloc.so (LD_PRELOAD): runtime/vmmalloc/*.c on the same private
 # jemalloc, hidden inside the library.  Not Debian's libjemalloc.so: that one
 # starts (and registers its fork handlers) at load, before ours, and then
