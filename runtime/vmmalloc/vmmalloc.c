@@ -67,8 +67,11 @@ static unsigned pool_arena[MAX_ARENAS], n_arenas;
 static atomic_int arena_made[MAX_ARENAS];     /* 0 no, 1 being made, 2 yes */
 static atomic_uint next_arena;
 static atomic_int state;            /* 0 none, 1 initializing, 2 ready */
-static __thread int initializing;
-static __thread int bound;
+/* initial-exec: the library is loaded at start-up, and the general model
+ * cost a __tls_get_addr call in every malloc */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS int initializing;
+static TLS int bound;
 static extent_hooks_t hooks;
 
 void vm_die(const char *a, const char *b)
