@@ -1,8 +1,12 @@
 /* libvmmalloc.so: a program's malloc family served from one pool on a
- * memory-mapped file (libvmmalloc(3)), carved by a jemalloc arena of its
- * own.  Every thread is bound to that arena on its first call, so jemalloc's
- * thread caches keep working and only ever hold pool memory.  Pointers the
- * pool did not hand out (allocated before it existed) go to glibc. */
+ * memory-mapped file (libvmmalloc(3)), carved by jemalloc arenas of its
+ * own (the build's private, hidden jemalloc).  Every thread is bound to one
+ * of them on its first call, so jemalloc's thread caches keep working and
+ * only ever hold pool memory.  Pointers the pool did not hand out
+ * (allocated before it existed, or by glibc for a library loaded with
+ * RTLD_DEEPBIND) go to glibc.  The pool is never unmapped: exit handlers
+ * and destructors may allocate to the end.  fork.c: VMMALLOC_FORK;
+ * deepbind.c: RTLD_DEEPBIND libraries. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
