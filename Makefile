@@ -169,7 +169,7 @@ all: $(BUILD)/libvmmalloc.so
 $(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $(BUILD)/libvmje.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -g -o $@ $(VMMALLOC_SRC) \
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -foptimize-sibling-calls -g -o $@ $(VMMALLOC_SRC) \
 	  $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -static-libgcc -lpthread -ldl -lm
 # tests/c/pool_robust's library, dlopen'ed with RTLD_DEEPBIND
 EXTRA_ALL    += $(BUILD)/tests/vmmalloc/libdeep.so

@@ -113,21 +113,31 @@ static int rebind(struct dl_phdr_info *info, size_t n, void *self)
 }
 #endif
 
-EXPORT void *dlopen(const char *file, int flags)
+/* glibc finds the caller of dlopen (for its RUNPATH and $ORIGIN) from the
+ * return address, so the common case is a tail call (the Makefile keeps
+ * -foptimize-sibling-calls on) and the caller stays the program's.  With
+ * RTLD_DEEPBIND the caller glibc sees is this library: a bare name is then
+ * not looked up in the caller's RUNPATH (LD_LIBRARY_PATH and the cache
+ * still apply). */
+static void *deep_open(void *(*real)(const char *, int), const char *file, int flags)
 {
-    static void *(*real)(const char *, int);
-    void *h;
-    if (!real)
-        real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
-    h = real(file, flags);
+    void *h = real(file, flags);
 #ifdef R_SLOT
-    if (h && (flags & RTLD_DEEPBIND)) {
-        Dl_info me;
-        if (dladdr((void *)rebind, &me)) {
-            dl_iterate_phdr(rebind, me.dli_fbase);
-            vm_log(2, "dlopen(%s, RTLD_DEEPBIND): its malloc family rebound to the pool", file ? file : "NULL");
-        }
+    Dl_info me;
+    if (h && dladdr((void *)rebind, &me)) {
+        dl_iterate_phdr(rebind, me.dli_fbase);
+        vm_log(2, "dlopen(%s, RTLD_DEEPBIND): its malloc family rebound to the pool", file ? file : "NULL");
     }
 #endif
     return h;
+}
+
+EXPORT void *dlopen(const char *file, int flags)
+{
+    static void *(*real)(const char *, int);
+    if (!real)
+        real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+    if (!(flags & RTLD_DEEPBIND))
+        return real(file, flags);
+    return deep_open(real, file, flags);
 }
