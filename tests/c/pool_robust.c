@@ -1,11 +1,13 @@
 /* libvmmalloc.so where the original libvmmalloc fell short: pointers to and
  * from a library loaded with RTLD_DEEPBIND, exit handlers and a later
- * library's destructor that allocate after main returns, and a 64 GiB pool
- * that costs nothing at start-up.  The test runs itself under the preload
- * (argv[1] "sub" and "big") and checks what those runs print. */
+ * library's destructor that allocate after main returns, a 64 GiB pool
+ * that costs nothing at start-up, and space one thread's arena freed being
+ * reused by another thread's.  The test runs itself under the preload
+ * (argv[1] "sub", "big", "arenas") and checks what those runs print. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,31 @@ static int big(void)
     return 0;
 }
 
+/* One thread fills the pool with 1 MiB blocks and frees them; a second
+ * thread (bound to another of the pool's arenas) must get about as many. */
+static void *fill(void *arg)
+{
+    static void *blocks[1024];
+    long n = 0;
+    while (n < 1024 && (blocks[n] = malloc(1 << 20)))
+        memset(blocks[n++], 1, 4096);
+    for (long i = 0; i < n; i++)
+        free(blocks[i]);
+    return (void *)n;
+}
+
+static int arenas(void)
+{
+    pthread_t a, b;
+    void *n1, *n2;
+    pthread_create(&a, NULL, fill, NULL);
+    pthread_join(a, &n1);
+    pthread_create(&b, NULL, fill, NULL);
+    pthread_join(b, &n2);
+    printf("first %ld second %ld\n", (long)n1, (long)n2);
+    return 0;
+}
+
 /* Runs this program under the preload with argv[1] = what; its output. */
 static char *run(const char *self, const char *lib, const char *what, const char *size, int *status)
 {
@@ -145,6 +172,8 @@ int main(int argc, char **argv)
         return sub(lib);
     if (argc > 1 && !strcmp(argv[1], "big"))
         return big();
+    if (argc > 1 && !strcmp(argv[1], "arenas"))
+        return arenas();
 #ifdef __SANITIZE_ADDRESS__
     tap_skip_all("ASan owns malloc in this build");
 #endif
@@ -179,5 +208,13 @@ int main(int argc, char **argv)
        "a 64 GiB pool on a sparse file starts: %s", out);
     ok(rss >= 0 && rss < 64ll << 20, "and costs nothing at start-up: %lld KiB resident", rss >> 10);
     ok(blocks >= 0 && blocks < 64ll << 20, "its file holds %lld KiB of 64 GiB", blocks >> 10);
+
+    out = run(self, lib, "arenas", "134217728", &st);
+    {
+        long n1 = -1, n2 = -1;
+        ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && sscanf(out, "first %ld second %ld", &n1, &n2) == 2,
+           "two threads in turn fill a 128 MiB pool: %s", out);
+        ok(n1 > 64 && n2 >= n1 - 8, "the second thread's arena reuses what the first one's freed (%ld, %ld MiB)", n1, n2);
+    }
     return tap_done();
 }
