@@ -295,11 +295,12 @@ static void setup(void)
         atexit(log_stats);
 }
 
-/* 1: the pool serves this call; 0: glibc does (during set-up). */
-static int ready(void)
+/* 1: the pool serves this call; 0: glibc does (during set-up).  The
+ * first call of the process and of each thread take the slow path. */
+static __attribute__((noinline)) int ready_slow(void)
 {
     int s = atomic_load_explicit(&state, memory_order_acquire);
-    if (__builtin_expect(s == 2, 1))
+    if (s == 2)
         goto bind;
     if (initializing)
         return 0;
@@ -331,6 +332,13 @@ bind:
         mallctl("thread.arena", NULL, NULL, &a, sizeof a);
     }
     return 1;
+}
+
+static inline int ready(void)
+{
+    if (__builtin_expect(bound, 1))
+        return 1;
+    return ready_slow();
 }
 
 static int in_pool(const void *p)
@@ -445,7 +453,18 @@ EXPORT void *realloc(void *p, size_t n)
         __libc_free(p);
         return q;
     }
-    q = vmje_realloc(p, n ? n : 1);
+    /* glibc often grows a block in place, where jemalloc moves it at every
+     * size class: growing by half at least makes a run of small growths
+     * cost a bounded number of copies, and a block stays put while it
+     * shrinks by less than half. */
+    size_t have = sallocx(p, 0);
+    if (n <= have && n >= have / 2)
+        return p;
+    q = NULL;
+    if (n > have && have + have / 2 > n && have < ((size_t)64 << 20))
+        q = vmje_realloc(p, have + have / 2);
+    if (!q)
+        q = vmje_realloc(p, n ? n : 1);
     if (!q) {
         /* purge and retry through the slow path */
         if (!(q = pool_alloc(n, 0)))

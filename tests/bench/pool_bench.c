@@ -4,7 +4,7 @@
  * pool directory is then argv[3]).
  *   pool_bench ws <threads> [dir]   working set of live blocks per thread
  *   pool_bench loop 1 [dir]         malloc/free at once, one thread
- *   pool_bench realloc 1 [dir]      buffers grown by realloc, one thread
+ *   pool_bench realloc 1 [dir]      a buffer grown by realloc, one thread
  * Sizes are 16 B-4 KiB, one in 64 of the working set's 64 KiB-1 MiB; every
  * block has its first and last byte written, as a program would. */
 #include <pthread.h>
@@ -78,31 +78,31 @@ static void loop(void)
         A_FREE(get(small_size(&s)));
 }
 
-/* 8 buffers grown in turn by 1-512 bytes until 256 KiB, then started over */
+/* A buffer grown by 1-512 bytes at a time up to 256 KiB, then started over
+ * (a string builder): glibc can grow it in place, jemalloc moves it at
+ * every size class. */
 static void grow(void)
 {
     uint64_t s = 362436069ull;
-    char *buf[8] = {0};
-    size_t len[8] = {0};
+    char *buf = NULL;
+    size_t len = 0;
     for (long i = 0; i < REALLOC_OPS; i++) {
-        int b = (int)(i % 8);
-        size_t n = len[b] + 1 + next(&s) % 512;
+        size_t n = len + 1 + next(&s) % 512;
         if (n > 262144) {
-            A_FREE(buf[b]);
-            buf[b] = NULL;
+            A_FREE(buf);
+            buf = NULL;
             n = 1 + next(&s) % 512;
         }
-        char *q = A_REALLOC(buf[b], n);
+        char *q = A_REALLOC(buf, n);
         if (!q) {
             fprintf(stderr, "pool_bench: realloc failed at %zu bytes\n", n);
             exit(1);
         }
         q[n - 1] = 1;
-        buf[b] = q;
-        len[b] = n;
+        buf = q;
+        len = n;
     }
-    for (int b = 0; b < 8; b++)
-        A_FREE(buf[b]);
+    A_FREE(buf);
 }
 
 int main(int argc, char **argv)
