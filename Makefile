@@ -156,15 +156,27 @@ $(BUILD)/libvmje.a: Makefile
 	  objcopy --redefine-syms=$@.syms --remove-section=.init_array $$a $@.tmp && mv $@.tmp $@
 $(VMLAB) $(CTESTS): $(BUILD)/libvmje.a
 LDLIBS := $(BUILD)/libvmje.a $(LDLIBS)
-DEB_PKGS += libjemalloc-dev
-# libvmmalloc.so (LD_PRELOAD): runtime/vmmalloc/*.c on jemalloc, no sanitizers.
+DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
+# libvmmalloc.so (LD_PRELOAD): runtime/vmmalloc/*.c on the same private
+# jemalloc, hidden inside the library.  Not Debian's libjemalloc.so: that one
+# starts (and registers its fork handlers) at load, before ours, and then
+# its prepare handler runs after ours, so ours could not copy or remap the
+# pool with jemalloc's locks held.  No sanitizers.
 VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c))
+VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h)
 EXTRA_ALL    += $(BUILD)/libvmmalloc.so
 all: $(BUILD)/libvmmalloc.so
-$(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) include/libvmmalloc.h
+$(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $(BUILD)/libvmje.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -shared $(WARN) -Iinclude $(OPT) -g -o $@ $(VMMALLOC_SRC) -ljemalloc -lpthread
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -foptimize-sibling-calls -g -o $@ $(VMMALLOC_SRC) \
+	  $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -static-libgcc -lpthread -ldl -lm
+# tests/c/pool_robust's library, dlopen'ed with RTLD_DEEPBIND
+EXTRA_ALL    += $(BUILD)/tests/vmmalloc/libdeep.so
+all: $(BUILD)/tests/vmmalloc/libdeep.so
+$(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -fPIC -shared $(WARN) -Wno-missing-prototypes $(OPT) -o $@ $<
 
 
 

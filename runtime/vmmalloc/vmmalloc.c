@@ -1,8 +1,12 @@
 /* libvmmalloc.so: a program's malloc family served from one pool on a
- * memory-mapped file (libvmmalloc(3)), carved by a jemalloc arena of its
- * own.  Every thread is bound to that arena on its first call, so jemalloc's
- * thread caches keep working and only ever hold pool memory.  Pointers the
- * pool did not hand out (allocated before it existed) go to glibc. */
+ * memory-mapped file (libvmmalloc(3)), carved by jemalloc arenas of its
+ * own (the build's private, hidden jemalloc).  Every thread is bound to one
+ * of them on its first call, so jemalloc's thread caches keep working and
+ * only ever hold pool memory.  Pointers the pool did not hand out
+ * (allocated before it existed, or by glibc for a library loaded with
+ * RTLD_DEEPBIND) go to glibc.  The pool is never unmapped: exit handlers
+ * and destructors may allocate to the end.  fork.c: VMMALLOC_FORK;
+ * deepbind.c: RTLD_DEEPBIND libraries. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,9 +22,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* the build's private jemalloc (see the Makefile): its API is vmje_ */
+#define mallocx vmje_mallocx
+#define rallocx vmje_rallocx
+#define sallocx vmje_sallocx
+#define dallocx vmje_dallocx
+#define mallctl vmje_mallctl
+#define malloc_conf vmje_malloc_conf
 #include <jemalloc/jemalloc.h>
+/* jemalloc's plain entry points: their fast paths are about twice as quick
+ * as mallocx's; the thread is bound to the pool's arena, so they serve it. */
+void *vmje_malloc(size_t);
+void *vmje_calloc(size_t, size_t);
+void *vmje_realloc(void *, size_t);
+void vmje_free(void *);
 
 #include "libvmmalloc.h"
+#include "internal.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -39,16 +57,28 @@ void *pvalloc(size_t n);
  * threads: the library creates none. */
 EXPORT const char *malloc_conf = "background_thread:false,narenas:1";
 
-static char *pool_base;
-static size_t pool_size, pool_bump;
-static atomic_flag bump_lock = ATOMIC_FLAG_INIT;
-static unsigned pool_arena;
+char *pool_base;
+size_t pool_size, pool_bump;
+int pool_fd = -1;
+dev_t pool_dev;
+ino_t pool_ino;
+atomic_flag bump_lock = ATOMIC_FLAG_INIT;
+/* Several arenas on the one pool, as jemalloc has several by default:
+ * threads are bound round-robin, so two threads rarely share an arena's
+ * locks (one arena made two threads 1.5x slower than plain jemalloc). */
+#define MAX_ARENAS 16
+static unsigned pool_arena[MAX_ARENAS], n_arenas;
+static atomic_int arena_made[MAX_ARENAS];     /* 0 no, 1 being made, 2 yes */
+static atomic_uint next_arena;
 static atomic_int state;            /* 0 none, 1 initializing, 2 ready */
-static __thread int initializing;
-static __thread int bound;
+/* initial-exec: the library is loaded at start-up, and the general model
+ * cost a __tls_get_addr call in every malloc */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS int initializing;
+static TLS int bound;
 static extent_hooks_t hooks;
 
-static void die(const char *a, const char *b)
+void vm_die(const char *a, const char *b)
 {
     char msg[512];
     size_t n = 0;
@@ -103,62 +133,12 @@ static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb
     return false;
 }
 
-/* ---- fork: the child gets a private copy of what is in use (VMMALLOC_FORK
- * 1's copy-on-write meaning), so that parent and child never share a heap.
- * The copy is taken before fork with the bump pointer held; the child puts it
- * in place of the shared mapping and maps the unused rest privately. ---- */
-
-static void *snap;
-static size_t snap_len;
-
-static void fork_prepare(void)
-{
-    if (atomic_load(&state) != 2)
-        return;
-    while (atomic_flag_test_and_set_explicit(&bump_lock, memory_order_acquire))
-        ;
-    snap_len = (pool_bump + 4095) & ~(size_t)4095;
-    snap = NULL;
-    if (snap_len) {
-        snap = mmap(NULL, snap_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (snap == MAP_FAILED)
-            snap = NULL;
-        else
-            memcpy(snap, pool_base, snap_len);
-    }
-}
-
-static void fork_parent(void)
-{
-    if (atomic_load(&state) != 2)
-        return;
-    if (snap)
-        munmap(snap, snap_len);
-    snap = NULL;
-    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
-}
-
-static void fork_child(void)
-{
-    if (atomic_load(&state) != 2)
-        return;
-    if (snap_len && (!snap || mremap(snap, snap_len, snap_len, MREMAP_MAYMOVE | MREMAP_FIXED, pool_base) == MAP_FAILED))
-        die("fork: cannot copy the pool for the child", NULL);
-    if (snap_len < pool_size &&
-        mmap(pool_base + snap_len, pool_size - snap_len, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
-        die("fork: cannot map the child's pool", NULL);
-    snap = NULL;
-    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
-}
-
 /* ---- VMMALLOC_LOG_LEVEL 0-4 and VMMALLOC_LOG_FILE (a trailing '-' adds
  * the pid): 1 failures, 2 the pool's creation, 3 statistics at exit. ---- */
 
 static int log_level, log_fd = 2;
 
-static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logmsg(int level, const char *fmt, ...)
+void vm_log(int level, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -181,7 +161,7 @@ static size_t arena_stat(const char *suffix);
 
 static void log_stats(void)
 {
-    logmsg(3, "pool %zu bytes, %zu handed to jemalloc, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
+    vm_log(3, "pool %zu bytes, %zu handed to jemalloc, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
            pool_size, pool_bump, arena_stat(".small.allocated") + arena_stat(".large.allocated"),
            arena_stat(".small.nmalloc") + arena_stat(".large.nmalloc"),
            arena_stat(".small.ndalloc") + arena_stat(".large.ndalloc"));
@@ -194,20 +174,20 @@ static void setup_log(void)
     size_t n;
     if (lv) {
         if (lv[0] < '0' || lv[0] > '4' || lv[1])
-            die("VMMALLOC_LOG_LEVEL must be 0 to 4: ", lv);
+            vm_die("VMMALLOC_LOG_LEVEL must be 0 to 4: ", lv);
         log_level = lv[0] - '0';
     }
     if (!file || !*file || !log_level)
         return;
     n = strlen(file);
     if (n + 24 > sizeof path)
-        die("VMMALLOC_LOG_FILE is too long: ", file);
+        vm_die("VMMALLOC_LOG_FILE is too long: ", file);
     memcpy(path, file, n + 1);
     if (path[n - 1] == '-')
         snprintf(path + n - 1, sizeof path - n, "%d", (int)getpid());
     log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
-        die("cannot open VMMALLOC_LOG_FILE: ", path);
+        vm_die("cannot open VMMALLOC_LOG_FILE: ", path);
 }
 
 /* ---- set-up ---- */
@@ -216,50 +196,59 @@ static size_t parse_size(const char *s)
 {
     unsigned long long v = 0;
     if (!s || !*s)
-        die("VMMALLOC_POOL_SIZE is not set", NULL);
+        vm_die("VMMALLOC_POOL_SIZE is not set", NULL);
     for (const char *c = s; *c; c++) {
         if (*c < '0' || *c > '9')
-            die("VMMALLOC_POOL_SIZE is not a number of bytes: ", s);
+            vm_die("VMMALLOC_POOL_SIZE is not a number of bytes: ", s);
         if (v > (~0ull - 9) / 10)
-            die("VMMALLOC_POOL_SIZE is too large: ", s);
+            vm_die("VMMALLOC_POOL_SIZE is too large: ", s);
         v = v * 10 + (unsigned)(*c - '0');
     }
     if (v < VMMALLOC_MIN_POOL)
-        die("VMMALLOC_POOL_SIZE is below the minimum of 14680064 bytes (VMMALLOC_MIN_POOL): ", s);
+        vm_die("VMMALLOC_POOL_SIZE is below the minimum of 14680064 bytes (VMMALLOC_MIN_POOL): ", s);
     return (size_t)v & ~(size_t)4095;
+}
+
+int vm_tmpfile(const char *dir)
+{
+    char tmp[4096];
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || strlen(dir) + 24 > sizeof tmp)
+        return fd;
+    /* no O_TMPFILE here: create and unlink at once */
+    strcpy(tmp, dir);
+    strcat(tmp, "/vmmalloc.XXXXXX");
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(tmp);
+    return fd;
 }
 
 static int open_pool(const char *dir)
 {
-    char tmp[4096];
     struct stat st;
     int fd;
 
     if (!dir || !*dir)
-        die("VMMALLOC_POOL_DIR is not set", NULL);
+        vm_die("VMMALLOC_POOL_DIR is not set", NULL);
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        die("VMMALLOC_POOL_DIR is not a directory: ", dir);
+        vm_die("VMMALLOC_POOL_DIR is not a directory: ", dir);
     if (access(dir, W_OK | X_OK) < 0)
-        die("VMMALLOC_POOL_DIR is not writable: ", dir);
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    /* no O_TMPFILE here: create and unlink at once */
-    if (strlen(dir) + 24 > sizeof tmp)
-        die("VMMALLOC_POOL_DIR is too long: ", dir);
-    strcpy(tmp, dir);
-    strcat(tmp, "/vmmalloc.XXXXXX");
-    fd = mkostemp(tmp, O_CLOEXEC);
+        vm_die("VMMALLOC_POOL_DIR is not writable: ", dir);
+    if (strlen(dir) + 24 > 4096)
+        vm_die("VMMALLOC_POOL_DIR is too long: ", dir);
+    fd = vm_tmpfile(dir);
     if (fd < 0)
-        die("cannot create the pool file in ", dir);
-    unlink(tmp);
+        vm_die("cannot create the pool file in ", dir);
     return fd;
 }
 
 static void setup(void)
 {
-    size_t sz = sizeof pool_arena;
+    size_t sz = sizeof pool_arena[0];
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     extent_hooks_t *hp = &hooks;
+    struct stat st;
     int fd;
 
     setup_log();
@@ -267,37 +256,51 @@ static void setup(void)
     fd = open_pool(getenv("VMMALLOC_POOL_DIR"));
     /* ftruncate, not fallocate: a large pool costs nothing at start-up */
     if (ftruncate(fd, (off_t)pool_size) < 0)
-        die("cannot size the pool file: ", strerror(errno));
+        vm_die("cannot size the pool file: ", strerror(errno));
     pool_base = mmap(NULL, pool_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (pool_base == MAP_FAILED)
-        die("cannot map the pool: ", strerror(errno));
-    close(fd);
+        vm_die("cannot map the pool: ", strerror(errno));
+    /* kept for fork, out of the way of programs that dup2 onto low numbers */
+    pool_fd = fcntl(fd, F_DUPFD_CLOEXEC, 700);
+    if (pool_fd < 0)
+        pool_fd = fd;
+    else
+        close(fd);
+    if (fstat(pool_fd, &st) < 0)
+        vm_die("cannot stat the pool file: ", strerror(errno));
+    pool_dev = st.st_dev;
+    pool_ino = st.st_ino;
     hooks.alloc = hook_alloc;
     hooks.dalloc = hook_dalloc;
     hooks.destroy = hook_destroy;
     hooks.split = hook_split;
     hooks.merge = hook_merge;
-    if (mallctl("arenas.create", &pool_arena, &sz, &hp, sizeof hp) != 0)
-        die("cannot create the jemalloc arena for the pool", NULL);
-    /* VMMALLOC_FORK: 0 no fork support; 1 (default), 2, 3: the child gets
-     * a private copy of what is in use (2 and 3's file copy is not done
-     * yet: they behave as 1). */
+    /* VMMALLOC_FORK, before jemalloc starts (at the first mallctl) */
     const char *fk = getenv("VMMALLOC_FORK");
     if (fk && (fk[0] < '0' || fk[0] > '3' || fk[1]))
-        die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
-    if (!fk || fk[0] != '0')
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
-    logmsg(2, "pool of %zu bytes at %p in %s, jemalloc arena %u", pool_size, (void *)pool_base,
-           getenv("VMMALLOC_POOL_DIR"), pool_arena);
+        vm_die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
+    vm_fork_init(fk ? fk[0] - '0' : 1, getenv("VMMALLOC_POOL_DIR"));
+    /* up to 4 per CPU; each takes at least 2 MiB of metadata when made, so
+     * one per 32 MiB of pool, and they are made when a thread first needs
+     * one (a single-threaded program has one) */
+    n_arenas = ncpu < 1 ? 1 : ncpu > MAX_ARENAS / 4 ? MAX_ARENAS : 4 * (unsigned)ncpu;
+    if (n_arenas > pool_size / (32 << 20))
+        n_arenas = pool_size / (32 << 20) ? (unsigned)(pool_size / (32 << 20)) : 1;
+    if (mallctl("arenas.create", &pool_arena[0], &sz, &hp, sizeof hp) != 0)
+        vm_die("cannot create the jemalloc arena for the pool", NULL);
+    arena_made[0] = 2;
+    vm_log(2, "pool of %zu bytes at %p in %s, %u jemalloc arenas", pool_size, (void *)pool_base,
+           getenv("VMMALLOC_POOL_DIR"), n_arenas);
     if (log_level >= 3)
         atexit(log_stats);
 }
 
-/* 1: the pool serves this call; 0: glibc does (during set-up). */
-static int ready(void)
+/* 1: the pool serves this call; 0: glibc does (during set-up).  The
+ * first call of the process and of each thread take the slow path. */
+static __attribute__((noinline)) int ready_slow(void)
 {
     int s = atomic_load_explicit(&state, memory_order_acquire);
-    if (__builtin_expect(s == 2, 1))
+    if (s == 2)
         goto bind;
     if (initializing)
         return 0;
@@ -313,11 +316,29 @@ static int ready(void)
     }
 bind:
     if (__builtin_expect(!bound, 0)) {
-        unsigned a = pool_arena;
+        unsigned i = atomic_fetch_add(&next_arena, 1) % n_arenas, a;
+        int st = 0;
+        if (atomic_compare_exchange_strong(&arena_made[i], &st, 1)) {
+            size_t sz = sizeof a;
+            extent_hooks_t *hp = &hooks;
+            if (mallctl("arenas.create", &a, &sz, &hp, sizeof hp) == 0) {
+                pool_arena[i] = a;
+                atomic_store(&arena_made[i], 2);
+            }
+        }
+        /* not made (yet, or it failed): share the first */
+        a = atomic_load(&arena_made[i]) == 2 ? pool_arena[i] : pool_arena[0];
         bound = 1;
         mallctl("thread.arena", NULL, NULL, &a, sizeof a);
     }
     return 1;
+}
+
+static inline int ready(void)
+{
+    if (__builtin_expect(bound, 1))
+        return 1;
+    return ready_slow();
 }
 
 static int in_pool(const void *p)
@@ -328,11 +349,10 @@ static int in_pool(const void *p)
 __attribute__((constructor)) static void vmmalloc_init(void) { ready(); }
 
 /* "<prefix><arena><suffix>" for mallctl, without stdio (no allocation). */
-static const char *ctl_name(char *buf, const char *prefix, const char *suffix)
+static const char *ctl_name(char *buf, const char *prefix, unsigned a, const char *suffix)
 {
     char num[16];
     int i = 15;
-    unsigned a = pool_arena;
     num[i] = 0;
     do num[--i] = (char)('0' + a % 10); while ((a /= 10));
     strcpy(buf, prefix);
@@ -342,29 +362,41 @@ static const char *ctl_name(char *buf, const char *prefix, const char *suffix)
 static void purge(void)
 {
     char name[64];
-    mallctl(ctl_name(name, "arena.", ".purge"), NULL, NULL, NULL, 0);
+    for (unsigned i = 0; i < n_arenas; i++)
+        if (atomic_load(&arena_made[i]) == 2)
+            mallctl(ctl_name(name, "arena.", pool_arena[i], ".purge"), NULL, NULL, NULL, 0);
 }
 
 /* jemalloc coalesces freed extents lazily: purge once before giving up. */
-static void *pool_alloc(size_t n, int flags)
+static void *pool_retry(size_t n, int flags)
 {
-    void *p = mallocx(n ? n : 1, flags);
+    void *p;
+    purge();
+    p = mallocx(n ? n : 1, flags);
+    /* freed extents stay with their arena: try the others' */
+    for (unsigned i = 0; !p && i < n_arenas; i++)
+        if (atomic_load(&arena_made[i]) == 2)
+            p = mallocx(n ? n : 1, flags | MALLOCX_ARENA(pool_arena[i]) | MALLOCX_TCACHE_NONE);
     if (!p) {
-        purge();
-        p = mallocx(n ? n : 1, flags);
-        if (!p) {
-            logmsg(1, "cannot allocate %zu bytes: the pool is full", n);
-            errno = ENOMEM;
-        }
+        vm_log(1, "cannot allocate %zu bytes: the pool is full", n);
+        errno = ENOMEM;
     }
     return p;
 }
 
+static void *pool_alloc(size_t n, int flags)
+{
+    void *p = mallocx(n ? n : 1, flags);
+    return p ? p : pool_retry(n, flags);
+}
+
 EXPORT void *malloc(size_t n)
 {
+    void *p;
     if (!ready())
         return __libc_malloc(n);
-    return pool_alloc(n, 0);
+    p = vmje_malloc(n);
+    return __builtin_expect(p != NULL, 1) ? p : pool_retry(n, 0);
 }
 
 EXPORT void free(void *p)
@@ -372,7 +404,7 @@ EXPORT void free(void *p)
     if (!p)
         return;
     if (state == 2 && in_pool(p))
-        dallocx(p, 0);
+        vmje_free(p);
     else
         __libc_free(p);
 }
@@ -382,13 +414,15 @@ EXPORT void cfree(void *p) { free(p); }
 EXPORT void *calloc(size_t n, size_t m)
 {
     size_t t;
+    void *p;
     if (__builtin_mul_overflow(n, m, &t)) {
         errno = ENOMEM;
         return NULL;
     }
     if (!ready())
         return __libc_calloc(n, m);
-    return pool_alloc(t, MALLOCX_ZERO);
+    p = vmje_calloc(1, t);
+    return __builtin_expect(p != NULL, 1) ? p : pool_retry(t, MALLOCX_ZERO);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
@@ -419,14 +453,25 @@ EXPORT void *realloc(void *p, size_t n)
         __libc_free(p);
         return q;
     }
-    q = rallocx(p, n ? n : 1, 0);
+    /* glibc often grows a block in place, where jemalloc moves it at every
+     * size class: growing by half at least makes a run of small growths
+     * cost a bounded number of copies, and a block stays put while it
+     * shrinks by less than half. */
+    size_t have = sallocx(p, 0);
+    if (n <= have && n >= have / 2)
+        return p;
+    q = NULL;
+    if (n > have && have + have / 2 > n && have < ((size_t)64 << 20))
+        q = vmje_realloc(p, have + have / 2);
+    if (!q)
+        q = vmje_realloc(p, n ? n : 1);
     if (!q) {
         /* purge and retry through the slow path */
         if (!(q = pool_alloc(n, 0)))
             return NULL;
         size_t old = sallocx(p, 0);
         memcpy(q, p, old < n ? old : n);
-        dallocx(p, 0);
+        vmje_free(p);
     }
     return q;
 }
@@ -483,12 +528,14 @@ EXPORT void *pvalloc(size_t n)
 static size_t arena_stat(const char *suffix)
 {
     char name[96];
-    size_t v = 0, sz = sizeof v;
+    size_t v, sz = sizeof v, sum = 0;
     uint64_t epoch = 1;
     mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
-    if (mallctl(ctl_name(name, "stats.arenas.", suffix), &v, &sz, NULL, 0) != 0)
-        v = 0;
-    return v;
+    for (unsigned i = 0; i < n_arenas; i++)
+        if (atomic_load(&arena_made[i]) == 2 &&
+            mallctl(ctl_name(name, "stats.arenas.", pool_arena[i], suffix), &v, &sz, NULL, 0) == 0)
+            sum += v;
+    return sum;
 }
 
 EXPORT struct mallinfo2 mallinfo2(void)

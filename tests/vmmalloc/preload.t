@@ -74,6 +74,24 @@ end
 -- VMMALLOC_FORK=1 spelled out, as the default
 t.is((run(pre(ok_env .. " VMMALLOC_FORK=1", script))), "2000 20 0\n", "VMMALLOC_FORK=1: perl with fork")
 
+-- VMMALLOC_FORK 3 falls back to copy-on-write when the copy cannot be made
+-- (the pool's directory was removed); 2 then ends the process with a message
+local function gone_dir_fork(mode)
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir " .. d))
+  local prog = [[perl -e 'rmdir $ARGV[0] or die "rmdir"; my $p = fork; if (!$p) { my @a = map { "y" x 100 } 1..10000; exit(@a == 10000 ? 0 : 1) } waitpid($p, 0); print "child ", $? >> 8, "\n"' ]] .. d
+  local o, r = run(pre("VMMALLOC_POOL_DIR=" .. d .. " VMMALLOC_POOL_SIZE=67108864 VMMALLOC_LOG_LEVEL=2 VMMALLOC_FORK=" .. mode, prog))
+  os.execute("rmdir " .. d .. " 2>/dev/null")
+  return o, r
+end
+local o3, r3 = gone_dir_fork(3)
+t.like(o3, "<2> fork: the pool is copy%-on%-write from now on\nchild 0\n$", "VMMALLOC_FORK=3 without a copy: copy-on-write, the child allocates")
+t.is(r3, 0, "and the program succeeds")
+local o2, r2 = gone_dir_fork(2)
+t.like(o2, "Error %(libvmmalloc%): fork: cannot copy the pool file for the child %(VMMALLOC_FORK=2%): No such file", "VMMALLOC_FORK=2 without a copy: " .. (o2:match("Error[^\n]*") or o2))
+t.is(r2, 1, "and ends the process")
+
 -- the heap is in the pool file: a shared mapping of the pool's size
 local maps = run(pre(ok_env, "cat /proc/self/maps"))
 local found
