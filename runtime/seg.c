@@ -224,7 +224,7 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
                    struct vmlab_seg **out)
 {
     struct vmlab_seg *s;
-    int r;
+    int r, mprot, shared;
 
     if (!addr || !size)
         return -EINVAL;
@@ -233,7 +233,10 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
     s->addr = addr;
     s->prot = prot;
     s->mapped = 1;
-    s->shared = 0;
+    /* shared as the kernel says: a pool's file mapping is, an arena not */
+    if (vmlab_mapping_at(addr, &mprot, &shared) < 0)
+        shared = 0;
+    s->shared = shared;
     link_seg(s);
     *out = s;
     return 0;

@@ -143,11 +143,11 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
     return vmlab_seg_where_each(s, off, len, copy_nodes, nodes);
 }
 
-int vmlab_prot_at(const void *addr)
+int vmlab_mapping_at(const void *addr, int *prot, int *shared)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
+    FILE *f = fopen("/proc/self/maps", "re");
     char line[512];
-    int prot = -1;
+    int r = -1;
 
     while (f && fgets(line, sizeof line, f)) {
         unsigned long start, end;
@@ -155,12 +155,20 @@ int vmlab_prot_at(const void *addr)
         if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
             continue;
         if ((uintptr_t)addr >= start && (uintptr_t)addr < end) {
-            prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-                   (perms[2] == 'x' ? PROT_EXEC : 0);
+            *prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                    (perms[2] == 'x' ? PROT_EXEC : 0);
+            *shared = perms[3] == 's';
+            r = 0;
             break;
         }
     }
     if (f)
         fclose(f);
-    return prot;
+    return r;
+}
+
+int vmlab_prot_at(const void *addr)
+{
+    int prot, shared;
+    return vmlab_mapping_at(addr, &prot, &shared) < 0 ? -1 : prot;
 }

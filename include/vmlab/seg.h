@@ -115,7 +115,9 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
 int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
                          void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),
                          void *ctx);
-/* The protection of the mapping holding addr (/proc/self/maps), or -1
- * when nothing is mapped there. */
+/* The protection and sharing of the mapping holding addr
+ * (/proc/self/maps): 0, or -1 when nothing is mapped there. */
+int vmlab_mapping_at(const void *addr, int *prot, int *shared);
+/* Its protection alone, or -1. */
 int vmlab_prot_at(const void *addr);
 #endif
