@@ -14,20 +14,29 @@ local function list(pattern)
   return files
 end
 
+local function run(f)
+  local p = io.popen(string.format("cd %s && timeout 300 %s %s 2>&1", root, vmlab, f:sub(#root + 2)))
+  local out = p:read("a")
+  return out, p:close()
+end
+
 local examples = list(root .. "/examples/*.lua")
 t.cmp_ok(#examples, ">=", 1, "there are examples")
 for _, f in ipairs(examples) do
-  local p = io.popen(string.format("cd %s && timeout 300 %s %s 2>&1", root, vmlab, f:sub(#root + 2)))
-  local out = p:read("a")
-  local ok, _, code = p:close()
+  local out, ok, _, code = run(f)
   local name = f:match("[^/]+$")
   if not t.ok(ok, name .. " runs") then
     t.diag("exit " .. tostring(code) .. ":\n" .. out:sub(-2000))
   end
   -- the scheme examples print a measured effect: some, not a figure
   if name == "ethp.lua" and out:match("THP: [^\n]*%[madvise%]") then
-    local huge = tonumber(out:match("hot 16 MiB: (%d+) MiB huge"))
-    t.cmp_ok(huge or -1, ">", 0, "ethp: the hot part got huge pages (" .. tostring(huge) .. " MiB)")
+    local function huge() return tonumber(out:match("hot 16 MiB: (%d+) MiB huge")) end
+    -- a sampler starved by a loaded machine can learn too little once;
+    -- a second run decides
+    if (huge() or 0) == 0 then out = run(f) end
+    if not t.cmp_ok(huge() or -1, ">", 0, "ethp: the hot part got huge pages (" .. tostring(huge()) .. " MiB)") then
+      t.diag(out:sub(-2000))
+    end
   elseif name == "prcl.lua" then
     local saved = tonumber(out:match("saved (%d+) MiB"))
     t.cmp_ok(saved or -1, ">", 0, "prcl: memory saved (" .. tostring(saved) .. " MiB)")
