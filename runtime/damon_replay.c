@@ -7,50 +7,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A pattern active this sample, as the hot loop wants it: a flat array
+ * entry (no pointer to chase) and [start, start + size) so that one
+ * unsigned compare tests the range. */
+struct active {
+    uint64_t start, size;
+    double p;
+};
+
 struct pattern {
     struct vmlab_damon_pattern *v;
     size_t n;
     struct vmlab_rng rng;
+    struct active *act;   /* room for n: the patterns active this sample */
 };
 
-/* Whether addr is accessed, among the patterns active this sample. */
-static int accessed(const struct vmlab_damon_pattern *const *act, size_t n, struct vmlab_rng *rng,
-                    uint64_t addr)
+/* The time windows change per sample, not per region: filter once. */
+static size_t active_patterns(const struct pattern *p, uint64_t now)
+{
+    size_t na = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct vmlab_damon_pattern *x = &p->v[i];
+        if (now >= x->from_us && (!x->until_us || now < x->until_us))
+            p->act[na++] = (struct active){x->start, x->end > x->start ? x->end - x->start : 0, x->p};
+    }
+    return na;
+}
+
+/* Whether addr is accessed: the first active pattern holding it decides,
+ * drawing from rng unless its p is 1. */
+static inline int accessed(const struct active *act, size_t n, struct vmlab_rng *rng, uint64_t addr)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct vmlab_damon_pattern *x = act[i];
-        if (addr < x->start || addr >= x->end)
+        if (addr - act[i].start >= act[i].size)   /* below start wraps: outside too */
             continue;
-        if (x->p >= 1.0)
+        if (act[i].p >= 1.0)
             return 1;
-        return (double)(vmlab_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0) < x->p;
+        return (double)(vmlab_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0) < act[i].p;
     }
     return 0;
 }
 
-static void pattern_check(struct vmlab_damon *d)
+/* Check every region's sample; with pick, also choose its next sample in
+ * the same pass (the two draw from different streams, p->rng and d->rng,
+ * each still in region order). */
+static inline void check_regions(struct vmlab_damon *d, int pick)
 {
     struct pattern *p = d->backend;
-    const struct vmlab_damon_pattern *stack[16], **act = stack;
-    size_t na = 0;
-    uint64_t now = d->now_us;
-    struct vmlab_rng rng = p->rng;
+    size_t na = active_patterns(p, d->now_us);
+    const struct active *act = p->act;
+    struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
 
-    /* The time windows change per sample, not per region: filter once. */
-    if (p->n > 16 && !(act = malloc(p->n * sizeof *act)))
-        act = stack;   /* out of memory: look at the first 16 only */
-    for (size_t i = 0; i < p->n && (act != stack || na < 16); i++)
-        if (now >= p->v[i].from_us && (!p->v[i].until_us || now < p->v[i].until_us))
-            act[na++] = &p->v[i];
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             v[i].nr_accesses += (uint32_t)accessed(act, na, &rng, v[i].sampling_addr);
+            if (pick)
+                v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
+        }
     }
     p->rng = rng;
-    if (act != stack)
-        free(act);
+    if (pick)
+        d->rng = pick_rng;
+}
+
+static void pattern_check(struct vmlab_damon *d)
+{
+    check_regions(d, 0);
+}
+
+static void pattern_check_and_pick(struct vmlab_damon *d)
+{
+    check_regions(d, 1);
 }
 
 static void pattern_cleanup(struct vmlab_damon *d)
@@ -58,6 +88,7 @@ static void pattern_cleanup(struct vmlab_damon *d)
     struct pattern *p = d->backend;
     if (p) {
         free(p->v);
+        free(p->act);
         free(p);
     }
     d->backend = NULL;
@@ -66,6 +97,7 @@ static void pattern_cleanup(struct vmlab_damon *d)
 const struct vmlab_damon_ops vmlab_damon_pattern_ops = {
     .name = "replay",
     .check = pattern_check,
+    .check_and_pick = pattern_check_and_pick,
     .cleanup = pattern_cleanup,
 };
 
@@ -76,7 +108,10 @@ int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_p
     if (!p)
         return -ENOMEM;
     p->v = malloc((n + 1) * sizeof *v);
-    if (!p->v) {
+    p->act = malloc((n + 1) * sizeof *p->act);
+    if (!p->v || !p->act) {
+        free(p->v);
+        free(p->act);
         free(p);
         return -ENOMEM;
     }

@@ -100,6 +100,11 @@ struct vmlab_damon_ops {
     int (*init)(struct vmlab_damon *d);
     void (*prepare)(struct vmlab_damon *d);
     void (*check)(struct vmlab_damon *d);  /* adds to nr_accesses */
+    /* Optional: check(), then pick each region's next sample with
+     * vmlab_damon_pick_sample() and d->rng, in one pass over the regions.
+     * The monitor uses it when no aggregation or update falls between
+     * the check and the pick (they would change the regions). */
+    void (*check_and_pick)(struct vmlab_damon *d);
     /* Current address ranges of target t (whole-process targets). */
     int (*ranges)(struct vmlab_damon *d, size_t t, struct vmlab_range **out, size_t *n);
     void (*cleanup)(struct vmlab_damon *d);
@@ -140,6 +145,17 @@ struct vmlab_damon {
     size_t nr_hooks;
     void *runner;                  /* the sampling thread, when one runs */
 };
+
+/* The sampling granularity: one page, and the smallest region. */
+#define VMLAB_DAMON_MIN_REGION 4096ULL
+/* The page region r samples next: page aligned, within r.  One draw from
+ * rng, none for a region smaller than a page (the order of draws is what
+ * makes a seed's snapshots repeatable). */
+static inline uint64_t vmlab_damon_pick_sample(const struct vmlab_region *r, struct vmlab_rng *rng)
+{
+    uint64_t pages = vmlab_region_size(r) / VMLAB_DAMON_MIN_REGION;
+    return r->start + (pages ? vmlab_rng_range(rng, 0, pages) * VMLAB_DAMON_MIN_REGION : 0);
+}
 
 /* Set up the targets' initial regions (evenly split, as the kernel). */
 int vmlab_damon_init(struct vmlab_damon *d);
