@@ -4,66 +4,92 @@
 #include "vmlab/damon.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* A pattern active this sample, as the hot loop wants it: a flat array
- * entry (no pointer to chase) and [start, start + size) so that one
- * unsigned compare tests the range. */
+ * entry (no pointer to chase), [start, start + last] so that one unsigned
+ * compare tests the range; it draws when p < 1, and a draw hits when its
+ * top 53 bits are below `below`; else it always hits (p = 1). */
 struct active {
-    uint64_t start, size;
-    double p;
+    uint64_t start, last;
+    uint64_t below;
+    uint32_t draws, always;
 };
+
+/* Ends the active list: holds every address, never hit, no draw.  With
+ * it the scan needs no count check. */
+static const struct active outside = {0, UINT64_MAX, 0, 0, 0};
 
 struct pattern {
     struct vmlab_damon_pattern *v;
     size_t n;
     struct vmlab_rng rng;
-    struct active *act;   /* room for n: the patterns active this sample */
+    struct active *act;   /* room for n + 1: the patterns active this sample */
 };
 
+/* The draw u (53 bits) hits when u * 2^-53 < p, as a double.  Both sides
+ * are exact (a power-of-two scale), so that is u < p * 2^53, and for an
+ * integer u, u < ceil(p * 2^53).  p < 0 or NaN: never. */
+static uint64_t draws_below(double p)
+{
+    double t = ceil(p * 9007199254740992.0);
+    return t > 0 ? (uint64_t)t : 0;
+}
+
+static struct active make_active(const struct vmlab_damon_pattern *x)
+{
+    struct active a = {x->start, x->end - x->start - 1, 0, 0, 0};
+
+    if (x->p >= 1.0) {
+        a.always = 1;
+    } else {
+        a.draws = 1;
+        a.below = draws_below(x->p);
+    }
+    return a;
+}
+
 /* The time windows change per sample, not per region: filter once. */
-static size_t active_patterns(const struct pattern *p, uint64_t now)
+static void active_patterns(const struct pattern *p, uint64_t now)
 {
     size_t na = 0;
 
     for (size_t i = 0; i < p->n; i++) {
         const struct vmlab_damon_pattern *x = &p->v[i];
-        if (now >= x->from_us && (!x->until_us || now < x->until_us))
-            p->act[na++] = (struct active){x->start, x->end > x->start ? x->end - x->start : 0, x->p};
+        if (x->end > x->start && now >= x->from_us && (!x->until_us || now < x->until_us))
+            p->act[na++] = make_active(x);
     }
-    return na;
+    p->act[na] = outside;
 }
 
 /* Whether addr is accessed: the first active pattern holding it decides,
- * drawing from rng unless its p is 1. */
-static inline int accessed(const struct active *act, size_t n, struct vmlab_rng *rng, uint64_t addr)
+ * drawing unless its p is 1 (or it is the end mark). */
+static inline uint32_t accessed(const struct active *a, struct vmlab_rng *rng, uint64_t addr)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (addr - act[i].start >= act[i].size)   /* below start wraps: outside too */
-            continue;
-        if (act[i].p >= 1.0)
-            return 1;
-        return (double)(vmlab_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0) < act[i].p;
-    }
-    return 0;
+    while (addr - a->start > a->last)   /* below start wraps: outside too */
+        a++;
+    if (!a->draws)
+        return a->always;
+    return (vmlab_rng_next(rng) >> 11) < a->below;
 }
 
 /* Check every region's sample; with pick, also choose its next sample in
  * the same pass (the two draw from different streams, p->rng and d->rng,
  * each still in region order). */
-static inline void check_regions(struct vmlab_damon *d, int pick)
+static inline __attribute__((always_inline)) void check_regions(struct vmlab_damon *d, int pick)
 {
     struct pattern *p = d->backend;
-    size_t na = active_patterns(p, d->now_us);
     const struct active *act = p->act;
     struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
 
+    active_patterns(p, d->now_us);
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
         for (size_t i = 0; i < n; i++) {
-            v[i].nr_accesses += (uint32_t)accessed(act, na, &rng, v[i].sampling_addr);
+            v[i].nr_accesses += accessed(act, &rng, v[i].sampling_addr);
             if (pick)
                 v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
         }
@@ -108,7 +134,7 @@ int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_p
     if (!p)
         return -ENOMEM;
     p->v = malloc((n + 1) * sizeof *v);
-    p->act = malloc((n + 1) * sizeof *p->act);
+    p->act = malloc((n + 1) * sizeof *p->act);   /* and the end mark */
     if (!p->v || !p->act) {
         free(p->v);
         free(p->act);

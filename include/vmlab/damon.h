@@ -36,12 +36,19 @@ struct vmlab_rng {
 };
 /* wyrand: one 128-bit multiply per number, the same sequence for the
  * same seed.  Inline: it runs once per region per sample. */
+#define VMLAB_RNG_STEP 0xa0761d6478bd642fULL
+/* The number a state gives (after its step). */
+static inline uint64_t vmlab_rng_mix(uint64_t s)
+{
+    uint64_t k = s ^ 0xe7037ed1a0b428dbULL;
+    /* the high and low halves of s * k: written apart, GCC keeps the
+     * 128-bit product in registers inside loops (no stack round trip) */
+    return (uint64_t)(((unsigned __int128)s * k) >> 64) ^ (s * k);
+}
 static inline uint64_t vmlab_rng_next(struct vmlab_rng *r)
 {
-    unsigned __int128 m;
-    r->s += 0xa0761d6478bd642fULL;
-    m = (unsigned __int128)r->s * (r->s ^ 0xe7037ed1a0b428dbULL);
-    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+    r->s += VMLAB_RNG_STEP;
+    return vmlab_rng_mix(r->s);
 }
 /* A number in [lo, hi), by multiply-shift (no division). */
 static inline uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
