@@ -18,8 +18,8 @@ struct active {
     uint32_t draws, always;
 };
 
-/* Ends the active list: holds every address, never hit, no draw.  With
- * it the scan needs no count check. */
+/* Ends the active list: what an address outside them all gets (no hit,
+ * no draw). */
 static const struct active outside = {0, UINT64_MAX, 0, 0, 0};
 
 struct pattern {
@@ -52,7 +52,7 @@ static struct active make_active(const struct vmlab_damon_pattern *x)
 }
 
 /* The time windows change per sample, not per region: filter once. */
-static void active_patterns(const struct pattern *p, uint64_t now)
+static size_t active_patterns(const struct pattern *p, uint64_t now)
 {
     size_t na = 0;
 
@@ -62,14 +62,21 @@ static void active_patterns(const struct pattern *p, uint64_t now)
             p->act[na++] = make_active(x);
     }
     p->act[na] = outside;
+    return na;
 }
 
 /* Whether addr is accessed: the first active pattern holding it decides,
- * drawing unless its p is 1 (or it is the end mark). */
-static inline uint32_t accessed(const struct active *a, struct vmlab_rng *rng, uint64_t addr)
+ * drawing unless its p is 1 (none holding it: the end mark, never).  The
+ * scan looks at every pattern, choosing without a branch: its length is
+ * then the same for every region, which the CPU predicts, where stopping
+ * at the first hit mispredicted. */
+static inline uint32_t accessed(const struct active *act, size_t na, struct vmlab_rng *rng,
+                                uint64_t addr)
 {
-    while (addr - a->start > a->last)   /* below start wraps: outside too */
-        a++;
+    const struct active *a = &act[na];
+
+    for (size_t k = na; k-- > 0;)
+        a = addr - act[k].start <= act[k].last ? &act[k] : a;   /* below start wraps */
     if (!a->draws)
         return a->always;
     return (vmlab_rng_next(rng) >> 11) < a->below;
@@ -84,12 +91,12 @@ static inline __attribute__((always_inline)) void check_regions(struct vmlab_dam
     const struct active *act = p->act;
     struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
 
-    active_patterns(p, d->now_us);
+    size_t na = active_patterns(p, d->now_us);
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
         for (size_t i = 0; i < n; i++) {
-            v[i].nr_accesses += accessed(act, &rng, v[i].sampling_addr);
+            v[i].nr_accesses += accessed(act, na, &rng, v[i].sampling_addr);
             if (pick)
                 v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
         }
