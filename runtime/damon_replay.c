@@ -51,8 +51,11 @@ static struct active make_active(const struct vmlab_damon_pattern *x)
     return a;
 }
 
-/* The time windows change per sample, not per region: filter once. */
-static size_t active_patterns(const struct pattern *p, uint64_t now)
+/* The time windows change per sample, not per region: filter once.
+ * Returns how many are active; *disjoint says whether they sort into
+ * non-overlapping ranges (then sorted by start), where the first holding
+ * an address is the only one and a cursor finds it. */
+static size_t active_patterns(const struct pattern *p, uint64_t now, int *disjoint)
 {
     size_t na = 0;
 
@@ -62,24 +65,40 @@ static size_t active_patterns(const struct pattern *p, uint64_t now)
             p->act[na++] = make_active(x);
     }
     p->act[na] = outside;
+    *disjoint = 1;
+    for (size_t i = 1; i < na && *disjoint; i++)
+        if (p->act[i].start <= p->act[i - 1].start + p->act[i - 1].last)
+            *disjoint = 0;   /* unsorted or overlapping: keep list order */
     return na;
 }
 
-/* Whether addr is accessed: the first active pattern holding it decides,
- * drawing unless its p is 1 (none holding it: the end mark, never).  The
- * scan looks at every pattern, choosing without a branch: its length is
- * then the same for every region, which the CPU predicts, where stopping
- * at the first hit mispredicted. */
-static inline uint32_t accessed(const struct active *act, size_t na, struct vmlab_rng *rng,
-                                uint64_t addr)
+/* Whether a sample hits the pattern that holds it (NULL: none), drawing
+ * unless its p is 1. */
+static inline uint32_t hit(const struct active *a, struct vmlab_rng *rng)
 {
-    const struct active *a = &act[na];
-
-    for (size_t k = na; k-- > 0;)
-        a = addr - act[k].start <= act[k].last ? &act[k] : a;   /* below start wraps */
     if (!a->draws)
         return a->always;
     return (vmlab_rng_next(rng) >> 11) < a->below;
+}
+
+/* Any order: the first active pattern holding addr decides (the end mark
+ * holds every address and never hits). */
+static inline const struct active *first_holding(const struct active *a, uint64_t addr)
+{
+    while (addr - a->start > a->last)   /* below start wraps: outside too */
+        a++;
+    return a;
+}
+
+/* Sorted and disjoint: regions are sorted too and each sample lies in its
+ * region, so a cursor that only moves forward finds the pattern. */
+static inline const struct active *cursor_holding(const struct active **cur, uint64_t addr)
+{
+    const struct active *a = *cur;
+    while (addr > a->start + a->last)   /* past it (never past the end mark) */
+        a++;
+    *cur = a;
+    return addr >= a->start ? a : &outside;
 }
 
 /* Check every region's sample; with pick, also choose its next sample in
@@ -90,13 +109,16 @@ static inline __attribute__((always_inline)) void check_regions(struct vmlab_dam
     struct pattern *p = d->backend;
     const struct active *act = p->act;
     struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
+    int disjoint;
 
-    size_t na = active_patterns(p, d->now_us);
+    active_patterns(p, d->now_us, &disjoint);
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
+        const struct active *cur = act;
         for (size_t i = 0; i < n; i++) {
-            v[i].nr_accesses += accessed(act, na, &rng, v[i].sampling_addr);
+            uint64_t addr = v[i].sampling_addr;
+            v[i].nr_accesses += hit(disjoint ? cursor_holding(&cur, addr) : first_holding(act, addr), &rng);
             if (pick)
                 v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
         }
