@@ -40,7 +40,7 @@ unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d)
     return n;
 }
 
-static uint64_t min_region(void) { return 4096; }
+static uint64_t min_region(void) { return VMLAB_DAMON_MIN_REGION; }
 
 /* The biggest a merged region may get: total size / min_nr_regions. */
 static uint64_t region_sz_limit(const struct vmlab_damon *d)
@@ -113,10 +113,8 @@ static void pick_samples(struct vmlab_damon *d)
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t pages = vmlab_region_size(&v[i]) / min_region();
-            v[i].sampling_addr = v[i].start + (pages ? vmlab_rng_range(&rng, 0, pages) * min_region() : 0);
-        }
+        for (size_t i = 0; i < n; i++)
+            v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &rng);
     }
     d->rng = rng;
 }
@@ -214,23 +212,47 @@ void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, vo
         }
 }
 
+static int aggregation_due(const struct vmlab_damon *d, uint64_t now)
+{
+    return now >= d->next_aggr_us;
+}
+
+static int update_due(const struct vmlab_damon *d, uint64_t now)
+{
+    return d->attrs.update_us && now >= d->next_update_us;
+}
+
+/* Whether the backend may check and pick in one pass this sample: only
+ * when the regions stay as they are from the check to the pick. */
+static int can_fuse(const struct vmlab_damon *d, uint64_t next_us)
+{
+    return d->ops->check_and_pick && !aggregation_due(d, next_us) && !update_due(d, next_us);
+}
+
 void vmlab_damon_sample(struct vmlab_damon *d)
 {
-    if (d->ops->check)
+    uint64_t next_us = d->now_us +
+        (d->stats.effective_sample_us ? d->stats.effective_sample_us : d->attrs.sample_us);
+    int fused = can_fuse(d, next_us);
+
+    if (fused)
+        d->ops->check_and_pick(d);
+    else if (d->ops->check)
         d->ops->check(d);
     d->stats.samples++;
-    d->now_us += d->stats.effective_sample_us ? d->stats.effective_sample_us : d->attrs.sample_us;
-    if (d->now_us >= d->next_aggr_us) {
+    d->now_us = next_us;
+    if (aggregation_due(d, d->now_us)) {
         aggregate(d);
         d->next_aggr_us += d->attrs.aggr_us;
         if (d->next_aggr_us <= d->now_us)
             d->next_aggr_us = d->now_us + d->attrs.aggr_us;
     }
-    if (d->attrs.update_us && d->now_us >= d->next_update_us) {
+    if (update_due(d, d->now_us)) {
         update_ranges(d);
         d->next_update_us = d->now_us + d->attrs.update_us;
     }
-    pick_samples(d);
+    if (!fused)
+        pick_samples(d);
     if (d->ops->prepare)
         d->ops->prepare(d);
 }

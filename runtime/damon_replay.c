@@ -4,53 +4,138 @@
 #include "vmlab/damon.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A pattern active this sample, as the hot loop wants it: a flat array
+ * entry (no pointer to chase), [start, start + last] so that one unsigned
+ * compare tests the range; it draws when p < 1, and a draw hits when its
+ * top 53 bits are below `below`; else it always hits (p = 1). */
+struct active {
+    uint64_t start, last;
+    uint64_t below;
+    uint32_t draws, always;
+};
+
+/* Ends the active list: what an address outside them all gets (no hit,
+ * no draw). */
+static const struct active outside = {0, UINT64_MAX, 0, 0, 0};
 
 struct pattern {
     struct vmlab_damon_pattern *v;
     size_t n;
     struct vmlab_rng rng;
+    struct active *act;   /* room for n + 1: the patterns active this sample */
 };
 
-/* Whether addr is accessed, among the patterns active this sample. */
-static int accessed(const struct vmlab_damon_pattern *const *act, size_t n, struct vmlab_rng *rng,
-                    uint64_t addr)
+/* The draw u (53 bits) hits when u * 2^-53 < p, as a double.  Both sides
+ * are exact (a power-of-two scale), so that is u < p * 2^53, and for an
+ * integer u, u < ceil(p * 2^53).  p < 0 or NaN: never. */
+static uint64_t draws_below(double p)
 {
-    for (size_t i = 0; i < n; i++) {
-        const struct vmlab_damon_pattern *x = act[i];
-        if (addr < x->start || addr >= x->end)
-            continue;
-        if (x->p >= 1.0)
-            return 1;
-        return (double)(vmlab_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0) < x->p;
+    double t = ceil(p * 9007199254740992.0);
+    return t > 0 ? (uint64_t)t : 0;
+}
+
+static struct active make_active(const struct vmlab_damon_pattern *x)
+{
+    struct active a = {x->start, x->end - x->start - 1, 0, 0, 0};
+
+    if (x->p >= 1.0) {
+        a.always = 1;
+    } else {
+        a.draws = 1;
+        a.below = draws_below(x->p);
     }
-    return 0;
+    return a;
+}
+
+/* The time windows change per sample, not per region: filter once.
+ * Returns how many are active; *disjoint says whether they sort into
+ * non-overlapping ranges (then sorted by start), where the first holding
+ * an address is the only one and a cursor finds it. */
+static size_t active_patterns(const struct pattern *p, uint64_t now, int *disjoint)
+{
+    size_t na = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        const struct vmlab_damon_pattern *x = &p->v[i];
+        if (x->end > x->start && now >= x->from_us && (!x->until_us || now < x->until_us))
+            p->act[na++] = make_active(x);
+    }
+    p->act[na] = outside;
+    *disjoint = 1;
+    for (size_t i = 1; i < na && *disjoint; i++)
+        if (p->act[i].start <= p->act[i - 1].start + p->act[i - 1].last)
+            *disjoint = 0;   /* unsorted or overlapping: keep list order */
+    return na;
+}
+
+/* Whether a sample hits the pattern that holds it (NULL: none), drawing
+ * unless its p is 1. */
+static inline uint32_t hit(const struct active *a, struct vmlab_rng *rng)
+{
+    if (!a->draws)
+        return a->always;
+    return (vmlab_rng_next(rng) >> 11) < a->below;
+}
+
+/* Any order: the first active pattern holding addr decides (the end mark
+ * holds every address and never hits). */
+static inline const struct active *first_holding(const struct active *a, uint64_t addr)
+{
+    while (addr - a->start > a->last)   /* below start wraps: outside too */
+        a++;
+    return a;
+}
+
+/* Sorted and disjoint: regions are sorted too and each sample lies in its
+ * region, so a cursor that only moves forward finds the pattern. */
+static inline const struct active *cursor_holding(const struct active **cur, uint64_t addr)
+{
+    const struct active *a = *cur;
+    while (addr > a->start + a->last)   /* past it (never past the end mark) */
+        a++;
+    *cur = a;
+    return addr >= a->start ? a : &outside;
+}
+
+/* Check every region's sample; with pick, also choose its next sample in
+ * the same pass (the two draw from different streams, p->rng and d->rng,
+ * each still in region order). */
+static inline __attribute__((always_inline)) void check_regions(struct vmlab_damon *d, int pick)
+{
+    struct pattern *p = d->backend;
+    const struct active *act = p->act;
+    struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
+    int disjoint;
+
+    active_patterns(p, d->now_us, &disjoint);
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_region *v = d->targets[t].regions.v;
+        size_t n = d->targets[t].regions.n;
+        const struct active *cur = act;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t addr = v[i].sampling_addr;
+            v[i].nr_accesses += hit(disjoint ? cursor_holding(&cur, addr) : first_holding(act, addr), &rng);
+            if (pick)
+                v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
+        }
+    }
+    p->rng = rng;
+    if (pick)
+        d->rng = pick_rng;
 }
 
 static void pattern_check(struct vmlab_damon *d)
 {
-    struct pattern *p = d->backend;
-    const struct vmlab_damon_pattern *stack[16], **act = stack;
-    size_t na = 0;
-    uint64_t now = d->now_us;
-    struct vmlab_rng rng = p->rng;
+    check_regions(d, 0);
+}
 
-    /* The time windows change per sample, not per region: filter once. */
-    if (p->n > 16 && !(act = malloc(p->n * sizeof *act)))
-        act = stack;   /* out of memory: look at the first 16 only */
-    for (size_t i = 0; i < p->n && (act != stack || na < 16); i++)
-        if (now >= p->v[i].from_us && (!p->v[i].until_us || now < p->v[i].until_us))
-            act[na++] = &p->v[i];
-    for (size_t t = 0; t < d->nr_targets; t++) {
-        struct vmlab_region *v = d->targets[t].regions.v;
-        size_t n = d->targets[t].regions.n;
-        for (size_t i = 0; i < n; i++)
-            v[i].nr_accesses += (uint32_t)accessed(act, na, &rng, v[i].sampling_addr);
-    }
-    p->rng = rng;
-    if (act != stack)
-        free(act);
+static void pattern_check_and_pick(struct vmlab_damon *d)
+{
+    check_regions(d, 1);
 }
 
 static void pattern_cleanup(struct vmlab_damon *d)
@@ -58,6 +143,7 @@ static void pattern_cleanup(struct vmlab_damon *d)
     struct pattern *p = d->backend;
     if (p) {
         free(p->v);
+        free(p->act);
         free(p);
     }
     d->backend = NULL;
@@ -66,6 +152,7 @@ static void pattern_cleanup(struct vmlab_damon *d)
 const struct vmlab_damon_ops vmlab_damon_pattern_ops = {
     .name = "replay",
     .check = pattern_check,
+    .check_and_pick = pattern_check_and_pick,
     .cleanup = pattern_cleanup,
 };
 
@@ -76,7 +163,10 @@ int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_p
     if (!p)
         return -ENOMEM;
     p->v = malloc((n + 1) * sizeof *v);
-    if (!p->v) {
+    p->act = malloc((n + 1) * sizeof *p->act);   /* and the end mark */
+    if (!p->v || !p->act) {
+        free(p->v);
+        free(p->act);
         free(p);
         return -ENOMEM;
     }

@@ -36,12 +36,19 @@ struct vmlab_rng {
 };
 /* wyrand: one 128-bit multiply per number, the same sequence for the
  * same seed.  Inline: it runs once per region per sample. */
+#define VMLAB_RNG_STEP 0xa0761d6478bd642fULL
+/* The number a state gives (after its step). */
+static inline uint64_t vmlab_rng_mix(uint64_t s)
+{
+    uint64_t k = s ^ 0xe7037ed1a0b428dbULL;
+    /* the high and low halves of s * k: written apart, GCC keeps the
+     * 128-bit product in registers inside loops (no stack round trip) */
+    return (uint64_t)(((unsigned __int128)s * k) >> 64) ^ (s * k);
+}
 static inline uint64_t vmlab_rng_next(struct vmlab_rng *r)
 {
-    unsigned __int128 m;
-    r->s += 0xa0761d6478bd642fULL;
-    m = (unsigned __int128)r->s * (r->s ^ 0xe7037ed1a0b428dbULL);
-    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+    r->s += VMLAB_RNG_STEP;
+    return vmlab_rng_mix(r->s);
 }
 /* A number in [lo, hi), by multiply-shift (no division). */
 static inline uint64_t vmlab_rng_range(struct vmlab_rng *r, uint64_t lo, uint64_t hi)
@@ -100,6 +107,11 @@ struct vmlab_damon_ops {
     int (*init)(struct vmlab_damon *d);
     void (*prepare)(struct vmlab_damon *d);
     void (*check)(struct vmlab_damon *d);  /* adds to nr_accesses */
+    /* Optional: check(), then pick each region's next sample with
+     * vmlab_damon_pick_sample() and d->rng, in one pass over the regions.
+     * The monitor uses it when no aggregation or update falls between
+     * the check and the pick (they would change the regions). */
+    void (*check_and_pick)(struct vmlab_damon *d);
     /* Current address ranges of target t (whole-process targets). */
     int (*ranges)(struct vmlab_damon *d, size_t t, struct vmlab_range **out, size_t *n);
     void (*cleanup)(struct vmlab_damon *d);
@@ -140,6 +152,17 @@ struct vmlab_damon {
     size_t nr_hooks;
     void *runner;                  /* the sampling thread, when one runs */
 };
+
+/* The sampling granularity: one page, and the smallest region. */
+#define VMLAB_DAMON_MIN_REGION 4096ULL
+/* The page region r samples next: page aligned, within r.  One draw from
+ * rng, none for a region smaller than a page (the order of draws is what
+ * makes a seed's snapshots repeatable). */
+static inline uint64_t vmlab_damon_pick_sample(const struct vmlab_region *r, struct vmlab_rng *rng)
+{
+    uint64_t pages = vmlab_region_size(r) / VMLAB_DAMON_MIN_REGION;
+    return r->start + (pages ? vmlab_rng_range(rng, 0, pages) * VMLAB_DAMON_MIN_REGION : 0);
+}
 
 /* Set up the targets' initial regions (evenly split, as the kernel). */
 int vmlab_damon_init(struct vmlab_damon *d);
