@@ -98,7 +98,7 @@ $(VMLAB): $(HOST_OBJ) $(BIND_OBJ) $(BUILD)/gen/stdlib_embed.o $(BUILD)/libvmlabr
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $(HOST_OBJ) $(BIND_OBJ) $(BUILD)/gen/stdlib_embed.o $(BUILD)/libvmlabrt.a $(LDLIBS)
 
-$(BUILD)/tests/c/%: tests/c/%.c $(BUILD)/libvmlabrt.a $(HEADERS)
+$(BUILD)/tests/c/%: tests/c/%.c $(BUILD)/libvmlabrt.a $(HEADERS) $(wildcard tests/c/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libvmlabrt.a $(LDLIBS)

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "preload.h"
 
 #define MiB (1024ul * 1024)
 #define POOL (256 * MiB)
@@ -190,27 +190,12 @@ static void forks_while_allocating(int mode)
 
 int main(int argc, char **argv)
 {
-    char lib[4096], num[16];
+    char num[16];
     const char *m = getenv("VMMALLOC_FORK");
     int mode;
 
-#ifdef __SANITIZE_ADDRESS__
-    tap_skip_all("ASan owns malloc in this build");
-#endif
-    if (!getenv("VMMALLOC_POOL_DIR")) {
-        const char *b = getenv("VMLAB_BUILD");
-        snprintf(lib, sizeof lib, "%s/libvmmalloc.so", b ? b : "build");
-        if (access(lib, R_OK) != 0)
-            tap_skip_all("no libvmmalloc.so");
-        setenv("VMMALLOC_POOL_DIR", "/tmp", 1);
-        snprintf(num, sizeof num, "%lu", POOL);
-        setenv("VMMALLOC_POOL_SIZE", num, 1);
-        setenv("VMMALLOC_FORK", "1", 1);
-        setenv("LD_PRELOAD", lib, 1);
-        execv("/proc/self/exe", argv);
-        perror("execv");
-        return 1;
-    }
+    snprintf(num, sizeof num, "%lu", POOL);
+    preload_reexec(argv, num, "1");
     if (getenv("TAP_N")) {
         tap_n = atoi(getenv("TAP_N"));
         tap_failed = atoi(getenv("TAP_FAILED"));

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "preload.h"
 
 #define MiB (1024u * 1024u)
 
@@ -36,25 +36,10 @@ static int in_pool(const void *p) { return (uintptr_t)p >= pool_lo && (uintptr_t
 
 int main(int argc, char **argv)
 {
-    char lib[4096];
     void *p, *q, *blocks[64];
     int i, n, bad;
 
-#ifdef __SANITIZE_ADDRESS__
-    tap_skip_all("ASan owns malloc in this build");
-#endif
-    if (!getenv("VMMALLOC_POOL_DIR")) {
-        const char *b = getenv("VMLAB_BUILD");
-        snprintf(lib, sizeof lib, "%s/libvmmalloc.so", b ? b : "build");
-        if (access(lib, R_OK) != 0)
-            tap_skip_all("no libvmmalloc.so");
-        setenv("VMMALLOC_POOL_DIR", "/tmp", 1);
-        setenv("VMMALLOC_POOL_SIZE", "33554432", 1);
-        setenv("LD_PRELOAD", lib, 1);
-        execv("/proc/self/exe", argv);
-        perror("execv");
-        return 1;
-    }
+    preload_reexec(argv, "33554432", NULL);
     find_pool();
     ok(pool_lo != 0, "the pool is mapped: %lx-%lx", (unsigned long)pool_lo, (unsigned long)pool_hi);
     p = malloc(100);
