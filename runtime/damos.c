@@ -297,95 +297,43 @@ static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t 
     return 0;
 }
 
-void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
-{
-    struct vmlab_damos *s = ctx;
-    uint32_t maxnr = max_nr_accesses(d), nr_lo = s->nr_min, nr_hi = s->nr_max;
-    double age_lo = s->age_min, age_hi = s->age_max;
-    uint64_t hist[MAX_SCORE + 1] = {0}, eligible = 0;
-    unsigned min_score = 0;
+/* What one pass decides before it applies: the access and age bounds in
+ * the monitor's units, the VMA kinds filters need, and the window's size. */
+struct pass {
+    uint32_t nr_lo, nr_hi;
+    double age_lo, age_hi;
+    struct vma_kinds kinds;
+    uint64_t esz;             /* 0: no quota */
+};
 
-    if (s->apply_us) {
-        if (now_us < s->next_apply_us)
-            return;
-        s->next_apply_us = now_us + s->apply_us;
-    }
-    s->nr_tried = 0;
-    wmark_update(s, now_us);
-    if (!s->wmark.active)
-        return;
-    if (s->use_freq) {
-        nr_lo = (uint32_t)ceil(s->freq_min * maxnr / 100 - 1e-9);
-        nr_hi = s->freq_max >= 100 ? UINT32_MAX : (uint32_t)floor(s->freq_max * maxnr / 100 + 1e-9);
-    }
-    if (s->age_time && d->attrs.aggr_us) {
-        age_lo = ceil(s->age_min / d->attrs.aggr_us - 1e-9);
-        age_hi = isinf(s->age_max) ? INFINITY : floor(s->age_max / d->attrs.aggr_us + 1e-9);
-    }
-    /* a new reset interval: the quota is whole again, its size set anew */
-    vmlab_damos_quota_window(s, now_us);
-    if (vmlab_damos_quota_used_up(s)) {
-        s->passes++;
-        return;
-    }
-    uint64_t esz = s->quota.esz;
-    int quota = esz != 0;
-    struct vma_kinds kinds = {0};
-    for (size_t i = 0; i < s->nr_filters; i++)
-        if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
-            read_vmas(&kinds);
-            break;
-        }
+/* Apply the action to the regions that match and score within [lo, hi],
+ * in address order, charging the quota; the kernel's damos_apply_scheme.
+ * Returns 1 when the quota ran out. */
+static int apply_band(struct vmlab_damon *d, struct vmlab_damos *s, struct pass *ps, unsigned lo, unsigned hi)
+{
+    int quota = ps->esz != 0;
+
     for (size_t t = 0; t < d->nr_targets; t++) {
-        struct vmlab_regions *rs = &d->targets[t].regions;
-        if (s->nr_filters)
-            split_at_filters(s, rs);
-        if (quota)
-            for (size_t i = 0; i < rs->n; i++)
-                if (allowed(s, &rs->v[i], (unsigned)t, &kinds) && matches(d, s, &rs->v[i], nr_lo, nr_hi, age_lo, age_hi)) {
-                    hist[score(d, s, &rs->v[i])] += vmlab_region_size(&rs->v[i]);
-                    eligible += vmlab_region_size(&rs->v[i]);
-                }
-    }
-    /* The quota binds: the lowest score whose hotter-or-equal regions fit. */
-    if (quota && eligible > esz - s->quota.charged_sz) {
-        uint64_t left = esz - s->quota.charged_sz, acc = 0;
-        min_score = MAX_SCORE + 1;
-        for (int sc = MAX_SCORE; sc >= 0; sc--) {
-            if (!hist[sc])
-                continue;
-            if (acc + hist[sc] > left) {
-                /* even the best do not all fit: take what fits of them */
-                if (min_score > MAX_SCORE)
-                    min_score = (unsigned)sc;
-                break;
-            }
-            acc += hist[sc];
-            min_score = (unsigned)sc;
-        }
-    }
-    int exceeded = 0;
-    for (size_t t = 0; t < d->nr_targets && !exceeded; t++) {
         struct vmlab_regions *rs = &d->targets[t].regions;
         for (size_t i = 0; i < rs->n; i++) {
             if (quota && skip_charged(s, rs, i, (unsigned)t))
                 continue;
             struct vmlab_region *r = &rs->v[i];
-            if (!allowed(s, r, (unsigned)t, &kinds) || !matches(d, s, r, nr_lo, nr_hi, age_lo, age_hi))
+            if (!allowed(s, r, (unsigned)t, &ps->kinds) ||
+                !matches(d, s, r, ps->nr_lo, ps->nr_hi, ps->age_lo, ps->age_hi))
                 continue;
-            if (quota && score(d, s, r) < min_score)
-                continue;
-            if (quota && vmlab_damos_quota_used_up(s)) {
-                exceeded = 1;
-                break;
+            if (quota) {
+                unsigned sc = score(d, s, r);
+                if (sc < lo || sc > hi)
+                    continue;
             }
-            if (quota && vmlab_region_size(r) > esz - s->quota.charged_sz) {
+            if (quota && vmlab_damos_quota_used_up(s))
+                return 1;
+            if (quota && vmlab_region_size(r) > ps->esz - s->quota.charged_sz) {
                 /* the kernel splits the region to what the quota leaves */
-                uint64_t fit = (esz - s->quota.charged_sz) & ~4095ULL;
-                if (!fit || vmlab_damon_split_at(rs, i, fit) < 0) {
-                    exceeded = 1;
-                    break;
-                }
+                uint64_t fit = (ps->esz - s->quota.charged_sz) & ~4095ULL;
+                if (!fit || vmlab_damon_split_at(rs, i, fit) < 0)
+                    return 1;
                 r = &rs->v[i];
             }
             uint64_t sz = vmlab_region_size(r);
@@ -414,6 +362,89 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             }
         }
     }
-    free(kinds.v);
+    return 0;
+}
+
+void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
+{
+    struct vmlab_damos *s = ctx;
+    uint32_t maxnr = max_nr_accesses(d);
+    struct pass ps = {s->nr_min, s->nr_max, s->age_min, s->age_max, {0}, 0};
+    uint64_t hist[MAX_SCORE + 1] = {0}, eligible = 0;
+    unsigned min_score = 0;
+    int binds = 0;
+
+    if (s->apply_us) {
+        if (now_us < s->next_apply_us)
+            return;
+        s->next_apply_us = now_us + s->apply_us;
+    }
+    s->nr_tried = 0;
+    wmark_update(s, now_us);
+    if (!s->wmark.active)
+        return;
+    if (s->use_freq) {
+        ps.nr_lo = (uint32_t)ceil(s->freq_min * maxnr / 100 - 1e-9);
+        ps.nr_hi = s->freq_max >= 100 ? UINT32_MAX : (uint32_t)floor(s->freq_max * maxnr / 100 + 1e-9);
+    }
+    if (s->age_time && d->attrs.aggr_us) {
+        ps.age_lo = ceil(s->age_min / d->attrs.aggr_us - 1e-9);
+        ps.age_hi = isinf(s->age_max) ? INFINITY : floor(s->age_max / d->attrs.aggr_us + 1e-9);
+    }
+    /* a new reset interval: the quota is whole again, its size set anew */
+    vmlab_damos_quota_window(s, now_us);
+    if (vmlab_damos_quota_used_up(s)) {
+        s->passes++;
+        return;
+    }
+    ps.esz = s->quota.esz;
+    for (size_t i = 0; i < s->nr_filters; i++)
+        if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
+            read_vmas(&ps.kinds);
+            break;
+        }
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        if (s->nr_filters)
+            split_at_filters(s, rs);
+        if (ps.esz)
+            for (size_t i = 0; i < rs->n; i++)
+                if (allowed(s, &rs->v[i], (unsigned)t, &ps.kinds) &&
+                    matches(d, s, &rs->v[i], ps.nr_lo, ps.nr_hi, ps.age_lo, ps.age_hi)) {
+                    hist[score(d, s, &rs->v[i])] += vmlab_region_size(&rs->v[i]);
+                    eligible += vmlab_region_size(&rs->v[i]);
+                }
+    }
+    /* The quota binds: as the kernel's damos_adjust_quota, the threshold
+     * is the score at which the hotter-or-equal regions fill what is left.
+     * Unlike the kernel, which then applies in address order, the levels
+     * above the threshold go first, and the threshold's own level takes
+     * what remains: the best regions always win. */
+    if (ps.esz && eligible > ps.esz - s->quota.charged_sz) {
+        uint64_t left = ps.esz - s->quota.charged_sz, acc = 0;
+        for (int sc = MAX_SCORE; sc >= 0; sc--) {
+            acc += hist[sc];
+            if (hist[sc] && acc >= left) {
+                min_score = (unsigned)sc;
+                binds = 1;
+                break;
+            }
+        }
+    }
+    if (binds && min_score < MAX_SCORE) {
+        /* both bands start at the same resume point */
+        int resume = s->quota.resume;
+        unsigned rt = s->quota.resume_target;
+        uint64_t ra = s->quota.resume_addr;
+        if (!apply_band(d, s, &ps, min_score + 1, MAX_SCORE)) {
+            s->quota.resume = resume;
+            s->quota.resume_target = rt;
+            s->quota.resume_addr = ra;
+            apply_band(d, s, &ps, min_score, min_score);
+        }
+    } else {
+        apply_band(d, s, &ps, min_score, MAX_SCORE);
+    }
+    free(ps.kinds.v);
     s->passes++;
 }

@@ -95,6 +95,29 @@ static void size_quota(void)
     vmlab_damon_destroy(&d);
 }
 
+/* A binding quota takes the best level whole and fills what is left from
+ * the next level down, even where that level lies first in the address
+ * space: the coldest region (last here) first, then the next coldest. */
+static void levels(void)
+{
+    struct vmlab_damon d;
+    monitor(&d, 3, 2 * MiB);
+    struct vmlab_region *v = d.targets[0].regions.v;
+    v[0].nr_accesses = v[1].nr_accesses = 5;        /* warmer: a lower cold score */
+    struct vmlab_damos s;
+    vmlab_damos_init(&s);
+    s.action = VMLAB_DAMOS_PAGEOUT;
+    s.apply = 0;
+    s.quota.sz = 3 * MiB;
+    vmlab_damos_hook(&d, 100000, &s);
+    is_int(s.stats.sz_applied, 3 * MiB, "levels: the whole quota is used (3 MiB)");
+    ok(s.nr_tried == 2 && s.tried[0].r.start == BASE + 4 * MiB, "the coldest level first, though last by address");
+    ok(s.nr_tried == 2 && s.tried[1].r.start == BASE && vmlab_region_size(&s.tried[1].r) == MiB,
+       "then 1 MiB of the next level, from its lowest address");
+    vmlab_damos_free(&s);
+    vmlab_damon_destroy(&d);
+}
+
 static void time_quota(void)
 {
     struct vmlab_damon d;
@@ -190,6 +213,7 @@ static void real_clock(void)
 int main(void)
 {
     size_quota();
+    levels();
     time_quota();
     real_clock();
     return tap_done();
