@@ -127,6 +127,7 @@ bench: deps
 	  [ -x $$b ] || continue; VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) $$b; done
 
 # libFuzzer targets (tests/fuzz/*_fuzz.c) against the runtime, with ASan.
+DEB_PKGS += clang libclang-rt-14-dev
 FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.c)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(RT_SRC) $(HEADERS) $(BUILD)/libvmje.a
