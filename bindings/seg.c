@@ -1,6 +1,7 @@
 /* require "vmlab.seg": segments as Lua objects (memtoy's segments). */
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
+#include "vmlab/maps.h"
 #include "vmlab/numa.h"
 #include "vmlab/seg.h"
 #include "vmlab/units.h"
@@ -38,12 +39,6 @@ static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t of
         return lua_pushfstring(L, "seg '%s'", s->name);
     snprintf(offs, sizeof offs, off ? "0x%llx" : "0", (unsigned long long)off);
     return lua_pushfstring(L, "seg '%s' +%s %s", s->name, offs, vmlab_fmtsize(len, sz, sizeof sz));
-}
-
-static const char *protstr(int prot)
-{
-    static const char *const p[] = {"---", "r--", "-w-", "rw-", "--x", "r-x", "-wx", "rwx"};
-    return p[prot & 7];
 }
 
 /* offset= and length= of an options table (length "*" or 0: to the end). */
@@ -223,54 +218,43 @@ static int l_list(lua_State *L)
 
 /* ---- memtoy's table ----------------------------------------------------- */
 
-static const char kind_letter[] = {'a', 'f', 's', 'm', 'w'};
-
-static void show_header(luaL_Buffer *b)
-{
-    luaL_addstring(b, "  _____address______ ____length____ ____offset____ prot  share  name\n");
-}
-
-static void show_one(lua_State *L, luaL_Buffer *b, const struct vmlab_seg *s)
-{
-    char line[256];
-    if (s->mapped)
-        snprintf(line, sizeof line, "%c 0x%016lx 0x%012lx 0x%012lx  %s  %-8s%s\n",
-                 kind_letter[s->kind], (unsigned long)(uintptr_t)s->addr, (unsigned long)s->size,
-                 (unsigned long)s->offset, protstr(s->prot), s->shared ? "shared" : "private",
-                 s->name);
-    else
-        snprintf(line, sizeof line, "%c %-18s 0x%012lx 0x%012lx  %s  %-8s%s\n",
-                 kind_letter[s->kind], "(not mapped)", (unsigned long)s->size,
-                 (unsigned long)s->offset, protstr(s->prot), s->shared ? "shared" : "private",
-                 s->name);
-    luaL_addstring(b, line);
-    (void)L;
-}
-
-/* seg.show([name]) prints memtoy's table; returns it as a string too. */
-static int l_show(lua_State *L)
+/* seg.table([name]) -> memtoy's table as text, or nil and a message for
+ * an unknown name (seg.show, in Lua, prints it). */
+static int l_table(lua_State *L)
 {
     luaL_Buffer b;
     const char *name = luaL_optstring(L, 1, NULL);
+    char line[512];
     int found = 0;
 
     luaL_buffinit(L, &b);
-    show_header(&b);
+    luaL_addstring(&b, vmlab_seg_table_header());
     for (struct vmlab_seg *s = vmlab_seg_first(); s; s = s->next) {
         if (name && strcmp(name, s->name))
             continue;
-        show_one(L, &b, s);
+        vmlab_seg_table_line(s, line, sizeof line);
+        luaL_addstring(&b, line);
         found++;
     }
     luaL_pushresult(&b);                            /* text */
-    if (name && !found)
-        return luaL_error(L, "show: no segment named '%s'", name);
-    if (!lua_toboolean(L, 2)) {
-        fputs(lua_tostring(L, -1), stdout);         /* show is a print by design */
-        fflush(stdout);
+    if (name && !found) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "show: no segment named '%s'", name);
+        return 2;                                   /* text nil msg */
     }
     return 1;
 }
+
+/* seg.show([name][, quiet]) writes the table with io.write (bindings do
+ * not print: io.output() decides where it goes) and returns it. */
+static const char show_lua[] =
+    "local table_of = ...\n"
+    "return function(name, quiet)\n"
+    "  local text, err = table_of(name)\n"
+    "  if not text then error(err, 2) end\n"
+    "  if not quiet then io.write(text); io.flush() end\n"
+    "  return text\n"
+    "end\n";
 
 /* ---- methods: lifecycle ------------------------------------------------- */
 
@@ -322,7 +306,7 @@ static int fault_error(lua_State *L, struct vmlab_seg *s, const char *call, cons
     if (prot < 0)
         snprintf(where, sizeof where, "nothing mapped there");
     else
-        snprintf(where, sizeof where, "page protection %s", protstr(prot));
+        snprintf(where, sizeof where, "page protection %s", vmlab_prot_string(prot));
     snprintf(offs, sizeof offs, "0x%lx", (unsigned long)(a - base));
     if (a >= base && a < base + s->size)
         return luaL_error(L, "%s(seg '%s' +%s): %s (%s)", call, s->name, offs,
@@ -463,22 +447,11 @@ static int seg_sunlock(lua_State *L) { return slock_common(L, 0); }
 /* "r", "rw", "rwx", "none", "---", "r-x": a protection. */
 static int parse_prot(lua_State *L, int idx, const char *p)
 {
-    int prot = 0;
-    if (!strcmp(p, "none"))
-        return PROT_NONE;
-    for (const char *c = p; *c; c++) {
-        switch (*c) {
-        case 'r': prot |= PROT_READ; break;
-        case 'w': prot |= PROT_WRITE; break;
-        case 'x': prot |= PROT_EXEC; break;
-        case '-': break;
-        default:
-            return luaL_argerror(L, idx, lua_pushfstring(L, "bad protection '%s' (use e.g. 'rw', 'r', 'none')", p));
-        }
-    }
+    int prot;
+    if (vmlab_parse_prot(p, &prot) < 0)
+        return luaL_argerror(L, idx, lua_pushfstring(L, "bad protection '%s' (use e.g. 'rw', 'r', 'none')", p));
     return prot;
 }
-
 /* s:protect(prot[, {offset=, length=}]) */
 static int seg_protect(lua_State *L)
 {
@@ -488,7 +461,7 @@ static int seg_protect(lua_State *L)
     requiremapped(L, s, "protect");
     range_opts(L, 3, s, &off, &len);
     return ok_or_fail(L, vmlab_seg_protect(s, off, len, prot), "mprotect(%s, %s)",
-                      describe(L, s, off, len), protstr(prot));
+                      describe(L, s, off, len), vmlab_prot_string(prot));
 }
 
 /* s:advise(advice[, {offset=, length=}]) */
@@ -788,7 +761,7 @@ static int seg_index(lua_State *L)
     else if (!strcmp(k, "mapped")) lua_pushboolean(L, s->mapped);
     else if (!strcmp(k, "share")) lua_pushstring(L, s->shared ? "shared" : "private");
     else if (!strcmp(k, "pagesize")) lua_pushinteger(L, (lua_Integer)s->pagesize);
-    else if (!strcmp(k, "prot")) lua_pushstring(L, protstr(s->prot));
+    else if (!strcmp(k, "prot")) lua_pushstring(L, vmlab_prot_string(s->prot));
     else if (!strcmp(k, "offset")) lua_pushinteger(L, (lua_Integer)s->offset);
     else if (!strcmp(k, "huge")) lua_pushboolean(L, s->huge);
     else if (!strcmp(k, "path")) { if (s->kind == VMLAB_SEG_FILE) lua_pushstring(L, s->path); else lua_pushnil(L); }
@@ -862,43 +835,35 @@ static const luaL_Reg map_methods[] = {
 /* seg.maps() -> { {start=, ["end"]=, size=, perms=, offset=, path=}, ... } */
 static int l_maps(lua_State *L)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[4352];
-    int i = 0;
+    struct vmlab_mapping *v;
+    size_t n;
+    int r = vmlab_maps_read(&v, &n);    /* read whole: pushing may raise */
 
-    if (!f)
-        return vmlab_pusherrno(L, "open(/proc/self/maps)");
-    lua_newtable(L);                                            /* list */
-    while (fgets(line, sizeof line, f)) {
-        unsigned long start, end, off;
-        char perms[8], path[4097] = "";
-        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4096[^\n]", &start, &end, perms, &off, path) < 4)
-            continue;
+    if (r < 0)
+        return vmlab_pushfail(L, -r, "seg.maps(): reading /proc/self/maps");
+    lua_createtable(L, (int)n, 0);                              /* list */
+    for (size_t i = 0; i < n; i++) {
+        const struct vmlab_mapping *m = &v[i];
         lua_createtable(L, 0, 6);                               /* list e */
-        lua_pushinteger(L, (lua_Integer)start); lua_setfield(L, -2, "start");
-        lua_pushinteger(L, (lua_Integer)end); lua_setfield(L, -2, "end");
-        lua_pushinteger(L, (lua_Integer)(end - start)); lua_setfield(L, -2, "size");
-        lua_pushstring(L, perms); lua_setfield(L, -2, "perms");
-        lua_pushinteger(L, (lua_Integer)off); lua_setfield(L, -2, "offset");
-        {
-            char *p = path;
-            while (*p == ' ')
-                p++;
-            if (*p) {
-                lua_pushstring(L, p);
-                lua_setfield(L, -2, "path");
-            }
+        lua_pushinteger(L, (lua_Integer)m->start); lua_setfield(L, -2, "start");
+        lua_pushinteger(L, (lua_Integer)m->end); lua_setfield(L, -2, "end");
+        lua_pushinteger(L, (lua_Integer)(m->end - m->start)); lua_setfield(L, -2, "size");
+        lua_pushstring(L, m->perms); lua_setfield(L, -2, "perms");
+        lua_pushinteger(L, (lua_Integer)m->offset); lua_setfield(L, -2, "offset");
+        if (*m->path) {
+            lua_pushstring(L, m->path);
+            lua_setfield(L, -2, "path");
         }
         luaL_setmetatable(L, MAPS_MT);
-        lua_rawseti(L, -2, ++i);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);                 /* list */
     }
-    fclose(f);
+    vmlab_maps_free(v, n);
     return 1;
 }
 
 static const luaL_Reg funcs[] = {
     {"anon", l_anon}, {"file", l_file}, {"shmem", l_shmem}, {"memfd", l_memfd},
-    {"wrap", l_wrap}, {"get", l_get},   {"list", l_list},   {"show", l_show},
+    {"wrap", l_wrap}, {"get", l_get},   {"list", l_list},   {"table", l_table},
     {"maps", l_maps}, {NULL, NULL}};
 
 int luaopen_vmlab_seg(lua_State *L)
@@ -912,5 +877,10 @@ int luaopen_vmlab_seg(lua_State *L)
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, SEG_ALL);
     luaL_newlib(L, funcs);                        /* seg */
+    if (luaL_loadbufferx(L, show_lua, sizeof show_lua - 1, "=vmlab.seg.show", "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushcfunction(L, l_table);                /* seg chunk table */
+    lua_call(L, 1, 1);                            /* seg show */
+    lua_setfield(L, -2, "show");                  /* seg */
     return 1;
 }

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "vmlab/damos.h"
+#include "vmlab/maps.h"
 
 #ifndef MADV_COLD
 #define MADV_COLD 20
@@ -154,37 +155,20 @@ static int matches(const struct vmlab_damon *d, const struct vmlab_damos *s,
            r->nr_accesses <= nr_hi && r->age >= age_lo && r->age <= age_hi;
 }
 
-/* The process's mappings, anon or not, for anon/file filters: read once
- * per pass, and only when such a filter exists. */
+/* The process's mappings, for anon/file filters: read once per pass, and
+ * only when such a filter exists.  What cannot be read stays unknown:
+ * filters then see no mapping. */
 struct vma_kinds {
-    struct { uint64_t start, end; int anon; } *v;
-    size_t n, cap;
+    struct vmlab_mapping *v;
+    size_t n;
 };
 
 static void read_vmas(struct vma_kinds *k)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    char line[512];
-    k->n = 0;
-    if (!f)
-        return;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long a, b, ino;
-        if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &a, &b, &ino) != 3)
-            continue;
-        if (k->n == k->cap) {
-            size_t cap = k->cap ? 2 * k->cap : 256;
-            void *v = realloc(k->v, cap * sizeof *k->v);
-            if (!v)
-                break;
-            k->v = v;
-            k->cap = cap;
-        }
-        k->v[k->n].start = a;
-        k->v[k->n].end = b;
-        k->v[k->n++].anon = ino == 0;  /* shmem and memfd have inodes: not anon */
+    if (vmlab_maps_read(&k->v, &k->n) < 0) {
+        k->v = NULL;
+        k->n = 0;
     }
-    fclose(f);
 }
 
 /* 1 anon, 0 file, -1 unmapped (by the mapping holding addr) */
@@ -198,7 +182,7 @@ static int vma_anon(const struct vma_kinds *k, uint64_t addr)
         else if (addr >= k->v[mid].end)
             lo = mid + 1;
         else
-            return k->v[mid].anon;
+            return k->v[mid].inode == 0;  /* shmem and memfd have inodes: not anon */
     }
     return -1;
 }
@@ -445,6 +429,6 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
     } else {
         apply_band(d, s, &ps, min_score, MAX_SCORE);
     }
-    free(ps.kinds.v);
+    vmlab_maps_free(ps.kinds.v, ps.kinds.n);
     s->passes++;
 }

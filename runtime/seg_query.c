@@ -1,6 +1,7 @@
 /* Questions about a segment's pages that change nothing: residency
  * (mincore), the page table entries (pagemap), and the node of each page
  * (a move_pages query, which does not fault pages in). */
+#include "vmlab/maps.h"
 #include "vmlab/seg.h"
 #include "vmlab/units.h"
 
@@ -143,28 +144,30 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
     return vmlab_seg_where_each(s, off, len, copy_nodes, nodes);
 }
 
+struct at {
+    uintptr_t addr;
+    int prot, shared;
+};
+
+static int holding(void *ctx, const struct vmlab_mapping *m)
+{
+    struct at *a = ctx;
+    if (a->addr < m->start || a->addr >= m->end)
+        return 0;
+    a->prot = (m->perms[0] == 'r' ? PROT_READ : 0) | (m->perms[1] == 'w' ? PROT_WRITE : 0) |
+              (m->perms[2] == 'x' ? PROT_EXEC : 0);
+    a->shared = m->perms[3] == 's';
+    return 1;
+}
+
 int vmlab_mapping_at(const void *addr, int *prot, int *shared)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    char line[512];
-    int r = -1;
-
-    while (f && fgets(line, sizeof line, f)) {
-        unsigned long start, end;
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
-            continue;
-        if ((uintptr_t)addr >= start && (uintptr_t)addr < end) {
-            *prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-                    (perms[2] == 'x' ? PROT_EXEC : 0);
-            *shared = perms[3] == 's';
-            r = 0;
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    return r;
+    struct at a = {(uintptr_t)addr, 0, 0};
+    if (vmlab_maps_each(holding, &a) != 1)
+        return -1;
+    *prot = a.prot;
+    *shared = a.shared;
+    return 0;
 }
 
 int vmlab_prot_at(const void *addr)

@@ -115,6 +115,14 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
 int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
                          void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),
                          void *ctx);
+/* Protections as text: "rw-" and back ("r", "rw", "r-x", "none"); -1 for
+ * a letter that is not one. */
+const char *vmlab_prot_string(int prot);
+int vmlab_parse_prot(const char *text, int *prot);
+/* memtoy's table: its header, and one segment's line (snprintf's count). */
+const char *vmlab_seg_table_header(void);
+int vmlab_seg_table_line(const struct vmlab_seg *s, char *buf, size_t len);
+
 /* The protection and sharing of the mapping holding addr
  * (/proc/self/maps): 0, or -1 when nothing is mapped there. */
 int vmlab_mapping_at(const void *addr, int *prot, int *shared);
