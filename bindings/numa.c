@@ -84,26 +84,21 @@ static int l_policy(lua_State *L)
 /* numa.set_policy(policy[, nodes[, flags]]); policy may read "interleave+static". */
 static int l_set_policy(lua_State *L)
 {
-    const char *spec = luaL_checkstring(L, 1), *plus = strchr(spec, '+');
-    char pol[64], flags[128] = "";
+    const char *spec = luaL_checkstring(L, 1);
+    struct vmlab_policy_spec p = {-1, 0, 0};
     struct vmlab_nodemask m;
-    int mode, r;
+    char err[160];
+    int r;
 
-    snprintf(pol, sizeof pol, "%.*s", plus ? (int)(plus - spec) : (int)strlen(spec), spec);
-    if ((mode = vmlab_mpol_mode(pol)) < 0)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown policy '%s' (default, preferred, bind, "
-                             "interleave, local, preferred-many, weighted-interleave)", pol));
-    snprintf(flags, sizeof flags, "%s%s%s", plus ? plus + 1 : "",
-             plus && lua_isstring(L, 3) ? "+" : "", lua_isstring(L, 3) ? lua_tostring(L, 3) : "");
-    for (char *save, *tok = strtok_r(flags, "+, ", &save); tok; tok = strtok_r(NULL, "+, ", &save)) {
-        int f = vmlab_mpol_mode_flag(tok);
-        if (f < 0)
-            return luaL_error(L, "set_policy: unknown flag '%s' (static or relative)", tok);
-        mode |= f;
-    }
+    if (vmlab_parse_policy(spec, &p, err, sizeof err) < 0 ||
+        (lua_isstring(L, 3) && vmlab_parse_policy_flags(lua_tostring(L, 3), &p, err, sizeof err) < 0))
+        return luaL_error(L, "set_policy: %s", err);
+    if (p.mbind_flags)   /* strict, move, all: mbind's, not the task's */
+        return luaL_error(L, "set_policy: mbind flags (strict, move, all) do not apply to the task; "
+                          "use static or relative");
     if (!lua_isnoneornil(L, 2))
         vmlab_checknodes(L, 2, &m);
-    r = vmlab_numa_set_policy(mode, lua_isnoneornil(L, 2) ? NULL : &m);
+    r = vmlab_numa_set_policy(p.mode | p.mode_flags, lua_isnoneornil(L, 2) ? NULL : &m);
     if (r < 0)
         return vmlab_pushfail(L, -r, "set_mempolicy(%s, {%s})", spec,
                               lua_isnoneornil(L, 2) ? "" : fmtmask(L, &m));

@@ -625,19 +625,11 @@ static int seg_where(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 0); }
 static int seg_numa_counts(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 1); }
 
 /* Flags "move+all" or {"move", "all"} (and "static"/"relative" mode flags). */
-static void parse_flags(lua_State *L, const char *text, int *mode_flags, unsigned *mf)
+static void check_flags(lua_State *L, const char *text, struct vmlab_policy_spec *p)
 {
-    char buf[128], *tok, *save;
-    snprintf(buf, sizeof buf, "%s", text);
-    for (tok = strtok_r(buf, "+, ", &save); tok; tok = strtok_r(NULL, "+, ", &save)) {
-        int f;
-        if ((f = vmlab_mbind_flag(tok)) >= 0)
-            *mf |= (unsigned)f;
-        else if ((f = vmlab_mpol_mode_flag(tok)) >= 0)
-            *mode_flags |= f;
-        else
-            luaL_error(L, "unknown policy flag '%s' (strict, move, all, static, relative)", tok);
-    }
+    char err[160];
+    if (vmlab_parse_policy_flags(text, p, err, sizeof err) < 0)
+        luaL_error(L, "%s", err);
 }
 
 /* s:mbind(policy, nodes[, {flags=, offset=, length=}]); policy may carry
@@ -646,28 +638,23 @@ static int seg_mbind(lua_State *L)
 {
     struct vmlab_seg *s = checkseg(L, 1);
     const char *spec = luaL_checkstring(L, 2);
-    char pol[64], nodestr[256];
-    const char *plus = strchr(spec, '+');
+    struct vmlab_policy_spec p = {-1, 0, 0};
+    char err[160], nodestr[256];
     struct vmlab_nodemask nodes;
-    int mode, mode_flags = 0, r;
-    unsigned mf = 0;
     uint64_t off, len;
+    int r;
 
-    snprintf(pol, sizeof pol, "%.*s", plus ? (int)(plus - spec) : (int)strlen(spec), spec);
-    if ((mode = vmlab_mpol_mode(pol)) < 0)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown policy '%s' (default, preferred, bind, "
-                             "interleave, local, preferred-many, weighted-interleave)", pol));
-    if (plus)
-        parse_flags(L, plus + 1, &mode_flags, &mf);
+    if (vmlab_parse_policy(spec, &p, err, sizeof err) < 0)
+        return luaL_argerror(L, 2, err);
     vmlab_checknodes(L, 3, &nodes);
     if (lua_type(L, 4) == LUA_TTABLE) {
         lua_getfield(L, 4, "flags");
         if (lua_type(L, -1) == LUA_TSTRING) {
-            parse_flags(L, lua_tostring(L, -1), &mode_flags, &mf);
+            check_flags(L, lua_tostring(L, -1), &p);
         } else if (lua_type(L, -1) == LUA_TTABLE) {
             for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
                 lua_rawgeti(L, -1, i);
-                parse_flags(L, luaL_checkstring(L, -1), &mode_flags, &mf);
+                check_flags(L, luaL_checkstring(L, -1), &p);
                 lua_pop(L, 1);
             }
         }
@@ -675,7 +662,7 @@ static int seg_mbind(lua_State *L)
     }
     requiremapped(L, s, "mbind");
     range_opts(L, 4, s, &off, &len);
-    r = vmlab_seg_mbind(s, off, len, mode | mode_flags, lua_isnoneornil(L, 3) ? NULL : &nodes, mf);
+    r = vmlab_seg_mbind(s, off, len, p.mode | p.mode_flags, lua_isnoneornil(L, 3) ? NULL : &nodes, p.mbind_flags);
     vmlab_format_nodes(&nodes, nodestr, sizeof nodestr);
     return ok_or_fail(L, r, "mbind(%s, %s)", describe(L, s, off, len),
                       lua_pushfstring(L, "%s {%s}", spec, nodestr));
@@ -705,15 +692,16 @@ static int seg_move(lua_State *L)
     struct vmlab_seg *s = checkseg(L, 1);
     lua_Integer node = luaL_checkinteger(L, 2);
     uint64_t off, len, n;
-    int *status, mode_flags = 0;
-    unsigned mf = 0;
+    struct vmlab_policy_spec p = {-1, 0, 0};
+    unsigned mf;
+    int *status;
     long r;
 
     requiremapped(L, s, "move");
     range_opts(L, 3, s, &off, &len);
-    parse_flags(L, vmlab_optfield_string(L, 3, "flags", ""), &mode_flags, &mf);
+    check_flags(L, vmlab_optfield_string(L, 3, "flags", ""), &p);
     /* move_pages knows MOVE (this process's pages) and MOVE_ALL (shared too). */
-    mf = (mf & (unsigned)vmlab_mbind_flag("all")) ? (unsigned)vmlab_mbind_flag("all")
+    mf = (p.mbind_flags & (unsigned)vmlab_mbind_flag("all")) ? (unsigned)vmlab_mbind_flag("all")
                                                  : (unsigned)vmlab_mbind_flag("move");
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
     status = malloc((n + 1) * sizeof *status);

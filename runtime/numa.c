@@ -65,6 +65,42 @@ int vmlab_mbind_flag(const char *name)
     return -1;
 }
 
+int vmlab_parse_policy_flags(const char *flags, struct vmlab_policy_spec *p, char *err, size_t len)
+{
+    char buf[128], *tok, *save;
+
+    if (snprintf(buf, sizeof buf, "%s", flags) >= (int)sizeof buf) {
+        snprintf(err, len, "policy flags too long: '%.40s...'", flags);
+        return -1;
+    }
+    for (tok = strtok_r(buf, "+, ", &save); tok; tok = strtok_r(NULL, "+, ", &save)) {
+        int f;
+        if ((f = vmlab_mbind_flag(tok)) >= 0) {
+            p->mbind_flags |= (unsigned)f;
+        } else if ((f = vmlab_mpol_mode_flag(tok)) >= 0) {
+            p->mode_flags |= f;
+        } else {
+            snprintf(err, len, "unknown policy flag '%s' (strict, move, all, static, relative)", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int vmlab_parse_policy(const char *spec, struct vmlab_policy_spec *p, char *err, size_t len)
+{
+    const char *plus = strchr(spec, '+');
+    char pol[64];
+
+    snprintf(pol, sizeof pol, "%.*s", plus ? (int)(plus - spec) : (int)strlen(spec), spec);
+    if ((p->mode = vmlab_mpol_mode(pol)) < 0) {
+        snprintf(err, len, "unknown policy '%s' (default, preferred, bind, interleave, local, "
+                 "preferred-many, weighted-interleave)", pol);
+        return -1;
+    }
+    return plus ? vmlab_parse_policy_flags(plus + 1, p, err, len) : 0;
+}
+
 int vmlab_nodes_count(const struct vmlab_nodemask *m)
 {
     int n = 0;

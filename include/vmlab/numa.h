@@ -37,6 +37,19 @@ const char *vmlab_mpol_name(int mode);
 int vmlab_mpol_mode_flag(const char *name);
 int vmlab_mbind_flag(const char *name);
 
+/* A policy as memtoy and the bindings write it: "bind+move+all",
+ * "interleave+static"; flags alone: "move+all", "strict,move". */
+struct vmlab_policy_spec {
+    int mode;               /* MPOL_*; -1 until a policy is read */
+    int mode_flags;         /* MPOL_F_* */
+    unsigned mbind_flags;   /* MPOL_MF_* */
+};
+/* Read "policy[+flag...]" into p (flags add to what p has); 0, or -1 with
+ * the reason in err ("unknown policy 'x'", "unknown policy flag 'y'"). */
+int vmlab_parse_policy(const char *spec, struct vmlab_policy_spec *p, char *err, size_t len);
+/* Read flags alone, added to p; 0 or -1 with the reason in err. */
+int vmlab_parse_policy_flags(const char *flags, struct vmlab_policy_spec *p, char *err, size_t len);
+
 int vmlab_seg_mbind(struct vmlab_seg *s, uint64_t off, uint64_t len, int mode,
                     const struct vmlab_nodemask *nodes, unsigned flags);
 /* get_mempolicy of the address at off. */
