@@ -104,6 +104,23 @@ static inline const struct active *cursor_holding(const struct active **cur, uin
 /* Check every region's sample; with pick, also choose its next sample in
  * the same pass (the two draw from different streams, p->rng and d->rng,
  * each still in region order). */
+/* The sorted, disjoint case with the current pattern's bounds in locals:
+ * most regions lie in the same pattern (or gap) as the one before. */
+static inline __attribute__((always_inline)) uint32_t cursor_hit(const struct active **cur, uint64_t *lo,
+                                                                 uint64_t *hi, uint64_t addr,
+                                                                 struct vmlab_rng *rng)
+{
+    if (__builtin_expect(addr > *hi, 0)) {
+        const struct active *a = *cur;
+        while (addr > a->start + a->last)   /* past it (never past the end mark) */
+            a++;
+        *cur = a;
+        *lo = a->start;
+        *hi = a->start + a->last;
+    }
+    return addr >= *lo ? hit(*cur, rng) : 0;
+}
+
 static inline __attribute__((always_inline)) void check_regions(struct vmlab_damon *d, int pick)
 {
     struct pattern *p = d->backend;
@@ -116,9 +133,11 @@ static inline __attribute__((always_inline)) void check_regions(struct vmlab_dam
         struct vmlab_region *v = d->targets[t].regions.v;
         size_t n = d->targets[t].regions.n;
         const struct active *cur = act;
+        uint64_t lo = act->start, hi = act->start + act->last;
         for (size_t i = 0; i < n; i++) {
             uint64_t addr = v[i].sampling_addr;
-            v[i].nr_accesses += hit(disjoint ? cursor_holding(&cur, addr) : first_holding(act, addr), &rng);
+            v[i].nr_accesses += disjoint ? cursor_hit(&cur, &lo, &hi, addr, &rng)
+                                         : hit(first_holding(act, addr), &rng);
             if (pick)
                 v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
         }
