@@ -134,9 +134,13 @@ static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb
 }
 
 /* ---- VMMALLOC_LOG_LEVEL 0-4 and VMMALLOC_LOG_FILE (a trailing '-' adds
- * the pid): 1 failures, 2 the pool's creation, 3 statistics at exit. ---- */
+ * the pid): 1 failures, 2 the pool's creation and forks, 3 the calls that
+ * are not allocations (heap queries, trim, mallopt) and statistics at
+ * exit, 4 every allocation and free. ---- */
 
 static int log_level, log_fd = 2;
+static int tracing;              /* level 4: one branch on the fast path */
+#define TRACE(...) do { if (__builtin_expect(tracing, 0)) vm_log(4, __VA_ARGS__); } while (0)
 
 void vm_log(int level, const char *fmt, ...)
 {
@@ -176,6 +180,7 @@ static void setup_log(void)
         if (lv[0] < '0' || lv[0] > '4' || lv[1])
             vm_die("VMMALLOC_LOG_LEVEL must be 0 to 4: ", lv);
         log_level = lv[0] - '0';
+        tracing = log_level >= 4;
     }
     if (!file || !*file || !log_level)
         return;
@@ -396,13 +401,17 @@ EXPORT void *malloc(size_t n)
     if (!ready())
         return __libc_malloc(n);
     p = vmje_malloc(n);
-    return __builtin_expect(p != NULL, 1) ? p : pool_retry(n, 0);
+    if (__builtin_expect(!p, 0))
+        p = pool_retry(n, 0);
+    TRACE("malloc(%zu) = %p", n, p);
+    return p;
 }
 
 EXPORT void free(void *p)
 {
     if (!p)
         return;
+    TRACE("free(%p)%s", p, state == 2 && in_pool(p) ? "" : " (glibc's)");
     if (state == 2 && in_pool(p))
         vmje_free(p);
     else
@@ -422,7 +431,10 @@ EXPORT void *calloc(size_t n, size_t m)
     if (!ready())
         return __libc_calloc(n, m);
     p = vmje_calloc(1, t);
-    return __builtin_expect(p != NULL, 1) ? p : pool_retry(t, MALLOCX_ZERO);
+    if (__builtin_expect(!p, 0))
+        p = pool_retry(t, MALLOCX_ZERO);
+    TRACE("calloc(%zu, %zu) = %p", n, m, p);
+    return p;
 }
 
 EXPORT size_t malloc_usable_size(void *p)
@@ -437,11 +449,21 @@ EXPORT size_t malloc_usable_size(void *p)
     return (w & ~(size_t)7) - ((w & 2) ? 2 : 1) * sizeof(size_t);
 }
 
+static void *pool_realloc(void *p, size_t n);
+
 EXPORT void *realloc(void *p, size_t n)
 {
     void *q;
     if (!p)
         return malloc(n);
+    q = pool_realloc(p, n);
+    TRACE("realloc(%p, %zu) = %p", p, n, q);
+    return q;
+}
+
+static void *pool_realloc(void *p, size_t n)
+{
+    void *q;
     if (!ready())
         return __libc_realloc(p, n);
     if (!in_pool(p)) {
@@ -488,9 +510,12 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
 
 static void *aligned(size_t align, size_t n)
 {
+    void *p;
     if (!ready())
         return __libc_memalign(align, n);
-    return pool_alloc(n, MALLOCX_ALIGN(align));
+    p = pool_alloc(n, MALLOCX_ALIGN(align));
+    TRACE("memalign(%zu, %zu) = %p", align, n, p);
+    return p;
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -548,6 +573,7 @@ EXPORT struct mallinfo2 mallinfo2(void)
     mi.uordblks = arena_stat(".small.allocated") + arena_stat(".large.allocated");
     mi.fordblks = pool_size - mi.uordblks;
     mi.keepcost = pool_size - pool_bump;
+    vm_log(3, "mallinfo: %zu in use, %zu free in the pool", mi.uordblks, mi.fordblks);
     return mi;
 }
 
@@ -566,10 +592,16 @@ EXPORT struct mallinfo mallinfo(void)
 /* Give freed pages back to jemalloc's retained extents of the pool. */
 EXPORT int malloc_trim(size_t pad)
 {
-    if (ready())
+    if (ready()) {
+        vm_log(3, "malloc_trim(%zu): the pool's free pages purged", pad);
         purge();
+    }
     return 1;
 }
 
 /* glibc's tunables do not apply to the pool; accepted and ignored. */
-EXPORT int mallopt(int param, int value) { return 1; }
+EXPORT int mallopt(int param, int value)
+{
+    vm_log(3, "mallopt(%d, %d): ignored, the pool has no such tunables", param, value);
+    return 1;
+}

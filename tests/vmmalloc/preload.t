@@ -118,6 +118,27 @@ if lf then lf:close() end
 os.remove(logbase .. tostring(pid))
 t.like(logtext, "<libvmmalloc>: <2> pool of 67108864 bytes", "VMMALLOC_LOG_FILE with '-' gets the pid; level 2 logs the pool")
 t.like(logtext, "<libvmmalloc>: <3> pool 67108864 bytes, %d+ handed to jemalloc, %d+ allocated", "level 3: statistics at exit")
+t.unlike(logtext, "<4>", "level 3 does not trace every allocation")
+-- level 3 traces the calls that are not allocations; 4 every allocation
+local function log_of(level, cmd)
+  local f = os.tmpname()
+  run(pre(ok_env .. " VMMALLOC_LOG_LEVEL=" .. level .. " VMMALLOC_LOG_FILE=" .. f, cmd))
+  local h = io.open(f)
+  local text = h and h:read("a") or ""
+  if h then h:close() end
+  os.remove(f)
+  return text
+end
+local py = [[python3 -c 'import ctypes; c = ctypes.CDLL(None); c.malloc_trim(0); c.mallopt(1, 0)']]
+local l3 = log_of(3, py)
+t.like(l3, "<3> malloc_trim%(0%): the pool's free pages purged", "level 3: malloc_trim traced")
+t.like(l3, "<3> mallopt%(1, 0%): ignored", "level 3: mallopt traced")
+local l4 = log_of(4, [[perl -e 'my @a = map { "x" x $_ } 1..300; print scalar @a']])
+local mallocs = select(2, l4:gsub("<4> malloc%(%d+%) = 0x%x+", ""))
+local frees = select(2, l4:gsub("<4> free%(0x%x+%)", ""))
+t.cmp_ok(mallocs, ">=", 300, "level 4: every malloc traced with its size and address (" .. mallocs .. ")")
+t.cmp_ok(frees, ">", 0, "and every free (" .. frees .. ")")
+t.like(l4, "<4> realloc%(0x%x+, %d+%) = 0x%x+", "and reallocs")
 local full = run(pre("VMMALLOC_POOL_DIR=/tmp VMMALLOC_POOL_SIZE=16777216 VMMALLOC_LOG_LEVEL=1", [[perl -e '$x = "a" x 100_000_000']]))
 t.like(full, "<libvmmalloc>: <1> cannot allocate %d+ bytes: the pool is full", "level 1 logs the failure")
 t.unlike(full, "<2>", "and not the level 2 messages")
