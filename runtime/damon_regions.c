@@ -126,75 +126,113 @@ int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_piece
     return 0;
 }
 
+/* Cut *l at sz from its start; *right gets the rest.  Both keep the
+ * counts; the right piece samples its first page until the next pick. */
+static void cut(struct vmlab_region *l, uint64_t sz, struct vmlab_region *right)
+{
+    *right = *l;
+    right->start = right->sampling_addr = l->start + sz;
+    l->end = right->start;
+    if (l->sampling_addr >= l->end)
+        l->sampling_addr = l->start;
+}
+
 int vmlab_damon_split_at(struct vmlab_regions *rs, size_t i, uint64_t sz)
 {
     struct vmlab_region right;
 
     if (i >= rs->n || sz == 0 || sz >= vmlab_region_size(&rs->v[i]))
         return -EINVAL;
-    right = rs->v[i];
-    right.start = right.sampling_addr = rs->v[i].start + sz;
-    rs->v[i].end = right.start;
-    if (rs->v[i].sampling_addr >= rs->v[i].end)
-        rs->v[i].sampling_addr = rs->v[i].start;
+    cut(&rs->v[i], sz, &right);
     return insert_at(rs, i + 1, &right);
 }
 
-void vmlab_damon_merge_two(struct vmlab_regions *rs, size_t i)
+/* Fold r into l, its left neighbour: size-weighted nr_accesses and age. */
+static void merge_into(struct vmlab_region *l, const struct vmlab_region *r)
 {
-    struct vmlab_region *l = &rs->v[i], *r = &rs->v[i + 1];
     uint64_t sl = vmlab_region_size(l), sr = vmlab_region_size(r);
 
     l->nr_accesses = (uint32_t)((l->nr_accesses * sl + r->nr_accesses * sr) / (sl + sr));
     l->age = (uint32_t)((l->age * sl + r->age * sr) / (sl + sr));
     l->end = r->end;
+}
+
+void vmlab_damon_merge_two(struct vmlab_regions *rs, size_t i)
+{
+    merge_into(&rs->v[i], &rs->v[i + 1]);
     remove_at(rs, i + 1);
 }
 
 static unsigned diff(unsigned a, unsigned b) { return a > b ? a - b : b - a; }
 
+/* One pass, compacting in place (the kernel walks a list; an array would
+ * pay a memmove a merge). */
 void vmlab_damon_merge_regions_of(struct vmlab_regions *rs, unsigned thres, uint64_t sz_limit)
 {
-    size_t prev = SIZE_MAX;
+    size_t kept = 0;
 
-    for (size_t i = 0; i < rs->n;) {
-        struct vmlab_region *r = &rs->v[i];
+    for (size_t i = 0; i < rs->n; i++) {
+        struct vmlab_region r = rs->v[i], *prev = kept ? &rs->v[kept - 1] : NULL;
         /* A changed access rate restarts the age (kernel semantics). */
-        if (diff(r->nr_accesses, r->last_nr_accesses) > thres)
-            r->age = 0;
+        if (diff(r.nr_accesses, r.last_nr_accesses) > thres)
+            r.age = 0;
         else
-            r->age++;
-        if (prev != SIZE_MAX && rs->v[prev].end == r->start &&
-            diff(rs->v[prev].nr_accesses, r->nr_accesses) <= thres &&
-            vmlab_region_size(&rs->v[prev]) + vmlab_region_size(r) <= sz_limit) {
-            vmlab_damon_merge_two(rs, prev);     /* r is gone; i now names the next */
-        } else {
-            prev = i++;
-        }
+            r.age++;
+        if (prev && prev->end == r.start && diff(prev->nr_accesses, r.nr_accesses) <= thres &&
+            vmlab_region_size(prev) + vmlab_region_size(&r) <= sz_limit)
+            merge_into(prev, &r);
+        else
+            rs->v[kept++] = r;
     }
+    rs->n = kept;
 }
 
+static int push(struct vmlab_regions *rs, const struct vmlab_region *r)
+{
+    int e = reserve(rs, rs->n + 1);
+    if (!e)
+        rs->v[rs->n++] = *r;
+    return e;
+}
+
+/* Into a new array in one pass: each region's pieces are made left piece
+ * first, as the kernel keeps splitting the left one, then laid out in
+ * address order.  On failure the regions are as they were. */
 int vmlab_damon_split_regions_of(struct vmlab_regions *rs, int nr_subs, uint64_t min_sz,
                                  struct vmlab_rng *rng)
 {
+    struct vmlab_regions out = {0}, rights = {0};
+    int e = 0;
+
     if (!min_sz)
         min_sz = 1;
-    for (size_t i = 0; i < rs->n;) {
-        uint64_t sz_region = vmlab_region_size(&rs->v[i]);
-        size_t pieces = 1;
-        for (int k = 0; k < nr_subs - 1 && sz_region > 2 * min_sz; k++) {
+    if (nr_subs > 1)
+        e = reserve(&out, rs->n * 2);
+    for (size_t i = 0; i < rs->n && !e; i++) {
+        struct vmlab_region left = rs->v[i], right;
+        uint64_t sz_region = vmlab_region_size(&left);
+        for (int k = 0; k < nr_subs - 1 && sz_region > 2 * min_sz && !e; k++) {
             /* The left piece gets 10 to 90 percent of the region. */
             uint64_t sz_sub = ALIGN_DOWN(vmlab_rng_range(rng, 1, 10) * sz_region / 10, min_sz);
             if (sz_sub == 0 || sz_sub >= sz_region)
                 continue;
-            if (vmlab_damon_split_at(rs, i, sz_sub))
-                return -ENOMEM;
+            cut(&left, sz_sub, &right);
+            e = push(&rights, &right);
             /* as the kernel: keep splitting the left piece */
             sz_region = sz_sub;
-            pieces++;
         }
-        i += pieces;
+        if (!e)
+            e = push(&out, &left);
+        while (!e && rights.n)
+            e = push(&out, &rights.v[--rights.n]);
     }
+    vmlab_regions_free(&rights);
+    if (e) {
+        vmlab_regions_free(&out);
+        return e;
+    }
+    vmlab_regions_free(rs);
+    *rs = out;
     return 0;
 }
 
