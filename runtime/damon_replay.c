@@ -52,10 +52,10 @@ static struct active make_active(const struct vmlab_damon_pattern *x)
 }
 
 /* The time windows change per sample, not per region: filter once.
- * Returns how many are active; *disjoint says whether they sort into
+ * *disjoint says whether they sort into
  * non-overlapping ranges (then sorted by start), where the first holding
  * an address is the only one and a cursor finds it. */
-static size_t active_patterns(const struct pattern *p, uint64_t now, int *disjoint)
+static void active_patterns(const struct pattern *p, uint64_t now, int *disjoint)
 {
     size_t na = 0;
 
@@ -69,11 +69,10 @@ static size_t active_patterns(const struct pattern *p, uint64_t now, int *disjoi
     for (size_t i = 1; i < na && *disjoint; i++)
         if (p->act[i].start <= p->act[i - 1].start + p->act[i - 1].last)
             *disjoint = 0;   /* unsorted or overlapping: keep list order */
-    return na;
 }
 
-/* Whether a sample hits the pattern that holds it (NULL: none), drawing
- * unless its p is 1. */
+/* Whether a sample hits the pattern that holds it (the end mark: none),
+ * drawing unless its p is 1. */
 static inline uint32_t hit(const struct active *a, struct vmlab_rng *rng)
 {
     if (!a->draws)
@@ -91,21 +90,9 @@ static inline const struct active *first_holding(const struct active *a, uint64_
 }
 
 /* Sorted and disjoint: regions are sorted too and each sample lies in its
- * region, so a cursor that only moves forward finds the pattern. */
-static inline const struct active *cursor_holding(const struct active **cur, uint64_t addr)
-{
-    const struct active *a = *cur;
-    while (addr > a->start + a->last)   /* past it (never past the end mark) */
-        a++;
-    *cur = a;
-    return addr >= a->start ? a : &outside;
-}
-
-/* Check every region's sample; with pick, also choose its next sample in
- * the same pass (the two draw from different streams, p->rng and d->rng,
- * each still in region order). */
-/* The sorted, disjoint case with the current pattern's bounds in locals:
- * most regions lie in the same pattern (or gap) as the one before. */
+ * region, so a cursor that only moves forward finds the pattern; its
+ * bounds stay in locals, as most regions lie in the same pattern (or gap)
+ * as the one before. */
 static inline __attribute__((always_inline)) uint32_t cursor_hit(const struct active **cur, uint64_t *lo,
                                                                  uint64_t *hi, uint64_t addr,
                                                                  struct vmlab_rng *rng)
@@ -121,6 +108,9 @@ static inline __attribute__((always_inline)) uint32_t cursor_hit(const struct ac
     return addr >= *lo ? hit(*cur, rng) : 0;
 }
 
+/* Check every region's sample; with pick, also choose its next sample in
+ * the same pass (the two draw from different streams, p->rng and d->rng,
+ * each still in region order). */
 static inline __attribute__((always_inline)) void check_regions(struct vmlab_damon *d, int pick)
 {
     struct pattern *p = d->backend;
