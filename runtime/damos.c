@@ -260,24 +260,24 @@ static void remember(struct vmlab_damos *s, const struct vmlab_region *r, unsign
  * split off and skipped; the rest is the next region). */
 static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t i, unsigned t)
 {
-    if (!s->quota.resume)
+    if (!s->quota.resume.on)
         return 0;
-    if (t < s->quota.resume_target)
+    if (t < s->quota.resume.target)
         return 1;
-    if (t == s->quota.resume_target) {
+    if (t == s->quota.resume.target) {
         struct vmlab_region *r = &rs->v[i];
         if (i + 1 == rs->n) {           /* the end of the target: wrap around */
-            s->quota.resume = 0;
+            s->quota.resume.on = 0;
             return 1;
         }
-        if (r->end <= s->quota.resume_addr)
+        if (r->end <= s->quota.resume.addr)
             return 1;
-        if (r->start < s->quota.resume_addr) {
-            vmlab_damon_split_at(rs, i, (s->quota.resume_addr - r->start) & ~4095ULL);
+        if (r->start < s->quota.resume.addr) {
+            vmlab_damon_split_at(rs, i, (s->quota.resume.addr - r->start) & ~4095ULL);
             return 1;
         }
     }
-    s->quota.resume = 0;
+    s->quota.resume.on = 0;
     return 0;
 }
 
@@ -417,13 +417,9 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
     }
     if (binds && min_score < MAX_SCORE) {
         /* both bands start at the same resume point */
-        int resume = s->quota.resume;
-        unsigned rt = s->quota.resume_target;
-        uint64_t ra = s->quota.resume_addr;
+        struct vmlab_damos_resume resume = s->quota.resume;
         if (!apply_band(d, s, &ps, min_score + 1, MAX_SCORE)) {
             s->quota.resume = resume;
-            s->quota.resume_target = rt;
-            s->quota.resume_addr = ra;
             apply_band(d, s, &ps, min_score, min_score);
         }
     } else {

@@ -62,8 +62,6 @@ void vmlab_damos_quota_charge(struct vmlab_damos *s, unsigned target, uint64_t e
     s->quota.total_sz += sz;
     s->quota.total_ns += ns;
     if (vmlab_damos_quota_used_up(s)) {
-        s->quota.resume = 1;
-        s->quota.resume_target = target;
-        s->quota.resume_addr = end;
+        s->quota.resume = (struct vmlab_damos_resume){1, target, end};
     }
 }

@@ -84,9 +84,11 @@ struct vmlab_damos {
         uint64_t total_sz, total_ns;    /* everything charged: the throughput */
         int started;
         /* where the last window stopped, so that the next resumes there */
-        int resume;
-        unsigned resume_target;
-        uint64_t resume_addr;
+        struct vmlab_damos_resume {
+            int on;
+            unsigned target;
+            uint64_t addr;
+        } resume;
         /* the action timer: NULL is CLOCK_MONOTONIC; tests set a fake one */
         uint64_t (*clock_ns)(void *arg);
         void *clock_arg;

@@ -214,9 +214,12 @@ static size_t parse_size(const char *s)
     return (size_t)v & ~(size_t)4095;
 }
 
+/* Room for "<VMMALLOC_POOL_DIR>/vmmalloc.XXXXXX" where O_TMPFILE is missing. */
+#define TMP_PATH 4096
+
 int vm_tmpfile(const char *dir)
 {
-    char tmp[4096];
+    char tmp[TMP_PATH];
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0 || strlen(dir) + 24 > sizeof tmp)
         return fd;
@@ -240,7 +243,7 @@ static int open_pool(const char *dir)
         vm_die("VMMALLOC_POOL_DIR is not a directory: ", dir);
     if (access(dir, W_OK | X_OK) < 0)
         vm_die("VMMALLOC_POOL_DIR is not writable: ", dir);
-    if (strlen(dir) + 24 > 4096)
+    if (strlen(dir) + 24 > TMP_PATH)
         vm_die("VMMALLOC_POOL_DIR is too long: ", dir);
     fd = vm_tmpfile(dir);
     if (fd < 0)
@@ -411,8 +414,9 @@ EXPORT void free(void *p)
 {
     if (!p)
         return;
-    TRACE("free(%p)%s", p, state == 2 && in_pool(p) ? "" : " (glibc's)");
-    if (state == 2 && in_pool(p))
+    int ours = state == 2 && in_pool(p);
+    TRACE("free(%p)%s", p, ours ? "" : " (glibc's)");
+    if (ours)
         vmje_free(p);
     else
         __libc_free(p);

@@ -141,7 +141,7 @@ static void time_quota(void)
     int steady_ok = 1, resumed = 1;
     for (int w = 1; w <= 4; w++) {
         uint64_t b0 = f.bytes, ns0 = f.ns, want = expected_esz(f.bytes, f.ns, ms, 0);
-        uint64_t resume = s.quota.resume ? s.quota.resume_addr : 0;
+        uint64_t resume = s.quota.resume.on ? s.quota.resume.addr : 0;
         f.spent_ns = 0;
         f.calls = 0;
         for (int p = 0; p < 10; p++)
