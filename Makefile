@@ -16,11 +16,10 @@ OPT      ?= -O2
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo 2>/dev/null)
-CAIRO_LIBS   := $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wmissing-prototypes
 CFLAGS   ?= $(OPT) -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -I$(BUILD)/gen \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -MMD -MP $(WARN) -Iinclude -I$(BUILD)/gen \
              $(LUA_CFLAGS) $(CAIRO_CFLAGS) $(SANFLAGS) $(CFLAGS)
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -46,7 +45,7 @@ CTESTS    := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/c/%)
 VMLAB     := $(BUILD)/vmlab
 
 .PHONY: all deps test check asan demo bench clean fuzz
-all: $(VMLAB) $(CTESTS) $(EXTRA_ALL)
+all: $(VMLAB) $(CTESTS)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -61,7 +60,9 @@ ifeq ($(V),0)
 Q := @
 endif
 
-$(BUILD)/%.o: %.c $(HEADERS) $(BUILD)/gen/vmlab_modules.h
+# Each object's headers come from the compiler (-MMD -MP, the .d files);
+# the generated module list must exist before the first compile.
+$(BUILD)/%.o: %.c | $(BUILD)/gen/vmlab_modules.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -91,14 +92,14 @@ $(BUILD)/gen/stdlib_embed.c: $(STDLIB) Makefile
 	    echo "  {\"$$n\", \"$$f\", (const char *)s$$i, sizeof s$$i},"; i=$$((i+1)); done; \
 	  echo '  {0, 0, 0, 0}};'; } > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/stdlib_embed.o: $(BUILD)/gen/stdlib_embed.c include/vmlab/host.h
+$(BUILD)/gen/stdlib_embed.o: $(BUILD)/gen/stdlib_embed.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(VMLAB): $(HOST_OBJ) $(BIND_OBJ) $(BUILD)/gen/stdlib_embed.o $(BUILD)/libvmlabrt.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $(HOST_OBJ) $(BIND_OBJ) $(BUILD)/gen/stdlib_embed.o $(BUILD)/libvmlabrt.a $(LDLIBS)
 
-$(BUILD)/tests/c/%: tests/c/%.c $(BUILD)/libvmlabrt.a $(HEADERS) $(wildcard tests/c/*.h)
+$(BUILD)/tests/c/%: tests/c/%.c $(BUILD)/libvmlabrt.a | $(BUILD)/gen/vmlab_modules.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libvmlabrt.a $(LDLIBS)
@@ -138,7 +139,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(RT_SRC) $(HEADERS) $(BUILD)/libvmje.a
 clean:
 	rm -rf build build-asan build-*
 
-# Sections below belong to one feature each; they add to EXTRA_ALL,
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Sections below belong to one feature each; they add to `all`,
 # EXTRA_TESTS and DEB_PKGS rather than editing the rules above.
 
 # --- pools: libvmmalloc.so (issue 6) ---
@@ -165,7 +168,6 @@ DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
 # pool with jemalloc's locks held.  No sanitizers.
 VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c))
 VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h)
-EXTRA_ALL    += $(BUILD)/libvmmalloc.so
 all: $(BUILD)/libvmmalloc.so
 $(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $(BUILD)/libvmje.a
 	@mkdir -p $(dir $@)
@@ -173,13 +175,10 @@ $(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -foptimize-sibling-calls -g -o $@ $(VMMALLOC_SRC) \
 	  $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -static-libgcc -lpthread -ldl -lm
 # tests/c/pool_robust's library, dlopen'ed with RTLD_DEEPBIND
-EXTRA_ALL    += $(BUILD)/tests/vmmalloc/libdeep.so
 all: $(BUILD)/tests/vmmalloc/libdeep.so
 $(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -fPIC -shared $(WARN) -Wno-missing-prototypes $(OPT) -o $@ $<
-
-
 
 # --- NUMA guest: make test-numa (issue 3) ---
 # A two-node QEMU guest runs tests/numa/*.t for real (tests/numa/guest);
@@ -191,18 +190,4 @@ test-numa: deps
 	$(MAKE) --no-print-directory $(VMLAB)
 	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
 	  $(PROVE) -v -e tests/run-test tests/numa/guest
-
-
-
-# --- sampler, records, reports (issue 4) ---
-
-
-
-# --- schemes (issue 5) ---
-
-
-
-# --- REPL and CLI (issue 2) ---
-
-
 

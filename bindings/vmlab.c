@@ -70,7 +70,30 @@ static int l_pause(lua_State *L)
     return 0;
 }
 
+/* vmlab.checkopts(opts, fname, {valid keys...}): the stdlib modules'
+ * option check, the same rule and message as the C bindings'. */
+static int l_checkopts(lua_State *L)
+{
+    const char *fname = luaL_checkstring(L, 2);
+    const char **valid;
+    lua_Integer n;
+
+    luaL_checktype(L, 3, LUA_TTABLE);
+    n = luaL_len(L, 3);
+    valid = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *valid, 0); /* scratch */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 3, i);                    /* scratch key */
+        valid[i - 1] = luaL_checkstring(L, -1);  /* held by the table at 3 */
+        lua_pop(L, 1);
+    }
+    valid[n] = NULL;
+    vmlab_checkopts(L, 1, fname, valid);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"checkopts", l_checkopts},
     {"size", l_size},       {"time", l_time},   {"fmtsize", l_fmtsize},
     {"pagesize", l_pagesize}, {"pid", l_pid},   {"now", l_now},
     {"snooze", l_snooze},   {"pause", l_pause}, {NULL, NULL}};

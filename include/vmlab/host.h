@@ -36,6 +36,15 @@ lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer
 int vmlab_optfield_bool(lua_State *L, int idx, const char *k, int def);
 const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const char *def);
 
+/* Check an options table before reading it: every string key must be in
+ * `valid` (NULL-terminated), else raise
+ *   "<fname>: unknown option 'smaple' (did you mean 'sample'?)"
+ * or, when nothing is close, the list of valid keys.  nil/none passes; a
+ * non-table raises.  Integer keys raise unless `valid` holds
+ * VMLAB_OPTS_ARRAY (an array part beside the options). */
+#define VMLAB_OPTS_ARRAY "[]"
+void vmlab_checkopts(lua_State *L, int idx, const char *fname, const char *const valid[]);
+
 /* A system failure: pushes nil, "<what>: strerror(err)", err; returns 3.
  * `what` names the call and its arguments (printf format). */
 int vmlab_pushfail(lua_State *L, int err, const char *fmt, ...)

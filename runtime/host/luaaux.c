@@ -171,6 +171,97 @@ const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const ch
     return v;
 }
 
+/* A valid-key list may hold VMLAB_OPTS_ARRAY: the table may also have an
+ * array part (positional entries beside the named options). */
+static int allows_array(const char *const valid[])
+{
+    for (size_t i = 0; valid[i]; i++)
+        if (strcmp(valid[i], VMLAB_OPTS_ARRAY) == 0)
+            return 1;
+    return 0;
+}
+
+/* Edit distance between two short keys (for "did you mean"). */
+static size_t keydistance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64], i, j;
+
+    if (la >= 64 || lb >= 64)
+        return (size_t)-1;
+    for (j = 0; j <= lb; j++)
+        row[j] = j;
+    for (i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The unknown key's message: the closest valid key when one is close,
+ * else the list of valid keys.  Raises; never returns. */
+static void unknownopt(lua_State *L, const char *fname, const char *key,
+                       const char *const valid[])
+{
+    const char *best = NULL;
+    size_t bestd = (size_t)-1, limit = strlen(key) / 3 + 1;
+    luaL_Buffer b;
+
+    for (size_t i = 0; valid[i]; i++) {
+        size_t d = keydistance(key, valid[i]);
+        if (strcmp(valid[i], VMLAB_OPTS_ARRAY) == 0)
+            continue;
+        if (d < bestd) {
+            bestd = d;
+            best = valid[i];
+        }
+    }
+    if (best && bestd <= (limit > 2 ? 2 : limit))
+        luaL_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, key, best);
+    luaL_buffinit(L, &b);
+    for (size_t i = 0, n = 0; valid[i]; i++) {
+        if (strcmp(valid[i], VMLAB_OPTS_ARRAY) == 0)
+            continue;
+        luaL_addstring(&b, n++ ? ", " : "");
+        luaL_addstring(&b, valid[i]);
+    }
+    luaL_pushresult(&b);                         /* list */
+    luaL_error(L, "%s: unknown option '%s' (valid: %s)", fname, key,
+               lua_tostring(L, -1));
+}
+
+void vmlab_checkopts(lua_State *L, int idx, const char *fname, const char *const valid[])
+{
+    if (lua_isnoneornil(L, idx))
+        return;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_typeerror(L, idx, "table of options");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {                   /* key value */
+        size_t i = 0;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -2);
+            while (valid[i] && strcmp(valid[i], k) != 0)
+                i++;
+            if (!valid[i])
+                unknownopt(L, fname, k, valid);
+        } else if (lua_type(L, -2) != LUA_TNUMBER || !allows_array(valid)) {
+            luaL_error(L, "%s: option keys are names, not %s", fname,
+                       luaL_typename(L, -2));
+        }
+        lua_pop(L, 1);                           /* key */
+    }
+}
+
 static int pushfailv(lua_State *L, int err, const char *fmt, va_list ap)
 {
     luaL_Buffer b;
