@@ -30,6 +30,22 @@ static void usage(FILE *f)
         progname, progname);
 }
 
+/* Subcommands: `vmlab NAME args...` runs MODULE.main(args...).  A file of
+ * that name in the current directory wins (it is a script to run). */
+static const struct {
+    const char *name, *module;
+} subcommands[] = {
+    {"report", "vmlab.report"},
+    {NULL, NULL}};
+
+static const char *subcommand(const char *word)
+{
+    for (size_t i = 0; subcommands[i].name; i++)
+        if (!strcmp(word, subcommands[i].name) && access(word, F_OK) != 0)
+            return subcommands[i].module;
+    return NULL;
+}
+
 static void report_error(lua_State *L)
 {
     const char *msg = lua_tostring(L, -1);
@@ -239,7 +255,7 @@ static int run_args(lua_State *L, char **argv, int script)
 int main(int argc, char **argv)
 {
     int flags = 0, script, status = 0, code = 0;
-    const char *errmsg = NULL;
+    const char *errmsg = NULL, *sub;
     lua_State *L;
 
     if (argv[0] && argv[0][0])
@@ -258,9 +274,8 @@ int main(int argc, char **argv)
     lua_setfield(L, LUA_REGISTRYINDEX, VMLAB_VERBOSE_KEY);
     create_argtable(L, argv, argc, script < argc ? script : 0);
 
-    if (script < argc && !(flags & HAS_STDIN) && !strcmp(argv[script], "report") &&
-        access("report", F_OK) != 0) {
-        code = vmlab_run_module_main(L, "vmlab.report", argc - script - 1, argv + script + 1);
+    if (script < argc && !(flags & HAS_STDIN) && (sub = subcommand(argv[script]))) {
+        code = vmlab_run_module_main(L, sub, argc - script - 1, argv + script + 1);
         lua_close(L);
         return code;
     }
