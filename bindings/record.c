@@ -210,8 +210,12 @@ static int l_write(lua_State *L)
 }
 
 /* record.read(path) -> snapshots, info | nil, msg
- * Snapshots have the monitor's shape: {time=, time_us=, start_us=,
- * targets={{id=, regions={...}}}}; info has the intervals. */
+ * Snapshots have the monitor's shape: {time=, time_us=, start_us=, start_ns=,
+ * end_ns=, targets={{id=, start_ns=, end_ns=, regions={...}}}}; target ids
+ * are unsigned 64-bit (kernel pointers in damo's records: negative as Lua
+ * integers, string.format("%u") prints them); an age the record lacks is
+ * 4294967295.  info has the intervals (seconds, and sample_us/aggr_us/
+ * update_us) when the record has them, and nr_targets. */
 static int l_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -223,7 +227,10 @@ static int l_read(lua_State *L)
     luaL_setmetatable(L, REC_MT);
     if (vmlab_records_read(path, &w->r, err, sizeof err) < 0) {
         lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, err);
+        if (!strncmp(err, path, strlen(path)) || !strncmp(err, "open(", 5))
+            lua_pushstring(L, err);                           /* it names the path */
+        else
+            lua_pushfstring(L, "%s: %s", path, err);
         return 2;
     }
     w->open = 1;
@@ -242,17 +249,21 @@ static int l_read(lua_State *L)
             s = &tg->snapshots[k];
             end = s->end_ns;
             start = s->start_ns;
-            lua_createtable(L, 0, 2);
-            lua_pushinteger(L, (lua_Integer)tg->target_id);
+            lua_createtable(L, 0, 4);
+            lua_pushinteger(L, (lua_Integer)tg->target_id);  /* unsigned: print with %u */
             lua_setfield(L, -2, "id");
             vmlab_pushregions(L, s->regions, s->n);
             lua_setfield(L, -2, "regions");
+            lua_pushinteger(L, (lua_Integer)s->start_ns); lua_setfield(L, -2, "start_ns");
+            lua_pushinteger(L, (lua_Integer)s->end_ns); lua_setfield(L, -2, "end_ns");
             lua_rawseti(L, -2, ++ti);
         }
         lua_setfield(L, -2, "targets");
         lua_pushinteger(L, (lua_Integer)(end / 1000)); lua_setfield(L, -2, "time_us");
         lua_pushnumber(L, (double)end / 1e9); lua_setfield(L, -2, "time");
         lua_pushinteger(L, (lua_Integer)(start / 1000)); lua_setfield(L, -2, "start_us");
+        lua_pushinteger(L, (lua_Integer)start); lua_setfield(L, -2, "start_ns");
+        lua_pushinteger(L, (lua_Integer)end); lua_setfield(L, -2, "end_ns");
         lua_rawseti(L, -2, (lua_Integer)k + 1);
     }
     lua_createtable(L, 0, 3);                                 /* .. list info */
@@ -262,6 +273,9 @@ static int l_read(lua_State *L)
         lua_pushnumber(L, (double)w->r.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
         lua_pushnumber(L, (double)w->r.update_us / 1e6); lua_setfield(L, -2, "update");
         lua_setfield(L, -2, "intervals");
+        lua_pushinteger(L, (lua_Integer)w->r.sample_us); lua_setfield(L, -2, "sample_us");
+        lua_pushinteger(L, (lua_Integer)w->r.aggr_us); lua_setfield(L, -2, "aggr_us");
+        lua_pushinteger(L, (lua_Integer)w->r.update_us); lua_setfield(L, -2, "update_us");
     }
     lua_pushinteger(L, (lua_Integer)w->r.n); lua_setfield(L, -2, "nr_targets");
     w->open = 0;

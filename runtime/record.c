@@ -71,7 +71,10 @@ void vmlab_records_free(struct vmlab_records *r)
 
 /* ---- files ------------------------------------------------------------------ */
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 
@@ -134,7 +137,15 @@ static int inflate_all(const unsigned char *in, size_t len, unsigned char **out,
         if (zr == Z_STREAM_END)
             break;
         if (zr == Z_OK && zs.avail_out == 0) {
-            unsigned char *nb = realloc(buf, cap * 2);
+            unsigned char *nb;
+            if (cap >= ((size_t)1 << 31)) {     /* a zlib bomb, not a record */
+                snprintf(err, errlen, "compressed record inflates past %zu bytes (offset %lu)", cap,
+                         zs.total_in);
+                inflateEnd(&zs);
+                free(buf);
+                return -1;
+            }
+            nb = realloc(buf, cap * 2);
             if (!nb) {
                 zr = Z_MEM_ERROR;
                 break;
@@ -156,38 +167,75 @@ static int inflate_all(const unsigned char *in, size_t len, unsigned char **out,
     return 0;
 }
 
+/* What a path is, for messages about paths that are not records. */
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+           S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* Records are read whole: a size limit keeps a wrong path from eating the
+ * memory (damo's own records of hours of monitoring are tens of MiB). */
+#define REC_MAX_BYTES ((off_t)1 << 32)
+
 int vmlab_records_read(const char *path, struct vmlab_records *r, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL, *plain = NULL;
-    size_t len = 0, cap = 0, plen;
-    int rc;
+    size_t len = 0, plen;
+    struct stat st;
+    int fd, rc;
 
     memset(r, 0, sizeof *r);
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
         snprintf(err, errlen, "open(%s): %s", path, strerror(errno));
         return -1;
     }
-    for (;;) {
-        size_t n;
-        if (len == cap) {
-            unsigned char *nb = realloc(buf, cap ? cap * 2 : 65536);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                snprintf(err, errlen, "not enough memory");
-                return -1;
-            }
-            buf = nb;
-            cap = cap ? cap * 2 : 65536;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "fstat(%s): %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is %s, not a record file", path, file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0) {
+        snprintf(err, errlen, "%s: empty record file (offset 0)", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > REC_MAX_BYTES) {
+        snprintf(err, errlen, "%s: %lld bytes, larger than the %lld a record may have", path,
+                 (long long)st.st_size, (long long)REC_MAX_BYTES);
+        close(fd);
+        return -1;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        snprintf(err, errlen, "%s: not enough memory for %lld bytes", path, (long long)st.st_size);
+        return -1;
+    }
+    /* the size read is the size stat'ed: a file growing meanwhile is cut */
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "read(%s) at offset %zu: %s", path, len, strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
         }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
         if (n == 0)
             break;
+        len += (size_t)n;
     }
-    fclose(f);
-    buf[len] = '\0';                  /* the loop leaves len < cap */
+    close(fd);
+    buf[len] = '\0';
     if (len == 0) {
         free(buf);
         snprintf(err, errlen, "%s: empty record file (offset 0)", path);

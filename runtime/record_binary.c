@@ -158,9 +158,18 @@ int vmlab_rec_read_binary(const unsigned char *buf, size_t len, struct vmlab_rec
                 return -1;
             }
             for (uint32_t i = 0; i < nr; i++) {
+                size_t roff = rd.off;
                 take(&rd, &regs[i].start, 8, "a region");
                 take(&rd, &regs[i].end, 8, "a region");
                 take(&rd, &regs[i].nr_accesses, 4, "a region");
+                regs[i].age = VMLAB_REC_AGE_UNKNOWN;      /* the format has no ages */
+                if (regs[i].end < regs[i].start) {
+                    snprintf(err, errlen, "corrupt record file: region %u at offset %zu ends (0x%llx) "
+                             "before it starts (0x%llx)", i, roff, (unsigned long long)regs[i].end,
+                             (unsigned long long)regs[i].start);
+                    free(regs);
+                    return -1;
+                }
             }
             /* the fake snapshot that carries the last end time */
             if (nr == 1 && regs[0].start == 0 && regs[0].end == 0 && regs[0].nr_accesses == UINT32_MAX) {

@@ -80,9 +80,77 @@ char *vmlab_rec_to_json(const struct vmlab_records *r)
     return out;
 }
 
-/* A number from a JSON number or a string like "1,234" or "100 ms" (units
- * of time give microseconds when us is set, nanoseconds otherwise). */
-static int get_u64(json_t *v, uint64_t *out)
+/* damo's text numbers: digits with thousands commas ("94,827,419,009,024"),
+ * or, for times, "<number> <unit>" pairs as its human form writes them
+ * ("8 m 59 s 809 ms"); unit_ns is the unit a bare number is in (1 for
+ * nanosecond fields, 1000 for microsecond ones), 0 where no unit is allowed.
+ * The result is in that same unit. */
+static int text_u64(const char *s, uint64_t unit_ns, uint64_t *out)
+{
+    static const struct { const char *name; uint64_t ns; } units[] = {
+        {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000ULL}, {"m", 60000000000ULL},
+        {"h", 3600000000000ULL}, {"d", 86400000000000ULL}, {"B", 0}};
+    uint64_t total = 0;
+    int fields = 0;
+
+    for (;;) {
+        uint64_t n = 0, frac_num = 0, frac_den = 1;
+        int digits = 0;
+        while (*s == ' ')
+            s++;
+        if (!*s)
+            break;
+        for (; isdigit((unsigned char)*s) || *s == ','; s++) {
+            if (*s == ',')
+                continue;
+            if (n > (UINT64_MAX - 9) / 10)
+                return -1;
+            n = n * 10 + (uint64_t)(*s - '0');
+            digits++;
+        }
+        if (*s == '.') {
+            for (s++; isdigit((unsigned char)*s); s++)
+                if (frac_den < 1000000000ULL) {
+                    frac_num = frac_num * 10 + (uint64_t)(*s - '0');
+                    frac_den *= 10;
+                }
+        }
+        if (!digits)
+            return -1;
+        while (*s == ' ')
+            s++;
+        if (isalpha((unsigned char)*s)) {
+            size_t k, len = 0;
+            while (isalpha((unsigned char)s[len]))
+                len++;
+            for (k = 0; k < sizeof units / sizeof units[0]; k++)
+                if (strlen(units[k].name) == len && !strncmp(s, units[k].name, len))
+                    break;
+            if (k == sizeof units / sizeof units[0])
+                return -1;
+            s += len;
+            if (units[k].ns == 0) {              /* bytes */
+                total += n;
+            } else {
+                if (!unit_ns)
+                    return -1;
+                total += (n * units[k].ns + frac_num * units[k].ns / frac_den) / unit_ns;
+            }
+        } else {
+            if (frac_num || fields)
+                return -1;
+            total += n;
+        }
+        fields++;
+    }
+    if (!fields)
+        return -1;
+    *out = total;
+    return 0;
+}
+
+/* A number from a JSON number or one of damo's text numbers. */
+static int get_num(json_t *v, uint64_t unit_ns, uint64_t *out)
 {
     if (json_is_integer(v)) {
         if (json_integer_value(v) < 0)
@@ -91,29 +159,76 @@ static int get_u64(json_t *v, uint64_t *out)
         return 0;
     }
     if (json_is_real(v)) {
-        *out = (uint64_t)json_real_value(v);
-        return json_real_value(v) < 0 ? -1 : 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        uint64_t n = 0;
-        int digits = 0;
-        for (; *s; s++) {
-            if (isdigit((unsigned char)*s)) {
-                n = n * 10 + (uint64_t)(*s - '0');
-                digits++;
-            } else if (*s != ',') {
-                break;
-            }
-        }
-        while (*s == ' ')
-            s++;
-        if (!digits || (*s && strcmp(s, "ns") && strcmp(s, "us") && strcmp(s, "B")))
+        double d = json_real_value(v);
+        if (!(d >= 0 && d < 18446744073709551616.0))
             return -1;
-        *out = n;
+        *out = (uint64_t)d;
         return 0;
     }
+    if (json_is_string(v))
+        return text_u64(json_string_value(v), unit_ns, out);
     return -1;
+}
+
+static int get_u64(json_t *v, uint64_t *out) { return get_num(v, 0, out); }
+
+/* jansson keeps integers in a json_int_t (int64) and refuses bigger ones,
+ * but damo writes kernel pointers as target ids (18446623438842320000).
+ * Integers past INT64_MAX outside strings become strings, which get_num
+ * reads whole.  Returns a malloc'd copy, or NULL when none needed it. */
+static char *quote_big_ints(const char *text, size_t len, size_t *olen)
+{
+    char *out = NULL;
+    size_t o = 0, i = 0, copied = 0;
+    int in_str = 0;
+
+    while (i < len) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            i++;
+            continue;
+        }
+        if (isdigit((unsigned char)c) && (i == 0 || !isalnum((unsigned char)text[i - 1]))) {
+            size_t j = i;
+            while (j < len && isdigit((unsigned char)text[j]))
+                j++;
+            if (j - i >= 19 && (j >= len || (text[j] != '.' && text[j] != 'e' && text[j] != 'E')) &&
+                (j - i > 19 || memcmp(text + i, "9223372036854775807", 19) > 0) &&
+                (i == 0 || text[i - 1] != '-')) {
+                if (!out) {
+                    out = malloc(len + 2 * (len / 20 + 1) + 1);
+                    if (!out)
+                        return NULL;
+                }
+                memcpy(out + o, text + copied, i - copied);
+                o += i - copied;
+                out[o++] = '"';
+                memcpy(out + o, text + i, j - i);
+                o += j - i;
+                out[o++] = '"';
+                copied = j;
+            }
+            i = j;
+            continue;
+        }
+        i++;
+    }
+    if (!out)
+        return NULL;
+    memcpy(out + o, text + copied, len - copied);
+    o += len - copied;
+    out[o] = '\0';
+    *olen = o;
+    return out;
 }
 
 static int bad(char *err, size_t errlen, const char *what, size_t rec, size_t snap, size_t reg)
@@ -126,9 +241,11 @@ static int bad(char *err, size_t errlen, const char *what, size_t rec, size_t sn
 int vmlab_rec_from_json(const char *text, size_t len, struct vmlab_records *r, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je), *rec;
-    size_t ri;
+    size_t qlen = 0, ri;
+    char *quoted = quote_big_ints(text, len, &qlen);
+    json_t *root = quoted ? json_loadb(quoted, qlen, 0, &je) : json_loadb(text, len, 0, &je), *rec;
 
+    free(quoted);
     if (!root) {
         snprintf(err, errlen, "bad JSON at offset %d (line %d, column %d): %s", je.position, je.line,
                  je.column, je.text);
@@ -144,15 +261,15 @@ int vmlab_rec_from_json(const char *text, size_t len, struct vmlab_records *r, c
         uint64_t id = 0;
         struct vmlab_rec_target *tg;
         size_t si;
-        if (!json_is_object(rec) || !json_is_array(snaps) ||
-            get_u64(json_object_get(rec, "target_id"), &id) < 0) {
+        json_t *tid = json_object_get(rec, "target_id");
+        if (!json_is_object(rec) || !json_is_array(snaps) || (!json_is_null(tid) && get_u64(tid, &id) < 0)) {
             json_decref(root);
             return bad(err, errlen, "a record needs target_id and snapshots", ri, 0, 0);
         }
         if (json_is_object(iv)) {
-            get_u64(json_object_get(iv, "sample_us"), &r->sample_us);
-            get_u64(json_object_get(iv, "aggr_us"), &r->aggr_us);
-            get_u64(json_object_get(iv, "ops_update_us"), &r->update_us);
+            get_num(json_object_get(iv, "sample_us"), 1000, &r->sample_us);
+            get_num(json_object_get(iv, "aggr_us"), 1000, &r->aggr_us);
+            get_num(json_object_get(iv, "ops_update_us"), 1000, &r->update_us);
         }
         tg = vmlab_records_target(r, id);
         json_array_foreach(snaps, si, snap) {
@@ -160,10 +277,14 @@ int vmlab_rec_from_json(const char *text, size_t len, struct vmlab_records *r, c
             uint64_t st, en;
             size_t gi, n = json_array_size(regs);
             struct vmlab_region *v;
-            if (get_u64(json_object_get(snap, "start_time"), &st) < 0 ||
-                get_u64(json_object_get(snap, "end_time"), &en) < 0 || !json_is_array(regs)) {
+            if (get_num(json_object_get(snap, "start_time"), 1, &st) < 0 ||
+                get_num(json_object_get(snap, "end_time"), 1, &en) < 0 || !json_is_array(regs)) {
                 json_decref(root);
                 return bad(err, errlen, "a snapshot needs start_time, end_time and regions", ri, si, 0);
+            }
+            if (en < st) {
+                json_decref(root);
+                return bad(err, errlen, "a snapshot ends before it starts", ri, si, 0);
             }
             v = calloc(n + 1, sizeof *v);
             if (!v || !tg) {
@@ -174,18 +295,36 @@ int vmlab_rec_from_json(const char *text, size_t len, struct vmlab_records *r, c
             }
             json_array_foreach(regs, gi, reg) {
                 json_t *acc = json_object_get(reg, "nr_accesses"), *age = json_object_get(reg, "age");
-                uint64_t a, b, samples = 0, ag = 0;
+                uint64_t a, b, samples = 0, ag = VMLAB_REC_AGE_UNKNOWN, pct;
+                int sok;
+                if (json_is_object(acc)) {
+                    sok = get_u64(json_object_get(acc, "samples"), &samples);
+                    /* damo's add_unset_unit: samples from the percent */
+                    if (sok < 0 && json_is_null(json_object_get(acc, "samples")) && r->aggr_us && r->sample_us &&
+                        get_u64(json_object_get(acc, "percent"), &pct) == 0) {
+                        samples = pct * (r->aggr_us / r->sample_us) / 100;
+                        sok = 0;
+                    }
+                } else {
+                    sok = get_u64(acc, &samples);
+                }
                 if (get_u64(json_object_get(reg, "start"), &a) < 0 || get_u64(json_object_get(reg, "end"), &b) < 0 ||
-                    b < a || (json_is_object(acc) ? get_u64(json_object_get(acc, "samples"), &samples)
-                                                  : get_u64(acc, &samples)) < 0) {
+                    sok < 0 || samples > UINT32_MAX) {
                     free(v);
                     json_decref(root);
-                    return bad(err, errlen, "a region needs start <= end and nr_accesses.samples", ri, si, gi);
+                    return bad(err, errlen, "a region needs start, end and nr_accesses.samples", ri, si, gi);
+                }
+                if (b < a) {
+                    free(v);
+                    json_decref(root);
+                    return bad(err, errlen, "a region ends before it starts", ri, si, gi);
                 }
                 if (json_is_object(age))
                     get_u64(json_object_get(age, "aggr_intervals"), &ag);
                 else if (age)
                     get_u64(age, &ag);
+                if (ag > UINT32_MAX)
+                    ag = VMLAB_REC_AGE_UNKNOWN;
                 v[gi].start = a;
                 v[gi].end = b;
                 v[gi].nr_accesses = (uint32_t)samples;

@@ -10,6 +10,9 @@
 
 #include "vmlab/region.h"
 
+/* A region's age when the record does not say (damo prints it as -1). */
+#define VMLAB_REC_AGE_UNKNOWN UINT32_MAX
+
 struct vmlab_rec_snapshot {
     uint64_t start_ns, end_ns;
     size_t n;
@@ -43,7 +46,11 @@ void vmlab_records_free(struct vmlab_records *r);
 /* Returns 0, or -1 with a message in err. */
 int vmlab_records_write(const char *path, const struct vmlab_records *r, enum vmlab_rec_format f,
                         char *err, size_t errlen);
-/* Reads any of the three formats (told apart by their first bytes). */
+/* Reads any of the three formats (told apart by their first bytes) from a
+ * regular file of at most 4 GiB; anything else (a directory, a FIFO, a
+ * device) is refused with what it is.  Snapshot times are damo's: a
+ * snapshot starts where the previous one of its target ended; the binary
+ * format's first start is deduced from the mean snapshot length. */
 int vmlab_records_read(const char *path, struct vmlab_records *r, char *err, size_t errlen);
 
 /* The formats, one file each (record_json.c, record_binary.c). */
