@@ -1,328 +1,357 @@
--- vmlab.report: damo's reports on recorded (or live) snapshots.
+-- vmlab.report: damo's reports (damo 3.x names, options and numbers) on
+-- recorded or live snapshots.
 --
---   report.raw(src)                 the regions of every snapshot, as text
---   report.wss(src, opts)           working-set-size percentiles
---   report.nr_regions(src, opts)    region-count percentiles
---   report.heats(src, opts)         a time x address matrix of access heat
---   report.heatmap(src, opts)       that matrix as a PNG/SVG/PDF image, or
---                                   in ANSI colours on the terminal
---   report.main(kind, ...)          `vmlab report <kind> -i <file> [...]`
---
--- src is a record file's path or an array of snapshots as monitors and
--- vmlab.record.read give them.
+--   report.access(src, {raw_form=, raw_number=})       every snapshot's regions
+--   report.wss(src, opts)          working set size distribution
+--   report.nr_regions(src, opts)   number of regions distribution
+--   report.heatmap(src, opts)      time x address access frequency: stdout
+--                                  digits, damo's raw triples, or an image
+--   report.record_info(src, opts)  targets, time span, address ranges
+--   report.footprints(path, opts)  memory footprint distribution (damo's
+--                                  .mem_footprint files)
+--   report.replay_oracle(src)      a replay backend oracle from a record
+--   report.replay(src, seg, opts)  touch a segment as the record did
+--   report.main(kind, ...)         `vmlab report <kind> [options]`
+-- damo 2's names stay as aliases: raw = access --raw_form, heats = heatmap
+-- --output raw.  src is a record file's path or an array of snapshots as
+-- monitors and vmlab.record.read give them.
 
-local record = require "vmlab.record"
+local vmlab = require "vmlab"
+local fmt = require "vmlab.report.fmt"
+local records_of = require "vmlab.report.records"
+local hmap = require "vmlab.report.heatmap"
 
 local M = {}
 
-local function load(src)
-  if type(src) == "string" then
-    local snaps, err = record.read(src)
-    if not snaps then error(err, 0) end
-    return snaps
+local function load(src) return records_of.load(src) end
+
+local function checkopts(opts, fname, valid)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(fname .. ": an options table expected, got " .. type(opts), 3) end
+  vmlab.checkopts(opts, fname, valid)
+  return opts
+end
+
+local function range_list(r, fname)
+  if r == nil then return nil end
+  if type(r) ~= "table" or #r ~= 3 then error(fname .. ": range is {start, stop, step}", 3) end
+  for _, v in ipairs(r) do
+    if math.type(v) ~= "integer" then error(fname .. ": range takes whole numbers", 3) end
   end
-  if type(src) ~= "table" then error("a record file's path or an array of snapshots expected", 3) end
-  return src
-end
-
-local function target_of(snap, id)
-  for _, tg in ipairs(snap.targets) do
-    if id == nil or tg.id == id then return tg end
-  end
-end
-
-local function percentile(sorted, p)
-  if #sorted == 0 then return nil end
-  local idx = math.floor((#sorted - 1) * p / 100 + 0.5) + 1
-  return sorted[idx]
-end
-
-local function fmt_bytes(n)
-  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
-  local u = 1
-  while n >= 1024 and u < #units do n = n / 1024; u = u + 1 end
-  return u == 1 and string.format("%d %s", n, units[u]) or string.format("%.3f %s", n, units[u])
-end
-
-function M.raw(src)
-  local snaps = load(src)
+  if r[3] == 0 then error(fname .. ": a range's step cannot be 0", 3) end
   local out = {}
-  local base = snaps[1] and (snaps[1].start_us or 0) or 0
-  out[#out + 1] = string.format("base_time_absolute: %.3f s", base / 1e6)
-  for _, s in ipairs(snaps) do
-    out[#out + 1] = ""
-    out[#out + 1] = string.format("monitoring_start:    %12.3f ms", ((s.start_us or 0) - base) / 1e3)
-    out[#out + 1] = string.format("monitoring_end:      %12.3f ms", ((s.time_us or 0) - base) / 1e3)
-    for _, tg in ipairs(s.targets) do
-      out[#out + 1] = string.format("target_id:           %d", tg.id)
-      out[#out + 1] = string.format("nr_regions:          %d", #tg.regions)
-      out[#out + 1] = "# start_addr end_addr length nr_accesses age"
-      for _, r in ipairs(tg.regions) do
-        out[#out + 1] = string.format("%012x-%012x (%s) %d %d", r.start, r["end"], fmt_bytes(r["end"] - r.start),
-          r.nr_accesses, r.age or 0)
-      end
-    end
-  end
-  return table.concat(out, "\n") .. "\n"
-end
-
--- Per snapshot: bytes of regions accessed at least thres times.
-local function wss_series(snaps, opts)
-  local thres = opts.thres or 1
-  local series = {}
-  for _, s in ipairs(snaps) do
-    local tg = target_of(s, opts.target)
-    if tg then
-      local sz = 0
-      for _, r in ipairs(tg.regions) do
-        if r.nr_accesses >= thres then sz = sz + (r["end"] - r.start) end
-      end
-      series[#series + 1] = { time_us = s.time_us, value = sz }
-    end
-  end
-  return series
-end
-
-local function nr_regions_series(snaps, opts)
-  local series = {}
-  for _, s in ipairs(snaps) do
-    local tg = target_of(s, opts.target)
-    if tg then series[#series + 1] = { time_us = s.time_us, value = #tg.regions } end
-  end
-  return series
-end
-
--- Percentiles of a series, sorted by size (the distribution) or by time
--- (the series itself, sampled at those percentiles of the run).
-local function percentiles(series, opts)
-  local ps = opts.percentiles or { 0, 25, 50, 75, 100 }
-  local values = {}
-  for i, x in ipairs(series) do values[i] = x.value end
-  if (opts.sortby or "size") == "size" then
-    table.sort(values)
-  elseif opts.sortby ~= "time" then
-    error("sortby: 'size' or 'time', not '" .. tostring(opts.sortby) .. "'", 3)
-  end
-  local out = {}
-  for _, p in ipairs(ps) do
-    if type(p) ~= "number" or p < 0 or p > 100 then error("a percentile is a number from 0 to 100", 3) end
-    out[#out + 1] = { percentile = p, value = percentile(values, p) }
-  end
+  for p = r[1], r[2] - (r[3] > 0 and 1 or -1), r[3] do out[#out + 1] = p end
   return out
 end
 
-local function render(rows, title, bytes)
-  local out = { string.format("# <percentile> <%s>", title) }
-  for _, r in ipairs(rows) do
-    out[#out + 1] = string.format("%3d %s", r.percentile, r.value == nil and "-" or
-      (bytes and fmt_bytes(r.value) or tostring(r.value)))
-  end
-  return table.concat(out, "\n") .. "\n"
-end
+-- ---- access ----------------------------------------------------------------------
 
--- wss(src, {percentiles=, sortby="size"|"time", thres=1, target=}) -> rows, text
-function M.wss(src, opts)
-  opts = opts or {}
-  local rows = percentiles(wss_series(load(src), opts), opts)
-  return rows, render(rows, "wss", true)
-end
-
-function M.nr_regions(src, opts)
-  opts = opts or {}
-  local rows = percentiles(nr_regions_series(load(src), opts), opts)
-  return rows, render(rows, "nr_regions", false)
-end
-
--- heats(src, {time_res=, addr_res=, target=}) -> {heat=rows x cols, t0, t1, a0, a1}
--- A cell's heat is the access count of the regions over it, weighted by how
--- much of the cell (in address and in time) they cover.
-function M.heats(src, opts)
-  opts = opts or {}
-  local snaps = load(src)
-  local cols, rows = opts.time_res or 80, opts.addr_res or 40
-  if math.type(cols) ~= "integer" or math.type(rows) ~= "integer" or cols < 1 or rows < 1 then
-    error("time_res and addr_res are whole numbers >= 1", 2)
+-- damo's `report access --raw_form`
+function M.access(src, opts)
+  opts = checkopts(opts, "report.access", { "raw_form", "raw_number", "style" })
+  if opts.style ~= nil and opts.style ~= "raw" then
+    error("report.access: style '" .. tostring(opts.style) .. "' is not supported (only the raw form)", 2)
   end
-  local t0, t1, a0, a1
-  for _, s in ipairs(snaps) do
-    local tg = target_of(s, opts.target)
-    if tg then
-      local st = s.start_us or 0
-      t0 = math.min(t0 or st, st)
-      t1 = math.max(t1 or s.time_us, s.time_us)
-      for _, r in ipairs(tg.regions) do
-        a0 = math.min(a0 or r.start, r.start)
-        a1 = math.max(a1 or r["end"], r["end"])
-      end
-    end
-  end
-  local heat = {}
-  for y = 1, rows do
-    heat[y] = {}
-    for x = 1, cols do heat[y][x] = 0 end
-  end
-  if not t0 or t1 <= t0 or a1 <= a0 then
-    return { heat = heat, t0 = 0, t1 = 0, a0 = 0, a1 = 0, empty = true }
-  end
-  local tw, aw = (t1 - t0) / cols, (a1 - a0) / rows
-  for _, s in ipairs(snaps) do
-    local tg = target_of(s, opts.target)
-    if tg then
-      local st, en = s.start_us or 0, s.time_us
-      local x0, x1 = math.floor((st - t0) / tw) + 1, math.min(cols, math.floor((en - t0) / tw - 1e-9) + 1)
-      for _, r in ipairs(tg.regions) do
-        if r.nr_accesses > 0 then
-          local y0 = math.floor((r.start - a0) / aw) + 1
-          local y1 = math.min(rows, math.floor((r["end"] - a0) / aw - 1e-9) + 1)
-          for y = math.max(1, y0), y1 do
-            local lo, hi = a0 + (y - 1) * aw, a0 + y * aw
-            local af = (math.min(hi, r["end"]) - math.max(lo, r.start)) / aw
-            for x = math.max(1, x0), x1 do
-              local tlo, thi = t0 + (x - 1) * tw, t0 + x * tw
-              local tf = (math.min(thi, en) - math.max(tlo, st)) / tw
-              if tf > 0 and af > 0 then heat[y][x] = heat[y][x] + r.nr_accesses * af * tf end
-            end
-          end
+  local raw = opts.raw_number and true or false
+  local lines = {}
+  for _, rec in ipairs(load(src)) do
+    local snaps = rec.snapshots
+    if #snaps > 0 then
+      local base = snaps[1].start_time
+      lines[#lines + 1] = "base_time_absolute: " .. fmt.time_ns(base, raw)
+      lines[#lines + 1] = "data source: unknown\n"
+      for _, s in ipairs(snaps) do
+        lines[#lines + 1] = string.format("monitoring_start:    %16s", fmt.time_ns(s.start_time - base, raw))
+        lines[#lines + 1] = string.format("monitoring_end:      %16s", fmt.time_ns(s.end_time - base, raw))
+        lines[#lines + 1] = string.format("monitoring_duration: %16s", fmt.time_ns(s.end_time - s.start_time, raw))
+        lines[#lines + 1] = "target_id: " .. fmt.u64(rec.target_id)
+        lines[#lines + 1] = "nr_regions: " .. #s.regions
+        lines[#lines + 1] = string.format("# %10s %12s  %12s  %11s %5s", "start_addr", "end_addr", "length",
+          "nr_accesses", "age")
+        for _, r in ipairs(s.regions) do
+          lines[#lines + 1] = string.format("%012x-%012x (%12s) %11d %5d", r.start, r["end"],
+            fmt.sz(r["end"] - r.start, raw), r.samples, r.age or -1)
         end
+        lines[#lines + 1] = ""
       end
     end
   end
-  return { heat = heat, t0 = t0 / 1e6, t1 = t1 / 1e6, a0 = a0, a1 = a1 }
+  lines[#lines + 1] = ""
+  return table.concat(lines, "\n")
 end
 
--- The heats as "<time> <address> <heat>" lines, with a guide, as damo's.
-function M.heats_text(h)
-  local out = { "# <time (s)> <address> <heat>" }
-  local rows, cols = #h.heat, #h.heat[1]
-  for x = 1, cols do
-    for y = 1, rows do
-      out[#out + 1] = string.format("%.6f %d %.3f", h.t0 + (h.t1 - h.t0) * (x - 1) / cols,
-        math.floor(h.a0 + (h.a1 - h.a0) * (y - 1) / rows), h.heat[y][x])
-    end
+-- damo 2's name
+function M.raw(src, opts)
+  opts = checkopts(opts, "report.raw", { "raw_number" })
+  return M.access(src, { raw_form = true, raw_number = opts.raw_number })
+end
+
+-- ---- distributions (damo's _damo_dist) ---------------------------------------------
+
+local function pidx(p, n)
+  local i = fmt.trunc(p / 100.0 * n)
+  if i == n then i = i - 1 end
+  return i + 1
+end
+
+local function fmt_dists(name, dists, percentiles, all, format, raw, cols)
+  local lines = { string.format("# <percentile> <%s>", name) }
+  if #dists == 0 then
+    lines[#lines + 1] = "# no snapshot"
+    return table.concat(lines, "\n")
   end
-  out[#out + 1] = string.format("# guide: time %.3f-%.3f s in %d columns, address 0x%x-0x%x in %d rows",
-    h.t0, h.t1, cols, h.a0, h.a1, rows)
-  return table.concat(out, "\n") .. "\n"
+  local sum = 0
+  for _, v in ipairs(dists) do sum = sum + v end
+  lines[#lines + 1] = "# avr:\t" .. format(sum / #dists, raw)
+  if all then
+    for i, v in ipairs(dists) do lines[#lines + 1] = string.format("%d %s", i - 1, format(v, raw)) end
+    return table.concat(lines, "\n")
+  end
+  local per_col = 1
+  if cols > 0 then
+    local max = 0
+    for _, p in ipairs(percentiles) do
+      local v = dists[pidx(p, #dists)]
+      if max <= v then max = v end
+    end
+    if max > 0 then per_col = max / cols end
+  end
+  for _, p in ipairs(percentiles) do
+    local v = dists[pidx(p, #dists)]
+    local line = string.format("%3d %15s", p, format(v, raw))
+    if cols > 0 then
+      local n = fmt.trunc(v / per_col)
+      line = line .. " |" .. string.rep("*", n) .. string.rep(" ", cols - n) .. "|"
+    end
+    lines[#lines + 1] = line
+  end
+  return table.concat(lines, "\n")
 end
 
--- ANSI 256-colour blocks, highest address on top.
-function M.heatmap_ansi(h)
-  local ramp = { 17, 18, 54, 90, 126, 162, 198, 202, 208, 214, 220, 226, 229 }
-  local max = 0
-  for _, row in ipairs(h.heat) do for _, v in ipairs(row) do if v > max then max = v end end end
+local function plot(path, series, xlabel, ylabel)
+  local image = require "vmlab.report.image"
+  local xs, ys = {}, {}
+  for i, p in ipairs(series) do xs[i], ys[i] = p[1], p[2] end
+  return image.plot(path, xs, ys, { xlabel = xlabel, ylabel = ylabel })
+end
+
+local function sz_value(v, raw) return fmt.sz(v, raw) end
+
+local wss_opts = { "range", "percentiles", "exclude_samples", "acc_thres", "sz_thres", "work_time", "sortby",
+  "plot", "nr_cols_bar", "raw_number", "all_wss", "collapse_targets", "thres" }
+
+-- wss(src, {range={0,101,25}, exclude_samples=20, acc_thres=1, sz_thres=1,
+--   work_time=1 (us), sortby="size"|"time", raw_number=, all_wss=,
+--   collapse_targets=true, nr_cols_bar=59, plot=path})
+-- -> dists ({{target_id=, values={...}}}), text
+function M.wss(src, opts)
+  opts = checkopts(opts, "report.wss", wss_opts)
+  local percentiles = opts.percentiles or range_list(opts.range or { 0, 101, 25 }, "report.wss")
+  local sortby = opts.sortby or "size"
+  if sortby ~= "size" and sortby ~= "time" then
+    error("report.wss: sortby is 'size' or 'time', not '" .. tostring(sortby) .. "'", 2)
+  end
+  for _, p in ipairs(percentiles) do
+    if type(p) ~= "number" or p < 0 or p > 100 then error("report.wss: a percentile is a number from 0 to 100", 2) end
+  end
+  local acc_thres = opts.acc_thres or opts.thres or 1
+  local sz_thres = opts.sz_thres or 1
+  local work_time = opts.work_time or 1
+  if math.type(work_time) ~= "integer" or work_time < 1 then error("report.wss: work_time is microseconds >= 1", 2) end
+  local skip = opts.exclude_samples or 20
+  if math.type(skip) ~= "integer" or skip < 0 then error("report.wss: exclude_samples is a count >= 0", 2) end
+  local recs = records_of.adjust(load(src), work_time, skip)
+  local dists = {}
+  for _, rec in ipairs(recs) do
+    local values = {}
+    for _, s in ipairs(rec.snapshots) do
+      local wss = 0
+      for _, r in ipairs(s.regions) do
+        local sz = r["end"] - r.start
+        if r.samples >= acc_thres and sz >= sz_thres then wss = wss + sz end
+      end
+      values[#values + 1] = wss
+    end
+    if sortby == "size" then table.sort(values) end
+    -- damo keys them by target id: a later record of the same id replaces
+    local found
+    for _, d in ipairs(dists) do if d.target_id == rec.target_id then d.values = values; found = true end end
+    if not found then dists[#dists + 1] = { target_id = rec.target_id, values = values } end
+  end
+  if opts.collapse_targets ~= false then
+    local sum = {}
+    for _, d in ipairs(dists) do
+      for i, v in ipairs(d.values) do sum[i] = (sum[i] or 0) + v end
+    end
+    dists = { { target_id = 0, values = sum } }
+  end
+  local raw = opts.raw_number and true or false
   local out = {}
-  for y = #h.heat, 1, -1 do
-    local line = {}
-    for _, v in ipairs(h.heat[y]) do
-      local i = max > 0 and math.floor(v / max * (#ramp - 1) + 0.5) + 1 or 1
-      line[#line + 1] = string.format("\27[48;5;%dm ", ramp[i])
-    end
-    out[#out + 1] = table.concat(line) .. "\27[0m"
+  for _, d in ipairs(dists) do
+    out[#out + 1] = "# target_id\t" .. fmt.u64(d.target_id)
+    out[#out + 1] = fmt_dists("wss", d.values, percentiles, opts.all_wss, sz_value, raw,
+      opts.nr_cols_bar or 59)
   end
-  out[#out + 1] = string.format("# x: time %.3f-%.3f s, y: address 0x%x-0x%x (top is high), max heat %.3g",
-    h.t0, h.t1, h.a0, h.a1, max)
-  return table.concat(out, "\n") .. "\n"
+  local text = table.concat(out, "\n") .. "\n"
+  if opts.plot then
+    local series = {}
+    for _, p in ipairs(percentiles) do
+      if #dists[1].values > 0 then series[#series + 1] = { p, dists[1].values[pidx(p, #dists[1].values)] } end
+    end
+    local ok, err = plot(opts.plot, series, sortby == "size" and "percentile" or "runtime (percent)",
+      "working set size (bytes)")
+    if not ok then return nil, err end
+  end
+  return dists, text
 end
 
--- heatmap(src, {output="file.png|svg|pdf" or nil for ANSI text, time_res=,
--- addr_res=, width=, height=, title=}) -> true | text | nil, err
-function M.heatmap(src, opts)
-  opts = opts or {}
-  local h = M.heats(src, { time_res = opts.time_res or (opts.output and 300 or 72),
-    addr_res = opts.addr_res or (opts.output and 200 or 24), target = opts.target })
-  if not opts.output then return M.heatmap_ansi(h) end
-  if h.empty then return nil, "nothing to draw: no accesses over time" end
-  return require("vmlab.report.image").heatmap(opts.output, h.heat,
-    { t0 = h.t0, t1 = h.t1, a0 = h.a0, a1 = h.a1, width = opts.width, height = opts.height,
-      title = opts.title })
-end
-
--- ---- the command line ---------------------------------------------------------
-
-local usage = [[
-usage: vmlab report <kind> -i <record> [options]
-kinds:
-  raw          every snapshot's regions
-  wss          working set size percentiles   [--sortby size|time] [--percentiles 0 25 50 75 100]
-  nr_regions   number of regions percentiles  [--sortby size|time] [--percentiles ...]
-  heats        <time> <address> <heat> lines  [--resolution <time> <address>]
-  heatmap      an image (-o x.png|x.svg|x.pdf) or ANSI colours on the terminal
-               [--resolution <time> <address>] [--size <width> <height>]
-common: -i <file> (a record: json_compressed, json or record), --target <id>
-]]
-
-function M.main(kind, ...)
-  local args = { ... }
-  local function fail(msg)
-    io.stderr:write("vmlab report: ", msg, "\n")
-    return 1
+-- nr_regions(src, {range=, percentiles=, sortby=, exclude_samples=20, plot=})
+-- -> dists, text (per target, as damo: no collapsing)
+function M.nr_regions(src, opts)
+  opts = checkopts(opts, "report.nr_regions", { "range", "percentiles", "sortby", "plot", "exclude_samples" })
+  local percentiles = opts.percentiles or range_list(opts.range, "report.nr_regions") or { 0, 25, 50, 75, 100 }
+  local sortby = opts.sortby or "size"
+  if sortby ~= "size" and sortby ~= "time" then
+    error("report.nr_regions: sortby is 'size' or 'time', not '" .. tostring(sortby) .. "'", 2)
   end
-  if kind == nil or kind == "-h" or kind == "--help" then
-    io.stdout:write(usage)
-    return kind == nil and 1 or 0
-  end
-  local kinds = { raw = true, wss = true, nr_regions = true, heats = true, heatmap = true }
-  if not kinds[kind] then return fail("unknown report '" .. tostring(kind) .. "'\n" .. usage) end
-  local opts, input, output = {}, nil, nil
-  local i = 1
-  local function need(n, what)
-    for k = 1, n do
-      if args[i + k] == nil then error("option " .. args[i] .. " needs " .. what, 0) end
-    end
-  end
-  local ok, err = pcall(function()
-    while i <= #args do
-      local a = args[i]
-      if a == "-i" or a == "--input" then need(1, "a file"); input = args[i + 1]; i = i + 2
-      elseif a == "-o" or a == "--output" then need(1, "a file"); output = args[i + 1]; i = i + 2
-      elseif a == "--sortby" then need(1, "size or time"); opts.sortby = args[i + 1]; i = i + 2
-      elseif a == "--target" then need(1, "an id"); opts.target = math.tointeger(tonumber(args[i + 1])); i = i + 2
-      elseif a == "--percentiles" then
-        opts.percentiles = {}
-        i = i + 1
-        while args[i] and tonumber(args[i]) do opts.percentiles[#opts.percentiles + 1] = tonumber(args[i]); i = i + 1 end
-        if #opts.percentiles == 0 then error("option --percentiles needs numbers", 0) end
-      elseif a == "--resolution" then
-        need(2, "<time> <address> counts")
-        opts.time_res, opts.addr_res = math.tointeger(tonumber(args[i + 1])), math.tointeger(tonumber(args[i + 2]))
-        if not opts.time_res or not opts.addr_res then error("--resolution takes two whole numbers", 0) end
-        i = i + 3
-      elseif a == "--size" then
-        need(2, "<width> <height>")
-        opts.width, opts.height = math.tointeger(tonumber(args[i + 1])), math.tointeger(tonumber(args[i + 2]))
-        i = i + 3
-      else
-        error("unknown option '" .. a .. "'", 0)
+  local skip = opts.exclude_samples or 20
+  local out = { "# <percentile> <# regions>" }
+  local dists = {}
+  for _, rec in ipairs(load(src)) do
+    local values = {}
+    for k = skip + 1, #rec.snapshots do values[#values + 1] = #rec.snapshots[k].regions end
+    if sortby == "size" then table.sort(values) end
+    dists[#dists + 1] = { target_id = rec.target_id, values = values }
+    out[#out + 1] = "# target_id\t" .. fmt.u64(rec.target_id)
+    if #values == 0 then
+      out[#out + 1] = "# no snapshot"
+    else
+      local sum = 0
+      for _, v in ipairs(values) do sum = sum + v end
+      out[#out + 1] = "# avr:\t" .. fmt.d(sum / #values)
+      for _, p in ipairs(percentiles) do
+        out[#out + 1] = string.format("%d\t%d", fmt.trunc(p), values[pidx(p, #values)])
       end
     end
-  end)
-  if not ok then return fail(err) end
-  if not input then return fail("-i <record file> is needed") end
-  local snaps, rerr = record.read(input)
-  if not snaps then return fail(rerr) end
-  local text
-  ok, err = pcall(function()
-    if kind == "raw" then text = M.raw(snaps)
-    elseif kind == "wss" then text = select(2, M.wss(snaps, opts))
-    elseif kind == "nr_regions" then text = select(2, M.nr_regions(snaps, opts))
-    elseif kind == "heats" then text = M.heats_text(M.heats(snaps, opts))
-    else
-      opts.output = output
-      local r, e = M.heatmap(snaps, opts)
-      if not r then error(e, 0) end
-      text = output and string.format("heatmap written to %s\n", output) or r
-    end
-  end)
-  if not ok then return fail(err) end
-  if output and kind ~= "heatmap" then
-    local f, e = io.open(output, "w")
-    if not f then return fail(e) end
-    f:write(text)
-    f:close()
-  else
-    io.stdout:write(text)
   end
-  return 0
+  local text = table.concat(out, "\n") .. "\n"
+  if opts.plot then
+    local series = {}
+    local v = dists[1] and dists[1].values or {}
+    for _, p in ipairs(percentiles) do if #v > 0 then series[#series + 1] = { p, v[pidx(p, #v)] } end end
+    local ok, err = plot(opts.plot, series, sortby == "size" and "percentile" or "runtime (percent)",
+      "number of monitoring target regions")
+    if not ok then return nil, err end
+  end
+  return dists, text
 end
 
+-- ---- heatmap and record_info -----------------------------------------------------------
+
+-- record_info(src, {raw_numbers=}) -> text, guides
+function M.record_info(src, opts)
+  opts = checkopts(opts, "report.record_info", { "raw_numbers" })
+  local guides = hmap.guides(load(src))
+  return hmap.guide_text(guides, opts.raw_numbers and true or false), guides
+end
+
+local heatmap_opts = { "output", "tid", "resol", "time_range", "address_range", "draw_range", "abs_time",
+  "abs_addr", "guide", "guide_human", "stdout_colorset", "stdout_skip_colorset_example", "width", "height",
+  "title" }
+
+-- heatmap(src, {output="stdout"|"raw"|"x.png|svg|pdf", resol={time, addr},
+--   time_range={start_ns, end_ns}, address_range={{start, end}, ...},
+--   draw_range="hottest"|"all", tid=, abs_time=, abs_addr=, guide=,
+--   stdout_colorset="gray"|"flame"|"emotion"|"none", ...})
+-- -> text (stdout, raw, guide) | true (an image) | nil, err
+function M.heatmap(src, opts)
+  opts = checkopts(opts, "report.heatmap", heatmap_opts)
+  local recs = load(src)
+  local with_iv = 0
+  for _, r in ipairs(recs) do if r.intervals then with_iv = with_iv + 1 end end
+  if with_iv ~= 0 and with_iv ~= #recs then
+    return nil, "some records have intervals while some not: cannot proceed"
+  end
+  local output = opts.output or "stdout"
+  if opts.guide then return hmap.guide_text(hmap.guides(recs), true) end
+  if opts.guide_human then return hmap.guide_text(hmap.guides(recs), false) end
+  local resol = opts.resol or (output == "stdout" and { 40, 80 } or { 500, 500 })
+  if type(resol) ~= "table" or math.type(resol[1]) ~= "integer" or math.type(resol[2]) ~= "integer" or
+    resol[1] < 1 or resol[2] < 1 or resol[1] * resol[2] > 1 << 24 then
+    error("report.heatmap: resol is {time, address} pixel counts >= 1 (at most 2^24 pixels)", 2)
+  end
+  local guides = hmap.guides(recs)
+  if #guides == 0 then return nil, "nothing to draw: the record has no snapshots" end
+  local tid = opts.tid
+  if tid == nil then tid = guides[1].target_id end
+  local g
+  for _, x in ipairs(guides) do if x.target_id == tid then g = x break end end
+  if not g then return nil, "no snapshots of target " .. fmt.u64(tid) end
+  local time_range = opts.time_range or { g.start_time, g.end_time }
+  local ranges = opts.address_range
+  if not ranges then
+    if (opts.draw_range or "hottest") == "all" then
+      ranges = {}
+      for _, r in ipairs(g.regions) do ranges[#ranges + 1] = { r.start, r["end"] } end
+    else
+      local h = hmap.hottest(g)
+      ranges = { { h.start, h["end"] } }
+    end
+  end
+  local selected = {}
+  for _, r in ipairs(recs) do if r.target_id == tid then selected[#selected + 1] = r end end
+  local texts = {}
+  for idx, range in ipairs(ranges) do
+    local hm = hmap.build(selected, time_range, range, resol)
+    if output == "stdout" then
+      local set = opts.stdout_colorset or "gray"
+      if set == "none" then set = nil end
+      texts[#texts + 1] = hmap.ascii_text(hm, set, not opts.stdout_skip_colorset_example)
+    elseif output == "raw" then
+      texts[#texts + 1] = hmap.raw_text(hm, opts.abs_time, opts.abs_addr)
+    else
+      local path = output
+      if idx > 1 then path = output:gsub("(%.[^.]*)$", "." .. (idx - 1) .. "%1") end
+      local ok, err = M.heatmap_image(path, hm, opts)
+      if not ok then return nil, err end
+    end
+  end
+  if output ~= "stdout" and output ~= "raw" then return true end
+  return table.concat(texts)
+end
+
+-- damo 2's name: the raw triples
+function M.heats(src, opts)
+  opts = checkopts(opts, "report.heats", heatmap_opts)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.output = o.output or "raw"
+  return M.heatmap(src, o)
+end
+
+-- The heatmap as an image: x time, y address (lowest at the bottom), the
+-- colour bar in access frequency, as damo's gnuplot one.
+function M.heatmap_image(path, hm, opts)
+  local heat = {}
+  for a = 1, hm.addr_resol do
+    local row = {}
+    for t = 1, hm.time_resol do row[t] = hm.heat[t][a] or (0 / 0) end
+    heat[a] = row
+  end
+  local t0 = opts.abs_time and hm.time_start or 0
+  local a0 = opts.abs_addr and hm.addr_start or 0
+  return require("vmlab.report.image").heatmap(path, heat, {
+    t0 = t0 / 1e9, t1 = (t0 + hm.time_unit * hm.time_resol) / 1e9,
+    a0 = a0, a1 = a0 + hm.addr_unit * hm.addr_resol, width = opts.width, height = opts.height,
+    title = opts.title, unit = hm.unit == "hz" and "Access frequency (hz)" or "Access frequency (samples)" })
+end
+
+-- ---- footprints, replay, the command line ---------------------------------------------
+
+local ext = require "vmlab.report.extra"
+M.footprints = ext.footprints
+M.replay_oracle = ext.replay_oracle
+M.replay = ext.replay
+
+M.main = require("vmlab.report.cli").main
 return M
