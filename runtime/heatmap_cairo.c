@@ -19,7 +19,10 @@
     X(cairo_set_source_rgb) X(cairo_paint) X(cairo_rectangle) X(cairo_fill) \
     X(cairo_set_line_width) X(cairo_stroke) X(cairo_select_font_face) X(cairo_set_font_size) \
     X(cairo_move_to) X(cairo_line_to) X(cairo_save) X(cairo_restore) X(cairo_rotate) \
-    X(cairo_show_text) X(cairo_text_extents)
+    X(cairo_show_text) X(cairo_text_extents) X(cairo_image_surface_get_data) \
+    X(cairo_image_surface_get_stride) X(cairo_surface_flush) X(cairo_surface_mark_dirty) \
+    X(cairo_set_source_surface) X(cairo_get_source) X(cairo_pattern_set_filter) X(cairo_scale) \
+    X(cairo_arc) X(cairo_new_path) X(cairo_clip) X(cairo_translate)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -71,6 +74,18 @@ static const char *load_cairo(void)
 #define cairo_rotate cx.cairo_rotate
 #define cairo_show_text cx.cairo_show_text
 #define cairo_text_extents cx.cairo_text_extents
+#define cairo_image_surface_get_data cx.cairo_image_surface_get_data
+#define cairo_image_surface_get_stride cx.cairo_image_surface_get_stride
+#define cairo_surface_flush cx.cairo_surface_flush
+#define cairo_surface_mark_dirty cx.cairo_surface_mark_dirty
+#define cairo_set_source_surface cx.cairo_set_source_surface
+#define cairo_get_source cx.cairo_get_source
+#define cairo_pattern_set_filter cx.cairo_pattern_set_filter
+#define cairo_scale cx.cairo_scale
+#define cairo_arc cx.cairo_arc
+#define cairo_new_path cx.cairo_new_path
+#define cairo_clip cx.cairo_clip
+#define cairo_translate cx.cairo_translate
 #undef X
 
 /* A perceptual-ish ramp: dark blue, purple, orange, pale yellow. */
@@ -111,29 +126,75 @@ static void text(cairo_t *cr, double x, double y, const char *s, double align)
     cairo_show_text(cr, s);
 }
 
-static void draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
+/* The cells as one raster, one pixel per cell, scaled up without
+ * smoothing: vector outputs embed it as a single image instead of a path
+ * per cell (500x500 cells were 12 MB of SVG). */
+static int raster_cells(cairo_t *cr, const struct vmlab_heatmap *h, double min, double max, double x,
+                        double y, double w, double ht)
 {
-    const double ml = 130, mr = 90, mt = 36, mb = 46;
-    double pw = w - ml - mr, ph = ht - mt - mb, max = 0;
-    char buf[64];
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)h->cols, (int)h->rows);
+    unsigned char *data;
+    int stride;
 
-    for (size_t i = 0; i < h->rows * h->cols; i++)
-        if (h->heat[i] > max)
-            max = h->heat[i];
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    for (size_t y = 0; y < h->rows; y++) {
-        for (size_t x = 0; x < h->cols; x++) {
-            double r, g, b;
-            colour(max > 0 ? h->heat[y * h->cols + x] / max : 0, &r, &g, &b);
-            cairo_set_source_rgb(cr, r, g, b);
-            /* rows grow upwards: higher addresses at the top */
-            cairo_rectangle(cr, ml + pw * (double)x / (double)h->cols,
-                            mt + ph - ph * (double)(y + 1) / (double)h->rows,
-                            pw / (double)h->cols + 0.5, ph / (double)h->rows + 0.5);
-            cairo_fill(cr);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return -1;
+    }
+    cairo_surface_flush(img);
+    data = cairo_image_surface_get_data(img);
+    stride = cairo_image_surface_get_stride(img);
+    for (size_t r = 0; r < h->rows; r++) {
+        /* row 0 is the lowest address: the image's bottom line */
+        uint32_t *line = (uint32_t *)(void *)(data + (size_t)stride * (h->rows - 1 - r));
+        for (size_t c = 0; c < h->cols; c++) {
+            double v = h->heat[r * h->cols + c], cr_, cg, cb;
+            if (v != v) {
+                line[c] = 0xffffff;
+                continue;
+            }
+            colour(max > min ? (v - min) / (max - min) : (max > 0 ? 1 : 0), &cr_, &cg, &cb);
+            line[c] = (uint32_t)(cr_ * 255 + 0.5) << 16 | (uint32_t)(cg * 255 + 0.5) << 8 |
+                      (uint32_t)(cb * 255 + 0.5);
         }
     }
+    cairo_surface_mark_dirty(img);
+    cairo_save(cr);
+    cairo_rectangle(cr, x, y, w, ht);
+    cairo_clip(cr);
+    cairo_translate(cr, x, y);
+    cairo_scale(cr, w / (double)h->cols, ht / (double)h->rows);
+    cairo_set_source_surface(cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_paint(cr);
+    cairo_restore(cr);
+    cairo_surface_destroy(img);
+    return 0;
+}
+
+static int draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
+{
+    const double ml = 130, mr = 110, mt = 36, mb = 46;
+    double pw = w - ml - mr, ph = ht - mt - mb, max = 0, min = 0;
+    char buf[64];
+
+    int have = 0;
+
+    /* the scale runs from the coolest to the hottest cell with a heat; a
+     * cell without one (NaN: no region touched it) stays white, as damo's */
+    for (size_t i = 0; i < h->rows * h->cols; i++) {
+        double v = h->heat[i];
+        if (v != v)
+            continue;
+        if (!have || v > max)
+            max = v;
+        if (!have || v < min)
+            min = v;
+        have = 1;
+    }
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    if (raster_cells(cr, h, min, max, ml, mt, pw, ph) < 0)
+        return -1;
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_line_width(cr, 1);
     cairo_rectangle(cr, ml, mt, pw, ph);
@@ -152,11 +213,11 @@ static void draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
         cairo_line_to(cr, ml - 4, mt + ph - ph * fx);
         cairo_stroke(cr);
     }
-    text(cr, ml + pw / 2, ht - 8, "time", 0.5);
+    text(cr, ml + pw / 2, ht - 8, "time (s)", 0.5);
     cairo_save(cr);
     cairo_move_to(cr, 14, mt + ph / 2 + 20);
     cairo_rotate(cr, -1.5707963);
-    cairo_show_text(cr, "address");
+    cairo_show_text(cr, "address (bytes)");
     cairo_restore(cr);
     cairo_set_font_size(cr, 13);
     text(cr, ml + pw / 2, 22, h->title ? h->title : "access frequency", 0.5);
@@ -174,41 +235,41 @@ static void draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
     cairo_set_font_size(cr, 10);
     snprintf(buf, sizeof buf, "%.3g", max);
     text(cr, w - mr + 40, mt + 8, buf, 0);
-    text(cr, w - mr + 40, mt + ph, "0", 0);
-    text(cr, w - mr + 14, mt - 6, "accesses", 0);
+    snprintf(buf, sizeof buf, "%.3g", min);
+    text(cr, w - mr + 40, mt + ph, buf, 0);
+    cairo_save(cr);
+    cairo_move_to(cr, w - 8, mt + ph / 2 + 60);
+    cairo_rotate(cr, -1.5707963);
+    cairo_show_text(cr, h->unit ? h->unit : "access frequency");
+    cairo_restore(cr);
+    return 0;
 }
 
-int vmlab_heatmap_write(const struct vmlab_heatmap *h, const char *path, int width, int height,
-                        char *err, size_t errlen)
+/* A surface for path's type (PNG is drawn in memory and written at the
+ * end; SVG and PDF stream to the file). */
+static cairo_surface_t *surface_for(const char *path, int width, int height, char *err, size_t errlen)
 {
-    const char *ext = suffix(path);
-    cairo_surface_t *s;
-    cairo_t *cr;
-    cairo_status_t st;
-    const char *why;
+    const char *ext = suffix(path), *why;
 
     if ((why = load_cairo())) {
         snprintf(err, errlen, "cannot draw images without cairo: %s", why);
-        return -1;
-    }
-    if (!h->rows || !h->cols) {
-        snprintf(err, errlen, "an empty heatmap (no snapshots or no address range)");
-        return -1;
+        return NULL;
     }
     if (!strcmp(ext, "png"))
-        s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    else if (!strcmp(ext, "svg"))
-        s = cairo_svg_surface_create(path, width, height);
-    else if (!strcmp(ext, "pdf"))
-        s = cairo_pdf_surface_create(path, width, height);
-    else {
-        snprintf(err, errlen, "unknown image type '.%s' (use .png, .svg or .pdf)", ext);
-        return -1;
-    }
-    cr = cairo_create(s);
-    draw(cr, h, width, height);
-    cairo_destroy(cr);
-    if (!strcmp(ext, "png"))
+        return cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    if (!strcmp(ext, "svg"))
+        return cairo_svg_surface_create(path, width, height);
+    if (!strcmp(ext, "pdf"))
+        return cairo_pdf_surface_create(path, width, height);
+    snprintf(err, errlen, "unknown image type '.%s' (use .png, .svg or .pdf)", ext);
+    return NULL;
+}
+
+static int finish(cairo_surface_t *s, const char *path, char *err, size_t errlen)
+{
+    cairo_status_t st;
+
+    if (!strcmp(suffix(path), "png"))
         st = cairo_surface_write_to_png(s, path);
     else {
         cairo_surface_finish(s);
@@ -220,4 +281,97 @@ int vmlab_heatmap_write(const struct vmlab_heatmap *h, const char *path, int wid
         return -1;
     }
     return 0;
+}
+
+int vmlab_heatmap_write(const struct vmlab_heatmap *h, const char *path, int width, int height,
+                        char *err, size_t errlen)
+{
+    cairo_surface_t *s;
+    cairo_t *cr;
+
+    if (!h->rows || !h->cols) {
+        snprintf(err, errlen, "an empty heatmap (no snapshots or no address range)");
+        return -1;
+    }
+    if (!(s = surface_for(path, width, height, err, errlen)))
+        return -1;
+    cr = cairo_create(s);
+    if (draw(cr, h, width, height) < 0) {
+        cairo_destroy(cr);
+        cairo_surface_destroy(s);
+        snprintf(err, errlen, "%s: cannot make a %zux%zu raster", path, h->cols, h->rows);
+        return -1;
+    }
+    cairo_destroy(cr);
+    return finish(s, path, err, errlen);
+}
+
+/* A line plot with points (damo's gnuplot "with linespoints"). */
+int vmlab_plot_write(const struct vmlab_plot *p, const char *path, int width, int height, char *err,
+                     size_t errlen)
+{
+    const double ml = 110, mr = 30, mt = 30, mb = 50;
+    double pw = width - ml - mr, ph = height - mt - mb, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+    cairo_surface_t *s;
+    cairo_t *cr;
+    char buf[64];
+
+    if (p->n == 0) {
+        snprintf(err, errlen, "nothing to plot: no points");
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (i == 0 || p->x[i] < x0) x0 = p->x[i];
+        if (i == 0 || p->x[i] > x1) x1 = p->x[i];
+        if (i == 0 || p->y[i] < y0) y0 = p->y[i];
+        if (i == 0 || p->y[i] > y1) y1 = p->y[i];
+    }
+    if (y0 > 0)
+        y0 = 0;                     /* sizes and counts: from zero up */
+    if (x1 <= x0)
+        x1 = x0 + 1;
+    if (y1 <= y0)
+        y1 = y0 + 1;
+    if (!(s = surface_for(path, width, height, err, errlen)))
+        return -1;
+    cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, ml, mt, pw, ph);
+    cairo_stroke(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+    for (int i = 0; i <= 4; i++) {
+        double f = i / 4.0;
+        snprintf(buf, sizeof buf, "%.4g", x0 + (x1 - x0) * f);
+        text(cr, ml + pw * f, mt + ph + 16, buf, 0.5);
+        snprintf(buf, sizeof buf, "%.4g", y0 + (y1 - y0) * f);
+        text(cr, ml - 6, mt + ph - ph * f + 4, buf, 1.0);
+    }
+    text(cr, ml + pw / 2, height - 10, p->xlabel ? p->xlabel : "", 0.5);
+    cairo_save(cr);
+    cairo_move_to(cr, 16, mt + ph / 2 + 60);
+    cairo_rotate(cr, -1.5707963);
+    cairo_show_text(cr, p->ylabel ? p->ylabel : "");
+    cairo_restore(cr);
+    cairo_set_source_rgb(cr, 0.58, 0, 0.83);
+    cairo_set_line_width(cr, 1.5);
+    for (size_t i = 0; i < p->n; i++) {
+        double x = ml + pw * (p->x[i] - x0) / (x1 - x0), y = mt + ph - ph * (p->y[i] - y0) / (y1 - y0);
+        if (i == 0)
+            cairo_move_to(cr, x, y);
+        else
+            cairo_line_to(cr, x, y);
+    }
+    cairo_stroke(cr);
+    for (size_t i = 0; i < p->n; i++) {
+        double x = ml + pw * (p->x[i] - x0) / (x1 - x0), y = mt + ph - ph * (p->y[i] - y0) / (y1 - y0);
+        cairo_new_path(cr);
+        cairo_arc(cr, x, y, 2.5, 0, 6.2831853);
+        cairo_stroke(cr);
+    }
+    cairo_destroy(cr);
+    return finish(s, path, err, errlen);
 }

@@ -196,7 +196,9 @@ int vmlab_rec_read_binary(const unsigned char *buf, size_t len, struct vmlab_rec
     for (size_t t = 0; t < r->n; t++) {
         struct vmlab_rec_target *tg = &r->targets[t];
         if (tg->n >= 2) {
-            uint64_t span = (tg->snapshots[tg->n - 1].end_ns - tg->snapshots[0].end_ns) / (tg->n - 1);
+            /* damo divides in floating point: round to the nearest ns */
+            uint64_t span = (tg->snapshots[tg->n - 1].end_ns - tg->snapshots[0].end_ns + (tg->n - 1) / 2) /
+                            (tg->n - 1);
             tg->snapshots[0].start_ns = tg->snapshots[0].end_ns - span;
         }
     }
