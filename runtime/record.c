@@ -186,7 +186,12 @@ int vmlab_records_read(const char *path, struct vmlab_records *r, char *err, siz
     int fd, rc;
 
     memset(r, 0, sizeof *r);
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    /* a device is refused before it is opened: opening some has effects */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is %s, not a record file", path, file_kind(st.st_mode));
+        return -1;
+    }
+    /* O_NONBLOCK: were it swapped for a FIFO meanwhile, no wait for a writer */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         snprintf(err, errlen, "open(%s): %s", path, strerror(errno));

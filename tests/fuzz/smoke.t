@@ -34,6 +34,30 @@ fuzz("record_fuzz", 15, function(corpus)
   end
 end)
 
+-- the record readers by path: regular files, directories, FIFOs, devices
+-- (the first byte picks the kind; see record_path_fuzz.c)
+fuzz("record_path_fuzz", 10, function(corpus)
+  local rec = require "vmlab.record"
+  local snaps = { { time_us = 100000, targets = { { id = 1, regions = {
+    { start = 4096, ["end"] = 8192, nr_accesses = 3, age = 1 } } } } } }
+  for _, f in ipairs { "json_compressed", "record" } do
+    local tmp = corpus .. "/tmp"
+    assert(rec.write(tmp, snaps, { format = f }))
+    local i = assert(io.open(tmp, "rb"))
+    local data = i:read("a")
+    i:close()
+    os.remove(tmp)
+    local o = assert(io.open(corpus .. "/seed." .. f, "wb"))
+    o:write("\0" .. data)
+    o:close()
+  end
+  for kind = 1, 8 do
+    local o = assert(io.open(corpus .. "/kind" .. kind, "wb"))
+    o:write(string.char(kind) .. "[{}]")
+    o:close()
+  end
+end)
+
 -- the text parsers: sizes, times, node lists, the seed's rule lines
 fuzz("parse_fuzz", 10, function(corpus)
   local seeds = { "4k", "16m", "3p", "0x1000", "1g", "18446744073709551615", "5ms", "1.5s", "100us", "2m",
