@@ -31,7 +31,9 @@ static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
     if (!end_us && lua_getfield(L, idx, "time") == LUA_TNUMBER)
         end_us = (uint64_t)(lua_tonumber(L, -1) * 1e6 + 0.5);
     lua_settop(L, idx);
-    start_us = field_u64(L, idx, "start_us", end_us > r->aggr_us ? end_us - r->aggr_us : 0);
+    /* without start_us, damo's rule: a snapshot starts where its target's
+     * previous one ended (the first: one aggregation interval earlier) */
+    start_us = field_u64(L, idx, "start_us", UINT64_MAX);
     if (lua_getfield(L, idx, "targets") != LUA_TTABLE)
         luaL_error(L, "a snapshot needs targets={{id=, regions={...}}}");
     for (lua_Integer t = 1; t <= (lua_Integer)lua_rawlen(L, -1); t++) {
@@ -57,7 +59,10 @@ static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
                 luaL_error(L, "region %d of target %d ends before it starts", (int)i + 1, (int)t);
             lua_pop(L, 1);
         }
-        if (!tg || vmlab_records_add(tg, start_us * 1000, end_us * 1000, v, n))
+        uint64_t st = start_us;
+        if (st == UINT64_MAX && tg)
+            st = tg->n ? tg->snapshots[tg->n - 1].end_ns / 1000 : end_us > r->aggr_us ? end_us - r->aggr_us : 0;
+        if (!tg || vmlab_records_add(tg, st * 1000, end_us * 1000, v, n))
             luaL_error(L, "not enough memory");
         lua_settop(L, tt - 1);
     }

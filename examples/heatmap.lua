@@ -30,10 +30,12 @@ assert(m:stop())
 local st = m:stats()
 print(string.format("sampled %d times over %d aggregations (%d faults), %d regions",
   st.samples, st.aggregations, st.faults, st.nr_regions))
-local _, wss = report.wss(rec, { percentiles = { 10, 50, 90 } })
+-- damo's rules: the first 20 snapshots (warm-up) are skipped by default
+local _, wss = report.wss(rec, { range = { 10, 91, 40 }, exclude_samples = 0 })
 io.write("working set size over the run:\n", wss)
 assert(report.heatmap(rec, { output = out, title = "three phases of a workload" }))
 print("heatmap: " .. out)
-io.write(report.heatmap(rec, { time_res = 60, addr_res = 12 }))
+-- on the terminal: time down, addresses across, a digit 0-9 per cell
+io.write(report.heatmap(rec, { resol = { 24, 64 } }))
 os.remove(rec)
 os.remove(base)
