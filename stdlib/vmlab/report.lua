@@ -287,8 +287,34 @@ function M.heatmap(src, opts)
   local g
   for _, x in ipairs(guides) do if x.target_id == tid then g = x break end end
   if not g then return nil, "no snapshots of target " .. fmt.u64(tid) end
+  -- damo's "<start> <end> [base]": base "guided" (the guide's start),
+  -- "guided_end" (its end) or a number, added to start and end
   local time_range = opts.time_range or { g.start_time, g.end_time }
+  if time_range[3] ~= nil then
+    local b = time_range[3]
+    if b == "guided" then b = g.start_time elseif b == "guided_end" then b = g.end_time end
+    if type(b) ~= "number" then error("report.heatmap: a time_range base is 'guided', 'guided_end' or a number", 2) end
+    time_range = { b + time_range[1], b + time_range[2] }
+  end
   local ranges = opts.address_range
+  if ranges then
+    local guided, out = {}, {}
+    if (opts.draw_range or "hottest") == "all" then
+      for _, r in ipairs(g.regions) do guided[#guided + 1] = r end
+    else
+      guided[1] = hmap.hottest(g)
+    end
+    for i, r in ipairs(ranges) do
+      local b = r[3]
+      if b == "guided" then
+        if not guided[i] then return nil, "address range " .. i .. ": no guided range to base it on" end
+        b = guided[i].start
+      end
+      if b ~= nil and type(b) ~= "number" then error("report.heatmap: an address_range base is 'guided' or a number", 2) end
+      out[i] = b and { b + r[1], b + r[2] } or { r[1], r[2] }
+    end
+    ranges = out
+  end
   if not ranges then
     if (opts.draw_range or "hottest") == "all" then
       ranges = {}

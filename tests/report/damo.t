@@ -86,12 +86,22 @@ t.is(sha256(run("heats -i " .. files.json_compressed)), sha["report-heats"], "da
 t.is(sha256(run("heatmap -i " .. files.zlib)), sha["report-heatmap"], "heatmap on stdout: damo's digits and colours")
 local small = run("heatmap --resol 8 30 -i " .. files.zlib)
 t.is(small, expect("report-heatmap_8x30"), "heatmap --resol 8 30")
+t.is(run("heatmap --time_range 0 20000000000 guided --address_range 0 100000000 guided --output raw --resol 5 6 -i " ..
+  files.zlib), expect("report-heatmap_ranges"), "heatmap ranges based on the guide")
+t.is(run("heatmap --draw_range all --resol 4 10 --stdout_colorset flame -i " .. files.zlib),
+  expect("report-heatmap_all_flame"), "heatmap of every contiguous range, flame colours")
 local plain = report.heatmap(files.zlib, { resol = { 8, 30 }, stdout_colorset = "none" })
 t.is(plain, (small:gsub("\27%[[%d;]*m", "")), "without colour: the same digits and legend")
 t.like(plain, "\n# access_frequency: 0123456789 %(0%.614%-14%.585 samples%)\n", "the legend names the scale")
 local rows = 0
 for line in plain:gmatch("[^\n]+") do if line:match("^[0-9 ]+$") then rows = rows + 1; t.is(#line, 30, "a row: 30 addresses") break end end
 t.like(plain, "# resolution: 30x8", "time down, addresses across, as damo")
+
+-- footprints (damo's .mem_footprint files)
+local fp = dir .. "/sample.mem_footprint"
+t.is(run("footprints -i " .. fp), expect("report-footprints"), "footprints: vsz, rss and sys_used as damo's")
+t.is(run("footprints rss --raw_number -r 0 101 10 -i " .. fp), expect("report-footprints_rss"), "footprints rss")
+t.is(report.footprints(fp), expect("report-footprints"), "report.footprints in Lua")
 
 -- errors: one line, what was wrong, no stdlib position
 local out, code = run("wss --bogus -i " .. files.zlib)

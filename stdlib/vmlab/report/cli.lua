@@ -74,14 +74,20 @@ local function heatmap_opts(cmd, o)
     stdout_skip_colorset_example = o.stdout_skip_colorset_example, title = o.title }
   if o.size then t.width, t.height = o.size[1], o.size[2] end
   if o.time_range then
-    if #o.time_range ~= 2 then error(cmd .. ": --time_range takes <start> <end> (nanoseconds)", 0) end
-    t.time_range = { num(cmd, "--time_range", o.time_range[1]), num(cmd, "--time_range", o.time_range[2]) }
+    if #o.time_range ~= 2 and #o.time_range ~= 3 then
+      error(cmd .. ": --time_range takes <start> <end> [base] (nanoseconds; base: guided, guided_end or a time)", 0)
+    end
+    local b = o.time_range[3]
+    if b and b ~= "guided" and b ~= "guided_end" then b = num(cmd, "--time_range", b) end
+    t.time_range = { num(cmd, "--time_range", o.time_range[1]), num(cmd, "--time_range", o.time_range[2]), b }
   end
   if o.address_range then
     t.address_range = {}
     for _, r in ipairs(o.address_range) do
-      if #r ~= 2 then error(cmd .. ": --address_range takes <start> <end>", 0) end
-      t.address_range[#t.address_range + 1] = { num(cmd, "--address_range", r[1]), num(cmd, "--address_range", r[2]) }
+      if #r ~= 2 and #r ~= 3 then error(cmd .. ": --address_range takes <start> <end> [base] (base: guided or an address)", 0) end
+      local b = r[3]
+      if b and b ~= "guided" then b = num(cmd, "--address_range", b) end
+      t.address_range[#t.address_range + 1] = { num(cmd, "--address_range", r[1]), num(cmd, "--address_range", r[2]), b }
     end
   end
   return t
