@@ -172,14 +172,8 @@ local function def(name, usage, help, fn)
   order[#order + 1] = name
 end
 
--- quit: the session ends; a child (that answered already, see route) exits.
-local function quit()
-  M.quitting = true
-  if proc.name and proc.name() then
-    io.stdout:flush()
-    os.exit(0, false)
-  end
-end
+-- quit: the session ends ('/c quit' closes child c's channel: see route).
+local function quit() M.quitting = true end
 def("quit", "quit", "just what you think; EOF on stdin has the same effect", quit)
 def("exit", "exit", "alias for 'quit'", quit)
 
@@ -656,22 +650,18 @@ local function route(line)
   if not c then fail("I don't have a child named %s", name) end
   local cmd = deeper ~= "" and (deeper .. " " .. rest) or rest
   if cmd:match("^%s*$") then fail("no command for child '%s'", name) end
-  -- A child that pauses (or quits) answers first, so that the prompt
-  -- comes back here at once; kick or any signal resumes it.
+  -- '/c quit': closing the channel ends the child's loop (it leaves with
+  -- _exit: an exit() would rewind the script file it shares with us).
   local first = cmd:match("^%s*(%S+)")
-  local early = false
   if first:sub(1, 1) ~= "/" then
     local ok, n = pcall(M.resolve, first)
-    early = ok and (n == "quit" or n == "exit")
+    if ok and (n == "quit" or n == "exit") then
+      if verbose then say("%s(%s)>%s", prog(), name, n) end
+      c:close()
+      return
+    end
   end
-  local code = string.format(early and
-    "require('vmlab.proc').reply(true); return require('vmlab.memtoy').run(%q)" or
-    "return require('vmlab.memtoy').run(%q)", cmd)
-  local ok, err = c:eval(code)
-  if early then                          -- it is gone: reap it, forget it
-    c:wait(2)
-    c:close()
-  end
+  local ok, err = c:eval(string.format("return require('vmlab.memtoy').run(%q)", cmd))
   if ok == nil and err then fail("/%s: %s", name, clean(err)) end
   if ok ~= true then fail("%s", clean(err or "failed")) end
 end
