@@ -2,6 +2,7 @@
  * kill -USR1, Ctrl-C) caught for the wait only: USR1's default action
  * would kill the runtime, and SIGINT's usual handler would raise an error. */
 #include "vmlab/pause.h"
+#include "vmlab/interrupt.h"
 
 #include <signal.h>
 #include <string.h>
@@ -40,6 +41,9 @@ int vmlab_pause(void (*armed)(void *ctx), void *ctx)
         sigdelset(&during, wake[i]);
     if (armed)
         armed(ctx);
+    /* A ^C that came just before the wait was armed counts as its wake. */
+    if (vmlab_interrupted())
+        caught = SIGINT;
     while (!caught)
         sigsuspend(&during);
     sig = caught;
