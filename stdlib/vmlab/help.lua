@@ -224,6 +224,7 @@ M.groups = {
     { "help", "help([x])", "help on a module, object, function or name" },
     { "markdown", "help.markdown() -> text", "the API as markdown (docs/API.md)" },
     { "lookup", "help.lookup(x) -> group, entry", "the help entry of x" },
+    { "groups", "help.groups", "the lines: {name, module|class, what, {name, signature, what}...}" },
   },
 }
 
