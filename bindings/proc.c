@@ -290,6 +290,7 @@ static int l_child(lua_State *L)
     if (r < 0)
         return vmlab_pushfail(L, -r, "fork(child '%s')", name);
     if (r == 0) {
+        reply_fd = -1;                               /* not our parent's request */
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
         command_loop(L, name, in, out);              /* never returns */
@@ -318,6 +319,7 @@ static int l_fork(lua_State *L)
         int code = 0;
         close(in);
         close(out);
+        reply_fd = -1;
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
         lua_pop(L, 1);                               /* fn args */
