@@ -158,22 +158,33 @@ do
 end
 
 -- The task's own mappings (memtoy 0.6b): show +, and what works on them.
+-- (Under ASan malloc does not use brk: there is no [heap]; stack stands in.)
 do
-  local got, code = run("show +\nwhere heap 0 8p\ntouch stack 0 1p\ntouch vmlab:text 0 2p\nmbind heap 0 1p default\n")
-  local text = table.concat(got, "\n")
-  t.is(code, 0, "show +, where/read touch/mbind on the task's segments: exit 0")
-  t.like(text, "\na ADDR 0x%x+ 0x%x+  rw%- private heap\n", "show + lists [heap] as 'heap'")
+  local got = run("show +\n")
+  local text = table.concat(got, "\n") .. "\n"
+  local has_heap = text:find(" private heap\n", 1, true) ~= nil
+  local heap = has_heap and "heap" or "stack"
+  if has_heap then
+    t.like(text, "\na ADDR 0x%x+ 0x%x+  rw%- private heap\n", "show + lists [heap] as 'heap'")
+  else
+    t.pass("no [heap] in this build's maps (ASan): nothing to list")
+  end
   t.like(text, "\na ADDR 0x%x+ 0x%x+  rw%- private stack\n", "and [stack] as 'stack'")
   t.like(text, "\nf ADDR 0x%x+ 0x%x+  r%-x private /[^\n]*/vmlab:text\n", "the executable's text, by path")
   t.like(text, "\na ADDR 0x%x+ 0x%x+  rw%- private libc[^\n]*:data\n", "a library's data")
-  t.like(text, "\npage offset    %+00", "where works on heap")
+  local code
+  got, code = run(string.format("where %s 0 8p\ntouch stack 0 1p\ntouch vmlab:text 0 2p\nmbind %s 0 1p default\n",
+    heap, heap))
+  text = table.concat(got, "\n")
+  t.is(code, 0, "where, read touch and mbind on the task's segments: exit 0")
+  t.like(text, "\npage offset    %+00", "where works on " .. heap)
   t.like(text, "memtoy:  touched 1 pages in T secs\nmemtoy:  touched 2 pages in T secs", "read touch works on stack and text")
   got = run("show\n")
   t.is(#got, 0, "plain show leaves the task's segments out")
+  fails("touch " .. heap .. " 0 1p write\n", "Can't write to segment: " .. heap, "write touch of the task's " .. heap .. " is refused")
+  fails("unmap " .. heap .. "\n", "Can't unmap segment:  " .. heap, "unmap of the task's " .. heap .. " is refused")
+  fails("remove vmlab:data\n", "Can't remove segment:  vmlab:data", "remove of the executable's data is refused")
 end
-fails("touch heap 0 1p write\n", "Can't write to segment: heap", "write touch of the task's heap is refused")
-fails("unmap heap\n", "Can't unmap segment:  heap", "unmap of the task's heap is refused")
-fails("remove stack\n", "Can't remove segment:  stack", "remove of the task's stack is refused")
 
 -- Children, pause and kick: a child's pause gives the prompt back at once;
 -- kick wakes it, and the next command it gets runs after.
