@@ -86,6 +86,18 @@ t.ok(run("/kid child grand"), "a grandchild")
 t.ok(run("/kid/grand anon g 4k"), "routed two levels down")
 r, err = run("/nobody show")
 t.like(err, "I don't have a child named nobody", "unknown child")
+-- proc.reply: the child answers before the chunk ends; the chunk's own
+-- results are not sent after (the next eval gets its own answer).
+do
+  local kid = proc.get("kid")
+  t.is_deeply({ kid:eval("require('vmlab.proc').reply(1, 'two'); require('vmlab').snooze(0.05); return 3") },
+    { 1, "two" }, "proc.reply answers the request at once")
+  t.is(kid:eval("return 4"), 4, "and the late results are not taken for the next answer")
+  local r, err = kid:eval("require('vmlab.proc').reply(1); require('vmlab.proc').reply(2)")
+  t.is(r, 1, "a second reply for one request is an error (in the child, reported there)")
+  t.is(kid:eval("return 5"), 5, "the loop goes on")
+  t.error_like(function() proc.reply(1) end, "proc.reply: no request to answer", "outside a child's loop, proc.reply raises")
+end
 t.ok(run("kick kid KILL"), "kick")
 t.is_deeply({ proc.get("kid"):wait(5) }, { "killed", "SIGKILL" }, "killed")
 proc.get("kid"):close()

@@ -138,6 +138,18 @@ touch %s
 }, "file defines, map's offset and length override it")
 os.remove(data)
 
+same([[
+anon a2 1m
+map a2 shared
+show a2
+unmap a2
+map a2 private
+show a2
+]], {
+  "a ADDR 0x000000100000 0x000000000000  rw- shared  a2",
+  "a ADDR 0x000000100000 0x000000000000  rw- private a2",
+}, "map's <seg-share> overrides anon's")
+
 -- Errors, in memtoy's words; batch mode stops with exit status 4.
 local function fails(script, msg, name)
   local got, code = run(script)
