@@ -75,7 +75,7 @@ end
 -- "<basename>:text", its writable one -> "<basename>:data" (the first of
 -- each name, as memtoy).  They are wrapped, not owned: memtoy refuses to
 -- write, unmap or remove them, and so do we.  Loaded when first needed
--- (show +, or a name no other segment has) and refreshed by `show +`.
+-- (show +, or such a name that no segment has) and refreshed by `show +`.
 local task = { list = {}, info = {} }
 
 local function task_load()
@@ -113,7 +113,8 @@ local function is_task(s) return task.info[s.name] ~= nil and not s.closed end
 local function getseg(name)
   if not name then fail("missing <seg-name>") end
   local s = seg.get(name)
-  if not s then
+  -- only a name the task's maps could give (a typo registers nothing)
+  if not s and (name == "heap" or name == "stack" or name:match(":text$") or name:match(":data$")) then
     task_load()
     s = seg.get(name)
   end
