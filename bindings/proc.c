@@ -175,6 +175,25 @@ static void forget_siblings(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, CHILDREN);
 }
 
+/* The reply channel of the request being run (-1 outside a child's loop,
+ * or once proc.reply answered it). */
+static int reply_fd = -1;
+
+/* proc.reply(...): in a child, answer the request now with these values;
+ * the loop then sends nothing more for it.  A command that waits (memtoy's
+ * pause) lets its parent go on. */
+static int l_reply(lua_State *L)
+{
+    int out = reply_fd;
+
+    if (out < 0)
+        return luaL_error(L, "proc.reply: no request to answer (not in a child's command loop, or answered)");
+    reply_fd = -1;
+    fflush(NULL);
+    send_reply(L, out, 0, 1);
+    return 0;
+}
+
 /* The command loop: read a chunk, run it, send back its results. */
 static void command_loop(lua_State *L, const char *name, int in, int out)
 {
@@ -190,11 +209,16 @@ static void command_loop(lua_State *L, const char *name, int in, int out)
 
         if (vmlab_msg_recv(in, &type, &buf, &len, -1) < 0 || type == 'Q')
             break;
+        reply_fd = out;
         ok = luaL_loadbuffer(L, buf, len, chunkname) == LUA_OK &&
              vmlab_docall(L, 0, LUA_MULTRET) == LUA_OK;
         free(buf);
         fflush(NULL);
-        send_reply(L, out, base, ok);
+        if (reply_fd >= 0)
+            send_reply(L, out, base, ok);
+        else if (!ok)
+            fprintf(stderr, "vmlab: child %s: %s\n", name, lua_tostring(L, -1));
+        reply_fd = -1;
         lua_settop(L, base);
     }
     fflush(NULL);
@@ -266,6 +290,7 @@ static int l_child(lua_State *L)
     if (r < 0)
         return vmlab_pushfail(L, -r, "fork(child '%s')", name);
     if (r == 0) {
+        reply_fd = -1;                               /* not our parent's request */
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
         command_loop(L, name, in, out);              /* never returns */
@@ -294,6 +319,7 @@ static int l_fork(lua_State *L)
         int code = 0;
         close(in);
         close(out);
+        reply_fd = -1;
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
         lua_pop(L, 1);                               /* fn args */
@@ -532,7 +558,7 @@ static const luaL_Reg meta[] = {
     {"__gc", c_close}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
     {"child", l_child}, {"fork", l_fork}, {"get", l_get}, {"list", l_list},
-    {"name", l_name}, {"kick", l_kick}, {"signal", l_signal}, {NULL, NULL}};
+    {"name", l_name}, {"kick", l_kick}, {"signal", l_signal}, {"reply", l_reply}, {NULL, NULL}};
 
 int luaopen_vmlab_proc(lua_State *L)
 {

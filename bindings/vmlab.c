@@ -1,6 +1,8 @@
 /* require "vmlab": sizes, times, the clock and the process basics. */
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
+#include "vmlab/pause.h"
+#include "vmlab/proc.h"
 #include "vmlab/units.h"
 #include "vmlab/version.h"
 
@@ -62,12 +64,31 @@ static int l_snooze(lua_State *L)
     }
 }
 
-/* vmlab.pause(): wait for a signal, as memtoy's pause. */
+/* vmlab.pause([armed]) -> "SIGUSR1": wait for a signal, as memtoy's pause;
+ * the signal that woke it is returned, not fatal (runtime/pause.c).
+ * armed() runs once the wait is armed (its errors are ignored). */
+static void pause_armed(void *ctx)
+{
+    lua_State *L = ctx;
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+}
+
 static int l_pause(lua_State *L)
 {
-    pause();
-    vmlab_checkinterrupt(L);
-    return 0;
+    int sig, armed = !lua_isnoneornil(L, 1);
+    const char *name;
+
+    if (armed)
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+    sig = vmlab_pause(armed ? pause_armed : NULL, L);
+    name = vmlab_signal_name(sig);
+    if (name)
+        lua_pushstring(L, name);
+    else
+        lua_pushinteger(L, sig);
+    return 1;
 }
 
 /* vmlab.checkopts(opts, fname, {valid keys...}): the stdlib modules'

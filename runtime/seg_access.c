@@ -4,15 +4,27 @@
  * polls the interrupt flag so Ctrl-C stops it. */
 #include "vmlab/seg.h"
 #include "vmlab/interrupt.h"
+#include "vmlab/progress.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define POLL_PAGES 1024
 /* Whole-page writes go to memset in big pieces: small ones would miss the
  * non-temporal path glibc takes for large sizes (~40% slower). */
 #define MEMSET_PAGES 16384
+/* Work this big shows a progress line on a terminal (progress.h). */
+#define PROGRESS_MIN (1ULL << 30)
+
+static void progress_begin(struct vmlab_progress *p, const char *op, const struct vmlab_seg *s,
+                           uint64_t len)
+{
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", op, s->name);
+    vmlab_progress_begin(p, what, len, VMLAB_PROGRESS_BYTES, PROGRESS_MIN);
+}
 
 /* Page i of n in the requested order.  Random order is a bijection
  * i -> (a*i + c) mod n with a coprime to n: every page once, no table. */
@@ -107,6 +119,7 @@ int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t)
     uint64_t len = t->length, n;
     size_t ps = vmlab_pagesize();
     struct order o;
+    struct vmlab_progress pr;
     double t0;
     int rc;
 
@@ -114,6 +127,7 @@ int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t)
         return rc;
     n = (len + ps - 1) / ps;
     order_init(&o, t, n);
+    progress_begin(&pr, "touch", s, len);
     t0 = vmlab_now();
     /* Sequential whole-page writes are one memset: as fast as it gets. */
     vmlab_fault_push(&g);
@@ -129,12 +143,16 @@ int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t)
                 }
                 memset(base + i * ps, 0x5a, bytes);
                 done = i + k;
+                vmlab_progress_update(&pr, done * ps);
             }
         } else {
             for (uint64_t i = 0; i < n; i++) {
-                if (i % POLL_PAGES == 0 && vmlab_interrupted()) {
-                    r = -EINTR;
-                    break;
+                if (i % POLL_PAGES == 0) {
+                    if (vmlab_interrupted()) {
+                        r = -EINTR;
+                        break;
+                    }
+                    vmlab_progress_update(&pr, i * ps);
                 }
                 uint64_t pg = order_page(&o, i);
                 size_t bytes = pg == n - 1 && len % ps ? len % ps : ps;
@@ -147,6 +165,7 @@ int vmlab_seg_touch(struct vmlab_seg *s, struct vmlab_touch *t)
         r = -EFAULT;
     }
     vmlab_fault_pop(&g);
+    vmlab_progress_end(&pr);
     t->pages = done;
     t->seconds = vmlab_now() - t0;
     return r;
@@ -166,18 +185,23 @@ int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t see
      * of the same file (at another offset) verifies what this one wrote. */
     uint64_t key = (uint64_t)s->offset + off;
     struct vmlab_fault_guard g;
+    struct vmlab_progress pr;
     volatile int r = 0;
     int rc;
 
     if ((rc = vmlab_seg_range(s, off, &len)) < 0)
         return rc;
+    progress_begin(&pr, "fill", s, len);
     vmlab_fault_push(&g);
     if (sigsetjmp(g.env, 1) == 0) {
         uint64_t *w = (uint64_t *)((char *)s->addr + off);
         for (uint64_t i = 0; i < len / 8; i++) {
-            if (i % (POLL_PAGES * 512) == 0 && vmlab_interrupted()) {
-                r = -EINTR;
-                break;
+            if (i % (POLL_PAGES * 512) == 0) {
+                if (vmlab_interrupted()) {
+                    r = -EINTR;
+                    break;
+                }
+                vmlab_progress_update(&pr, i * 8);
             }
             w[i] = pattern(key + i * 8, seed);
         }
@@ -186,6 +210,7 @@ int vmlab_seg_fill(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t see
         r = -EFAULT;
     }
     vmlab_fault_pop(&g);
+    vmlab_progress_end(&pr);
     return r;
 }
 
@@ -197,19 +222,24 @@ int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t s
     volatile int r = 0;
     volatile uint64_t bad = 0, first = UINT64_MAX;
     size_t words_per_page = vmlab_pagesize() / 8;
+    struct vmlab_progress pr;
     int rc;
 
     if ((rc = vmlab_seg_range(s, off, &len)) < 0)
         return rc;
+    progress_begin(&pr, "verify", s, len);
     vmlab_fault_push(&g);
     if (sigsetjmp(g.env, 1) == 0) {
         const uint64_t *w = (const uint64_t *)((char *)s->addr + off);
         uint64_t nwords = len / 8;
         for (uint64_t pg = 0; pg * words_per_page < nwords; pg++) {
             uint64_t end = (pg + 1) * words_per_page;
-            if (pg % POLL_PAGES == 0 && vmlab_interrupted()) {
-                r = -EINTR;
-                break;
+            if (pg % POLL_PAGES == 0) {
+                if (vmlab_interrupted()) {
+                    r = -EINTR;
+                    break;
+                }
+                vmlab_progress_update(&pr, pg * words_per_page * 8);
             }
             if (end > nwords)
                 end = nwords;
@@ -227,6 +257,7 @@ int vmlab_seg_verify(struct vmlab_seg *s, uint64_t off, uint64_t len, uint64_t s
         r = -EFAULT;
     }
     vmlab_fault_pop(&g);
+    vmlab_progress_end(&pr);
     *first_bad = first;
     *nbad_pages = bad;
     return r;

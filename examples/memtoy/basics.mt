@@ -2,6 +2,9 @@
 # run: build/vmlab --memtoy -v examples/memtoy/basics.mt
 anon buf 8m
 anon shared_buf 1m shared
+show                      # defined, not mapped yet
+map buf
+map shared_buf
 show
 touch buf 0 1m write      # fault in the first megabyte
 touch buf 0x100000 8p     # read the next 8 pages

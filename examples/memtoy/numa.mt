@@ -5,6 +5,7 @@ numa
 mems
 cpus
 anon pool 4m
+map pool
 mbind pool interleaved *
 touch pool 0 4m write
 where pool 0 16p

@@ -75,8 +75,12 @@ void vmlab_preload_globals(lua_State *L);
 /* The interactive loop on stdin (runtime/host/repl.c).  Returns when the
  * user ends it (Ctrl-D or os.exit). */
 void vmlab_repl(lua_State *L);
-/* Tab completion of globals, fields and methods (runtime/host/complete.c). */
-void vmlab_complete_init(lua_State *L);
+/* memtoy's prompt on a terminal: readline, its own history, completion of
+ * commands and segment names, Ctrl-C back to the prompt (repl.c). */
+void vmlab_memtoy_repl(lua_State *L);
+/* Tab completion of globals, fields and methods, or (memtoy) of memtoy's
+ * commands and segment names (runtime/host/complete.c). */
+void vmlab_complete_init(lua_State *L, int memtoy);
 
 /* Run `mod`.main(args...) for a subcommand or mode (`vmlab report ...`,
  * `vmlab --memtoy ...`); returns the exit status it gives. */

@@ -1,7 +1,9 @@
 /* Tab completion for the REPL: globals, keywords, table fields (`a.b.c<Tab>`)
  * and methods of objects (`obj:me<Tab>`, found through the metatable's
- * __index table).  Completion only reads tables (raw gets); it never runs
- * user code, so a Tab cannot have side effects. */
+ * __index table, or its `methods` table when __index is a function, as a
+ * segment's).  Completion only reads tables (raw gets); it never runs user
+ * code, so a Tab cannot have side effects.  At memtoy's prompt it asks
+ * memtoy.complete (our code) for commands and segment names. */
 #include "vmlab/host.h"
 
 #include <readline/readline.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 static lua_State *cL;
+static int memtoy_mode;
 
 static const char *const keywords[] = {
     "and", "break", "do", "else", "elseif", "end", "false", "for", "function",
@@ -46,6 +49,13 @@ static int push_scope(lua_State *L, const char *path, size_t len, int methods)
         }
         lua_pushliteral(L, "__index");
         lua_rawget(L, -2);                            /* value mt index */
+        if (!lua_istable(L, -1)) {
+            /* A function __index (fields computed in C): the methods
+             * are in the metatable's `methods` table, if it has one. */
+            lua_pop(L, 1);                            /* value mt */
+            lua_pushliteral(L, "methods");
+            lua_rawget(L, -2);                        /* value mt methods */
+        }
         if (lua_istable(L, -1)) {
             lua_replace(L, -3);                       /* index mt */
             lua_pop(L, 1);                            /* index */
@@ -114,6 +124,38 @@ static void scan_table(lua_State *L, struct matches *m, const char *text,
     }
 }
 
+static char **finish(struct matches *m);
+
+/* memtoy's prompt: memtoy.complete(text before the word, word) -> list. */
+static char **complete_memtoy(lua_State *L, const char *text, int start)
+{
+    struct matches m = {0};
+    int top = lua_gettop(L);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.memtoy");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "complete");                  /* mt complete */
+        lua_pushlstring(L, rl_line_buffer, (size_t)start);
+        lua_pushstring(L, text);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+            lua_Integer n = luaL_len(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+                    add_match(&m, "", 0, lua_tostring(L, -1), "");
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_settop(L, top);
+    if (m.n == 1) {
+        char **v = finish(&m);
+        rl_completion_suppress_append = 0;            /* a space after a word */
+        return v;
+    }
+    return finish(&m);
+}
+
 static char **complete(const char *text, int start, int end)
 {
     lua_State *L = cL;
@@ -127,6 +169,8 @@ static char **complete(const char *text, int start, int end)
     rl_attempted_completion_over = 1;                 /* no filename fallback */
     if (!L)
         return NULL;
+    if (memtoy_mode)
+        return complete_memtoy(L, text, start);
     sep = strrchr(text, '.');
     {
         const char *colon = strrchr(text, ':');
@@ -159,6 +203,14 @@ static char **complete(const char *text, int start, int end)
         lua_pop(L, 2);
     }
     lua_settop(L, top);
+    return finish(&m);
+}
+
+/* The matches as readline wants them: [0] the substitution, then all. */
+static char **finish(struct matches *mp)
+{
+    struct matches m = *mp;
+
     if (m.n == 0) {
         free(m.v);
         return NULL;
@@ -195,12 +247,14 @@ static char **complete(const char *text, int start, int end)
     }
 }
 
-void vmlab_complete_init(lua_State *L)
+void vmlab_complete_init(lua_State *L, int memtoy)
 {
     cL = L;
+    memtoy_mode = memtoy;
     rl_readline_name = "vmlab";
     /* '.' and ':' belong to the word, so `vmlab.si` completes as a path. */
-    rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{}()[],+-*/%^~#";
+    /* memtoy's words are whitespace-separated ("libc.so.6:text", "/c"). */
+    rl_basic_word_break_characters = memtoy ? " \t\n" : " \t\n\"'`@$><=;|&{}()[],+-*/%^~#";
     rl_completer_word_break_characters = rl_basic_word_break_characters;
     rl_attempted_completion_function = complete;
 }

@@ -23,7 +23,7 @@ static void usage(FILE *f)
         "  -i         open the prompt after running the script\n"
         "  -v         verbose: echo memtoy commands and report more\n"
         "  -V         print the version and exit\n"
-        "  --memtoy   read memtoy commands (from script, or stdin)\n"
+        "  --memtoy   read memtoy commands (from script, or stdin; a prompt on a terminal)\n"
         "  -h, -x     print this help and exit\n"
         "  --         stop handling options\n"
         "  -          run stdin as a script and stop handling options\n",
@@ -278,6 +278,24 @@ int main(int argc, char **argv)
         code = vmlab_run_module_main(L, sub, argc - script - 1, argv + script + 1);
         lua_close(L);
         return code;
+    }
+    if ((flags & HAS_MEMTOY) && script == argc && isatty(0)) {
+        /* memtoy's interactive session: readline, history, completion */
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "vmlab.memtoy");
+        if (vmlab_docall(L, 1, 1) == LUA_OK) {
+            lua_getfield(L, -1, "set_verbose");
+            lua_pushboolean(L, flags & HAS_V);
+            if (vmlab_docall(L, 1, 0) != LUA_OK)
+                report_error(L);
+        } else {
+            report_error(L);
+            lua_pushnil(L);
+        }
+        lua_pop(L, 1);
+        vmlab_memtoy_repl(L);
+        lua_close(L);
+        return 0;
     }
     if (flags & HAS_MEMTOY) {
         char *margs[3] = {script < argc ? argv[script] : (char *)"-",

@@ -1,6 +1,8 @@
 /* The interactive prompt on GNU readline: multi-line statements, values
  * printed through vmlab.pretty, persistent history, Ctrl-C that clears the
- * line at the prompt and interrupts running code, Ctrl-D to leave. */
+ * line at the prompt and interrupts running code, Ctrl-D, quit or exit to
+ * leave; memtoy's commands where a line is not Lua; and memtoy's own
+ * prompt (vmlab --memtoy on a terminal). */
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
 #include "vmlab/version.h"
@@ -24,9 +26,9 @@ static volatile sig_atomic_t prompt_sigint;
 
 /* ---- history ------------------------------------------------------------ */
 
-/* $XDG_STATE_HOME/vmlab/history, else ~/.local/state/vmlab/history.
+/* $XDG_STATE_HOME/vmlab/<file>, else ~/.local/state/vmlab/<file>.
  * Directories are created; any failure just means no history. */
-static char *history_path(void)
+static char *history_path(const char *file)
 {
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     char dir[4096], *path;
@@ -46,10 +48,10 @@ static char *history_path(void)
     }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return NULL;
-    path = malloc(strlen(dir) + sizeof "/history");
+    path = malloc(strlen(dir) + strlen(file) + 2);
     if (path) {
         FILE *f;
-        sprintf(path, "%s/history", dir);
+        sprintf(path, "%s/%s", dir, file);
         /* append_history() needs the file to exist. */
         f = fopen(path, "a");
         if (f)
@@ -169,22 +171,105 @@ static int compile(lua_State *L, const char *src)
     return luaL_loadbuffer(L, src, strlen(src), "=stdin");     /* f|msg */
 }
 
-/* A line that is not a Lua statement but starts with a memtoy command runs
- * as one ("show", "touch buf 0 4k write"); `=expr` is always Lua.  Returns
- * 1 when it ran the line. */
+/* The first word of a line when it is a Lua name ("pi" in "pi = 3"), in
+ * buf; "" otherwise. */
+static const char *first_name(const char *line, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (!(*line == '_' || (*line >= 'a' && *line <= 'z') || (*line >= 'A' && *line <= 'Z')))
+        return "";
+    while (n + 1 < size && (line[n] == '_' || (line[n] >= 'a' && line[n] <= 'z') ||
+                            (line[n] >= 'A' && line[n] <= 'Z') || (line[n] >= '0' && line[n] <= '9')))
+        n++;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int is_global(lua_State *L, const char *name)
+{
+    int t;
+    lua_pushglobaltable(L);
+    t = lua_getfield(L, -1, name);                              /* G v */
+    lua_pop(L, 2);
+    return t != LUA_TNIL;
+}
+
+/* A line that is not Lua: it is not a statement, and its first word is
+ * not a defined name (`pi` after `pi = 3.14` is Lua; `show` is not). */
+static int not_lua(lua_State *L, const char *line, const char *word)
+{
+    int statement;
+
+    if (line[0] == '=' || (*word && is_global(L, word)))
+        return 0;
+    statement = luaL_loadbuffer(L, line, strlen(line), "=stdin") == LUA_OK;
+    lua_pop(L, 1);
+    return !statement;
+}
+
+/* The REPL's own words, when they are not Lua: `quit` and `exit` leave
+ * (returns -1), `help [name]` calls the help module (returns 1). */
+static int repl_word(lua_State *L, const char *line)
+{
+    char buf[64], rest[256];
+    const char *w = first_name(line, buf, sizeof buf);
+    const char *after;
+
+    if (!*w || line[0] == '=')
+        return 0;
+    after = strstr(line, w) + strlen(w);
+    while (*after == ' ' || *after == '\t')
+        after++;
+    if ((!strcmp(w, "quit") || !strcmp(w, "exit")) && !*after && !is_global(L, w))
+        return -1;
+    if (strcmp(w, "help"))
+        return 0;
+    /* `help(seg)` and `help "seg.anon"` are Lua calls; `help` and
+     * `help touch` are not. */
+    if (luaL_loadbuffer(L, line, strlen(line), "=stdin") == LUA_OK) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+    snprintf(rest, sizeof rest, "%s", after);
+    for (size_t n = strlen(rest); n > 0 && (rest[n - 1] == ' ' || rest[n - 1] == '\t'); n--)
+        rest[n - 1] = '\0';
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.help");
+    if (vmlab_docall(L, 1, 1) != LUA_OK) {                     /* help|msg */
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return 1;
+    }
+    lua_getfield(L, -1, "help");                               /* M help */
+    if (*rest)
+        lua_pushstring(L, rest);
+    if (vmlab_docall(L, *rest ? 1 : 0, 0) != LUA_OK) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* A memtoy line runs only when it is not Lua (see not_lua) and its first
+ * word is a command's whole name (never a prefix: `tou` is not touch) or
+ * a '/child' route.  Returns 1 when it ran the line. */
 static int try_memtoy(lua_State *L, const char *line)
 {
     int top = lua_gettop(L), handled = 0;
+    char buf[64];
+    const char *w = first_name(line, buf, sizeof buf);
 
-    if (line[0] == '=')
+    if (!not_lua(L, line, w))
         return 0;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);     /* preload */
     if (lua_getfield(L, -1, "vmlab.memtoy") == LUA_TNIL) {     /* preload f */
         lua_settop(L, top);
-        return 0;
-    }
-    if (luaL_loadbuffer(L, line, strlen(line), "=stdin") == LUA_OK) {
-        lua_settop(L, top);                                    /* a statement */
         return 0;
     }
     lua_getglobal(L, "require");
@@ -195,12 +280,18 @@ static int try_memtoy(lua_State *L, const char *line)
     }
     lua_getfield(L, -1, "is_command");                         /* .. mt is */
     lua_pushstring(L, line);
-    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1)) {
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "exact");                              /* .. mt is line {exact} */
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_toboolean(L, -1)) {
         lua_pop(L, 1);
         lua_getfield(L, -1, "run");                            /* .. mt run */
         lua_pushstring(L, line);
-        if (vmlab_docall(L, 1, 2) != LUA_OK)                   /* .. mt ok msg */
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        lua_createtable(L, 0, 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "exact");
+        if (vmlab_docall(L, 2, 2) != LUA_OK)                   /* .. mt ok msg */
+            fprintf(stderr, "memtoy: %s\n", lua_tostring(L, -1));
         else if (!lua_toboolean(L, -2))
             fprintf(stderr, "memtoy: %s\n", lua_tostring(L, -1));
         handled = 1;
@@ -269,10 +360,10 @@ static int read_statement(lua_State *L, int *status)
 
 void vmlab_repl(lua_State *L)
 {
-    char *hist = history_path();
+    char *hist = history_path("history");
     struct sigaction sa, old;
 
-    vmlab_complete_init(L);
+    vmlab_complete_init(L, 0);
     using_history();
     stifle_history(HISTORY_MAX);
     if (hist)
@@ -287,7 +378,7 @@ void vmlab_repl(lua_State *L)
     sa.sa_handler = on_prompt_sigint;          /* no SA_RESTART: read() sees EINTR */
     sigemptyset(&sa.sa_mask);
 
-    printf("vmlab %s (%s); Ctrl-D exits, Tab completes\n", VMLAB_VERSION, LUA_RELEASE);
+    printf("vmlab %s (%s); quit or Ctrl-D exits, Tab completes, help [name]\n", VMLAB_VERSION, LUA_RELEASE);
     fflush(stdout);
     for (;;) {
         int status = LUA_OK, top = lua_gettop(L), r;
@@ -298,7 +389,10 @@ void vmlab_repl(lua_State *L)
         if (r == 0)
             break;
         remember(hist, lua_tostring(L, top + 1));
-        if (try_memtoy(L, lua_tostring(L, top + 1))) {
+        r = repl_word(L, lua_tostring(L, top + 1));
+        if (r < 0)
+            break;
+        if (r > 0 || try_memtoy(L, lua_tostring(L, top + 1))) {
             lua_settop(L, top);
             continue;
         }
@@ -315,5 +409,88 @@ void vmlab_repl(lua_State *L)
     }
     putchar('\n');
     fflush(stdout);
+    free(hist);
+}
+
+/* ---- memtoy's prompt ------------------------------------------------------ */
+
+/* One memtoy line through memtoy.run under vmlab_docall (^C interrupts
+ * the command, as memtoy's SIGINT broke its loops); returns 1 when the
+ * session should end (quit, exit). */
+static int memtoy_line(lua_State *L, int mt, const char *line)
+{
+    int quitting;
+
+    lua_getfield(L, mt, "run");                                /* run */
+    lua_pushstring(L, line);
+    if (vmlab_docall(L, 1, 2) != LUA_OK) {                     /* msg */
+        const char *msg = lua_tostring(L, -1);
+        const char *nl = msg ? strchr(msg, '\n') : NULL;       /* no traceback */
+        fprintf(stderr, "memtoy: %.*s\n", nl ? (int)(nl - msg) : (int)strlen(msg ? msg : ""),
+                msg ? msg : "");
+        lua_pop(L, 1);
+    } else {                                                   /* ok msg */
+        if (!lua_toboolean(L, -2))
+            fprintf(stderr, "memtoy: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    lua_getfield(L, mt, "quitting");
+    quitting = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return quitting;
+}
+
+void vmlab_memtoy_repl(lua_State *L)
+{
+    char *hist = history_path("memtoy_history");
+    struct sigaction sa, old;
+    int top = lua_gettop(L), mt;
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "vmlab.memtoy");
+    if (vmlab_docall(L, 1, 1) != LUA_OK) {                     /* mt|msg */
+        fprintf(stderr, "vmlab: %s\n", lua_tostring(L, -1));
+        lua_settop(L, top);
+        free(hist);
+        return;
+    }
+    mt = lua_gettop(L);
+    vmlab_complete_init(L, 1);
+    using_history();
+    stifle_history(HISTORY_MAX);
+    if (hist)
+        read_history(hist);
+    rl_catch_signals = 0;
+    if (sigpipe_fd[0] < 0 && pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fprintf(stderr, "vmlab: cannot start the prompt: pipe: %s\n", strerror(errno));
+        lua_settop(L, top);
+        free(hist);
+        return;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    for (;;) {
+        int interrupted;
+        char *line;
+
+        sigaction(SIGINT, &sa, &old);
+        line = read_line("memtoy> ", &interrupted);
+        sigaction(SIGINT, &old, NULL);
+        if (interrupted)
+            continue;
+        if (!line)
+            break;
+        remember(hist, line);
+        interrupted = memtoy_line(L, mt, line);
+        free(line);
+        if (interrupted)
+            break;
+    }
+    putchar('\n');
+    fflush(stdout);
+    lua_settop(L, top);
     free(hist);
 }

@@ -2,7 +2,8 @@
 # Drive a program through a real pseudo-terminal, as a person at a prompt.
 #   pty-drive.pl CMD [ARGS] -- STEP...
 # Steps: send:TEXT (\n \t \x03 escapes), expect:REGEX, sleep:SECONDS,
-#        intr (Ctrl-C), eof (Ctrl-D, sent once a prompt shows).  Each expect waits up to $PTY_TIMEOUT
+#        intr (Ctrl-C), eof (Ctrl-D, sent once a prompt shows),
+#        kill:SIG (send SIG to the program once it catches SIG: a pause armed).  Each expect waits up to $PTY_TIMEOUT
 # (default 10) seconds.  Prints "transcript:" and everything read; exits 0
 # when every expect matched and the program ended, 1 otherwise.
 use strict;
@@ -58,6 +59,19 @@ for my $step (@steps) {
         my $end = time + $timeout;
         readsome(0.1) while $seen !~ /> $/ && time < $end;
         syswrite($pty, "\x04");
+    }
+    elsif ($step =~ /^kill:(\w+)$/) {
+        my $sig = $1;
+        my $num = { HUP => 1, INT => 2, QUIT => 3, USR1 => 10, USR2 => 12, ALRM => 14 }->{$sig};
+        my $end = time + $timeout;
+        while ($num && time < $end) {
+            open(my $st, '<', "/proc/$pid/status") or last;
+            my ($cgt) = map { /^SigCgt:\s*(\w+)/ ? $1 : () } <$st>;
+            close $st;
+            last if $cgt && (hex(substr($cgt, -8)) >> ($num - 1)) & 1;
+            readsome(0.02);
+        }
+        kill $sig, $pid;
     }
     elsif ($step =~ /^sleep:(.*)$/) { my $end = time + $1; readsome(0.05) while time < $end; }
     elsif ($step =~ /^expect:(.*)$/s) {
