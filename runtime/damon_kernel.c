@@ -180,3 +180,96 @@ int vmlab_kdamon_read(struct vmlab_kdamon *k, struct vmlab_regions *out)
     }
     return 0;
 }
+
+/* ---- the kernel backend's ops ------------------------------------------- */
+
+#include "vmlab/units.h"
+
+#include <unistd.h>
+
+struct kernel_backend {
+    struct vmlab_kdamon kd;
+    struct vmlab_range *ranges;   /* the targets' ranges: the kdamond's regions */
+    size_t n;
+};
+
+static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
+{
+    struct kernel_backend *kb = d->backend;
+    char reason[512];
+    int e = vmlab_kdamon_start(&kb->kd, &d->attrs, (int)getpid(), kb->ranges, kb->n, reason,
+                               sizeof reason);
+    if (e < 0)
+        snprintf(why, len, "kernel backend: %s", reason);
+    return e;
+}
+
+static void kernel_stop(struct vmlab_damon *d)
+{
+    vmlab_kdamon_stop(&((struct kernel_backend *)d->backend)->kd);
+}
+
+/* The kernel's regions now: its stat scheme's tried regions, one target. */
+static int kernel_snapshot(struct vmlab_damon *d, struct vmlab_damon_snapshot *out)
+{
+    struct kernel_backend *kb = d->backend;
+    int e;
+
+    if (!kb->kd.started)
+        return -ESRCH;
+    out->targets = calloc(1, sizeof *out->targets);
+    if (!out->targets)
+        return -ENOMEM;
+    out->nr_targets = 1;
+    if ((e = vmlab_kdamon_read(&kb->kd, &out->targets[0])) < 0)
+        return e;
+    d->now_us = (uint64_t)(vmlab_now() * 1e6);
+    out->time_us = d->now_us;
+    out->intervals = (struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us,
+                                                    d->attrs.update_us};
+    return 0;
+}
+
+static void kernel_cleanup(struct vmlab_damon *d)
+{
+    struct kernel_backend *kb = d->backend;
+    if (!kb)
+        return;
+    vmlab_kdamon_stop(&kb->kd);
+    free(kb->ranges);
+    free(kb);
+    d->backend = NULL;
+}
+
+/* The kernel samples and aggregates in its own thread: no hooks, no
+ * actions of vmlab's on its regions, not stepped. */
+const struct vmlab_damon_ops vmlab_damon_kernel_ops = {
+    .name = "kernel",
+    .caps = VMLAB_DAMON_CAP_EXTERNAL,
+    .start = kernel_start,
+    .stop = kernel_stop,
+    .snapshot = kernel_snapshot,
+    .cleanup = kernel_cleanup,
+};
+
+int vmlab_damon_kernel_attach(struct vmlab_damon *d)
+{
+    struct kernel_backend *kb = calloc(1, sizeof *kb);
+
+    if (!kb)
+        return -ENOMEM;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        kb->n += d->targets[t].nr_ranges;
+    kb->ranges = calloc(kb->n + 1, sizeof *kb->ranges);
+    if (!kb->ranges) {
+        free(kb);
+        return -ENOMEM;
+    }
+    kb->n = 0;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        for (size_t i = 0; i < d->targets[t].nr_ranges; i++)
+            kb->ranges[kb->n++] = d->targets[t].ranges[i];
+    d->backend = kb;
+    d->ops = &vmlab_damon_kernel_ops;
+    return 0;
+}

@@ -114,7 +114,9 @@ int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_piece
         return -EINVAL;
     rs->v[i].end = r.start + sz_piece;
     at = i + 1;
-    for (start = r.start + sz_piece; start + sz_piece <= orig_end; start += sz_piece) {
+    /* exactly nr_pieces, as vaddr's damon_va_evenly_split_region since
+     * its fix (it made an extra piece when the size did not divide) */
+    for (start = r.start + sz_piece; at < i + nr_pieces; start += sz_piece) {
         struct vmlab_region n = r;
         n.start = n.sampling_addr = start;
         n.end = start + sz_piece;
