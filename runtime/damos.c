@@ -366,7 +366,6 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             return;
         s->next_apply_us = now_us + s->apply_us;
     }
-    s->nr_tried = 0;
     wmark_update(s, now_us);
     if (!s->wmark.active)
         return;
@@ -385,6 +384,9 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         return;
     }
     ps.esz = s->quota.esz;
+    /* tried regions: those of this pass.  A pass skipped (watermarks off,
+     * the quota used up) keeps the last pass's, which sysfs would show. */
+    s->nr_tried = 0;
     for (size_t i = 0; i < s->nr_filters; i++)
         if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
             read_vmas(&ps.kinds);
