@@ -35,7 +35,11 @@ s:touch("write")
 for i = 0, 7, 2 do s:protect("r", { offset = i * MiB, length = MiB }) end
 local e = effect.smaps(s)
 t.cmp_ok(e.vmas, ">", 1, "the segment spans several VMAs (" .. e.vmas .. ")")
-t.is(e.Rss, 8 * MiB, "Rss adds up over them")
+if e.partial then   -- a VMA merged with a neighbour: its figures include the neighbour's
+  t.cmp_ok(e.Rss, ">=", 8 * MiB, "Rss adds up over them (with a merged neighbour's)")
+else
+  t.is(e.Rss, 8 * MiB, "Rss adds up over them")
+end
 t.is(e.KernelPageSize, vmlab.pagesize(), "KernelPageSize is the page size, not a sum")
 t.is(e.MMUPageSize, vmlab.pagesize(), "MMUPageSize too")
 s:close()
