@@ -651,7 +651,7 @@ static int snapshots_iter(lua_State *L)
         if (read_now(L, m, "damon snapshot (kernel tried regions)") != 1)
             return 0;
     } else {
-        if (!m->d->started) {
+        if (!(m->d->ops->caps & VMLAB_DAMON_CAP_THREAD)) {
             /* virtual time: step until the next aggregation */
             run_step(L, m, 1, UINT64_MAX, 1, 1, "m:snapshots");
             if (!m->open)
