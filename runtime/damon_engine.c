@@ -114,6 +114,8 @@ struct vmlab_damon *vmlab_damon_new(const struct vmlab_damon_opts *o, int *err, 
     d->rng.s = o->seed;
     d->page = vmlab_pagesize();
     d->budget = o->budget;
+    d->last = d->overall = (struct vmlab_damon_intervals){o->attrs.sample_us, o->attrs.aggr_us,
+                                                          o->attrs.update_us};
     if ((bad = vmlab_damon_check_attrs(&d->attrs)))
         return fail(d, err, -EINVAL, why, len, bad);
     if (!(o->budget >= 0 && o->budget <= 1))

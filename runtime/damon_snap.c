@@ -78,8 +78,7 @@ int vmlab_damon_snapshot_copy(const struct vmlab_damon *d, uint64_t time_us,
         dst->n = src->n;
     }
     s->time_us = time_us;
-    s->intervals = d->stats.aggregations || time_us != d->now_us ? d->last
-                   : (struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us, d->attrs.update_us};
+    s->intervals = d->last;      /* the requested ones until an aggregation measured them */
     return 0;
 }
 
@@ -92,7 +91,6 @@ void vmlab_damon_snapq_push(struct vmlab_damon *d, uint64_t time_us, void *ctx)
         vmlab_damon_snapshot_free(&s);
         return;
     }
-    s.intervals = d->last;
     pthread_mutex_lock(&q->mu);
     if (q->n == q->cap) {
         vmlab_damon_snapshot_free(&q->v[q->head]);

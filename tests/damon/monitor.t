@@ -48,6 +48,8 @@ t.like(tostring(m), "^damon monitor %(replay, 1 target%(s%), 10 regions, stopped
 t.is(m:step(20), 1, "20 samples of 5 ms make one 100 ms aggregation")
 local snap = m:snapshot()
 t.is(snap.time_us, 100000, "snapshot time is virtual")
+t.is_deeply(snap.intervals, { sample = 0.005, aggr = 0.1, update = 1 }, "snapshots carry the intervals they ran at")
+t.is_deeply(m:stats().intervals, { sample = 0.005, aggr = 0.1, update = 1 }, "so do stats")
 t.is(#snap.targets, 1, "one target")
 t.is(snap.targets[1].id, 1, "with its id")
 local calls = 0
