@@ -476,7 +476,7 @@ static int l_monitor(lua_State *L)
         if (e == -EINVAL)
             return luaL_error(L, "damon.monitor: %s", why);
         lua_pushnil(L);
-        if (e == -ENOTSUP && o.backend == VMLAB_DAMON_KERNEL)
+        if (o.backend == VMLAB_DAMON_KERNEL && !o.record)
             lua_pushfstring(L, "damon.monitor(kernel backend): %s", why);
         else
             lua_pushfstring(L, "damon.monitor: %s", why);

@@ -95,7 +95,7 @@ static int attach_backend(struct vmlab_damon *d, const struct vmlab_damon_opts *
         return e;
     case VMLAB_DAMON_KERNEL:
         if ((e = vmlab_damon_kernel_probe(why, len)) < 0)
-            return -ENOTSUP;
+            return e;               /* ENOENT: no DAMON; EBUSY: a kdamond not ours; EACCES */
         if ((e = vmlab_damon_kernel_attach(d)) < 0)
             snprintf(why, len, "attaching the kernel backend: %s", strerror(-e));
         return e;

@@ -63,11 +63,23 @@ int vmlab_damon_kernel_probe(char *why, size_t len)
     char kd[512];
     long long n;
 
+    char buf[64];
+    int e;
+
     snprintf(kd, sizeof kd, "%s/kdamonds", root());
-    n = getll(kd, "nr_kdamonds");
-    if (n < 0) {
-        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds)", kd);
+    if ((e = get(kd, "nr_kdamonds", buf, sizeof buf)) < 0) {
+        if (e == -EACCES || e == -EPERM) {
+            snprintf(why, len, "%s/nr_kdamonds: %s (DAMON's sysfs interface is root's)", kd, strerror(-e));
+            return e;
+        }
+        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds: %s)", kd, strerror(-e));
         return -ENOENT;
+    }
+    n = buf[0] ? strtoll(buf, NULL, 10) : -1;
+    if (n < 0) {
+        snprintf(why, len, "the kernel's DAMON sysfs interface says nothing sensible (%s/nr_kdamonds: '%s')",
+                 kd, buf);
+        return -EIO;
     }
     if (n != 0) {
         snprintf(why, len, "the kernel already runs %lld kdamond(s) that vmlab did not start; adding "

@@ -247,8 +247,9 @@ struct vmlab_damon_opts {
 
 /* A monitor set up and initialised (regions split evenly), stopped.  NULL
  * with *err (negative errno) and the reason in why: -EINVAL for bad
- * options, -ENOTSUP where the backend cannot run, the record file's errno
- * when it cannot be created or written. */
+ * options; where the kernel backend cannot run, its probe's errno (-ENOENT
+ * no DAMON, -EBUSY a kdamond vmlab did not start, -EACCES not root); the
+ * record file's errno when it cannot be created or written. */
 struct vmlab_damon *vmlab_damon_new(const struct vmlab_damon_opts *o, int *err, char *why,
                                     size_t len);
 /* Stop it, finish its record, release hooks and free it.  From inside one
