@@ -554,12 +554,11 @@ static int mon_stop(lua_State *L)
     notbusy(L, m, "m:stop");
     vmlab_damon_stop(m->d);
     vmlab_set_idle(L, 1, 0);
+    /* the record first: a raising callback below must not leave it open */
+    e = vmlab_damon_record_finish(m->d, why, sizeof why);
     drain(L, m, 1, 0, 0);
-    if (!m->open) {                     /* a callback closed it */
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    if ((e = vmlab_damon_record_finish(m->d, why, sizeof why)) < 0) {
+    lua_settop(L, 1);
+    if (e < 0) {
         lua_getiuservalue(L, 1, UV_OPTS);
         lua_getfield(L, -1, "record");
         lua_pushnil(L);
