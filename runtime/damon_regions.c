@@ -107,6 +107,8 @@ int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_piece
 
     if (i >= rs->n || nr_pieces == 0)
         return -EINVAL;
+    if (nr_pieces == 1)
+        return 0;               /* as upstream: one piece is the region */
     r = rs->v[i];
     orig_end = r.end;
     sz_piece = ALIGN_DOWN(vmlab_region_size(&r) / nr_pieces, min_sz ? min_sz : 1);
