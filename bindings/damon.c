@@ -3,13 +3,10 @@
  *   local m = damon.monitor{ targets = {seg}, backend = "prot" }
  *   m:start(); ... ; for snap in m:snapshots{ count = 5 } do ... end
  *
- * Glue only: options are checked here and handed to the engine
- * (vmlab_damon_new, include/vmlab/damon.h), which owns every backend's
- * lifecycle, recording and hooks.  What stays here is Lua's side: the
+ * Glue: options are checked here and handed to the engine (vmlab_damon_new),
+ * which owns the backends, recording and hooks.  Lua's side stays here: the
  * oracle and on_aggregate callbacks, snapshots as tables, and the callback
- * rule (docs/DESIGN.md): inside one of the monitor's own callbacks,
- * m:close() waits until the callback returns and methods that run the
- * monitor raise "monitor is busy". */
+ * rule of docs/DESIGN.md (close waits for the callback; re-entry is busy). */
 #include "vmlab/damon.h"
 #include "vmlab/damos.h"
 #include "vmlab/host.h"
@@ -18,7 +15,6 @@
 #include "vmlab/units.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +41,15 @@ struct lmon {
  * 4 options (record path), 5 the target segments (kept alive),
  * 6 the scheme specs and what vmlab.damos made of them. */
 enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, UV_SCHEMES, NUV = UV_SCHEMES };
+
+/* nil, msg, errno: a failure whose message already says why */
+static int fail(lua_State *L, int err, const char *fmt, const char *a, const char *b)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, fmt, a, b);
+    lua_pushinteger(L, err);
+    return 3;
+}
 
 static struct lmon *checkmon(lua_State *L, int idx)
 {
@@ -87,8 +92,6 @@ static int mon_close(lua_State *L)
     real_close(L, m, 1);
     return 0;
 }
-
-static void enter(struct lmon *m) { m->depth++; }
 
 /* 1 when the monitor was closed meanwhile (and is closed now). */
 static int leave(lua_State *L, struct lmon *m, int mon)
@@ -167,7 +170,7 @@ static int drain(lua_State *L, struct lmon *m, int mon, double timeout, int one_
 
     if (m->depth || !m->q)
         return 0;                       /* a callback's own drain: the outer one goes on */
-    enter(m);
+    m->depth++;                         /* callbacks run from here */
     lua_pushnil(L);                                            /* .. last */
     while (!failed && m->open && vmlab_damon_snapq_pop(m->q, &s, n ? 0 : timeout) == 1) {
         n++;
@@ -262,7 +265,7 @@ static lua_Integer run_step(lua_State *L, struct lmon *m, int mon, uint64_t nr, 
     m->L = L;
     m->oracle_slot = top + 1;
     d->caller = L;
-    enter(m);
+    m->depth++;                         /* callbacks run from here */
     for (uint64_t done = 0; done < nr;) {
         uint64_t chunk = nr - done < 1024 ? nr - done : 1024;
         r = vmlab_damon_step(d, chunk, until_aggr);
@@ -475,13 +478,8 @@ static int l_monitor(lua_State *L)
     if (!m->d) {
         if (e == -EINVAL)
             return luaL_error(L, "damon.monitor: %s", why);
-        lua_pushnil(L);
-        if (o.backend == VMLAB_DAMON_KERNEL && !o.record)
-            lua_pushfstring(L, "damon.monitor(kernel backend): %s", why);
-        else
-            lua_pushfstring(L, "damon.monitor: %s", why);
-        lua_pushinteger(L, -e);
-        return 3;
+        return fail(L, -e, "damon.monitor%s: %s", o.backend == VMLAB_DAMON_KERNEL && !o.record
+                    ? "(kernel backend)" : "", why);
     }
     m->open = 1;
     m->q = vmlab_damon_snapq_new(VMLAB_DAMON_SNAPQ_DEPTH);
@@ -528,12 +526,8 @@ static int mon_start(lua_State *L)
         return luaL_error(L, "a %s monitor runs in virtual time: drive it with m:step(n)", m->d->ops->name);
     if (m->d->started)
         return luaL_error(L, "the monitor is running already");
-    if ((e = vmlab_damon_start(m->d, why, sizeof why)) < 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "damon start: %s", why[0] ? why : strerror(-e));
-        lua_pushinteger(L, -e);
-        return 3;
-    }
+    if ((e = vmlab_damon_start(m->d, why, sizeof why)) < 0)
+        return fail(L, -e, "damon start: %s%s", why[0] ? why : strerror(-e), "");
     if (m->d->ops->caps & VMLAB_DAMON_CAP_HOOKS) {
         lua_pushcfunction(L, idle_drain);
         vmlab_set_idle(L, 1, -1);
@@ -561,10 +555,7 @@ static int mon_stop(lua_State *L)
     if (e < 0) {
         lua_getiuservalue(L, 1, UV_OPTS);
         lua_getfield(L, -1, "record");
-        lua_pushnil(L);
-        lua_pushfstring(L, "damon stop: record '%s': %s", lua_tostring(L, -2), why);
-        lua_pushinteger(L, -e);
-        return 3;
+        return fail(L, -e, "damon stop: record '%s': %s", lua_tostring(L, -1), why);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -576,13 +567,11 @@ static int mon_step(lua_State *L)
     struct lmon *m = checkmon(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, 1), done;
     int queue;
-
     if (n < 0)
         return luaL_argerror(L, 2, "must be >= 0");
     lua_settop(L, 1);
-    lua_getiuservalue(L, 1, UV_CALLBACKS);
-    queue = lua_rawlen(L, -1) > 0;
-    lua_pop(L, 1);
+    lua_getiuservalue(L, 1, UV_CALLBACKS);                    /* m cbs */
+    queue = lua_rawlen(L, 2) > 0;                             /* callbacks want every one */
     done = run_step(L, m, 1, (uint64_t)n, 0, queue, "m:step");
     if (m->open)
         drain(L, m, 1, 0, 0);
@@ -730,7 +719,8 @@ static int mon_stats(lua_State *L)
     struct lmon *m = checkmon(L, 1);
     struct vmlab_damon *d = m->d;
     struct vmlab_damon_stats s;
-    struct vmlab_damon_intervals last, overall;
+    struct vmlab_damon_intervals last, overall, asked = {d->attrs.sample_us, d->attrs.aggr_us,
+                                                         d->attrs.update_us};
     unsigned nr;
     long rec;
 
@@ -741,7 +731,7 @@ static int mon_stats(lua_State *L)
     overall = d->overall;
     rec = vmlab_damon_record_count(d);
     vmlab_damon_unlock(d);
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 16);
     lua_pushinteger(L, (lua_Integer)s.samples); lua_setfield(L, -2, "samples");
     lua_pushinteger(L, (lua_Integer)s.aggregations); lua_setfield(L, -2, "aggregations");
     lua_pushinteger(L, (lua_Integer)s.updates); lua_setfield(L, -2, "updates");
@@ -749,21 +739,19 @@ static int mon_stats(lua_State *L)
     lua_pushnumber(L, s.cpu_seconds); lua_setfield(L, -2, "cpu_seconds");
     lua_pushinteger(L, nr); lua_setfield(L, -2, "nr_regions");
     /* sample: the interval the sampler runs at now (the budget stretches it) */
-    lua_pushnumber(L, (double)(s.effective_sample_us ? s.effective_sample_us : d->attrs.sample_us) / 1e6);
-    lua_setfield(L, -2, "sample");
-    lua_pushnumber(L, (double)d->attrs.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
-    lua_pushnumber(L, (double)d->attrs.update_us / 1e6); lua_setfield(L, -2, "update");
+    lua_pushnumber(L, (double)(s.effective_sample_us ? s.effective_sample_us : asked.sample_us) / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, (double)asked.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
+    lua_pushnumber(L, (double)asked.update_us / 1e6); lua_setfield(L, -2, "update");
     /* the intervals as they ran: the last aggregation's and the run's */
     push_intervals(L, &last);
     lua_setfield(L, -2, "intervals");
     push_intervals(L, &overall);
     lua_setfield(L, -2, "overall");
-    push_intervals(L, &(struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us, d->attrs.update_us});
+    push_intervals(L, &asked);
     lua_setfield(L, -2, "requested");
     lua_pushinteger(L, (lua_Integer)vmlab_damon_snapq_dropped(m->q)); lua_setfield(L, -2, "dropped");
     if (rec >= 0) {
-        lua_pushinteger(L, rec);
-        lua_setfield(L, -2, "recorded");
+        lua_pushinteger(L, rec); lua_setfield(L, -2, "recorded");
     }
     lua_pushstring(L, d->ops->name); lua_setfield(L, -2, "backend");
     return 1;
