@@ -66,9 +66,9 @@ local base = 0x100000000
 m = damon.monitor { targets = { { start = base, ["end"] = base + (64 << 20) } },
   oracle = { { start = base, ["end"] = base + (4 << 20) } }, record = %q, format = "json_compressed" }
 m:step(20 * 3)
-io.stdout:write("ready\n") io.stdout:flush()
+io.open(%q, "w"):close()   -- ready: the parent may interrupt now
 %s
-]], path, code))
+]], path, path .. ".ready", code))
   f:close()
   if signal then
     local pidfile = dir .. "/pid"
@@ -80,7 +80,9 @@ io.stdout:write("ready\n") io.stdout:flush()
       local pf = io.open(pidfile)
       if pf then pid = tonumber(pf:read("a")); pf:close() end
     end
-    vmlab.snooze("500ms")   -- let it reach its wait
+    local t2 = vmlab.now()
+    while not io.open(path .. ".ready") and vmlab.now() - t2 < 20 do vmlab.snooze("20ms") end
+    vmlab.snooze("100ms")   -- into its wait
     os.execute("kill -" .. signal .. " " .. tostring(pid))
     local t1 = vmlab.now()
     while vmlab.now() - t1 < 10 do
