@@ -138,15 +138,16 @@ struct vmlab_rec_stream *vmlab_rec_stream_open(const char *path, enum vmlab_rec_
     st->fmt = fmt;
     st->nr_targets = nr_targets;
     st->pid = getpid();
-    st->out.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of hanging */
+    st->out.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
     if (st->out.fd < 0) {
         *err = -errno;
         snprintf(why, len, "record '%s': open: %s", path, strerror(errno));
         free(st);
         return NULL;
     }
-    /* a directory opens for reading only; a FIFO would block its reader's
-     * idea of a record: regular files and devices (/dev/null) only */
+    /* a record is a file (or a device such as /dev/null), not a pipe */
+    fcntl(st->out.fd, F_SETFL, fcntl(st->out.fd, F_GETFL) & ~O_NONBLOCK);
     if (fstat(st->out.fd, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
         *err = -EINVAL;
         snprintf(why, len, "record '%s': a FIFO, not a file", path);

@@ -35,6 +35,8 @@ if full then
 else
   t.skip("no /dev/full here", 3)
 end
+os.execute("mkfifo " .. dir .. "/fifo")
+refused(dir .. "/fifo", 6, "a FIFO nobody reads (no hang)")
 t.error_like(function() replay(5) end, "bad option 'record' %(a file path string expected, got number%)",
   "record=5 raises")
 t.error_like(function() replay(dir .. "/x", "yaml") end, "bad option 'format'", "an unknown format raises")
