@@ -30,16 +30,14 @@ struct lmon {
     int close_pending;
     lua_State *L;           /* the state running step(), for the oracle */
     int oracle_slot;        /* its stack slots: the oracle, then its error */
-    /* The last aggregation, kept in C while nobody needs every snapshot:
-     * building Lua tables for each of 10,000 steps would cost more than
-     * the monitoring. */
+    /* The last aggregation, kept in C while nobody needs every snapshot
+     * (tables for each of 10,000 steps would cost more than monitoring). */
     struct vmlab_damon_snapshot latest;
     int latest_fresh;
 };
 
-/* Uservalues: 1 oracle, 2 on_aggregate callbacks, 3 latest snapshot,
- * 4 options (record path), 5 the target segments (kept alive),
- * 6 the scheme specs and what vmlab.damos made of them. */
+/* Uservalues: oracle, on_aggregate callbacks, latest snapshot, options
+ * (record path), targets (kept alive), schemes (spec and object). */
 enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, UV_SCHEMES, NUV = UV_SCHEMES };
 
 /* nil, msg, errno: a failure whose message already says why */
@@ -379,8 +377,11 @@ static struct vmlab_damon_pattern *parse_pattern(lua_State *L, int idx, size_t *
         lua_pop(L, 1);
         if (!(v[i].p >= 0 && v[i].p <= 1))
             luaL_error(L, "bad oracle pattern entry %d: p is a probability (0 to 1)", (int)i + 1);
-        v[i].from_us = (uint64_t)(vmlab_optfield_time(L, r, "from", 0) * 1e6);
-        v[i].until_us = (uint64_t)(vmlab_optfield_time(L, r, "to", 0) * 1e6);
+        double from = vmlab_optfield_time(L, r, "from", 0), to = vmlab_optfield_time(L, r, "to", 0);
+        if (!(from <= 1e9 && to <= 1e9))    /* microseconds must fit: about 30 years */
+            luaL_error(L, "bad oracle pattern entry %d: from and to are at most 1e9 s", (int)i + 1);
+        v[i].from_us = (uint64_t)(from * 1e6);
+        v[i].until_us = (uint64_t)(to * 1e6);
         lua_pop(L, 1);
     }
     *np = n;
