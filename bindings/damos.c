@@ -236,6 +236,15 @@ static lua_Integer int_in(lua_State *L, int idx, const char *k, lua_Integer def,
     return v;
 }
 
+/* A time option in microseconds, bounded so that it fits. */
+static uint64_t us_in(lua_State *L, int idx, const char *k, double def)
+{
+    double v = vmlab_optfield_time(L, idx, k, def);
+    if (!(v <= 1e9))
+        luaL_error(L, "m:scheme: bad option '%s' (at most 1e9 s)", k);
+    return (uint64_t)(v * 1e6);
+}
+
 static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct vmlab_damon *d)
 {
     const char *act = vmlab_optfield_string(L, sp, "action", "stat");
@@ -282,15 +291,20 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         s->quota.sz = vmlab_optfield_size(L, q, "sz", 0);
         /* ms: a number of milliseconds, or a time string ("10ms", "1s") */
         lua_getfield(L, q, "ms");
-        if (lua_type(L, -1) == LUA_TSTRING)
-            s->quota.ms = (uint64_t)llround(vmlab_checktime(L, -1) * 1e3);
-        else if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            double t = vmlab_checktime(L, -1);
+            if (!(t <= 1e9))
+                luaL_error(L, "m:scheme: bad option 'quota.ms' (at most 1e9 s)");
+            s->quota.ms = (uint64_t)llround(t * 1e3);
+        } else if (!lua_isnil(L, -1)) {
             lua_Number ms = luaL_checknumber(L, -1);
-            luaL_argcheck(L, ms >= 0, 2, "quota.ms must not be negative");
+            if (!(ms >= 0 && ms <= 1e12))
+                luaL_error(L, "m:scheme: bad option 'quota.ms' (%s)",
+                           ms < 0 ? "must not be negative" : "at most 1e12 ms");
             s->quota.ms = (uint64_t)llround(ms);
         }
         lua_pop(L, 1);
-        s->quota.reset_us = (uint64_t)(vmlab_optfield_time(L, q, "reset_interval", 1.0) * 1e6);
+        s->quota.reset_us = us_in(L, q, "reset_interval", 1.0);
         if (lua_getfield(L, q, "weights") == LUA_TTABLE) {
             static const char *const weight_keys[] = {"sz", "nr_accesses", "age", NULL};
             int w = lua_gettop(L);
@@ -313,7 +327,7 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         const char *metric = vmlab_optfield_string(L, w, "metric", "free_mem_rate");
         if (strcmp(metric, "free_mem_rate"))
             luaL_error(L, "damos: unknown watermark metric '%s' (free_mem_rate)", metric);
-        s->wmark.interval_us = (uint64_t)(vmlab_optfield_time(L, w, "interval", 1.0) * 1e6);
+        s->wmark.interval_us = us_in(L, w, "interval", 1.0);
         if (!s->wmark.interval_us)
             s->wmark.interval_us = 1;
         s->wmark.high = (unsigned)int_in(L, w, "high", 1000, 0, 1000);
@@ -352,7 +366,7 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    s->apply_us = (uint64_t)(vmlab_optfield_time(L, sp, "apply_interval", 0) * 1e6);
+    s->apply_us = us_in(L, sp, "apply_interval", 0);
 }
 
 static const char *const spec_keys[] = {
