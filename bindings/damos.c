@@ -432,13 +432,17 @@ static int attach_engine(lua_State *L)
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, 1);  /* the monitor lives as long as the scheme */
     ls->open = 1;                 /* from here __gc detaches and forgets */
+    ls->d = d;                    /* before the hook can run (a sampling thread) */
     if ((rc = vmlab_damos_attach(&ls->s, d, apply, release, why, sizeof why)) < 0) {
         ls->open = 0;
+        ls->d = NULL;
+        lua_pushlightuserdata(L, ls);
+        lua_pushnil(L);
+        lua_rawset(L, LUA_REGISTRYINDEX);                       /* its functions go */
         if (rc == -ENOSPC || rc == -ENOMEM)
             return vmlab_pushfail(L, -rc, "m:scheme(%s): %s", vmlab_damos_action_names[ls->s.action], why);
         return luaL_error(L, "m:scheme: %s", why);
     }
-    ls->d = d;
     return 1;
 }
 
