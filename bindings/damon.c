@@ -3,74 +3,51 @@
  *   local m = damon.monitor{ targets = {seg}, backend = "prot" }
  *   m:start(); ... ; for snap in m:snapshots{ count = 5 } do ... end
  *
- * Backends: "prot" (PROT_NONE sampling on a background thread), "replay"
- * (an oracle answers, in virtual time, driven by m:step(n)), "kernel" (the
- * kernel's DAMON; refused, with the reason, where vmlab may not use it). */
+ * Glue: options are checked here and handed to the engine (vmlab_damon_new),
+ * which owns the backends, recording and hooks.  Lua's side stays here: the
+ * oracle and on_aggregate callbacks, snapshots as tables, and the callback
+ * rule of docs/DESIGN.md (close waits for the callback; re-entry is busy). */
 #include "vmlab/damon.h"
+#include "vmlab/damos.h"
 #include "vmlab/host.h"
+#include "vmlab/interrupt.h"
+#include "vmlab/record.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #define MON_MT "vmlab.damon.monitor"
 
 struct lmon {
-    struct vmlab_damon d;
+    struct vmlab_damon *d;
     struct vmlab_damon_snapq *q;
-    int open, started, replay;
-    lua_State *L;           /* for the replay oracle, during step() */
-    int oracle_err;         /* the oracle raised: stop stepping */
-    /* The last aggregation, kept in C while nobody needs every snapshot:
-     * building Lua tables for each of 10,000 steps would cost more than
-     * the monitoring. */
+    int open;               /* 0 once closed, or closing */
+    int depth;              /* callbacks running: a close waits for them */
+    int close_pending;
+    lua_State *L;           /* the state running step(), for the oracle */
+    int oracle_slot;        /* its stack slots: the oracle, then its error */
+    /* The last aggregation, kept in C while nobody needs every snapshot
+     * (tables for each of 10,000 steps would cost more than monitoring). */
     struct vmlab_damon_snapshot latest;
     int latest_fresh;
-    /* the kernel backend: a kdamond vmlab started */
-    int kernel;
-    struct vmlab_kdamon kd;
-    struct vmlab_range *kranges;
-    size_t nkranges;
 };
 
-static const struct vmlab_damon_ops kernel_ops = {.name = "kernel"};
-
-static void keep_latest(struct vmlab_damon *d, uint64_t time_us, void *ctx)
-{
-    struct lmon *m = ctx;
-    struct vmlab_damon_snapshot *s = &m->latest;
-
-    if (s->nr_targets != d->nr_targets) {
-        vmlab_damon_snapshot_free(s);
-        s->targets = calloc(d->nr_targets + 1, sizeof *s->targets);
-        if (!s->targets)
-            return;
-        s->nr_targets = d->nr_targets;
-    }
-    for (size_t t = 0; t < d->nr_targets; t++) {
-        const struct vmlab_regions *src = &d->targets[t].regions;
-        struct vmlab_regions *dst = &s->targets[t];
-        if (dst->cap < src->n) {
-            struct vmlab_region *v = realloc(dst->v, (src->n + 1) * sizeof *v);
-            if (!v)
-                return;
-            dst->v = v;
-            dst->cap = src->n;
-        }
-        memcpy(dst->v, src->v, src->n * sizeof *src->v);
-        dst->n = src->n;
-    }
-    s->time_us = time_us;
-    m->latest_fresh = 1;
-}
-
-/* Uservalues: 1 oracle, 2 on_aggregate callbacks, 3 latest snapshot,
- * 4 options (record, format), 5 the target segments (kept alive),
- * 6 the scheme specs and what vmlab.damos made of them. */
+/* Uservalues: oracle, on_aggregate callbacks, latest snapshot, options
+ * (record path), targets (kept alive), schemes (spec and object). */
 enum { UV_ORACLE = 1, UV_CALLBACKS, UV_LATEST, UV_OPTS, UV_TARGETS, UV_SCHEMES, NUV = UV_SCHEMES };
+
+/* nil, msg, errno: a failure whose message already says why */
+static int fail(lua_State *L, int err, const char *fmt, const char *a, const char *b)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, fmt, a, b);
+    lua_pushinteger(L, err);
+    return 3;
+}
 
 static struct lmon *checkmon(lua_State *L, int idx)
 {
@@ -80,126 +57,276 @@ static struct lmon *checkmon(lua_State *L, int idx)
     return m;
 }
 
-/* ---- replay: the oracle answers ------------------------------------------ */
-
-static void replay_check(struct vmlab_damon *d)
+static void notbusy(lua_State *L, struct lmon *m, const char *what)
 {
-    struct lmon *m = (struct lmon *)d;                       /* d is first */
-    lua_State *L = m->L;
-    int top;
-
-    if (!L || m->oracle_err)
-        return;
-    top = lua_gettop(L);
-    lua_getiuservalue(L, 1, UV_ORACLE);                      /* .. oracle */
-    for (size_t t = 0; t < d->nr_targets; t++) {
-        struct vmlab_regions *rs = &d->targets[t].regions;
-        for (size_t i = 0; i < rs->n; i++) {
-            int accessed;
-            lua_pushvalue(L, top + 1);
-            lua_pushinteger(L, (lua_Integer)rs->v[i].sampling_addr);
-            lua_pushinteger(L, (lua_Integer)d->now_us);
-            if (lua_pcall(L, 2, 1, 0) != LUA_OK) {           /* .. oracle err */
-                m->oracle_err = 1;
-                lua_replace(L, top + 1);                     /* keep the message */
-                return;
-            }
-            accessed = lua_toboolean(L, -1);
-            lua_pop(L, 1);
-            if (accessed)
-                rs->v[i].nr_accesses++;
-        }
-    }
-    lua_settop(L, top);
+    if (m->depth)
+        luaL_error(L, "%s: the monitor is busy (called from its own callback)", what);
 }
 
-static const struct vmlab_damon_ops replay_ops = {.name = "replay", .check = replay_check};
+/* ---- closing: now, or when the callbacks return --------------------------- */
+
+static void real_close(lua_State *L, struct lmon *m, int mon)
+{
+    vmlab_set_idle(L, mon, 0);
+    vmlab_damon_free(m->d);             /* stops, finishes the record, releases schemes */
+    m->d = NULL;
+    vmlab_damon_snapq_free(m->q);
+    m->q = NULL;
+    vmlab_damon_snapshot_free(&m->latest);
+}
+
+static int mon_close(lua_State *L)
+{
+    struct lmon *m = luaL_checkudata(L, 1, MON_MT);
+    if (!m->open)
+        return 0;
+    m->open = 0;
+    if (m->depth) {
+        m->close_pending = 1;
+        if (m->d)
+            m->d->halted = m->d->stepping;   /* no more samples in this step */
+        return 0;
+    }
+    real_close(L, m, 1);
+    return 0;
+}
+
+/* 1 when the monitor was closed meanwhile (and is closed now). */
+static int leave(lua_State *L, struct lmon *m, int mon)
+{
+    if (--m->depth == 0 && m->close_pending) {
+        m->close_pending = 0;
+        real_close(L, m, mon);
+        return 1;
+    }
+    return !m->open;
+}
 
 /* ---- snapshots as Lua tables ------------------------------------------- */
 
-static void push_snapshot(lua_State *L, uint64_t time_us, const struct vmlab_regions *targets, size_t n)
+static void push_intervals(lua_State *L, const struct vmlab_damon_intervals *iv)
 {
     lua_createtable(L, 0, 3);
-    lua_pushnumber(L, (double)time_us / 1e6); lua_setfield(L, -2, "time");
-    lua_pushinteger(L, (lua_Integer)time_us); lua_setfield(L, -2, "time_us");
-    lua_createtable(L, (int)n, 0);
-    for (size_t t = 0; t < n; t++) {
+    lua_pushnumber(L, (double)iv->sample_us / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, (double)iv->aggr_us / 1e6); lua_setfield(L, -2, "aggr");
+    lua_pushnumber(L, (double)iv->update_us / 1e6); lua_setfield(L, -2, "update");
+}
+
+static void push_snapshot(lua_State *L, const struct vmlab_damon_snapshot *s)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, (double)s->time_us / 1e6); lua_setfield(L, -2, "time");
+    lua_pushinteger(L, (lua_Integer)s->time_us); lua_setfield(L, -2, "time_us");
+    push_intervals(L, &s->intervals);
+    lua_setfield(L, -2, "intervals");
+    lua_createtable(L, (int)s->nr_targets, 0);
+    for (size_t t = 0; t < s->nr_targets; t++) {
         lua_createtable(L, 0, 2);
         lua_pushinteger(L, (lua_Integer)t + 1); lua_setfield(L, -2, "id");
-        vmlab_pushregions(L, targets[t].v, targets[t].n);
+        vmlab_pushregions(L, s->targets[t].v, s->targets[t].n);
         lua_setfield(L, -2, "regions");
         lua_rawseti(L, -2, (lua_Integer)t + 1);
     }
     lua_setfield(L, -2, "targets");
 }
 
-/* Take one queued snapshot (waiting up to timeout); run the on_aggregate
- * callbacks on it and remember it as the latest.  Pushes it, or returns 0. */
-static int next_snapshot(lua_State *L, struct lmon *m, int mon, double timeout)
+/* Say once that the budget stretched the intervals: through vmlab.tap's
+ * diag when a test loaded it (TAP stays clean), else on stderr. */
+static void show_note(lua_State *L, struct lmon *m)
 {
-    struct vmlab_damon_snapshot s;
-    int r = vmlab_damon_snapq_pop(m->q, &s, timeout);
-
-    if (r == -EINTR)
-        vmlab_checkinterrupt(L);
-    if (r <= 0)
-        return 0;
-    push_snapshot(L, s.time_us, s.targets, s.nr_targets);     /* snap */
-    vmlab_damon_snapshot_free(&s);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, mon, UV_LATEST);
-    m->latest_fresh = 0;
-    lua_getiuservalue(L, mon, UV_CALLBACKS);                   /* snap cbs */
-    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
-        lua_rawgeti(L, -1, i);                                 /* snap cbs fn */
-        lua_pushvalue(L, -3);
-        lua_pushvalue(L, mon);
-        lua_call(L, 2, 0);
+    char note[256];
+    if (!m->d || !vmlab_damon_take_note(m->d, note, sizeof note))
+        return;
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "vmlab.tap") == LUA_TTABLE && lua_getfield(L, -1, "diag") == LUA_TFUNCTION) {
+        lua_pushstring(L, note);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+        lua_pop(L, 2);
+        return;
     }
-    lua_pop(L, 1);                                             /* snap */
-    return 1;
+    lua_pop(L, 3);
+    fprintf(stderr, "vmlab: %s\n", note);
 }
 
-static void drain(lua_State *L, struct lmon *m, int mon)
+/* Raise what a scheme's action left for this thread (on_error = "raise"). */
+static void raise_hook_error(lua_State *L, struct lmon *m)
 {
-    while (next_snapshot(L, m, mon, 0))
-        lua_pop(L, 1);
+    char msg[256];
+    if (m->d && vmlab_damon_take_hook_error(m->d, msg, sizeof msg))
+        luaL_error(L, "%s", msg);
+}
+
+/* Hand queued snapshots to the on_aggregate callbacks (on this thread),
+ * up to one when one_only; pushes the last one taken when push is set.
+ * Returns how many were taken.  A raising callback raises from here,
+ * after the monitor is whole again. */
+static int drain(lua_State *L, struct lmon *m, int mon, double timeout, int one_only)
+{
+    struct vmlab_damon_snapshot s;
+    int n = 0, failed = 0, top = lua_gettop(L);
+
+    if (m->depth || !m->q)
+        return 0;                       /* a callback's own drain: the outer one goes on */
+    m->depth++;                         /* callbacks run from here */
+    lua_pushnil(L);                                            /* .. last */
+    while (!failed && m->open && vmlab_damon_snapq_pop(m->q, &s, n ? 0 : timeout) == 1) {
+        n++;
+        push_snapshot(L, &s);                                  /* .. last snap */
+        vmlab_damon_snapshot_free(&s);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, mon, UV_LATEST);
+        m->latest_fresh = 0;
+        lua_getiuservalue(L, mon, UV_CALLBACKS);               /* .. last snap cbs */
+        for (lua_Integer i = 1; m->open && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+            lua_rawgeti(L, -1, i);                             /* .. last snap cbs fn */
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, mon);
+            if (lua_pcall(L, 2, 0, 0) != LUA_OK) {             /* .. last snap cbs err */
+                lua_replace(L, top + 1);
+                failed = 1;
+                break;
+            }
+        }
+        lua_pop(L, 1);                                         /* .. last snap */
+        if (failed) {
+            lua_pop(L, 1);
+            break;
+        }
+        lua_replace(L, top + 1);                               /* .. snap */
+        if (one_only)
+            break;
+    }
+    leave(L, m, mon);
+    if (failed)
+        lua_error(L);                   /* the callback's error, as it raised it */
+    if (m->open) {
+        show_note(L, m);
+        raise_hook_error(L, m);
+    }
+    if (!n)
+        lua_settop(L, top);
+    return n;
+}
+
+/* ---- the replay oracle: a Lua function -------------------------------------- */
+
+static int lua_oracle(void *ctx, uint64_t addr, uint64_t time_us)
+{
+    struct lmon *m = ctx;
+    lua_State *L = m->L;
+    int accessed;
+
+    if (!L || !m->open)
+        return -1;
+    lua_pushvalue(L, m->oracle_slot);
+    lua_pushinteger(L, (lua_Integer)addr);
+    lua_pushinteger(L, (lua_Integer)time_us);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {                     /* .. err */
+        lua_replace(L, m->oracle_slot + 1);                    /* keep the message */
+        return -1;
+    }
+    accessed = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return accessed;
+}
+
+static void keep_latest(struct vmlab_damon *d, uint64_t time_us, void *ctx)
+{
+    struct lmon *m = ctx;
+    if (vmlab_damon_snapshot_copy(d, time_us, &m->latest) == 0)
+        m->latest_fresh = 1;
+}
+
+/* Run the monitor for nr samples (or until its next aggregation) on this
+ * thread: the oracle and scheme actions run here, on L.  Returns the
+ * aggregations done; raises for misuse and for a failed oracle. */
+static lua_Integer run_step(lua_State *L, struct lmon *m, int mon, uint64_t nr, int until_aggr,
+                            int queue, const char *what)
+{
+    struct vmlab_damon *d = m->d;
+    int top = lua_gettop(L), oracle_failed = 0;
+    lua_Integer total = 0;
+    long r = 0;
+
+    notbusy(L, m, what);
+    if (!(d->ops->caps & VMLAB_DAMON_CAP_STEP))
+        luaL_error(L, "the kernel samples on its own: use m:start() and m:snapshots()");
+    if (d->started)
+        luaL_error(L, "m:step() drives a stopped monitor; this one runs on its thread");
+    lua_getiuservalue(L, mon, UV_ORACLE);                      /* .. oracle */
+    lua_pushnil(L);                                            /* .. oracle err */
+    if (!queue) {
+        d->on_aggr = keep_latest;
+        d->on_aggr_ctx = m;
+    }
+    m->L = L;
+    m->oracle_slot = top + 1;
+    d->caller = L;
+    m->depth++;                         /* callbacks run from here */
+    for (uint64_t done = 0; done < nr;) {
+        uint64_t chunk = nr - done < 1024 ? nr - done : 1024;
+        r = vmlab_damon_step(d, chunk, until_aggr);
+        if (r < 0)
+            break;
+        total += r;
+        done += chunk;
+        if ((until_aggr && r > 0) || vmlab_interrupted() || m->close_pending)
+            break;
+    }
+    oracle_failed = r == -ECANCELED && !m->close_pending;
+    d->caller = NULL;
+    m->L = NULL;
+    d->on_aggr = vmlab_damon_snapq_push;
+    d->on_aggr_ctx = m->q;
+    if (leave(L, m, mon))
+        return total;
+    if (oracle_failed)
+        luaL_error(L, "the oracle failed: %s", luaL_tolstring(L, top + 2, NULL));
+    lua_settop(L, top);
+    vmlab_checkinterrupt(L);
+    show_note(L, m);
+    raise_hook_error(L, m);
+    return total;
 }
 
 /* ---- construction ------------------------------------------------------------ */
 
-/* Targets: "self", or an array of segments ({addr=, size=}) and
- * {start=, ["end"]=} ranges.  Fills d->targets and prot[] (room for
- * every target; the caller keeps it alive on the stack). */
-static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *prot, int *self)
+/* Targets: "self" (nil), or an array of segments ({addr=, size=, prot=})
+ * and {start=, ["end"]=} ranges, into Lua-owned arrays. */
+static size_t parse_targets(lua_State *L, int opts, struct vmlab_range **ranges, int **prot)
 {
+    size_t n;
+
     lua_getfield(L, opts, "targets");                          /* targets */
-    *self = 0;
     if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "self"))) {
-        *self = 1;
-        d->targets = calloc(1, sizeof *d->targets);
-        d->nr_targets = 1;
         lua_pop(L, 1);
-        return;
+        *ranges = NULL;
+        *prot = NULL;
+        return 0;
     }
     if (!lua_istable(L, -1))
-        luaL_error(L, "bad option 'targets' (\"self\" or an array of segments and ranges)");
-    d->nr_targets = lua_rawlen(L, -1);
-    if (d->nr_targets == 0)
-        luaL_error(L, "bad option 'targets' (empty)");
-    d->targets = calloc(d->nr_targets, sizeof *d->targets);
-    if (!d->targets)
-        luaL_error(L, "not enough memory");
-    for (size_t t = 0; t < d->nr_targets; t++) {
+        luaL_error(L, "damon.monitor: bad option 'targets' (\"self\" or an array of segments and ranges)");
+    n = lua_rawlen(L, -1);
+    if (n == 0)
+        luaL_error(L, "damon.monitor: bad option 'targets' (empty)");
+    *ranges = lua_newuserdatauv(L, n * sizeof **ranges, 0);   /* targets ranges */
+    *prot = lua_newuserdatauv(L, n * sizeof **prot, 0);       /* targets ranges prot */
+    lua_rotate(L, -3, 2);                                      /* ranges prot targets */
+    for (size_t t = 0; t < n; t++) {
         uint64_t start, end;
         const char *p;
-        lua_rawgeti(L, -1, (lua_Integer)t + 1);                /* targets tg */
+        lua_rawgeti(L, -1, (lua_Integer)t + 1);                /* .. targets tg */
+        if (!lua_istable(L, -1) && !lua_isuserdata(L, -1))
+            luaL_error(L, "bad target %d: a segment or {start=, [\"end\"]=} expected", (int)t + 1);
         if (lua_getfield(L, -1, "start") == LUA_TNUMBER) {
             lua_getfield(L, -2, "end");
-            start = (uint64_t)luaL_checkinteger(L, -2);
-            end = (uint64_t)luaL_checkinteger(L, -1);
+            if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
+                luaL_error(L, "bad target %d: start and end must be integers", (int)t + 1);
+            start = (uint64_t)lua_tointeger(L, -2);
+            end = (uint64_t)lua_tointeger(L, -1);
             lua_pop(L, 2);
-            prot[t] = PROT_READ | PROT_WRITE;
+            (*prot)[t] = PROT_READ | PROT_WRITE;
         } else {
             lua_pop(L, 1);
             lua_getfield(L, -1, "addr");
@@ -211,37 +338,33 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *pr
             lua_pop(L, 2);
             lua_getfield(L, -1, "prot");
             p = lua_tostring(L, -1);
-            prot[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
+            (*prot)[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
                               (strchr(p, 'x') ? PROT_EXEC : 0))
                            : PROT_READ | PROT_WRITE;
             lua_pop(L, 1);
         }
-        if (end <= start || start % 4096)
-            luaL_error(L, "bad target %d: [0x%I, 0x%I) is empty or not page aligned", (int)t + 1,
-                       (lua_Integer)start, (lua_Integer)end);
-        d->targets[t].ranges = malloc(sizeof *d->targets[t].ranges);
-        if (!d->targets[t].ranges)
-            luaL_error(L, "not enough memory");
-        d->targets[t].ranges[0] = (struct vmlab_range){start, (end + 4095) & ~4095ULL};
-        d->targets[t].nr_ranges = 1;
-        lua_pop(L, 1);                                         /* targets */
+        (*ranges)[t] = (struct vmlab_range){start, end};
+        lua_pop(L, 1);                                         /* .. targets */
     }
-    lua_pop(L, 1);
+    lua_pop(L, 1);                                             /* ranges prot */
+    return n;
 }
 
 /* oracle = {{start=, ["end"]=, p=1, from=, to=}, ...}: a synthetic
- * pattern answered in C (fast enough for long replays). */
-static int attach_pattern(lua_State *L, int idx, struct lmon *m)
+ * pattern answered in C (fast enough for long replays).  Pushes the
+ * Lua-owned array. */
+static struct vmlab_damon_pattern *parse_pattern(lua_State *L, int idx, size_t *np)
 {
+    static const char *const keys[] = {"start", "end", "p", "from", "to", NULL};
     size_t n = lua_rawlen(L, idx);
     struct vmlab_damon_pattern *v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
-    int e;
 
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i + 1);
         int r = lua_gettop(L);
         if (!lua_istable(L, r))
             luaL_error(L, "bad oracle pattern entry %d: a table {start=, [\"end\"]=, p=} expected", (int)i + 1);
+        vmlab_checkopts(L, r, "damon.monitor (oracle pattern)", keys);
         lua_getfield(L, r, "start");
         lua_getfield(L, r, "end");
         if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= lua_tointeger(L, -2))
@@ -252,184 +375,132 @@ static int attach_pattern(lua_State *L, int idx, struct lmon *m)
         lua_getfield(L, r, "p");
         v[i].p = lua_isnil(L, -1) ? 1.0 : luaL_checknumber(L, -1);
         lua_pop(L, 1);
-        if (v[i].p < 0 || v[i].p > 1)
+        if (!(v[i].p >= 0 && v[i].p <= 1))
             luaL_error(L, "bad oracle pattern entry %d: p is a probability (0 to 1)", (int)i + 1);
-        v[i].from_us = (uint64_t)(vmlab_optfield_time(L, r, "from", 0) * 1e6);
-        v[i].until_us = (uint64_t)(vmlab_optfield_time(L, r, "to", 0) * 1e6);
+        double from = vmlab_optfield_time(L, r, "from", 0), to = vmlab_optfield_time(L, r, "to", 0);
+        if (!(from <= 1e9 && to <= 1e9))    /* microseconds must fit: about 30 years */
+            luaL_error(L, "bad oracle pattern entry %d: from and to are at most 1e9 s", (int)i + 1);
+        v[i].from_us = (uint64_t)(from * 1e6);
+        v[i].until_us = (uint64_t)(to * 1e6);
         lua_pop(L, 1);
     }
-    e = vmlab_damon_pattern_attach(&m->d, v, n, m->d.rng.s);
-    lua_pop(L, 1);
-    return e;
+    *np = n;
+    return v;
 }
 
-/* record = path: every aggregation goes to a vmlab.record writer, written
- * when the monitor stops or closes.  Stack: .. m o path -> .. m o */
-static int record_snapshot(lua_State *L)
-{
-    lua_getfield(L, lua_upvalueindex(1), "add");               /* snap mon add */
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 1);
-    lua_call(L, 2, 0);
-    return 0;
-}
-
-static void open_recorder(lua_State *L, int o, struct lmon *m)
-{
-    int path = lua_gettop(L);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "vmlab.record");
-    lua_call(L, 1, 1);                                          /* .. path R */
-    lua_getfield(L, -1, "open");
-    lua_pushvalue(L, path);
-    lua_createtable(L, 0, 2);                                   /* .. R open path opts */
-    lua_getfield(L, 1, "format");
-    lua_setfield(L, -2, "format");
-    lua_createtable(L, 0, 3);
-    lua_pushnumber(L, (double)m->d.attrs.sample_us / 1e6); lua_setfield(L, -2, "sample");
-    lua_pushnumber(L, (double)m->d.attrs.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
-    lua_pushnumber(L, (double)m->d.attrs.update_us / 1e6); lua_setfield(L, -2, "update");
-    lua_setfield(L, -2, "intervals");
-    lua_call(L, 2, 1);                                          /* .. path R w */
-    lua_pushvalue(L, -1);
-    lua_setfield(L, o, "recorder");
-    lua_getiuservalue(L, o - 1, UV_CALLBACKS);                  /* .. w cbs */
-    lua_pushvalue(L, -2);
-    lua_pushcclosure(L, record_snapshot, 1);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_settop(L, path - 1);
-}
-
-/* Write the record file, if there is one (on stop and close). */
-static int finish_record(lua_State *L, int mon)
-{
-    int top = lua_gettop(L), ok = 1;
-    if (lua_getiuservalue(L, mon, UV_OPTS) == LUA_TTABLE &&
-        lua_getfield(L, -1, "recorder") == LUA_TUSERDATA) {
-        lua_getfield(L, -1, "close");
-        lua_pushvalue(L, -2);
-        if (lua_pcall(L, 1, 2, 0) != LUA_OK || lua_isnil(L, -2)) {
-            ok = 0;
-            lua_pushstring(L, lua_tostring(L, -1));
-            lua_setfield(L, LUA_REGISTRYINDEX, "vmlab.damon.record_error");
-        }
-    }
-    lua_settop(L, top);
-    return ok;
-}
-
+/* An interval option in microseconds: at most a day. */
 static uint64_t us_opt(lua_State *L, int opts, const char *k, uint64_t def)
 {
     double s = vmlab_optfield_time(L, opts, k, (double)def / 1e6);
+    if (!(s <= 86400))
+        luaL_error(L, "damon.monitor: bad option '%s' (at most a day)", k);
     return (uint64_t)(s * 1e6 + 0.5);
 }
 
-/* damon.monitor(opts) -> monitor, or nil, message */
+/* A count option, range-checked before it is narrowed. */
+static unsigned count_opt(lua_State *L, int opts, const char *k, unsigned def)
+{
+    lua_Integer v = vmlab_optfield_int(L, opts, k, def);
+    if (v < 0 || (uint64_t)v > UINT32_MAX)
+        luaL_error(L, "damon.monitor: bad option '%s' (%I is out of range: 0 to %I)", k, v,
+                   (lua_Integer)UINT32_MAX);
+    return (unsigned)v;
+}
+
+static const char *const monitor_opts[] = {
+    "targets", "backend", "sample", "aggr", "update", "min_regions", "max_regions", "record",
+    "format", "seed", "budget", "oracle", NULL};
+
+/* damon.monitor(opts) -> monitor, or nil, message, errno */
 static int l_monitor(lua_State *L)
 {
     static const char *const backends[] = {"prot", "replay", "kernel", NULL};
+    struct vmlab_damon_opts o;
     struct lmon *m;
-    const char *why;
-    int *prot, self, backend, e;
-    size_t nt;
-    char reason[256];
+    char why[512];
+    int e;
 
     luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "damon.monitor", monitor_opts);
+    lua_settop(L, 1);
+    memset(&o, 0, sizeof o);
     /* default: replay when an oracle is given, else prot */
     lua_getfield(L, 1, "oracle");
     lua_getfield(L, 1, "backend");
-    backend = lua_isnil(L, -1) ? (lua_isnil(L, -2) ? 0 : 1) : luaL_checkoption(L, -1, NULL, backends);
+    o.backend = lua_isnil(L, -1) ? (lua_isnil(L, -2) ? VMLAB_DAMON_PROT : VMLAB_DAMON_REPLAY)
+                                 : luaL_checkoption(L, -1, NULL, backends);
     lua_settop(L, 1);
-
-    if (backend == 2 && vmlab_damon_kernel_probe(reason, sizeof reason) < 0)
-        return vmlab_pushfail(L, ENOTSUP, "damon.monitor(kernel backend): %s", reason);
-    lua_getfield(L, 1, "targets");
-    nt = lua_istable(L, -1) ? lua_rawlen(L, -1) : 1;
+    vmlab_damon_default_attrs(&o.attrs);
+    o.attrs.sample_us = us_opt(L, 1, "sample", o.attrs.sample_us);
+    o.attrs.aggr_us = us_opt(L, 1, "aggr", o.attrs.aggr_us);
+    o.attrs.update_us = us_opt(L, 1, "update", o.attrs.update_us);
+    o.attrs.min_nr_regions = count_opt(L, 1, "min_regions", o.attrs.min_nr_regions);
+    o.attrs.max_nr_regions = count_opt(L, 1, "max_regions", o.attrs.max_nr_regions);
+    if ((lua_getfield(L, 1, "seed"), !lua_isnil(L, -1)) && !lua_isinteger(L, -1))
+        luaL_error(L, "damon.monitor: bad option 'seed' (an integer expected)");
+    o.seed = lua_isnil(L, -1) ? 42 : (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    prot = lua_newuserdatauv(L, (nt + 1) * sizeof *prot, 0);  /* opts prot */
-    m = lua_newuserdatauv(L, sizeof *m, NUV);                  /* opts prot m */
+    lua_getfield(L, 1, "budget");
+    o.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (!(o.budget >= 0 && o.budget <= 1))
+        return luaL_error(L, "damon.monitor: bad option 'budget' (a fraction of one CPU, 0 to 1)");
+    if (lua_getfield(L, 1, "record") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "damon.monitor: bad option 'record' (a file path string expected, got %s)",
+                          luaL_typename(L, -1));
+    o.record = lua_tostring(L, -1);                             /* opts record */
+    lua_getfield(L, 1, "format");
+    if (!lua_isnil(L, -1)) {
+        const char *f = lua_tostring(L, -1);
+        if (!f || (o.record_format = vmlab_rec_format(f)) < 0)
+            return luaL_error(L, "damon.monitor: bad option 'format' (json_compressed, json or record)");
+    }
+    lua_pop(L, 1);
+    o.nr_targets = parse_targets(L, 1, (struct vmlab_range **)&o.ranges, (int **)&o.prot);
+    if (o.backend == VMLAB_DAMON_REPLAY) {
+        lua_getfield(L, 1, "oracle");
+        if (lua_istable(L, -1))
+            o.pattern = parse_pattern(L, lua_gettop(L), &o.nr_pattern);
+        else if (!lua_isfunction(L, -1) && !lua_isnil(L, -1))
+            return luaL_error(L, "damon.monitor: bad option 'oracle' (a function or a pattern table)");
+    }
+    m = lua_newuserdatauv(L, sizeof *m, NUV);                   /* .. m */
     memset(m, 0, sizeof *m);
     luaL_setmetatable(L, MON_MT);
-    m->open = 1;                  /* __gc frees whatever gets set up below */
-    vmlab_damon_default_attrs(&m->d.attrs);
-    m->d.attrs.sample_us = us_opt(L, 1, "sample", m->d.attrs.sample_us);
-    m->d.attrs.aggr_us = us_opt(L, 1, "aggr", m->d.attrs.aggr_us);
-    m->d.attrs.update_us = us_opt(L, 1, "update", m->d.attrs.update_us);
-    m->d.attrs.min_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "min_regions", m->d.attrs.min_nr_regions);
-    m->d.attrs.max_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "max_regions", m->d.attrs.max_nr_regions);
-    if ((why = vmlab_damon_check_attrs(&m->d.attrs)))
-        return luaL_error(L, "damon.monitor: %s", why);
-    m->d.rng.s = (uint64_t)vmlab_optfield_int(L, 1, "seed", 42);
-    lua_getfield(L, 1, "budget");
-    m->d.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    if (m->d.budget < 0 || m->d.budget > 1)
-        return luaL_error(L, "bad option 'budget' (a fraction of one CPU, 0 to 1)");
-
-    parse_targets(L, 1, &m->d, prot, &self);
+    if (o.backend == VMLAB_DAMON_REPLAY && !o.pattern) {
+        lua_getfield(L, 1, "oracle");
+        if (lua_isfunction(L, -1)) {
+            o.oracle = lua_oracle;
+            o.oracle_ctx = m;
+        }
+        lua_setiuservalue(L, -2, UV_ORACLE);
+    }
+    m->d = vmlab_damon_new(&o, &e, why, sizeof why);
+    if (!m->d) {
+        if (e == -EINVAL)
+            return luaL_error(L, "damon.monitor: %s", why);
+        return fail(L, -e, "damon.monitor%s: %s", o.backend == VMLAB_DAMON_KERNEL && !o.record
+                    ? "(kernel backend)" : "", why);
+    }
+    m->open = 1;
+    m->q = vmlab_damon_snapq_new(VMLAB_DAMON_SNAPQ_DEPTH);
+    if (!m->q) {
+        real_close(L, m, lua_gettop(L));
+        m->open = 0;
+        return vmlab_pushfail(L, ENOMEM, "damon.monitor");
+    }
+    m->d->on_aggr = vmlab_damon_snapq_push;
+    m->d->on_aggr_ctx = m->q;
     lua_getfield(L, 1, "targets");
     lua_setiuservalue(L, -2, UV_TARGETS);
     lua_newtable(L);
     lua_setiuservalue(L, -2, UV_CALLBACKS);
     lua_newtable(L);
     lua_setiuservalue(L, -2, UV_SCHEMES);
-    lua_createtable(L, 0, 3);                                   /* .. m o */
+    lua_createtable(L, 0, 1);
     lua_getfield(L, 1, "record");
     lua_setfield(L, -2, "record");
-    lua_getfield(L, 1, "format");
-    lua_setfield(L, -2, "format");
-    if (lua_getfield(L, 1, "record") == LUA_TSTRING)            /* .. m o path */
-        open_recorder(L, lua_gettop(L) - 1, m);
-    else
-        lua_pop(L, 1);
     lua_setiuservalue(L, -2, UV_OPTS);
-
-    m->q = vmlab_damon_snapq_new(4096);
-    m->d.on_aggr = vmlab_damon_snapq_push;
-    m->d.on_aggr_ctx = m->q;
-    if (backend == 2) {
-        /* The kernel samples on its own; ranges (if any) are its regions. */
-        m->kernel = 1;
-        m->d.ops = &kernel_ops;
-        if (!self) {
-            m->nkranges = m->d.nr_targets;
-            m->kranges = calloc(m->nkranges, sizeof *m->kranges);
-            if (!m->kranges)
-                return vmlab_pushfail(L, ENOMEM, "damon.monitor(kernel backend)");
-            for (size_t t = 0; t < m->nkranges; t++)
-                m->kranges[t] = m->d.targets[t].ranges[0];
-        }
-        return 1;
-    }
-    if (backend == 1) {
-        if (self)
-            return luaL_error(L, "the replay backend needs targets (segments or ranges), not \"self\"");
-        lua_getfield(L, 1, "oracle");
-        if (lua_istable(L, -1)) {
-            if ((e = attach_pattern(L, lua_gettop(L), m)) < 0)
-                return vmlab_pushfail(L, -e, "damon.monitor(replay pattern)");
-            lua_pop(L, 1);
-        } else if (lua_isfunction(L, -1)) {
-            lua_setiuservalue(L, -2, UV_ORACLE);
-            m->d.ops = &replay_ops;
-        } else {
-            return luaL_error(L, "the replay backend needs an oracle: function(addr, time_us) -> accessed, "
-                              "or a pattern {{start=, [\"end\"]=, p=, from=, to=}, ...}");
-        }
-        m->replay = 1;
-    } else {
-        if (self) {
-            return luaL_error(L, "the prot backend needs targets (segments or ranges): protecting the "
-                              "runtime's own pages would fault inside the sampler");
-        }
-        if ((e = vmlab_damon_prot_attach(&m->d, prot)) < 0)
-            return vmlab_pushfail(L, -e, "damon.monitor(prot backend)");
-    }
-    m->L = L;
-    e = vmlab_damon_init(&m->d);
-    m->L = NULL;
-    if (e < 0)
-        return vmlab_pushfail(L, -e, "damon.monitor: setting up the regions");
     return 1;
 }
 
@@ -439,53 +510,53 @@ static int l_monitor(lua_State *L)
 static int idle_drain(lua_State *L)
 {
     struct lmon *m = luaL_checkudata(L, 1, MON_MT);
-    if (m->open && m->q)
-        drain(L, m, 1);
+    if (m->open)
+        drain(L, m, 1, 0, 0);
+    lua_settop(L, 0);
     return 0;
 }
 
 static int mon_start(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
+    char why[512];
     int e;
-    if (m->replay)
-        return luaL_error(L, "a replay monitor runs in virtual time: drive it with m:step(n)");
-    if (m->started)
+
+    notbusy(L, m, "m:start");
+    if (!(m->d->ops->caps & (VMLAB_DAMON_CAP_THREAD | VMLAB_DAMON_CAP_EXTERNAL)))
+        return luaL_error(L, "a %s monitor runs in virtual time: drive it with m:step(n)", m->d->ops->name);
+    if (m->d->started)
         return luaL_error(L, "the monitor is running already");
-    if (m->kernel) {
-        char why[512];
-        if ((e = vmlab_kdamon_start(&m->kd, &m->d.attrs, (int)getpid(), m->kranges, m->nkranges,
-                                    why, sizeof why)) < 0)
-            return vmlab_pushfail(L, -e, "damon start (kernel backend: %s)", why);
-        m->started = 1;
-        lua_pushboolean(L, 1);
-        return 1;
+    if ((e = vmlab_damon_start(m->d, why, sizeof why)) < 0)
+        return fail(L, -e, "damon start: %s%s", why[0] ? why : strerror(-e), "");
+    if (m->d->ops->caps & VMLAB_DAMON_CAP_HOOKS) {
+        lua_pushcfunction(L, idle_drain);
+        vmlab_set_idle(L, 1, -1);
+        lua_pop(L, 1);
     }
-    if ((e = vmlab_damon_thread_start(&m->d)) < 0)
-        return vmlab_pushfail(L, -e, "damon start");
-    m->started = 1;
-    lua_pushcfunction(L, idle_drain);
-    vmlab_set_idle(L, 1, -1);
-    lua_pop(L, 1);
     lua_pushboolean(L, 1);
     return 1;
 }
 
+/* m:stop(): stops sampling, delivers what is queued and finishes the
+ * record (the file is complete when it returns). */
 static int mon_stop(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
-    if (m->started && m->kernel) {
-        vmlab_kdamon_stop(&m->kd);
-        m->started = 0;
-    } else if (m->started) {
-        vmlab_damon_thread_stop(&m->d);
-        m->started = 0;
-    }
+    char why[256];
+    int e;
+
+    notbusy(L, m, "m:stop");
+    vmlab_damon_stop(m->d);
     vmlab_set_idle(L, 1, 0);
-    drain(L, m, 1);
-    if (!finish_record(L, 1)) {
-        lua_getfield(L, LUA_REGISTRYINDEX, "vmlab.damon.record_error");
-        return vmlab_pushfail(L, EIO, "damon stop: writing the record: %s", lua_tostring(L, -1));
+    /* the record first: a raising callback below must not leave it open */
+    e = vmlab_damon_record_finish(m->d, why, sizeof why);
+    drain(L, m, 1, 0, 0);
+    lua_settop(L, 1);
+    if (e < 0) {
+        lua_getiuservalue(L, 1, UV_OPTS);
+        lua_getfield(L, -1, "record");
+        return fail(L, -e, "damon stop: record '%s': %s", lua_tostring(L, -1), why);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -495,65 +566,52 @@ static int mon_stop(lua_State *L)
 static int mon_step(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
-    lua_Integer n = luaL_optinteger(L, 2, 1);
-    uint64_t before = m->d.stats.aggregations;
-
-    if (m->kernel)
-        return luaL_error(L, "the kernel samples on its own: use m:start() and m:snapshots()");
-    if (m->started)
-        return luaL_error(L, "m:step() drives a stopped monitor; this one runs on its thread");
+    lua_Integer n = luaL_optinteger(L, 2, 1), done;
+    int queue;
     if (n < 0)
         return luaL_argerror(L, 2, "must be >= 0");
     lua_settop(L, 1);
-    lua_getiuservalue(L, 1, UV_CALLBACKS);
-    if (lua_rawlen(L, -1) == 0) {
-        m->d.on_aggr = keep_latest;
-        m->d.on_aggr_ctx = m;
+    lua_getiuservalue(L, 1, UV_CALLBACKS);                    /* m cbs */
+    queue = lua_rawlen(L, 2) > 0;                             /* callbacks want every one */
+    done = run_step(L, m, 1, (uint64_t)n, 0, queue, "m:step");
+    if (m->open)
+        drain(L, m, 1, 0, 0);
+    lua_settop(L, 1);
+    lua_pushinteger(L, done);
+    return 1;
+}
+
+/* The regions now, as a snapshot (pushed), or nil, msg. */
+static int read_now(lua_State *L, struct lmon *m, const char *what)
+{
+    struct vmlab_damon_snapshot s;
+    int e;
+
+    if ((m->d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL) && !m->d->started)
+        return luaL_error(L, "start the kernel monitor before asking for snapshots");
+    if ((e = vmlab_damon_read(m->d, &s)) < 0) {
+        vmlab_damon_snapshot_free(&s);
+        return vmlab_pushfail(L, -e, "%s", what);
     }
-    lua_pop(L, 1);
-    m->L = L;
-    for (lua_Integer i = 0; i < n && !m->oracle_err; i++) {
-        vmlab_damon_sample(&m->d);
-        if ((i & 1023) == 1023)
-            vmlab_checkinterrupt(L);
-    }
-    m->L = NULL;
-    m->d.on_aggr = vmlab_damon_snapq_push;
-    m->d.on_aggr_ctx = m->q;
-    if (m->oracle_err) {
-        m->oracle_err = 0;
-        return luaL_error(L, "the oracle failed: %s", lua_tostring(L, 2));
-    }
-    drain(L, m, 1);
-    lua_pushinteger(L, (lua_Integer)(m->d.stats.aggregations - before));
+    push_snapshot(L, &s);
+    vmlab_damon_snapshot_free(&s);
     return 1;
 }
 
 /* m:snapshot() -> the latest aggregation's snapshot (or the regions now). */
-/* The kernel's regions now, as a snapshot (pushed), or nil, msg. */
-static int kernel_snapshot(lua_State *L, struct lmon *m)
-{
-    struct vmlab_regions rs;
-    int e;
-
-    if (!m->started)
-        return luaL_error(L, "start the kernel monitor before asking for snapshots");
-    if ((e = vmlab_kdamon_read(&m->kd, &rs)) < 0)
-        return vmlab_pushfail(L, -e, "damon snapshot (kernel tried regions)");
-    m->d.now_us = (uint64_t)(vmlab_now() * 1e6);
-    push_snapshot(L, m->d.now_us, &rs, 1);
-    vmlab_regions_free(&rs);
-    return 1;
-}
-
 static int mon_snapshot(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
-    if (m->kernel)
-        return kernel_snapshot(L, m);
-    drain(L, m, 1);
+
+    lua_settop(L, 1);
+    if (m->d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL)
+        return read_now(L, m, "damon snapshot (kernel tried regions)");
+    drain(L, m, 1, 0, 0);
+    lua_settop(L, 1);
+    if (!m->open)
+        return luaL_error(L, "attempt to use a closed monitor");
     if (m->latest_fresh) {
-        push_snapshot(L, m->latest.time_us, m->latest.targets, m->latest.nr_targets);
+        push_snapshot(L, &m->latest);
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, 1, UV_LATEST);
         m->latest_fresh = 0;
@@ -562,57 +620,35 @@ static int mon_snapshot(lua_State *L)
     if (lua_getiuservalue(L, 1, UV_LATEST) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
-    {
-        struct vmlab_regions *rs;
-        vmlab_damon_lock(&m->d);
-        rs = calloc(m->d.nr_targets, sizeof *rs);
-        for (size_t t = 0; rs && t < m->d.nr_targets; t++)
-            rs[t] = m->d.targets[t].regions;             /* borrowed while locked */
-        if (rs)
-            push_snapshot(L, m->d.now_us, rs, m->d.nr_targets);
-        vmlab_damon_unlock(&m->d);
-        free(rs);
-        if (!rs)
-            return vmlab_pushfail(L, ENOMEM, "snapshot");
-    }
-    return 1;
+    return read_now(L, m, "damon snapshot");
 }
 
 static int snapshots_iter(lua_State *L)
 {
-    struct lmon *m = checkmon(L, lua_upvalueindex(1));
+    struct lmon *m = luaL_checkudata(L, lua_upvalueindex(1), MON_MT);
     lua_Integer left = lua_tointeger(L, lua_upvalueindex(2));
     double timeout = lua_tonumber(L, lua_upvalueindex(3));
 
-    if (left == 0)
+    if (left == 0 || !m->open)
         return 0;
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_replace(L, 1);
-    lua_settop(L, 1);
-    if (m->kernel) {
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));                     /* mon */
+    if (m->d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL) {
         /* the kernel aggregates on its own: look once per interval */
-        if (vmlab_snooze((double)m->d.attrs.aggr_us / 1e6) < 0)
+        if (vmlab_snooze((double)m->d->attrs.aggr_us / 1e6) < 0)
             vmlab_checkinterrupt(L);
-        if (kernel_snapshot(L, m) != 1)
+        if (read_now(L, m, "damon snapshot (kernel tried regions)") != 1)
             return 0;
-        lua_pushinteger(L, left - 1);
-        lua_replace(L, lua_upvalueindex(2));
-        return 1;
-    }
-    if (m->replay && !m->started) {
-        /* virtual time: step until the next aggregation */
-        uint64_t target = m->d.stats.aggregations + 1;
-        m->L = L;
-        while (m->d.stats.aggregations < target && !m->oracle_err)
-            vmlab_damon_sample(&m->d);
-        m->L = NULL;
-        if (m->oracle_err) {
-            m->oracle_err = 0;
-            return luaL_error(L, "the oracle failed: %s", lua_tostring(L, 2));
+    } else {
+        if (!(m->d->ops->caps & VMLAB_DAMON_CAP_THREAD)) {
+            /* virtual time: step until the next aggregation */
+            run_step(L, m, 1, UINT64_MAX, 1, 1, "m:snapshots");
+            if (!m->open)
+                return 0;
         }
+        if (!drain(L, m, 1, timeout, 1))
+            return 0;
     }
-    if (!next_snapshot(L, m, 1, timeout))
-        return 0;
     lua_pushinteger(L, left - 1);
     lua_replace(L, lua_upvalueindex(2));
     return 1;
@@ -621,7 +657,9 @@ static int snapshots_iter(lua_State *L)
 /* for snap in m:snapshots{count=, timeout=} do ... end */
 static int mon_snapshots(lua_State *L)
 {
+    static const char *const keys[] = {"count", "timeout", NULL};
     checkmon(L, 1);
+    vmlab_checkopts(L, 2, "m:snapshots", keys);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, vmlab_optfield_int(L, 2, "count", -1));
     lua_pushnumber(L, vmlab_optfield_time(L, 2, "timeout", 10));
@@ -639,97 +677,96 @@ static int mon_on_aggregate(lua_State *L)
     return 0;
 }
 
-/* m:scheme(spec) -> whatever vmlab.damos's attach(m, spec) returns.
- * The monitor keeps the spec (and the result, so a scheme object lives as
- * long as its monitor); damos hooks into the engine in C through
- * vmlab_damon_add_aggr_hook() on the monitor userdata (vmlab/damon.h). */
+/* m:scheme(spec) -> a DAMOS scheme on this monitor.  vmlab.damos
+ * publishes its attach function in the registry (VMLAB_DAMOS_ATTACH_KEY);
+ * it gets the engine (a light userdata), the monitor to keep alive, and
+ * the spec, and hooks the scheme in through the engine's hook API. */
 static int mon_scheme(lua_State *L)
 {
+    struct lmon *m = checkmon(L, 1);
     int n;
 
-    checkmon(L, 1);
     luaL_checkany(L, 2);
-    lua_getglobal(L, "require");                                /* require */
-    lua_pushliteral(L, "vmlab.damos");
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1))
-        return luaL_error(L, "m:scheme(): DAMOS schemes need vmlab.damos, which this build lacks");
-    if (lua_getfield(L, -1, "attach") != LUA_TFUNCTION)      /* damos attach */
-        return luaL_error(L, "m:scheme(): vmlab.damos has no attach(monitor, spec)");
+    lua_settop(L, 2);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, VMLAB_DAMOS_ATTACH_KEY) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "vmlab.damos");
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+        if (lua_getfield(L, LUA_REGISTRYINDEX, VMLAB_DAMOS_ATTACH_KEY) != LUA_TFUNCTION)
+            return luaL_error(L, "m:scheme(): DAMOS schemes need vmlab.damos, which this build lacks");
+    }
+    lua_pushlightuserdata(L, m->d);                            /* mon spec attach d */
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
-    lua_call(L, 2, LUA_MULTRET);                               /* damos res... */
-    n = lua_gettop(L) - 3;
-    lua_getiuservalue(L, 1, UV_SCHEMES);                       /* damos res... list */
+    lua_call(L, 3, LUA_MULTRET);                               /* mon spec res... */
+    n = lua_gettop(L) - 2;
+    lua_getiuservalue(L, 1, UV_SCHEMES);                       /* mon spec res... list */
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, 2);
     lua_setfield(L, -2, "spec");
     if (n > 0) {
-        lua_pushvalue(L, 4);
+        lua_pushvalue(L, 3);
         lua_setfield(L, -2, "scheme");
     }
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 1);                                             /* damos res... */
+    lua_pop(L, 1);
     return n;
 }
 
 static int mon_stats(lua_State *L)
 {
     struct lmon *m = checkmon(L, 1);
+    struct vmlab_damon *d = m->d;
     struct vmlab_damon_stats s;
+    struct vmlab_damon_intervals last, overall, asked = {d->attrs.sample_us, d->attrs.aggr_us,
+                                                         d->attrs.update_us};
     unsigned nr;
+    long rec;
 
-    vmlab_damon_lock(&m->d);
-    s = m->d.stats;
-    nr = vmlab_damon_nr_regions(&m->d);
-    vmlab_damon_unlock(&m->d);
-    lua_createtable(L, 0, 10);
+    vmlab_damon_lock(d);
+    s = d->stats;
+    nr = vmlab_damon_nr_regions(d);
+    last = d->last;
+    overall = d->overall;
+    rec = vmlab_damon_record_count(d);
+    vmlab_damon_unlock(d);
+    lua_createtable(L, 0, 16);
     lua_pushinteger(L, (lua_Integer)s.samples); lua_setfield(L, -2, "samples");
     lua_pushinteger(L, (lua_Integer)s.aggregations); lua_setfield(L, -2, "aggregations");
     lua_pushinteger(L, (lua_Integer)s.updates); lua_setfield(L, -2, "updates");
     lua_pushinteger(L, (lua_Integer)s.faults); lua_setfield(L, -2, "faults");
     lua_pushnumber(L, s.cpu_seconds); lua_setfield(L, -2, "cpu_seconds");
     lua_pushinteger(L, nr); lua_setfield(L, -2, "nr_regions");
-    lua_pushnumber(L, (double)s.effective_sample_us / 1e6); lua_setfield(L, -2, "sample");
-    lua_pushnumber(L, (double)m->d.attrs.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
-    lua_pushnumber(L, (double)m->d.attrs.update_us / 1e6); lua_setfield(L, -2, "update");
+    /* sample: the interval the sampler runs at now (the budget stretches it) */
+    lua_pushnumber(L, (double)(s.effective_sample_us ? s.effective_sample_us : asked.sample_us) / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, (double)asked.aggr_us / 1e6); lua_setfield(L, -2, "aggr");
+    lua_pushnumber(L, (double)asked.update_us / 1e6); lua_setfield(L, -2, "update");
+    /* the intervals as they ran: the last aggregation's and the run's */
+    push_intervals(L, &last);
+    lua_setfield(L, -2, "intervals");
+    push_intervals(L, &overall);
+    lua_setfield(L, -2, "overall");
+    push_intervals(L, &asked);
+    lua_setfield(L, -2, "requested");
     lua_pushinteger(L, (lua_Integer)vmlab_damon_snapq_dropped(m->q)); lua_setfield(L, -2, "dropped");
-    lua_pushstring(L, m->d.ops->name); lua_setfield(L, -2, "backend");
-    return 1;
-}
-
-static int mon_close(lua_State *L)
-{
-    struct lmon *m = luaL_checkudata(L, 1, MON_MT);
-    if (m->open) {
-        if (m->started && m->kernel)
-            vmlab_kdamon_stop(&m->kd);
-        else if (m->started)
-            vmlab_damon_thread_stop(&m->d);
-        m->started = 0;
-        free(m->kranges);
-        m->kranges = NULL;
-        vmlab_set_idle(L, 1, 0);
-        if (m->q)
-            drain(L, m, 1);
-        finish_record(L, 1);
-        m->open = 0;
-        vmlab_damon_destroy(&m->d);
-        vmlab_damon_snapq_free(m->q);
-        m->q = NULL;
-        vmlab_damon_snapshot_free(&m->latest);
+    if (rec >= 0) {
+        lua_pushinteger(L, rec); lua_setfield(L, -2, "recorded");
     }
-    return 0;
+    lua_pushstring(L, d->ops->name); lua_setfield(L, -2, "backend");
+    return 1;
 }
 
 static int mon_tostring(lua_State *L)
 {
     struct lmon *m = luaL_checkudata(L, 1, MON_MT);
-    if (!m->open || !m->d.ops)
+    if (!m->open || !m->d)
         lua_pushliteral(L, "damon monitor (closed)");
     else
-        lua_pushfstring(L, "damon monitor (%s, %d target(s), %d regions, %s)", m->d.ops->name,
-                        (int)m->d.nr_targets, (int)vmlab_damon_nr_regions(&m->d),
-                        m->started ? "running" : "stopped");
+        lua_pushfstring(L, "damon monitor (%s, %d target(s), %d regions, %s)", m->d->ops->name,
+                        (int)m->d->nr_targets, (int)vmlab_damon_nr_regions(m->d),
+                        m->d->started ? "running" : "stopped");
     return 1;
 }
 

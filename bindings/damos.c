@@ -2,7 +2,8 @@
  * rule text.  attach(monitor, spec) registers an aggregation hook; the
  * scheme object (liolib style) detaches it on close. */
 #include <errno.h>
-#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -15,34 +16,94 @@
 
 #define SCHEME_MT "vmlab.damos.scheme"
 
+enum { ON_ERROR_RAISE, ON_ERROR_IGNORE, ON_ERROR_CALL };
+
 struct lscheme {
-    struct vmlab_damos s;
-    struct vmlab_damon *d;
+    struct vmlab_damos s;   /* first: the engine's release hook gets it */
+    struct vmlab_damon *d;  /* NULL once the monitor is gone */
     int open;
-    lua_State *L;           /* scripted actions: the state that attached */
-    pthread_t owner;        /* and its thread: only there may Lua run */
+    int in_action;          /* a Lua action runs: close keeps the memory */
+    int on_error;
+    char last_error[256];   /* the last action error, as Lua said it */
 };
 
+/* The registry holds each scripted scheme's functions: [ls] = {action, on_error}. */
+static void push_funcs(lua_State *L, struct lscheme *ls)
+{
+    lua_pushlightuserdata(L, ls);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+/* An action failed with msg: kept for stats().last_error, and made visible
+ * as on_error says: raised on the Lua thread at the monitor's next step or
+ * wait (the default), ignored, or handed to a function. */
+static void action_error(lua_State *L, struct lscheme *ls, const char *msg)
+{
+    char full[300];
+
+    snprintf(ls->last_error, sizeof ls->last_error, "%s", msg);
+    snprintf(full, sizeof full, "damos scheme (%s action): %s",
+             ls->s.fn ? "Lua" : vmlab_damos_action_names[ls->s.action], msg);
+    if (ls->on_error == ON_ERROR_IGNORE || !ls->d)
+        return;
+    if (ls->on_error == ON_ERROR_CALL && L) {
+        int top = lua_gettop(L);
+        push_funcs(L, ls);
+        lua_getfield(L, -1, "on_error");                     /* funcs fn */
+        lua_pushstring(L, msg);
+        if (lua_pcall(L, 1, 0, 0) == LUA_OK) {
+            lua_settop(L, top);
+            return;
+        }
+        snprintf(full, sizeof full, "damos scheme on_error: %s", lua_tostring(L, -1));
+        lua_settop(L, top);
+    }
+    vmlab_damon_hook_error(ls->d, full);
+}
+
 /* A scripted action: function(region, target) -> true when it acted.
- * Runs only on the thread that attached (the replay backend's m:step);
- * on a sampling thread it is refused and counted as failed. */
+ * It runs on the Lua state that is stepping the monitor (d->caller); on
+ * the sampling thread there is none, and the action fails with why. */
 static int call_script(void *ctx, const struct vmlab_region *r, unsigned target)
 {
     struct lscheme *ls = ctx;
-    lua_State *L = ls->L;
-    if (!pthread_equal(pthread_self(), ls->owner))
+    lua_State *L = ls->d ? ls->d->caller : NULL;
+    int top, acted;
+
+    if (!ls->open || !ls->d || ls->d->halted)
+        return -EAGAIN;                 /* closed meanwhile: no more actions */
+    if (!L) {
+        action_error(NULL, ls, "a Lua action runs only while the monitor is stepped (m:step) on the "
+                     "Lua thread, not on the sampling thread");
         return -EPERM;
-    lua_pushlightuserdata(L, ls);
-    lua_rawget(L, LUA_REGISTRYINDEX);                        /* fn */
-    vmlab_pushregion(L, r, 0);                               /* fn region */
-    lua_pushinteger(L, (lua_Integer)target + 1);             /* fn region target */
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {                   /* result|err */
-        lua_pop(L, 1);
-        return -EINVAL;
     }
-    int acted = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    if (!lua_checkstack(L, 6)) {
+        action_error(L, ls, "Lua stack overflow");
+        return -ENOMEM;
+    }
+    top = lua_gettop(L);
+    push_funcs(L, ls);
+    lua_getfield(L, -1, "action");                           /* funcs fn */
+    vmlab_pushregion(L, r, 0);                               /* funcs fn region */
+    lua_pushinteger(L, (lua_Integer)target + 1);             /* funcs fn region target */
+    ls->in_action++;
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {                   /* funcs err */
+        ls->in_action--;
+        const char *msg = lua_tostring(L, -1);
+        action_error(L, ls, msg ? msg : "(an error object that is not a string)");
+        lua_settop(L, top);
+        return -ECANCELED;
+    }
+    ls->in_action--;
+    acted = lua_toboolean(L, -1);
+    lua_settop(L, top);
     return acted ? 0 : -EAGAIN;
+}
+
+/* The monitor is freed with the scheme attached: forget it. */
+static void release(void *ctx)
+{
+    ((struct lscheme *)ctx)->d = NULL;
 }
 
 /* ---- damos.parse ------------------------------------------------------------ */
@@ -165,13 +226,32 @@ static double age_us(lua_State *L, int idx, double def, uint64_t aggr_us)
     return vmlab_checktime(L, idx) * 1e6;
 }
 
+/* An integer option range-checked before it is narrowed. */
+static lua_Integer int_in(lua_State *L, int idx, const char *k, lua_Integer def, lua_Integer lo,
+                          lua_Integer hi)
+{
+    lua_Integer v = vmlab_optfield_int(L, idx, k, def);
+    if (v < lo || v > hi)
+        luaL_error(L, "m:scheme: bad option '%s' (%I is out of range: %I to %I)", k, v, lo, hi);
+    return v;
+}
+
+/* A time option in microseconds, bounded so that it fits. */
+static uint64_t us_in(lua_State *L, int idx, const char *k, double def)
+{
+    double v = vmlab_optfield_time(L, idx, k, def);
+    if (!(v <= 1e9))
+        luaL_error(L, "m:scheme: bad option '%s' (at most 1e9 s)", k);
+    return (uint64_t)(v * 1e6);
+}
+
 static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct vmlab_damon *d)
 {
     const char *act = vmlab_optfield_string(L, sp, "action", "stat");
     s->action = vmlab_damos_action_parse(act);
     if (s->action < 0)
         luaL_error(L, "damos: unknown action '%s'", act);
-    s->node = (int)vmlab_optfield_int(L, sp, "node", -1);
+    s->node = (int)int_in(L, sp, "node", -1, -1, INT32_MAX);
     if ((s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD) && s->node < 0)
         luaL_error(L, "damos: %s needs a target node (node=)", act);
     if (get_pair(L, sp, "size")) {
@@ -180,8 +260,10 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         lua_pop(L, 2);
     }
     if (get_pair(L, sp, "nr_accesses")) {
-        s->nr_min = (uint32_t)num_or(L, -2, 0);
-        double hi = num_or(L, -1, HUGE_VAL);
+        double lo = num_or(L, -2, 0), hi = num_or(L, -1, HUGE_VAL);
+        if (!(lo >= 0 && lo <= UINT32_MAX) || !(hi >= 0))
+            luaL_error(L, "m:scheme: bad option 'nr_accesses' ({min, max}: counts from 0)");
+        s->nr_min = (uint32_t)lo;
         s->nr_max = hi >= UINT32_MAX ? UINT32_MAX : (uint32_t)hi;
         lua_pop(L, 2);
     }
@@ -203,48 +285,65 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         lua_pop(L, 2);
     }
     if (lua_getfield(L, sp, "quota") == LUA_TTABLE) {
+        static const char *const quota_keys[] = {"sz", "ms", "reset_interval", "weights", NULL};
         int q = lua_gettop(L);
+        vmlab_checkopts(L, q, "m:scheme (quota)", quota_keys);
         s->quota.sz = vmlab_optfield_size(L, q, "sz", 0);
         /* ms: a number of milliseconds, or a time string ("10ms", "1s") */
         lua_getfield(L, q, "ms");
-        if (lua_type(L, -1) == LUA_TSTRING)
-            s->quota.ms = (uint64_t)llround(vmlab_checktime(L, -1) * 1e3);
-        else if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            double t = vmlab_checktime(L, -1);
+            if (!(t <= 1e9))
+                luaL_error(L, "m:scheme: bad option 'quota.ms' (at most 1e9 s)");
+            s->quota.ms = (uint64_t)llround(t * 1e3);
+        } else if (!lua_isnil(L, -1)) {
             lua_Number ms = luaL_checknumber(L, -1);
-            luaL_argcheck(L, ms >= 0, 2, "quota.ms must not be negative");
+            if (!(ms >= 0 && ms <= 1e12))
+                luaL_error(L, "m:scheme: bad option 'quota.ms' (%s)",
+                           ms < 0 ? "must not be negative" : "at most 1e12 ms");
             s->quota.ms = (uint64_t)llround(ms);
         }
         lua_pop(L, 1);
-        s->quota.reset_us = (uint64_t)(vmlab_optfield_time(L, q, "reset_interval", 1.0) * 1e6);
+        s->quota.reset_us = us_in(L, q, "reset_interval", 1.0);
         if (lua_getfield(L, q, "weights") == LUA_TTABLE) {
+            static const char *const weight_keys[] = {"sz", "nr_accesses", "age", NULL};
             int w = lua_gettop(L);
-            s->quota.w_sz = (unsigned)vmlab_optfield_int(L, w, "sz", 0);
-            s->quota.w_nr = (unsigned)vmlab_optfield_int(L, w, "nr_accesses", 1);
-            s->quota.w_age = (unsigned)vmlab_optfield_int(L, w, "age", 1);
+            vmlab_checkopts(L, w, "m:scheme (quota.weights)", weight_keys);
+            s->quota.w_sz = (unsigned)int_in(L, w, "sz", 0, 0, UINT16_MAX);
+            s->quota.w_nr = (unsigned)int_in(L, w, "nr_accesses", 1, 0, UINT16_MAX);
+            s->quota.w_age = (unsigned)int_in(L, w, "age", 1, 0, UINT16_MAX);
         }
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, sp, "wmarks") == LUA_TTABLE) {
+    if (lua_getfield(L, sp, "wmarks") == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_getfield(L, sp, "watermarks");
+    }
+    if (lua_istable(L, -1)) {
+        static const char *const wmark_keys[] = {"metric", "interval", "high", "mid", "low", NULL};
         int w = lua_gettop(L);
+        vmlab_checkopts(L, w, "m:scheme (wmarks)", wmark_keys);
         const char *metric = vmlab_optfield_string(L, w, "metric", "free_mem_rate");
         if (strcmp(metric, "free_mem_rate"))
             luaL_error(L, "damos: unknown watermark metric '%s' (free_mem_rate)", metric);
-        s->wmark.interval_us = (uint64_t)(vmlab_optfield_time(L, w, "interval", 1.0) * 1e6);
+        s->wmark.interval_us = us_in(L, w, "interval", 1.0);
         if (!s->wmark.interval_us)
             s->wmark.interval_us = 1;
-        s->wmark.high = (unsigned)vmlab_optfield_int(L, w, "high", 1000);
-        s->wmark.mid = (unsigned)vmlab_optfield_int(L, w, "mid", 1000);
-        s->wmark.low = (unsigned)vmlab_optfield_int(L, w, "low", 0);
+        s->wmark.high = (unsigned)int_in(L, w, "high", 1000, 0, 1000);
+        s->wmark.mid = (unsigned)int_in(L, w, "mid", 1000, 0, 1000);
+        s->wmark.low = (unsigned)int_in(L, w, "low", 0, 0, 1000);
         if (!(s->wmark.high >= s->wmark.mid && s->wmark.mid >= s->wmark.low))
             luaL_error(L, "damos: watermarks need high >= mid >= low");
-        s->wmark.active = 0;  /* the kernel starts deactivated until the first check */
     }
     lua_pop(L, 1);
     if (lua_getfield(L, sp, "filters") == LUA_TTABLE) {
         int fl = lua_gettop(L);
         for (lua_Integer i = 1; lua_rawgeti(L, fl, i) == LUA_TTABLE; i++) {
+            static const char *const filter_keys[] = {"type", "target", "start", "end", "matching",
+                                                      "allow", NULL};
             int f = lua_gettop(L);
+            vmlab_checkopts(L, f, "m:scheme (filter)", filter_keys);
             static const char *const types[] = {"addr", "target", "anon", "file", NULL};
             const char *type = vmlab_optfield_string(L, f, "type", "addr");
             int ti = 0;
@@ -257,7 +356,7 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
                 luaL_error(L, "damos: at most %d filters", VMLAB_DAMOS_MAX_FILTERS);
             struct vmlab_damos_filter *fp = &s->filters[s->nr_filters++];
             fp->type = ti;
-            fp->target = (unsigned)(vmlab_optfield_int(L, f, "target", 1) - 1);
+            fp->target = (unsigned)(int_in(L, f, "target", 1, 1, UINT32_MAX) - 1);
             fp->start = vmlab_optfield_size(L, f, "start", 0);
             fp->end = vmlab_optfield_size(L, f, "end", UINT64_MAX);
             fp->matching = vmlab_optfield_bool(L, f, "matching", 1);
@@ -267,31 +366,43 @@ static void read_spec(lua_State *L, int sp, struct vmlab_damos *s, const struct 
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    s->apply_us = (uint64_t)(vmlab_optfield_time(L, sp, "apply_interval", 0) * 1e6);
-    int replay = d->ops && d->ops->name && !strcmp(d->ops->name, "replay");
-    s->apply = vmlab_optfield_bool(L, sp, "apply", !replay);
+    s->apply_us = us_in(L, sp, "apply_interval", 0);
 }
 
-static int l_attach(lua_State *L)
+static const char *const spec_keys[] = {
+    "size", "nr_accesses", "freq", "age", "action", "node", "apply", "quota", "wmarks", "watermarks",
+    "filters", "apply_interval", "on_error", "text", NULL};
+
+/* The registered attach (VMLAB_DAMOS_ATTACH_KEY): (engine, monitor, spec)
+ * -> scheme.  vmlab.damon's m:scheme calls it; the monitor is kept alive
+ * by the scheme, and the engine tells the scheme when it goes. */
+static int attach_engine(lua_State *L)
 {
-    struct vmlab_damon *d = luaL_checkudata(L, 1, VMLAB_DAMON_MONITOR_MT);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (!d->targets)
-        return luaL_error(L, "damos.attach: the monitor is closed");
-    int scripted = lua_getfield(L, 2, "action") == LUA_TFUNCTION;
-    lua_pop(L, 1);
-    struct lscheme *ls = lua_newuserdatauv(L, sizeof *ls, 1);  /* scheme */
-    ls->open = 0;
+    struct vmlab_damon *d = lua_touserdata(L, 1);
+    int scripted, apply, rc;
+    struct lscheme *ls;
+    char why[160];
+
+    luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    vmlab_checkopts(L, 3, "m:scheme", spec_keys);
+    scripted = lua_getfield(L, 3, "action") == LUA_TFUNCTION;  /* d mon spec action */
+    ls = lua_newuserdatauv(L, sizeof *ls, 1);                   /* d mon spec action scheme */
+    memset(ls, 0, sizeof *ls);
     luaL_setmetatable(L, SCHEME_MT);
     vmlab_damos_init(&ls->s);
-    ls->d = d;
-    ls->L = NULL;
+    lua_getfield(L, 3, "on_error");                             /* .. scheme on_error */
+    if (lua_isfunction(L, -1))
+        ls->on_error = ON_ERROR_CALL;
+    else if (!lua_isnil(L, -1)) {
+        static const char *const modes[] = {"raise", "ignore", NULL};
+        ls->on_error = luaL_checkoption(L, -1, NULL, modes);
+    }
     if (scripted) {
+        lua_newtable(L);                                        /* .. scheme on_error spec' */
         lua_pushnil(L);
-        lua_copy(L, 2, -1);
-        lua_newtable(L);                                     /* scheme spec' copy */
-        lua_pushnil(L);
-        while (lua_next(L, 2)) {
+        while (lua_next(L, 3)) {
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
             lua_rawset(L, -4);
@@ -299,26 +410,57 @@ static int l_attach(lua_State *L)
         lua_pushliteral(L, "stat");
         lua_setfield(L, -2, "action");
         read_spec(L, lua_gettop(L), &ls->s, d);
-        lua_pop(L, 2);                                       /* scheme */
-        lua_pushlightuserdata(L, ls);
-        lua_getfield(L, 2, "action");
-        lua_rawset(L, LUA_REGISTRYINDEX);
-        ls->L = L;
-        ls->owner = pthread_self();
+        lua_pop(L, 1);                                          /* .. scheme on_error */
         ls->s.fn = call_script;
         ls->s.fn_ctx = ls;
     } else {
-        read_spec(L, 2, &ls->s, d);
+        read_spec(L, 3, &ls->s, d);
     }
-    lua_pushvalue(L, 1);
+    apply = -1;                                                 /* the backend decides */
+    if (lua_getfield(L, 3, "apply") != LUA_TNIL)
+        apply = vmlab_optfield_bool(L, 3, "apply", 0);
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);                                   /* .. scheme on_error funcs */
+    lua_pushvalue(L, 4);
+    lua_setfield(L, -2, "action");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "on_error");
+    lua_pushlightuserdata(L, ls);
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);                           /* .. scheme on_error */
+    lua_pop(L, 1);                                              /* .. scheme */
+    lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, 1);  /* the monitor lives as long as the scheme */
-    vmlab_damon_lock(d);
-    int rc = vmlab_damon_add_aggr_hook(d, vmlab_damos_hook, &ls->s);
-    vmlab_damon_unlock(d);
-    if (rc < 0)
-        return vmlab_pushfail(L, -rc, "damos.attach(%s)", vmlab_damos_action_names[ls->s.action]);
-    ls->open = 1;
+    ls->open = 1;                 /* from here __gc detaches and forgets */
+    ls->d = d;                    /* before the hook can run (a sampling thread) */
+    if ((rc = vmlab_damos_attach(&ls->s, d, apply, release, why, sizeof why)) < 0) {
+        ls->open = 0;
+        ls->d = NULL;
+        lua_pushlightuserdata(L, ls);
+        lua_pushnil(L);
+        lua_rawset(L, LUA_REGISTRYINDEX);                       /* its functions go */
+        if (rc == -ENOSPC || rc == -ENOMEM)
+            return vmlab_pushfail(L, -rc, "m:scheme(%s): %s", vmlab_damos_action_names[ls->s.action], why);
+        return luaL_error(L, "m:scheme: %s", why);
+    }
     return 1;
+}
+
+/* damos.attach(monitor, spec): the same as monitor:scheme(spec) (through
+ * the monitor's own method: this module never looks inside a monitor). */
+static int l_attach(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 2);
+    if (luaL_getmetafield(L, 1, "__index") == LUA_TNIL)
+        return luaL_argerror(L, 1, "a vmlab.damon monitor expected");
+    lua_getfield(L, -1, "scheme");
+    if (!lua_isfunction(L, -1))
+        return luaL_argerror(L, 1, "a vmlab.damon monitor expected");
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, LUA_MULTRET);
+    return lua_gettop(L) - 3;
 }
 
 /* ---- scheme methods ---------------------------------------------------------- */
@@ -328,28 +470,26 @@ static struct lscheme *checkscheme(lua_State *L)
     struct lscheme *ls = luaL_checkudata(L, 1, SCHEME_MT);
     if (!ls->open)
         luaL_error(L, "attempt to use a closed scheme");
-    if (!ls->d->targets)
+    if (!ls->d)
         luaL_error(L, "attempt to use a scheme whose monitor is closed");
     return ls;
 }
 
+/* Closing from inside its own action: detached at once (the engine skips
+ * it from then on), its memory kept until the action returns. */
 static int sc_close(lua_State *L)
 {
     struct lscheme *ls = luaL_checkudata(L, 1, SCHEME_MT);
     if (ls->open) {
         ls->open = 0;
-        if (ls->d->targets) {
-            vmlab_damon_lock(ls->d);
-            vmlab_damon_del_aggr_hook(ls->d, vmlab_damos_hook, &ls->s);
-            vmlab_damon_unlock(ls->d);
-        }
-        vmlab_damos_free(&ls->s);
-        if (ls->L) {
-            lua_pushlightuserdata(L, ls);
-            lua_pushnil(L);
-            lua_rawset(L, LUA_REGISTRYINDEX);
-        }
+        if (ls->d)
+            vmlab_damos_detach(&ls->s, ls->d);
+        lua_pushlightuserdata(L, ls);
+        lua_pushnil(L);
+        lua_rawset(L, LUA_REGISTRYINDEX);
     }
+    if (!ls->in_action)
+        vmlab_damos_free(&ls->s);
     return 0;
 }
 
@@ -361,6 +501,8 @@ static int sc_stats(lua_State *L)
     int active = ls->s.wmark.active;
     long metric = ls->s.wmark.last_metric;
     int err = ls->s.last_err;
+    char msg[sizeof ls->last_error];
+    memcpy(msg, ls->last_error, sizeof msg);
     uint64_t passes = ls->s.passes;
     uint64_t esz = ls->s.quota.esz, charged = ls->s.quota.charged_sz;
     vmlab_damon_unlock(ls->d);
@@ -389,8 +531,8 @@ static int sc_stats(lua_State *L)
         lua_pushinteger(L, metric);
         lua_setfield(L, -2, "wmark_metric");
     }
-    if (err) {
-        lua_pushstring(L, strerror(err));
+    if (msg[0] || err) {
+        lua_pushstring(L, msg[0] ? msg : strerror(err));
         lua_setfield(L, -2, "last_error");
     }
     return 1;
@@ -463,6 +605,8 @@ static const luaL_Reg funcs[] = {
 int luaopen_vmlab_damos(lua_State *L)
 {
     vmlab_newclass(L, SCHEME_MT, methods, meta);
+    lua_pushcfunction(L, attach_engine);
+    lua_setfield(L, LUA_REGISTRYINDEX, VMLAB_DAMOS_ATTACH_KEY);
     luaL_newlib(L, funcs);
     lua_createtable(L, 0, 0);
     for (int i = 0; vmlab_damos_action_names[i]; i++) {

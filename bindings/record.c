@@ -21,6 +21,14 @@ static uint64_t field_u64(lua_State *L, int idx, const char *k, uint64_t def)
     return v;
 }
 
+static uint32_t field_u32(lua_State *L, int idx, const char *k)
+{
+    uint64_t v = field_u64(L, idx, k, 0);
+    if (v > UINT32_MAX)
+        luaL_error(L, "snapshot field '%s' must be at most %I", k, (lua_Integer)UINT32_MAX);
+    return (uint32_t)v;
+}
+
 /* Add one monitor snapshot {time_us=, targets={{id=, regions={...}}}}. */
 static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
 {
@@ -53,8 +61,8 @@ static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
             lua_rawgeti(L, tt + 1, (lua_Integer)i + 1);
             v[i].start = field_u64(L, -1, "start", 0);
             v[i].end = field_u64(L, -1, "end", 0);
-            v[i].nr_accesses = (uint32_t)field_u64(L, -1, "nr_accesses", 0);
-            v[i].age = (uint32_t)field_u64(L, -1, "age", 0);
+            v[i].nr_accesses = field_u32(L, -1, "nr_accesses");
+            v[i].age = field_u32(L, -1, "age");
             if (v[i].end < v[i].start)
                 luaL_error(L, "region %d of target %d ends before it starts", (int)i + 1, (int)t);
             lua_pop(L, 1);
@@ -69,13 +77,18 @@ static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
     lua_settop(L, idx);
 }
 
+static const char *const writer_opts[] = {"format", "intervals", NULL};
+
 static void read_intervals(lua_State *L, int opts, struct vmlab_records *r)
 {
+    static const char *const interval_keys[] = {"sample", "aggr", "update", NULL};
+
     r->sample_us = 5000;
     r->aggr_us = 100000;
     r->update_us = 1000000;
     if (lua_type(L, opts) == LUA_TTABLE && lua_getfield(L, opts, "intervals") == LUA_TTABLE) {
         int iv = lua_gettop(L);
+        vmlab_checkopts(L, iv, "record (intervals)", interval_keys);
         r->sample_us = (uint64_t)(vmlab_optfield_time(L, iv, "sample", 0.005) * 1e6 + 0.5);
         r->aggr_us = (uint64_t)(vmlab_optfield_time(L, iv, "aggr", 0.1) * 1e6 + 0.5);
         r->update_us = (uint64_t)(vmlab_optfield_time(L, iv, "update", 1) * 1e6 + 0.5);
@@ -114,6 +127,7 @@ static int l_open(lua_State *L)
 {
     struct writer *w;
     luaL_checkstring(L, 1);
+    vmlab_checkopts(L, 2, "record.open", writer_opts);
     w = lua_newuserdatauv(L, sizeof *w, 1);            /* path opts w */
     memset(w, 0, sizeof *w);
     luaL_setmetatable(L, REC_MT);
@@ -199,6 +213,7 @@ static int l_write(lua_State *L)
 {
     luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    vmlab_checkopts(L, 3, "record.write", writer_opts);
     lua_settop(L, 3);
     lua_pushcfunction(L, l_open);
     lua_pushvalue(L, 1);

@@ -63,11 +63,23 @@ int vmlab_damon_kernel_probe(char *why, size_t len)
     char kd[512];
     long long n;
 
+    char buf[64];
+    int e;
+
     snprintf(kd, sizeof kd, "%s/kdamonds", root());
-    n = getll(kd, "nr_kdamonds");
-    if (n < 0) {
-        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds)", kd);
+    if ((e = get(kd, "nr_kdamonds", buf, sizeof buf)) < 0) {
+        if (e == -EACCES || e == -EPERM) {
+            snprintf(why, len, "%s/nr_kdamonds: %s (DAMON's sysfs interface is root's)", kd, strerror(-e));
+            return e;
+        }
+        snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds: %s)", kd, strerror(-e));
         return -ENOENT;
+    }
+    n = buf[0] ? strtoll(buf, NULL, 10) : -1;
+    if (n < 0) {
+        snprintf(why, len, "the kernel's DAMON sysfs interface says nothing sensible (%s/nr_kdamonds: '%s')",
+                 kd, buf);
+        return -EIO;
     }
     if (n != 0) {
         snprintf(why, len, "the kernel already runs %lld kdamond(s) that vmlab did not start; adding "
@@ -178,5 +190,98 @@ int vmlab_kdamon_read(struct vmlab_kdamon *k, struct vmlab_regions *out)
         out->v[out->n - 1].nr_accesses = acc > 0 ? (uint32_t)acc : 0;
         out->v[out->n - 1].age = age > 0 ? (uint32_t)age : 0;
     }
+    return 0;
+}
+
+/* ---- the kernel backend's ops ------------------------------------------- */
+
+#include "vmlab/units.h"
+
+#include <unistd.h>
+
+struct kernel_backend {
+    struct vmlab_kdamon kd;
+    struct vmlab_range *ranges;   /* the targets' ranges: the kdamond's regions */
+    size_t n;
+};
+
+static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
+{
+    struct kernel_backend *kb = d->backend;
+    char reason[512];
+    int e = vmlab_kdamon_start(&kb->kd, &d->attrs, (int)getpid(), kb->ranges, kb->n, reason,
+                               sizeof reason);
+    if (e < 0)
+        snprintf(why, len, "kernel backend: %s", reason);
+    return e;
+}
+
+static void kernel_stop(struct vmlab_damon *d)
+{
+    vmlab_kdamon_stop(&((struct kernel_backend *)d->backend)->kd);
+}
+
+/* The kernel's regions now: its stat scheme's tried regions, one target. */
+static int kernel_snapshot(struct vmlab_damon *d, struct vmlab_damon_snapshot *out)
+{
+    struct kernel_backend *kb = d->backend;
+    int e;
+
+    if (!kb->kd.started)
+        return -ESRCH;
+    out->targets = calloc(1, sizeof *out->targets);
+    if (!out->targets)
+        return -ENOMEM;
+    out->nr_targets = 1;
+    if ((e = vmlab_kdamon_read(&kb->kd, &out->targets[0])) < 0)
+        return e;
+    d->now_us = (uint64_t)(vmlab_now() * 1e6);
+    out->time_us = d->now_us;
+    out->intervals = (struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us,
+                                                    d->attrs.update_us};
+    return 0;
+}
+
+static void kernel_cleanup(struct vmlab_damon *d)
+{
+    struct kernel_backend *kb = d->backend;
+    if (!kb)
+        return;
+    vmlab_kdamon_stop(&kb->kd);
+    free(kb->ranges);
+    free(kb);
+    d->backend = NULL;
+}
+
+/* The kernel samples and aggregates in its own thread: no hooks, no
+ * actions of vmlab's on its regions, not stepped. */
+const struct vmlab_damon_ops vmlab_damon_kernel_ops = {
+    .name = "kernel",
+    .caps = VMLAB_DAMON_CAP_EXTERNAL,
+    .start = kernel_start,
+    .stop = kernel_stop,
+    .snapshot = kernel_snapshot,
+    .cleanup = kernel_cleanup,
+};
+
+int vmlab_damon_kernel_attach(struct vmlab_damon *d)
+{
+    struct kernel_backend *kb = calloc(1, sizeof *kb);
+
+    if (!kb)
+        return -ENOMEM;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        kb->n += d->targets[t].nr_ranges;
+    kb->ranges = calloc(kb->n + 1, sizeof *kb->ranges);
+    if (!kb->ranges) {
+        free(kb);
+        return -ENOMEM;
+    }
+    kb->n = 0;
+    for (size_t t = 0; t < d->nr_targets; t++)
+        for (size_t i = 0; i < d->targets[t].nr_ranges; i++)
+            kb->ranges[kb->n++] = d->targets[t].ranges[i];
+    d->backend = kb;
+    d->ops = &vmlab_damon_kernel_ops;
     return 0;
 }

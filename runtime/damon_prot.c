@@ -165,6 +165,7 @@ static void prot_cleanup(struct vmlab_damon *d)
 
 const struct vmlab_damon_ops vmlab_damon_prot_ops = {
     .name = "prot",
+    .caps = VMLAB_DAMON_CAP_STEP | VMLAB_DAMON_CAP_THREAD | VMLAB_DAMON_CAP_APPLY | VMLAB_DAMON_CAP_HOOKS,
     .init = prot_init,
     .prepare = prot_prepare,
     .check = prot_check,

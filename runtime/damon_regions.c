@@ -107,6 +107,8 @@ int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_piece
 
     if (i >= rs->n || nr_pieces == 0)
         return -EINVAL;
+    if (nr_pieces == 1)
+        return 0;               /* as upstream: one piece is the region */
     r = rs->v[i];
     orig_end = r.end;
     sz_piece = ALIGN_DOWN(vmlab_region_size(&r) / nr_pieces, min_sz ? min_sz : 1);
@@ -114,7 +116,9 @@ int vmlab_damon_split_evenly(struct vmlab_regions *rs, size_t i, size_t nr_piece
         return -EINVAL;
     rs->v[i].end = r.start + sz_piece;
     at = i + 1;
-    for (start = r.start + sz_piece; start + sz_piece <= orig_end; start += sz_piece) {
+    /* exactly nr_pieces, as vaddr's damon_va_evenly_split_region since
+     * its fix (it made an extra piece when the size did not divide) */
+    for (start = r.start + sz_piece; at < i + nr_pieces; start += sz_piece) {
         struct vmlab_region n = r;
         n.start = n.sampling_addr = start;
         n.end = start + sz_piece;

@@ -116,6 +116,7 @@ static inline __attribute__((always_inline)) void check_regions(struct vmlab_dam
     struct pattern *p = d->backend;
     const struct active *act = p->act;
     struct vmlab_rng rng = p->rng, pick_rng = d->rng;   /* local copies stay in registers */
+    uint64_t page = d->page;
     int disjoint;
 
     active_patterns(p, d->now_us, &disjoint);
@@ -129,7 +130,7 @@ static inline __attribute__((always_inline)) void check_regions(struct vmlab_dam
             v[i].nr_accesses += disjoint ? cursor_hit(&cur, &lo, &hi, addr, &rng)
                                          : hit(first_holding(act, addr), &rng);
             if (pick)
-                v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng);
+                v[i].sampling_addr = vmlab_damon_pick_sample(&v[i], &pick_rng, page);
         }
     }
     p->rng = rng;
@@ -160,6 +161,7 @@ static void pattern_cleanup(struct vmlab_damon *d)
 
 const struct vmlab_damon_ops vmlab_damon_pattern_ops = {
     .name = "replay",
+    .caps = VMLAB_DAMON_CAP_STEP | VMLAB_DAMON_CAP_HOOKS,
     .check = pattern_check,
     .check_and_pick = pattern_check_and_pick,
     .cleanup = pattern_cleanup,
@@ -184,5 +186,54 @@ int vmlab_damon_pattern_attach(struct vmlab_damon *d, const struct vmlab_damon_p
     p->rng.s = seed * 0x2545f4914f6cdd1dULL + 1;
     d->backend = p;
     d->ops = &vmlab_damon_pattern_ops;
+    return 0;
+}
+
+/* ---- an oracle function answers (the Lua binding's, or a C caller's) ---- */
+
+struct oracle {
+    vmlab_damon_oracle_fn fn;
+    void *ctx;
+};
+
+static void oracle_check(struct vmlab_damon *d)
+{
+    struct oracle *o = d->backend;
+
+    for (size_t t = 0; t < d->nr_targets && !d->halted; t++) {
+        struct vmlab_regions *rs = &d->targets[t].regions;
+        for (size_t i = 0; i < rs->n; i++) {
+            int r = o->fn(o->ctx, rs->v[i].sampling_addr, d->now_us);
+            if (r < 0 || d->free_pending) {   /* failed, or freed its monitor */
+                d->halted = r < 0;
+                return;
+            }
+            rs->v[i].nr_accesses += r > 0;
+        }
+    }
+}
+
+static void oracle_cleanup(struct vmlab_damon *d)
+{
+    free(d->backend);
+    d->backend = NULL;
+}
+
+const struct vmlab_damon_ops vmlab_damon_oracle_ops = {
+    .name = "replay",
+    .caps = VMLAB_DAMON_CAP_STEP | VMLAB_DAMON_CAP_HOOKS,
+    .check = oracle_check,
+    .cleanup = oracle_cleanup,
+};
+
+int vmlab_damon_oracle_attach(struct vmlab_damon *d, vmlab_damon_oracle_fn fn, void *ctx)
+{
+    struct oracle *o = calloc(1, sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    o->fn = fn;
+    o->ctx = ctx;
+    d->backend = o;
+    d->ops = &vmlab_damon_oracle_ops;
     return 0;
 }

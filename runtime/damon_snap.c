@@ -54,22 +54,42 @@ void vmlab_damon_snapq_free(struct vmlab_damon_snapq *q)
     free(q);
 }
 
+int vmlab_damon_snapshot_copy(const struct vmlab_damon *d, uint64_t time_us,
+                              struct vmlab_damon_snapshot *s)
+{
+    if (s->nr_targets != d->nr_targets) {
+        vmlab_damon_snapshot_free(s);
+        s->targets = calloc(d->nr_targets + 1, sizeof *s->targets);
+        if (!s->targets)
+            return -ENOMEM;
+        s->nr_targets = d->nr_targets;
+    }
+    for (size_t t = 0; t < d->nr_targets; t++) {
+        const struct vmlab_regions *src = &d->targets[t].regions;
+        struct vmlab_regions *dst = &s->targets[t];
+        if (dst->cap < src->n || !dst->v) {
+            struct vmlab_region *v = realloc(dst->v, (src->n + 1) * sizeof *v);
+            if (!v)
+                return -ENOMEM;
+            dst->v = v;
+            dst->cap = src->n;
+        }
+        memcpy(dst->v, src->v, src->n * sizeof *src->v);
+        dst->n = src->n;
+    }
+    s->time_us = time_us;
+    s->intervals = d->last;      /* the requested ones until an aggregation measured them */
+    return 0;
+}
+
 void vmlab_damon_snapq_push(struct vmlab_damon *d, uint64_t time_us, void *ctx)
 {
     struct vmlab_damon_snapq *q = ctx;
-    struct vmlab_damon_snapshot s = {time_us, d->nr_targets, calloc(d->nr_targets + 1, sizeof *s.targets)};
+    struct vmlab_damon_snapshot s = {0};
 
-    if (!s.targets)
+    if (vmlab_damon_snapshot_copy(d, time_us, &s) < 0) {
+        vmlab_damon_snapshot_free(&s);
         return;
-    for (size_t t = 0; t < d->nr_targets; t++) {
-        const struct vmlab_regions *src = &d->targets[t].regions;
-        s.targets[t].v = malloc((src->n + 1) * sizeof *src->v);
-        if (!s.targets[t].v) {
-            vmlab_damon_snapshot_free(&s);
-            return;
-        }
-        memcpy(s.targets[t].v, src->v, src->n * sizeof *src->v);
-        s.targets[t].n = s.targets[t].cap = src->n;
     }
     pthread_mutex_lock(&q->mu);
     if (q->n == q->cap) {

@@ -12,6 +12,7 @@
 
 #include "vmlab/damos.h"
 #include "vmlab/maps.h"
+#include "vmlab/units.h"
 
 #ifndef MADV_COLD
 #define MADV_COLD 20
@@ -71,11 +72,12 @@ int vmlab_damos_do_action(int action, uint64_t start, uint64_t end)
 int vmlab_damos_migrate(uint64_t start, uint64_t end, int node)
 {
     enum { CHUNK = 512 };
+    const uint64_t page = vmlab_pagesize();
     void *pages[CHUNK];
     int nodes[CHUNK], status[CHUNK];
     for (uint64_t a = start; a < end;) {
         unsigned long n = 0;
-        for (; n < CHUNK && a < end; n++, a += 4096) {
+        for (; n < CHUNK && a < end; n++, a += page) {
             pages[n] = (void *)(uintptr_t)a;
             nodes[n] = node;
         }
@@ -129,7 +131,7 @@ unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_d
         age_log = 2 * MAX_AGE_IN_LOG;
     uint64_t age_sub = (uint64_t)age_log * MAX_SCORE / (2 * MAX_AGE_IN_LOG);
     int sz_log = 0;
-    for (uint64_t sz = vmlab_region_size(r) >> 12; sz; sz >>= 1)
+    for (uint64_t sz = vmlab_region_size(r) / d->page; sz; sz >>= 1)
         sz_log++;
     uint64_t sz_sub = (uint64_t)(sz_log > 40 ? 40 : sz_log) * MAX_SCORE / 40;
     unsigned wsum = w_sz + w_nr + w_age;
@@ -258,7 +260,8 @@ static void remember(struct vmlab_damos *s, const struct vmlab_region *r, unsign
  * quota up, the next one starts after the last region charged instead of
  * at the lowest address again.  1: skip rs->v[i] (its charged head is
  * split off and skipped; the rest is the next region). */
-static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t i, unsigned t)
+static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t i, unsigned t,
+                        uint64_t page)
 {
     if (!s->quota.resume.on)
         return 0;
@@ -273,7 +276,7 @@ static int skip_charged(struct vmlab_damos *s, struct vmlab_regions *rs, size_t 
         if (r->end <= s->quota.resume.addr)
             return 1;
         if (r->start < s->quota.resume.addr) {
-            vmlab_damon_split_at(rs, i, (s->quota.resume.addr - r->start) & ~4095ULL);
+            vmlab_damon_split_at(rs, i, (s->quota.resume.addr - r->start) / page * page);
             return 1;
         }
     }
@@ -300,7 +303,7 @@ static int apply_band(struct vmlab_damon *d, struct vmlab_damos *s, struct pass 
     for (size_t t = 0; t < d->nr_targets; t++) {
         struct vmlab_regions *rs = &d->targets[t].regions;
         for (size_t i = 0; i < rs->n; i++) {
-            if (quota && skip_charged(s, rs, i, (unsigned)t))
+            if (quota && skip_charged(s, rs, i, (unsigned)t, d->page))
                 continue;
             struct vmlab_region *r = &rs->v[i];
             if (!allowed(s, r, (unsigned)t, &ps->kinds) ||
@@ -315,7 +318,7 @@ static int apply_band(struct vmlab_damon *d, struct vmlab_damos *s, struct pass 
                 return 1;
             if (quota && vmlab_region_size(r) > ps->esz - s->quota.charged_sz) {
                 /* the kernel splits the region to what the quota leaves */
-                uint64_t fit = (ps->esz - s->quota.charged_sz) & ~4095ULL;
+                uint64_t fit = (ps->esz - s->quota.charged_sz) / d->page * d->page;
                 if (!fit || vmlab_damon_split_at(rs, i, fit) < 0)
                     return 1;
                 r = &rs->v[i];
@@ -363,7 +366,6 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
             return;
         s->next_apply_us = now_us + s->apply_us;
     }
-    s->nr_tried = 0;
     wmark_update(s, now_us);
     if (!s->wmark.active)
         return;
@@ -382,6 +384,9 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
         return;
     }
     ps.esz = s->quota.esz;
+    /* tried regions: those of this pass.  A pass skipped (watermarks off,
+     * the quota used up) keeps the last pass's, which sysfs would show. */
+    s->nr_tried = 0;
     for (size_t i = 0; i < s->nr_filters; i++)
         if (s->filters[i].type == VMLAB_DAMOS_FILTER_ANON || s->filters[i].type == VMLAB_DAMOS_FILTER_FILE) {
             read_vmas(&ps.kinds);
@@ -427,4 +432,29 @@ void vmlab_damos_hook(struct vmlab_damon *d, uint64_t now_us, void *ctx)
     }
     vmlab_maps_free(ps.kinds.v, ps.kinds.n);
     s->passes++;
+}
+
+int vmlab_damos_attach(struct vmlab_damos *s, struct vmlab_damon *d, int apply,
+                       void (*release)(void *s), char *why, size_t len)
+{
+    struct vmlab_damon_hook h = {vmlab_damos_hook, release, s};
+    int e;
+
+    if (!(d->ops->caps & VMLAB_DAMON_CAP_HOOKS)) {
+        snprintf(why, len, "the %s backend aggregates outside vmlab: its schemes are the kernel's "
+                 "(use damo or sysfs)", d->ops->name);
+        return -ENOTSUP;
+    }
+    s->apply = apply < 0 ? (d->ops->caps & VMLAB_DAMON_CAP_APPLY) != 0 : apply;
+    /* the kernel starts a watermarked scheme deactivated until its first check */
+    s->wmark.active = s->wmark.interval_us == 0;
+    if ((e = vmlab_damon_add_hook(d, &h)) < 0)
+        snprintf(why, len, "%s", e == -ENOSPC ? "the monitor's hook table is full (16 hooks: schemes and "
+                 "its record)" : strerror(-e));
+    return e;
+}
+
+void vmlab_damos_detach(struct vmlab_damos *s, struct vmlab_damon *d)
+{
+    vmlab_damon_del_aggr_hook(d, vmlab_damos_hook, s);
 }

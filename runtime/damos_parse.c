@@ -63,7 +63,7 @@ static int field_size(const char *s, int hi, uint64_t *out, char *err, size_t le
     else if (n > 1 && n < sizeof buf && (buf[n - 1] == 'B' || buf[n - 1] == 'b') &&
              isalpha((unsigned char)buf[n - 2]))
         buf[n - 1] = 0;
-    if (vmlab_parse_size(buf, 4096, out, why, sizeof why) < 0) {
+    if (vmlab_parse_size(buf, vmlab_pagesize(), out, why, sizeof why) < 0) {
         snprintf(err, len, "bad %s size '%s' (%s)", hi ? "max" : "min", s, why);
         return -1;
     }

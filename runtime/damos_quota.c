@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "vmlab/damos.h"
+#include "vmlab/units.h"
 
 uint64_t vmlab_damos_quota_clock(const struct vmlab_damos *s)
 {
@@ -26,7 +27,7 @@ uint64_t vmlab_damos_quota_esz(const struct vmlab_damos *s)
     /* bytes per ms; nothing measured yet (or too fast to measure): the default */
     unsigned __int128 tp = s->quota.total_ns
         ? (unsigned __int128)s->quota.total_sz * 1000000 / s->quota.total_ns
-        : VMLAB_DAMOS_QUOTA_DEFAULT_THROUGHPUT;
+        : (unsigned __int128)vmlab_pagesize() * 1024;
     unsigned __int128 t = tp * s->quota.ms;
     if (t < esz)
         esz = (uint64_t)t;
@@ -38,7 +39,7 @@ uint64_t vmlab_damos_quota_esz(const struct vmlab_damos *s)
 /* Less than a page left: no region fits any more. */
 int vmlab_damos_quota_used_up(const struct vmlab_damos *s)
 {
-    return s->quota.esz && s->quota.esz - s->quota.charged_sz < 4096;
+    return s->quota.esz && s->quota.esz - s->quota.charged_sz < vmlab_pagesize();
 }
 
 void vmlab_damos_quota_window(struct vmlab_damos *s, uint64_t now_us)

@@ -112,6 +112,22 @@ struct vmlab_damos {
     void *fn_ctx;
 };
 
+/* Attach s to monitor d as an aggregation hook (the engine's hook API).
+ * Scheme semantics are decided here, by what the backend can do:
+ * apply < 0 applies actions only where the backend's regions are this
+ * process's memory (VMLAB_DAMON_CAP_APPLY), else records them (stat);
+ * a scheme with watermarks starts inactive until the first check, as the
+ * kernel's.  release(s) runs if d is freed first.  0, or -errno with the
+ * reason: -ENOTSUP where the backend aggregates outside vmlab (the
+ * kernel), -ENOSPC when the monitor has no hook left. */
+int vmlab_damos_attach(struct vmlab_damos *s, struct vmlab_damon *d, int apply,
+                       void (*release)(void *s), char *why, size_t len);
+void vmlab_damos_detach(struct vmlab_damos *s, struct vmlab_damon *d);
+
+/* vmlab.damos publishes its attach function under this registry key for
+ * vmlab.damon's m:scheme (so that neither module requires the other). */
+#define VMLAB_DAMOS_ATTACH_KEY "vmlab.damos.attach"
+
 /* Defaults: everything matches, stat, no quota or watermarks, active. */
 void vmlab_damos_init(struct vmlab_damos *s);
 void vmlab_damos_free(struct vmlab_damos *s);
@@ -122,9 +138,8 @@ unsigned vmlab_damos_hot_score(const struct vmlab_damon *d, const struct vmlab_d
                                const struct vmlab_region *r);
 /* ---- quotas (runtime/damos_quota.c) --------------------------------------- */
 
-/* Bytes of action per ms before anything was measured (the kernel's
- * PAGE_SIZE * 1024). */
-#define VMLAB_DAMOS_QUOTA_DEFAULT_THROUGHPUT (4096ULL * 1024)
+/* Before anything was measured, an action does the kernel's PAGE_SIZE *
+ * 1024 bytes per ms. */
 /* Start a new window when the reset interval has passed (or at the first
  * pass): counts qt_exceeds for a window that used its quota up, and sets
  * the effective size.  0: none of ms and sz is set. */

@@ -53,6 +53,31 @@ int vmlab_records_write(const char *path, const struct vmlab_records *r, enum vm
  * format's first start is deduced from the mean snapshot length. */
 int vmlab_records_read(const char *path, struct vmlab_records *r, char *err, size_t errlen);
 
+/* ---- writing as the monitor runs (record_stream.c) ---------------------------- */
+
+struct vmlab_rec_intervals {
+    uint64_t sample_us, aggr_us, update_us;
+};
+struct vmlab_rec_stream;
+/* Create path and write the format's header, flushed: NULL with -errno in
+ * *err and the reason in why (a directory, a missing directory, a full
+ * device fail here).  Target ids are 1..nr_targets. */
+struct vmlab_rec_stream *vmlab_rec_stream_open(const char *path, enum vmlab_rec_format f,
+                                               size_t nr_targets, int *err, char *why, size_t len);
+/* One aggregation: regions[t] with n[t] regions for each target, ages in
+ * aggregations; iv are the intervals it ran at (damo's percent and usec).
+ * Written through to the file; 0, or -errno of the first failed write. */
+int vmlab_rec_stream_add(struct vmlab_rec_stream *st, uint64_t start_ns, uint64_t end_ns,
+                         const struct vmlab_rec_intervals *iv, size_t nr_targets,
+                         const struct vmlab_region *const *regions, const size_t *n);
+uint64_t vmlab_rec_stream_count(const struct vmlab_rec_stream *st);
+/* Finish the file (iv: the intervals over the whole run) and free st:
+ * 0 or -errno with the reason.  In a forked child it only frees. */
+int vmlab_rec_stream_close(struct vmlab_rec_stream *st, const struct vmlab_rec_intervals *iv,
+                           char *why, size_t len);
+/* Free without finishing. */
+void vmlab_rec_stream_drop(struct vmlab_rec_stream *st);
+
 /* The formats, one file each (record_json.c, record_binary.c). */
 #include <stdio.h>
 char *vmlab_rec_to_json(const struct vmlab_records *r);

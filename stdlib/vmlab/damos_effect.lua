@@ -1,12 +1,16 @@
 -- vmlab.damos_effect: what a scheme did, as the kernel reports it.
 --   effect.smaps(seg_or_range) -> { Rss=, AnonHugePages=, Locked=, ... } bytes
 --     summed over the VMAs overlapping [addr, addr+size) (mprotect and
---     madvise split a segment's VMA into many); partial=true when one
+--     madvise split a segment's VMA into many); page sizes (KernelPageSize,
+--     MMUPageSize) are not sizes to add: the largest is kept; partial=true when one
 --     reaches outside (the kernel merged it with a neighbour: its figures
 --     then include the neighbour's)
 --   effect.rss() -> the process's resident bytes (VmRSS)
 --   effect.residency(seg) -> fraction of the segment's pages resident
 local M = {}
+
+-- fields that are a VMA's page size, not an amount of memory
+local PAGE_SIZES = { KernelPageSize = true, MMUPageSize = true }
 
 local function bounds(x)
   if type(x) == "table" and x.start then return x.start, x["end"] end
@@ -29,7 +33,11 @@ function M.smaps(x)
       end
     elseif inside then
       local k, v = line:match("^(%w+):%s+(%d+) kB")
-      if k then out[k] = (out[k] or 0) + tonumber(v) * 1024 end
+      if k and PAGE_SIZES[k] then
+        out[k] = math.max(out[k] or 0, tonumber(v) * 1024)
+      elseif k then
+        out[k] = (out[k] or 0) + tonumber(v) * 1024
+      end
     end
   end
   f:close()

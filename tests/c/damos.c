@@ -8,6 +8,12 @@
 #include "tap.h"
 #include "vmlab/damos.h"
 
+static int never(void *ctx, uint64_t addr, uint64_t time_us)
+{
+    (void)ctx, (void)addr, (void)time_us;
+    return 0;
+}
+
 int main(void)
 {
     struct vmlab_damos_rule r;
@@ -21,26 +27,32 @@ int main(void)
     ok(vmlab_damos_parse_line("na na 0 10 pageout", &r, err, sizeof err) < 0 && strstr(err, "5 fields"), "too few");
     ok(vmlab_damos_action_parse("madv_cold") == VMLAB_DAMOS_COLD && vmlab_damos_action_parse("x") < 0, "actions");
 
-    /* a monitor of two hand-made regions: hot 4 MiB, cold 12 MiB */
-    struct vmlab_damon d;
-    memset(&d, 0, sizeof d);
-    vmlab_damon_default_attrs(&d.attrs);
-    d.targets = calloc(1, sizeof *d.targets);
-    d.nr_targets = 1;
-    vmlab_regions_push(&d.targets[0].regions, 0x10000000, 0x10400000);
-    vmlab_regions_push(&d.targets[0].regions, 0x10400000, 0x11000000);
-    struct vmlab_region *v = d.targets[0].regions.v;
+    /* a monitor (from the constructor) given two regions: hot 4 MiB, cold 12 MiB */
+    struct vmlab_range range = {0x10000000, 0x11000000};
+    struct vmlab_damon_opts o = {.backend = VMLAB_DAMON_REPLAY, .ranges = &range, .nr_targets = 1,
+                                 .oracle = never};
+    int e;
+    vmlab_damon_default_attrs(&o.attrs);
+    struct vmlab_damon *d = vmlab_damon_new(&o, &e, err, sizeof err);
+    if (!d) {
+        tap_diag(err);
+        return 1;
+    }
+    d->targets[0].regions.n = 0;
+    vmlab_regions_push(&d->targets[0].regions, 0x10000000, 0x10400000);
+    vmlab_regions_push(&d->targets[0].regions, 0x10400000, 0x11000000);
+    struct vmlab_region *v = d->targets[0].regions.v;
     v[0].nr_accesses = 20, v[0].age = 50;
     v[1].nr_accesses = 0, v[1].age = 50;
     struct vmlab_damos s;
     vmlab_damos_init(&s);
-    ok(vmlab_damos_hot_score(&d, &s, &v[0]) > vmlab_damos_hot_score(&d, &s, &v[1]), "hot scores above cold");
+    ok(vmlab_damos_hot_score(d, &s, &v[0]) > vmlab_damos_hot_score(d, &s, &v[1]), "hot scores above cold");
     s.use_freq = 1, s.freq_min = 50;
-    vmlab_damos_hook(&d, 100000, &s);
+    vmlab_damos_hook(d, 100000, &s);
     ok(s.stats.nr_tried == 1 && s.stats.sz_tried == 4 << 20, "freq >= 50%% matches the hot region");
-    ok(d.targets[0].regions.v[0].age == 50, "stat keeps the age");
+    ok(d->targets[0].regions.v[0].age == 50, "stat keeps the age");
     vmlab_damos_free(&s);
 
-    vmlab_damon_destroy(&d);
+    vmlab_damon_free(d);
     return tap_done();
 }

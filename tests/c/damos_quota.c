@@ -9,6 +9,7 @@
 
 #include "tap.h"
 #include "vmlab/damos.h"
+#include "vmlab/units.h"
 
 #define MiB (1ULL << 20)
 #define BASE 0x10000000ULL
@@ -33,17 +34,34 @@ static int fake_action(void *arg, const struct vmlab_region *r, unsigned t)
     return 0;
 }
 
-/* One target of n regions of sz bytes, all cold and old. */
-static void monitor(struct vmlab_damon *d, int n, uint64_t sz)
+static int never(void *ctx, uint64_t addr, uint64_t time_us)
 {
-    memset(d, 0, sizeof *d);
-    vmlab_damon_default_attrs(&d->attrs);
-    d->targets = calloc(1, sizeof *d->targets);
-    d->nr_targets = 1;
+    (void)ctx, (void)addr, (void)time_us;
+    return 0;
+}
+
+/* A monitor from the constructor whose one target then gets n regions of
+ * sz bytes, all cold and old. */
+static struct vmlab_damon *monitor(int n, uint64_t sz)
+{
+    struct vmlab_range range = {BASE, BASE + n * sz};
+    struct vmlab_damon_opts o = {.backend = VMLAB_DAMON_REPLAY, .ranges = &range, .nr_targets = 1,
+                                 .oracle = never};
+    char why[256];
+    int e;
+    struct vmlab_damon *d;
+
+    vmlab_damon_default_attrs(&o.attrs);
+    if (!(d = vmlab_damon_new(&o, &e, why, sizeof why))) {
+        tap_diag(why);
+        exit(1);
+    }
+    d->targets[0].regions.n = 0;
     for (int i = 0; i < n; i++) {
         vmlab_regions_push(&d->targets[0].regions, BASE + i * sz, BASE + (i + 1) * sz);
         d->targets[0].regions.v[i].age = 50;
     }
+    return d;
 }
 
 static void timed_scheme(struct vmlab_damos *s, struct fake *f, uint64_t ms, uint64_t sz)
@@ -63,36 +81,36 @@ static void timed_scheme(struct vmlab_damos *s, struct fake *f, uint64_t ms, uin
  * totals (bytes acted on, ns spent). */
 static uint64_t expected_esz(uint64_t bytes, uint64_t ns, uint64_t ms, uint64_t sz)
 {
-    uint64_t tp = ns ? (uint64_t)((unsigned __int128)bytes * 1000000 / ns) : 4096 * 1024;
+    uint64_t tp = ns ? (uint64_t)((unsigned __int128)bytes * 1000000 / ns) : vmlab_pagesize() * 1024;
     uint64_t esz = tp * ms;
     return sz && sz < esz ? sz : esz;
 }
 
 static void size_quota(void)
 {
-    struct vmlab_damon d;
-    monitor(&d, 2, 8 * MiB);
-    struct vmlab_region *v = d.targets[0].regions.v;
+    struct vmlab_damon *d;
+    d = monitor(2, 8 * MiB);
+    struct vmlab_region *v = d->targets[0].regions.v;
     v[0].nr_accesses = 20;                          /* hot */
     struct vmlab_damos s;
     vmlab_damos_init(&s);
     s.action = VMLAB_DAMOS_PAGEOUT;
     s.apply = 0;
     s.quota.sz = 1 * MiB;
-    vmlab_damos_hook(&d, 100000, &s);
+    vmlab_damos_hook(d, 100000, &s);
     is_int(s.stats.sz_applied, 1 * MiB, "size quota: exactly 1 MiB applied");
     ok(s.nr_tried == 1 && s.tried[0].r.start == BASE + 8 * MiB, "the coldest region first");
-    is_int(d.targets[0].regions.n, 3, "the region split at the quota");
-    is_int(d.targets[0].regions.v[1].age, 0, "pageout restarts the age");
-    vmlab_damos_hook(&d, 100000 + WINDOW - 1, &s);
+    is_int(d->targets[0].regions.n, 3, "the region split at the quota");
+    is_int(d->targets[0].regions.v[1].age, 0, "pageout restarts the age");
+    vmlab_damos_hook(d, 100000 + WINDOW - 1, &s);
     is_int(s.stats.sz_applied, 1 * MiB, "no more in the same reset interval");
     is_int(s.stats.qt_exceeds, 0, "qt_exceeds counts when the window ends");
-    vmlab_damos_hook(&d, 100000 + WINDOW, &s);
+    vmlab_damos_hook(d, 100000 + WINDOW, &s);
     is_int(s.stats.sz_applied, 2 * MiB, "the next window: 1 MiB more");
     is_int(s.stats.qt_exceeds, 1, "and the window that used it up counted");
     ok(s.tried[0].r.start == BASE + 9 * MiB, "resumed after the last region charged");
     vmlab_damos_free(&s);
-    vmlab_damon_destroy(&d);
+    vmlab_damon_free(d);
 }
 
 /* A binding quota takes the best level whole and fills what is left from
@@ -100,41 +118,41 @@ static void size_quota(void)
  * space: the coldest region (last here) first, then the next coldest. */
 static void levels(void)
 {
-    struct vmlab_damon d;
-    monitor(&d, 3, 2 * MiB);
-    struct vmlab_region *v = d.targets[0].regions.v;
+    struct vmlab_damon *d;
+    d = monitor(3, 2 * MiB);
+    struct vmlab_region *v = d->targets[0].regions.v;
     v[0].nr_accesses = v[1].nr_accesses = 5;        /* warmer: a lower cold score */
     struct vmlab_damos s;
     vmlab_damos_init(&s);
     s.action = VMLAB_DAMOS_PAGEOUT;
     s.apply = 0;
     s.quota.sz = 3 * MiB;
-    vmlab_damos_hook(&d, 100000, &s);
+    vmlab_damos_hook(d, 100000, &s);
     is_int(s.stats.sz_applied, 3 * MiB, "levels: the whole quota is used (3 MiB)");
     ok(s.nr_tried == 2 && s.tried[0].r.start == BASE + 4 * MiB, "the coldest level first, though last by address");
     ok(s.nr_tried == 2 && s.tried[1].r.start == BASE && vmlab_region_size(&s.tried[1].r) == MiB,
        "then 1 MiB of the next level, from its lowest address");
     vmlab_damos_free(&s);
-    vmlab_damon_destroy(&d);
+    vmlab_damon_free(d);
 }
 
 static void time_quota(void)
 {
-    struct vmlab_damon d;
+    struct vmlab_damon *d;
     struct vmlab_damos s;
     struct fake f = {.cost = 1000000};              /* 1 ms per MiB */
     const uint64_t ms = 2;
-    monitor(&d, 16, 4 * MiB);
+    d = monitor(16, 4 * MiB);
     timed_scheme(&s, &f, ms, 0);
 
     /* window 1: nothing measured yet, the kernel's default throughput */
-    vmlab_damos_hook(&d, 100000, &s);
+    vmlab_damos_hook(d, 100000, &s);
     uint64_t esz1 = expected_esz(0, 0, ms, 0);
     is_int(s.quota.esz, esz1, "window 1: esz from the default throughput (%llu MiB)",
            (unsigned long long)(esz1 / MiB));
     is_int(f.bytes, esz1, "the time quota binds: exactly esz applied");
     for (uint64_t t = 200000; t < 100000 + WINDOW; t += 100000)
-        vmlab_damos_hook(&d, t, &s);
+        vmlab_damos_hook(d, t, &s);
     is_int(f.bytes, esz1, "nothing more in the rest of the window");
 
     /* windows 2-5 at a steady cost: esz is what ms of that cost allows */
@@ -145,7 +163,7 @@ static void time_quota(void)
         f.spent_ns = 0;
         f.calls = 0;
         for (int p = 0; p < 10; p++)
-            vmlab_damos_hook(&d, 100000 + w * WINDOW + p * 100000, &s);
+            vmlab_damos_hook(d, 100000 + w * WINDOW + p * 100000, &s);
         if (s.quota.esz != want || f.bytes - b0 != want || f.spent_ns > ms * 1000000 ||
             f.ns - ns0 != f.spent_ns)
             steady_ok = 0;
@@ -169,10 +187,10 @@ static void time_quota(void)
         f.cost = 250000 + (seed >> 8) % 3750000;
         uint64_t b0 = f.bytes, want = expected_esz(f.bytes, f.ns, ms, 0);
         for (int p = 0; p < 10; p++)
-            vmlab_damos_hook(&d, 100000 + w * WINDOW + p * 100000, &s);
+            vmlab_damos_hook(d, 100000 + w * WINDOW + p * 100000, &s);
         if (f.bytes - b0 > want || s.quota.esz != want)
             never_over = 0;
-        if (want - (f.bytes - b0) >= 4096)
+        if (want - (f.bytes - b0) >= vmlab_pagesize())
             used = 0;
     }
     ok(never_over, "varying cost: never more than the window's esz");
@@ -182,16 +200,16 @@ static void time_quota(void)
     /* both quotas: the smaller size wins */
     struct fake g = {.cost = 1000000};
     timed_scheme(&s, &g, ms, 1 * MiB);
-    vmlab_damos_hook(&d, 100000, &s);
+    vmlab_damos_hook(d, 100000, &s);
     is_int(g.bytes, 1 * MiB, "sz 1 MiB under ms 2: 1 MiB");
     vmlab_damos_free(&s);
     struct fake h = {.cost = 0};                     /* too fast to measure */
     timed_scheme(&s, &h, 1, 0);
     for (int w = 0; w < 3; w++)
-        vmlab_damos_hook(&d, 100000 + w * WINDOW, &s);
+        vmlab_damos_hook(d, 100000 + w * WINDOW, &s);
     is_int(h.bytes, 3 * expected_esz(0, 0, 1, 0), "no time measured: the default throughput");
     vmlab_damos_free(&s);
-    vmlab_damon_destroy(&d);
+    vmlab_damon_free(d);
 }
 
 /* The real clock and a real action cost something: the esz follows. */

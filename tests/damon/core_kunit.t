@@ -50,6 +50,10 @@ t.ok(ok, "ten pieces of 10")
 t.is_deeply(bounds(core.split_evenly(5, 59, 5)), { 5, 15, 15, 25, 25, 35, 35, 45, 45, 59 },
   "the last piece takes the rest")
 t.is(core.split_evenly(5, 6, 2), nil, "pieces smaller than min_sz fail")
+-- exactly n pieces, the last taking the remainder (vaddr since its fix)
+t.is_deeply(bounds(core.split_evenly(0, 3, 2)), { 0, 1, 1, 3 }, "0-3 in 2 is [0,1) [1,3)")
+t.is(#core.split_evenly(0, 1000, 7), 7, "0-1000 in 7: seven pieces")
+t.is_deeply(bounds(core.split_evenly(0, 3, 1, 4)), { 0, 3 }, "one piece is the region, whatever min_sz")
 t.is(core.split_evenly(0, 100, 0), nil, "zero pieces fail")
 
 -- damon_test_split_at

@@ -17,6 +17,24 @@ else
   t.like(kmsg, "kernel backend", "and says why")
 end
 
+-- as nobody: the real reason (permission), not "no DAMON"
+local sysfs = "/sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds"
+local probe = io.open(sysfs)
+if probe then probe:close() end
+local root = os.execute("test $(id -u) -eq 0")
+if not probe or not root or not os.execute("command -v setpriv >/dev/null 2>&1") then
+  t.skip("needs root, setpriv and DAMON's sysfs to drop to nobody", 3)
+else
+  local p = io.popen("setpriv --reuid=nobody --regid=nogroup --clear-groups " .. vmlab_bin ..
+    " -e 'local d = require \"vmlab.damon\" print(d.kernel_available()) " ..
+    "local m, msg, e = d.monitor { backend = \"kernel\" } print(m, msg, e)' 2>&1")
+  local out = p:read("a")
+  p:close()
+  t.like(out, "^false\t[^\n]*Permission denied", "as nobody, kernel_available() says permission denied")
+  t.unlike(out, "no DAMON sysfs interface", "not that DAMON is missing")
+  t.like(out, "\nnil\tdamon.monitor%(kernel backend%):[^\n]*Permission denied[^\n]*\t13", "the monitor is refused with EACCES")
+end
+
 local dir = os.tmpname()
 os.remove(dir)
 local function mk(path, content)

@@ -26,6 +26,21 @@ t.error_like(function() damon.monitor { backend = "replay", targets = { { start 
   "needs an oracle", "replay without an oracle")
 t.error_like(function() damon.monitor { backend = "prot" } end, "needs targets", "prot on the whole process refused")
 t.error_like(function() damon.monitor { backend = "nope" } end, "invalid option 'nope'", "unknown backend")
+-- counts are range-checked before they are narrowed, naming the option
+t.error_like(function() replay { max_regions = -1 } end, "bad option 'max_regions' %(%-1 is out of range",
+  "max_regions = -1 raises")
+t.error_like(function() replay { max_regions = 2 ^ 32 + 5 } end, "bad option 'max_regions'", "max_regions = 2^32+5 raises")
+t.error_like(function() replay { min_regions = (1 << 32) + 5 } end, "bad option 'min_regions'", "min_regions = 2^32+5 raises")
+t.error_like(function() replay { sample = 1e300 } end, "bad option 'sample'", "a huge interval raises")
+t.error_like(function() replay { budget = 0 / 0 } end, "budget", "a NaN budget raises")
+t.error_like(function() replay { seed = "x" } end, "bad option 'seed'", "a non-integer seed raises")
+-- misspelled keys, at every level that takes options
+t.error_like(function() replay { smaple = "1ms" } end, "damon.monitor: unknown option 'smaple' %(did you mean 'sample'%?%)",
+  "damon.monitor names a misspelled key")
+t.error_like(function() replay { oracle = { { start = base, ["end"] = base + 4096, pp = 1 } } } end,
+  "unknown option 'pp'", "a pattern entry names a misspelled key")
+t.error_like(function() replay {}:snapshots { cuont = 1 } end, "m:snapshots: unknown option 'cuont'",
+  "m:snapshots names a misspelled key")
 
 -- replay: virtual time, exact
 local m = replay { seed = 7 }
@@ -33,6 +48,8 @@ t.like(tostring(m), "^damon monitor %(replay, 1 target%(s%), 10 regions, stopped
 t.is(m:step(20), 1, "20 samples of 5 ms make one 100 ms aggregation")
 local snap = m:snapshot()
 t.is(snap.time_us, 100000, "snapshot time is virtual")
+t.is_deeply(snap.intervals, { sample = 0.005, aggr = 0.1, update = 1 }, "snapshots carry the intervals they ran at")
+t.is_deeply(m:stats().intervals, { sample = 0.005, aggr = 0.1, update = 1 }, "so do stats")
 t.is(#snap.targets, 1, "one target")
 t.is(snap.targets[1].id, 1, "with its id")
 local calls = 0
@@ -98,8 +115,16 @@ steady:close()
 local ok, why = damon.kernel_available()
 local km, kmsg = damon.monitor { backend = "kernel" }
 if ok then
-  t.pass("the kernel backend may run here")
-  t.pass("skipped: " .. tostring(kmsg))
+  -- available: a kernel monitor exists, stopped, and is no stepped one
+  t.ok(km, "the kernel backend may run here: a monitor (" .. tostring(kmsg) .. ")")
+  if km then
+    t.is(km:stats().backend, "kernel", "its backend is the kernel")
+    t.error_like(function() km:step(1) end, "samples on its own", "it is not stepped")
+    t.error_like(function() km:snapshot() end, "start the kernel monitor", "no snapshot before start")
+    t.error_like(function() km:scheme { action = "stat" } end, "aggregates outside vmlab",
+      "vmlab schemes are refused: the kernel aggregates")
+    km:close()
+  end
 else
   t.is(km, nil, "the kernel backend is refused here")
   t.like(kmsg, why:gsub("%p", "%%%0"), "with the reason (" .. why .. ")")

@@ -166,8 +166,9 @@ end
 t.cmp_ok(acted_age, "<=", 1, "a script that acted restarts the region's age (" .. acted_age .. ")")
 t.cmp_ok(declined_age, ">=", 3, "a script that declined leaves it ageing (" .. declined_age .. ")")
 local bad = m:scheme { action = function() error("boom") end }
-m:step(20)
-t.like(bad:stats().last_error, "Invalid argument", "a raising script is counted as failed")
+t.error_like(function() m:step(20) end, "boom", "a raising script raises at the next step (on_error's default)")
+t.like(bad:stats().last_error, "boom", "and its message is the scheme's last_error")
+t.is(bad:stats().nr_applied, 0, "it is counted as failed")
 m:close()
 
 -- apply interval: every 300 ms of a 100 ms aggregation

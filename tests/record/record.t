@@ -94,6 +94,12 @@ t.like(select(2, rec.read(dir .. "/notrec.json")), "not a list of records", "JSO
 t.error_like(function() rec.write(dir .. "/x", snaps, { format = "yaml" }) end, "bad option 'format'", "unknown format")
 t.error_like(function() rec.write(dir .. "/x", { { time_us = 1 } }) end, "needs targets", "a snapshot without targets")
 
+-- misspelled option keys are named
+t.error_like(function() rec.open(dir .. "/x", { fromat = "json" }) end,
+  "record.open: unknown option 'fromat' %(did you mean 'format'%?%)", "record.open names a misspelled key")
+t.error_like(function() rec.write(dir .. "/x", {}, { intervals = { smaple = 1 } }) end,
+  "unknown option 'smaple'", "record.write checks its intervals table")
+
 -- a monitor with record= writes its own file
 local m2 = damon.monitor { targets = { { start = base, ["end"] = base + (64 << 20) } },
   oracle = { { start = base, ["end"] = base + (4 << 20) } }, record = dir .. "/mon.json", format = "json" }
