@@ -7,6 +7,7 @@
  * (an oracle answers, in virtual time, driven by m:step(n)), "kernel" (the
  * kernel's DAMON; refused, with the reason, where vmlab may not use it). */
 #include "vmlab/damon.h"
+#include "vmlab/damon_prot.h"
 #include "vmlab/host.h"
 #include "vmlab/units.h"
 
@@ -423,7 +424,7 @@ static int l_monitor(lua_State *L)
                               "runtime's own pages would fault inside the sampler");
         }
         if ((e = vmlab_damon_prot_attach(&m->d, prot)) < 0)
-            return vmlab_pushfail(L, -e, "damon.monitor(prot backend)");
+            return luaL_error(L, "damon.monitor: %s", vmlab_damon_prot_why());
     }
     m->L = L;
     e = vmlab_damon_init(&m->d);

@@ -1,6 +1,7 @@
 /* Segments: define, map, unmap and remove named mappings, and the registry
  * that lets scenarios (and memtoy commands) find them by name. */
-#include "vmlab/seg.h"
+#include "seg_priv.h"
+#include "vmlab/maps.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
@@ -226,8 +227,10 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
     struct vmlab_seg *s;
     int r, mprot, shared;
 
-    if (!addr || !size)
-        return -EINVAL;
+    if (!addr || !size || (uintptr_t)addr + size < (uintptr_t)addr)
+        return -EINVAL;                /* empty, or wraps past the top */
+    if (!vmlab_maps_covered((uintptr_t)addr, (uintptr_t)addr + size))
+        return -EFAULT;                /* not all of it is mapped */
     if ((r = new_seg(name, VMLAB_SEG_WRAP, size, &no_opts, &s)) < 0)
         return r;
     s->addr = addr;
@@ -267,21 +270,27 @@ int vmlab_seg_map(struct vmlab_seg *s)
     }
     s->addr = p;
     s->mapped = 1;
+    s->gen++;
     return 0;
 }
 
 int vmlab_seg_unmap(struct vmlab_seg *s)
 {
+    uintptr_t a = (uintptr_t)s->addr;
+    int r = 0;
+
     if (!s->mapped)
         return -EINVAL;
-    if (s->kind == VMLAB_SEG_WRAP) {
+    /* listeners let go of the pages first (a monitor restores what it armed) */
+    if ((r = vmlab_seg_notify_before(s, VMLAB_SEG_UNMAP, a, a + s->size, PROT_NONE)) < 0)
+        return r;
+    if (s->kind != VMLAB_SEG_WRAP &&
+        (s->kind == VMLAB_SEG_SHMEM ? shmdt(s->addr) : munmap(s->addr, s->size)))
+        r = -errno;
+    if (!r)
         s->mapped = 0;
-        return 0;
-    }
-    if (s->kind == VMLAB_SEG_SHMEM ? shmdt(s->addr) : munmap(s->addr, s->size))
-        return -errno;
-    s->mapped = 0;
-    return 0;
+    vmlab_seg_notify_after(s, VMLAB_SEG_UNMAP, a, a + s->size, PROT_NONE, r);
+    return r;
 }
 
 void vmlab_seg_remove(struct vmlab_seg *s)
@@ -310,4 +319,13 @@ int vmlab_seg_range(const struct vmlab_seg *s, uint64_t off, uint64_t *len)
     if (*len == 0)
         *len = s->size - off;
     return 0;
+}
+
+const struct vmlab_seg *vmlab_seg_covering(uintptr_t start, uintptr_t end)
+{
+    for (struct vmlab_seg *s = segs; s; s = s->next)
+        if (s->mapped && start >= (uintptr_t)s->addr && end <= (uintptr_t)s->addr + s->size &&
+            start < end)
+            return s;
+    return NULL;
 }
