@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #define SEG_MT "vmlab.seg"
 #define SEG_ALL "vmlab.seg.all"   /* registry: name -> userdata (keeps them alive) */
@@ -21,6 +22,20 @@ struct lseg {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
+
+/* The keys each option-taking function knows (vmlab_checkopts). */
+#define RANGE_KEYS "offset", "length"
+static const char *const range_keys[] = {RANGE_KEYS, NULL};
+static const char *const define_keys[] = {"shared", "share", "huge", "map", "addr", NULL};
+static const char *const anon_keys[] = {"shared", "share", "huge", "map", "addr", "align", NULL};
+static const char *const file_keys[] = {"name", "offset", "length", "shared", "share", "huge",
+                                        "create", "map", "readonly", NULL};
+static const char *const wrap_keys[] = {"prot", NULL};
+static const char *const touch_keys[] = {"op", "order", RANGE_KEYS, "stride", "seed", "all", NULL};
+static const char *const fill_keys[] = {RANGE_KEYS, "seed", NULL};
+static const char *const lock_keys[] = {RANGE_KEYS, "onfault", NULL};
+static const char *const resident_keys[] = {RANGE_KEYS, "pages", NULL};
+static const char *const flags_keys[] = {RANGE_KEYS, "flags", NULL};
 
 static struct vmlab_seg *checkseg(lua_State *L, int idx)
 {
@@ -41,23 +56,25 @@ static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t of
     return lua_pushfstring(L, "seg '%s' +%s %s", s->name, offs, vmlab_fmtsize(len, sz, sizeof sz));
 }
 
+/* length= of an options table: a size, or "*" (0: to the end). */
+static uint64_t length_opt(lua_State *L, int idx)
+{
+    uint64_t len = 0;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "length");
+        if (!(lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")))
+            len = vmlab_optfield_size(L, idx, "length", 0);
+        lua_pop(L, 1);
+    }
+    return len;
+}
+
 /* offset= and length= of an options table (length "*" or 0: to the end). */
 static void range_opts(lua_State *L, int idx, struct vmlab_seg *s, uint64_t *off, uint64_t *len)
 {
     int r;
     *off = vmlab_optfield_size(L, idx, "offset", 0);
-    if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "length");
-        if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")) {
-            lua_pop(L, 1);
-            *len = 0;
-        } else {
-            lua_pop(L, 1);
-            *len = vmlab_optfield_size(L, idx, "length", 0);
-        }
-    } else {
-        *len = 0;
-    }
+    *len = length_opt(L, idx);
     r = vmlab_seg_range(s, *off, len);
     if (r == -EINVAL)
         luaL_error(L, "%s: offset %I is not page aligned", describe(L, s, 0, 0), (lua_Integer)*off);
@@ -113,7 +130,7 @@ static void common_opts(lua_State *L, int idx, struct vmlab_seg_opts *o)
 static const char *checkname(lua_State *L, int idx)
 {
     size_t len;
-    const char *name = luaL_checklstring(L, idx, &len);
+    const char *name = vmlab_checkcstring(L, idx, &len);
     if (len == 0 || len >= VMLAB_SEG_NAME_MAX)
         luaL_argerror(L, idx, lua_pushfstring(L, "a segment name has 1 to %d characters",
                                               VMLAB_SEG_NAME_MAX - 1));
@@ -131,37 +148,50 @@ static int define_sized(lua_State *L, const char *call, define_fn fn, int shared
     struct vmlab_seg *s = NULL;
     const char *name = checkname(L, 1);
     uint64_t size = vmlab_checksize(L, 2);
-    char sz[32];
+    char sz[32], fname[16];
 
     if (size == 0)
         luaL_argerror(L, 2, "a segment cannot be empty");
+    snprintf(fname, sizeof fname, "seg.%s", call);
+    vmlab_checkopts(L, 3, fname, fn == vmlab_seg_anon ? anon_keys : define_keys);
     common_opts(L, 3, &o);
     o.shared = vmlab_optfield_bool(L, 3, "shared", o.shared || shared_default);
     o.hint = (void *)(uintptr_t)vmlab_optfield_size(L, 3, "addr", 0);
+    if (fn == vmlab_seg_anon) {
+        o.align = vmlab_optfield_size(L, 3, "align", 0);
+        if (o.align & (o.align - 1))
+            luaL_error(L, "bad option 'align' (a power of two, got %I)", (lua_Integer)o.align);
+        if (o.align && o.hint)
+            luaL_error(L, "bad option 'align' (not with addr=)");
+    }
     return define_result(L, fn(name, size, &o, &s), &s,
                          lua_pushfstring(L, "%s('%s', %s%s)", call, name,
                                          vmlab_fmtsize(size, sz, sizeof sz), o.huge ? ", huge" : ""));
 }
 
-/* seg.anon(name, size[, {shared=, huge=, map=, addr=}]) */
+/* seg.anon(name, size[, {shared=, huge=, map=, addr=, align=}]) */
 static int l_anon(lua_State *L) { return define_sized(L, "anon", vmlab_seg_anon, 0); }
+
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) < 0 ? -1 : (int64_t)st.st_size;
+}
 
 /* seg.file(path[, {name=, offset=, length=, shared=, create=, map=, readonly=}]) */
 static int l_file(lua_State *L)
 {
     struct vmlab_seg_opts o = {0};
     struct vmlab_seg *s = NULL;
-    const char *path = luaL_checkstring(L, 1), *base = strrchr(path, '/');
-    const char *name = vmlab_optfield_string(L, 2, "name", base ? base + 1 : path);
+    const char *path = vmlab_checkcstring(L, 1, NULL), *base = strrchr(path, '/');
+    const char *name;
+    int r;
 
+    vmlab_checkopts(L, 2, "seg.file", file_keys);
+    name = vmlab_optfield_string(L, 2, "name", base ? base + 1 : path);
     common_opts(L, 2, &o);
     o.offset = (off_t)vmlab_optfield_size(L, 2, "offset", 0);
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_getfield(L, 2, "length");
-        if (!(lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")))
-            o.length = vmlab_optfield_size(L, 2, "length", 0);
-        lua_pop(L, 1);
-    }
+    o.length = length_opt(L, 2);
     o.create = vmlab_optfield_size(L, 2, "create", 0);
     o.readonly = vmlab_optfield_bool(L, 2, "readonly", 0);
     if (o.offset % (off_t)vmlab_pagesize())
@@ -170,8 +200,11 @@ static int l_file(lua_State *L)
         return luaL_error(L, "file('%s'): bad segment name '%s'", path, name);
     lua_pushstring(L, name);
     lua_replace(L, 1);                           /* define_result names it */
-    return define_result(L, vmlab_seg_file(name, path, &o, &s), &s,
-                         lua_pushfstring(L, "file('%s')", path));
+    r = vmlab_seg_file(name, path, &o, &s);
+    if (r == -ENXIO)                             /* say what lies past what */
+        return vmlab_pushfail(L, ENXIO, "file('%s'): offset %lld is at or past the end of the file (%lld bytes)",
+                              path, (long long)o.offset, (long long)file_size(path));
+    return define_result(L, r, &s, lua_pushfstring(L, "file('%s')", path));
 }
 
 /* seg.shmem(name, size[, {huge=, map=}]) */
@@ -187,14 +220,25 @@ static int l_wrap(lua_State *L)
     struct vmlab_seg *s = NULL;
     const char *name = checkname(L, 1);
     uint64_t addr = vmlab_checksize(L, 2), size = vmlab_checksize(L, 3);
-    int prot = parse_prot(L, 4, vmlab_optfield_string(L, 4, "prot", "rw"));
-    return define_result(L, vmlab_seg_wrap(name, (void *)(uintptr_t)addr, size, prot, &s), &s,
-                         lua_pushfstring(L, "wrap('%s')", name));
+    int prot, r;
+
+    vmlab_checkopts(L, 4, "seg.wrap", wrap_keys);
+    prot = parse_prot(L, 4, vmlab_optfield_string(L, 4, "prot", "rw"));
+    if (size == 0 || addr == 0)
+        return luaL_error(L, "wrap('%s'): %s is zero", name, size == 0 ? "the size" : "the address");
+    if (addr + size < addr)
+        return luaL_error(L, "wrap('%s'): %p + %I bytes wraps past the top of the address space", name,
+                          (void *)(uintptr_t)addr, (lua_Integer)size);
+    r = vmlab_seg_wrap(name, (void *)(uintptr_t)addr, size, prot, &s);
+    if (r == -EFAULT)
+        return luaL_error(L, "wrap('%s'): [%p, +%I) is not all mapped (seg.wrap registers a mapping "
+                          "that exists)", name, (void *)(uintptr_t)addr, (lua_Integer)size);
+    return define_result(L, r, &s, lua_pushfstring(L, "wrap('%s')", name));
 }
 
 static int l_get(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = vmlab_checkcstring(L, 1, NULL);
     lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL);    /* all */
     lua_getfield(L, -1, name);                      /* all seg|nil */
     return 1;
@@ -223,7 +267,7 @@ static int l_list(lua_State *L)
 static int l_table(lua_State *L)
 {
     luaL_Buffer b;
-    const char *name = luaL_optstring(L, 1, NULL);
+    const char *name = vmlab_optcstring(L, 1, NULL, NULL);
     char line[512];
     int found = 0;
 
@@ -328,7 +372,9 @@ static int seg_touch(lua_State *L)
     if (lua_type(L, 2) == LUA_TSTRING) {
         t.op = (enum vmlab_touch_op)luaL_checkoption(L, 2, NULL, ops);
         opts = 3;
+        vmlab_checkopts(L, 3, "s:touch", touch_keys);
     } else if (lua_type(L, 2) == LUA_TTABLE) {
+        vmlab_checkopts(L, 2, "s:touch", touch_keys);
         lua_getfield(L, 2, "op");
         t.op = (enum vmlab_touch_op)luaL_checkoption(L, -1, "write", ops);
         lua_getfield(L, 2, "order");
@@ -339,11 +385,9 @@ static int seg_touch(lua_State *L)
     }
     requiremapped(L, s, "touch");
     range_opts(L, opts, s, &t.offset, &t.length);
-    t.stride = (uint64_t)vmlab_optfield_int(L, opts, "stride", 1);
+    t.stride = (uint64_t)vmlab_optfield_range(L, opts, "stride", 1, 1, LUA_MAXINTEGER);
     t.seed = (uint64_t)vmlab_optfield_int(L, opts, "seed", 1);
     t.all = vmlab_optfield_bool(L, opts, "all", 0);
-    if (t.order == VMLAB_ORDER_STRIDE && (int64_t)t.stride < 1)
-        return luaL_error(L, "touch: stride must be at least 1 page");
     r = vmlab_seg_touch(s, &t);
     if (r == -EFAULT)
         return fault_error(L, s, "touch", &t.fault);
@@ -364,6 +408,7 @@ static int seg_fill(lua_State *L)
     uint64_t off, len;
     int r;
 
+    vmlab_checkopts(L, 2, "s:fill", fill_keys);
     requiremapped(L, s, "fill");
     range_opts(L, 2, s, &off, &len);
     r = vmlab_seg_fill(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &f);
@@ -383,6 +428,7 @@ static int seg_verify(lua_State *L)
     uint64_t off, len, first, nbad;
     int r;
 
+    vmlab_checkopts(L, 2, "s:verify", fill_keys);
     requiremapped(L, s, "verify");
     range_opts(L, 2, s, &off, &len);
     r = vmlab_seg_verify(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &first, &nbad, &f);
@@ -416,6 +462,7 @@ static int seg_lock(lua_State *L)
     struct vmlab_seg *s = checkseg(L, 1);
     uint64_t off, len;
     int onfault;
+    vmlab_checkopts(L, 2, "s:lock", lock_keys);
     requiremapped(L, s, "lock");
     range_opts(L, 2, s, &off, &len);
     onfault = vmlab_optfield_bool(L, 2, "onfault", 0);
@@ -427,6 +474,7 @@ static int seg_unlock(lua_State *L)
 {
     struct vmlab_seg *s = checkseg(L, 1);
     uint64_t off, len;
+    vmlab_checkopts(L, 2, "s:unlock", range_keys);
     requiremapped(L, s, "unlock");
     range_opts(L, 2, s, &off, &len);
     return ok_or_fail(L, vmlab_seg_unlock(s, off, len), "%s(%s)", "munlock", describe(L, s, off, len));
@@ -456,8 +504,9 @@ static int parse_prot(lua_State *L, int idx, const char *p)
 static int seg_protect(lua_State *L)
 {
     struct vmlab_seg *s = checkseg(L, 1);
-    int prot = parse_prot(L, 2, luaL_checkstring(L, 2));
+    int prot = parse_prot(L, 2, vmlab_checkcstring(L, 2, NULL));
     uint64_t off, len;
+    vmlab_checkopts(L, 3, "s:protect", range_keys);
     requiremapped(L, s, "protect");
     range_opts(L, 3, s, &off, &len);
     return ok_or_fail(L, vmlab_seg_protect(s, off, len, prot), "mprotect(%s, %s)",
@@ -468,7 +517,7 @@ static int seg_protect(lua_State *L)
 static int seg_advise(lua_State *L)
 {
     struct vmlab_seg *s = checkseg(L, 1);
-    const char *name = luaL_checkstring(L, 2);
+    const char *name = vmlab_checkcstring(L, 2, NULL);
     int advice = vmlab_madvise_value(name);
     uint64_t off, len;
 
@@ -484,6 +533,7 @@ static int seg_advise(lua_State *L)
         return luaL_argerror(L, 2, lua_pushfstring(L, "unknown advice '%s' (one of: %s)", name,
                                                    lua_tostring(L, -1)));
     }
+    vmlab_checkopts(L, 3, "s:advise", range_keys);
     requiremapped(L, s, "advise");
     range_opts(L, 3, s, &off, &len);
     return ok_or_fail(L, vmlab_seg_advise(s, off, len, advice), "madvise(%s, %s)",
@@ -500,18 +550,15 @@ static int resident_of(lua_State *L, struct vmlab_seg *s, int opts)
     int64_t r;
     int want_pages;
 
+    vmlab_checkopts(L, opts, "s:resident", resident_keys);
     requiremapped(L, s, "resident");
     range_opts(L, opts, s, &off, &len);
     want_pages = vmlab_optfield_bool(L, opts, "pages", 0);
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    vec = malloc(n + 1);
-    if (!vec)
-        return vmlab_pushfail(L, ENOMEM, "resident(%s)", describe(L, s, off, len));
+    vec = lua_newuserdatauv(L, n + 1, 0);                /* scratch: Lua's */
     r = vmlab_seg_resident(s, off, len, vec);
-    if (r < 0) {
-        free(vec);
+    if (r < 0)
         return vmlab_pushfail(L, (int)-r, "mincore(%s)", describe(L, s, off, len));
-    }
     lua_pushinteger(L, r);
     lua_pushinteger(L, (lua_Integer)n);
     if (want_pages) {
@@ -520,10 +567,8 @@ static int resident_of(lua_State *L, struct vmlab_seg *s, int opts)
             lua_pushboolean(L, vec[i] & 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
-        free(vec);
         return 3;
     }
-    free(vec);
     return 2;
 }
 static int seg_resident(lua_State *L) { return resident_of(L, checkseg(L, 1), 2); }
@@ -535,16 +580,14 @@ static int pages_of(lua_State *L, struct vmlab_seg *s, int opts)
     struct vmlab_page_info *pi;
     int r;
 
+    vmlab_checkopts(L, opts, "s:pages", range_keys);
     requiremapped(L, s, "pages");
     range_opts(L, opts, s, &off, &len);
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    pi = calloc(n + 1, sizeof *pi);
-    if (!pi)
-        return vmlab_pushfail(L, ENOMEM, "pages(%s)", describe(L, s, off, len));
-    if ((r = vmlab_seg_pages(s, off, len, pi)) < 0) {
-        free(pi);
+    pi = lua_newuserdatauv(L, (n + 1) * sizeof *pi, 0);   /* scratch: Lua's */
+    memset(pi, 0, (n + 1) * sizeof *pi);
+    if ((r = vmlab_seg_pages(s, off, len, pi)) < 0)
         return vmlab_pushfail(L, -r, "pagemap(%s)", describe(L, s, off, len));
-    }
     lua_createtable(L, (int)n, 0);
     for (uint64_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 6);
@@ -559,7 +602,6 @@ static int pages_of(lua_State *L, struct vmlab_seg *s, int opts)
         }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    free(pi);
     return 1;
 }
 static int seg_pages(lua_State *L) { return pages_of(L, checkseg(L, 1), 2); }
@@ -599,6 +641,7 @@ static int where_of(lua_State *L, struct vmlab_seg *s, int opts, int counts_only
     uint64_t off, len, n;
     int r;
 
+    vmlab_checkopts(L, opts, counts_only ? "s:numa_counts" : "s:where", range_keys);
     requiremapped(L, s, counts_only ? "numa_counts" : "where");
     range_opts(L, opts, s, &off, &len);
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
@@ -647,6 +690,7 @@ static int seg_mbind(lua_State *L)
     if (vmlab_parse_policy(spec, &p, err, sizeof err) < 0)
         return luaL_argerror(L, 2, err);
     vmlab_checknodes(L, 3, &nodes);
+    vmlab_checkopts(L, 4, "s:mbind", flags_keys);
     if (lua_type(L, 4) == LUA_TTABLE) {
         lua_getfield(L, 4, "flags");
         if (lua_type(L, -1) == LUA_TSTRING) {
@@ -654,10 +698,14 @@ static int seg_mbind(lua_State *L)
         } else if (lua_type(L, -1) == LUA_TTABLE) {
             for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
                 lua_rawgeti(L, -1, i);
-                check_flags(L, luaL_checkstring(L, -1), &p);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    luaL_error(L, "bad option 'flags' (names expected, got %s)", luaL_typename(L, -1));
+                check_flags(L, lua_tostring(L, -1), &p);
                 lua_pop(L, 1);
             }
         }
+        else if (!lua_isnil(L, -1))
+            luaL_error(L, "bad option 'flags' (a string or an array of names)");
         lua_pop(L, 1);
     }
     requiremapped(L, s, "mbind");
@@ -690,13 +738,14 @@ static int seg_policy(lua_State *L)
 static int seg_move(lua_State *L)
 {
     struct vmlab_seg *s = checkseg(L, 1);
-    lua_Integer node = luaL_checkinteger(L, 2);
+    lua_Integer node = vmlab_checkrange(L, 2, 0, VMLAB_MAX_NODES - 1);
     uint64_t off, len, n;
     struct vmlab_policy_spec p = {-1, 0, 0};
     unsigned mf;
     int *status;
     long r;
 
+    vmlab_checkopts(L, 3, "s:move", flags_keys);
     requiremapped(L, s, "move");
     range_opts(L, 3, s, &off, &len);
     check_flags(L, vmlab_optfield_string(L, 3, "flags", ""), &p);
@@ -704,21 +753,16 @@ static int seg_move(lua_State *L)
     mf = (p.mbind_flags & (unsigned)vmlab_mbind_flag("all")) ? (unsigned)vmlab_mbind_flag("all")
                                                  : (unsigned)vmlab_mbind_flag("move");
     n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    status = malloc((n + 1) * sizeof *status);
-    if (!status)
-        return vmlab_pushfail(L, ENOMEM, "move(%s)", describe(L, s, off, len));
+    status = lua_newuserdatauv(L, (n + 1) * sizeof *status, 0);  /* scratch: Lua's */
     r = vmlab_seg_move(s, off, len, (int)node, mf, status);
-    if (r < 0) {
-        free(status);
+    if (r < 0)
         return vmlab_pushfail(L, (int)-r, "move_pages(%s, to node %d)", describe(L, s, off, len), (int)node);
-    }
     lua_pushinteger(L, r);
     lua_createtable(L, (int)n, 0);
     for (uint64_t i = 0; i < n; i++) {
         lua_pushinteger(L, status[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    free(status);
     return 2;
 }
 
@@ -820,15 +864,20 @@ static const luaL_Reg map_methods[] = {
     {"resident", map_resident}, {"where", map_where}, {"pages", map_pages},
     {"numa_counts", map_counts}, {NULL, NULL}};
 
+static void free_maps(void *p, size_t n) { vmlab_maps_free(p, n); }
+
 /* seg.maps() -> { {start=, ["end"]=, size=, perms=, offset=, path=}, ... } */
 static int l_maps(lua_State *L)
 {
+    struct vmlab_box *box = vmlab_newbox(L, free_maps);   /* box: pushing may raise */
     struct vmlab_mapping *v;
     size_t n;
-    int r = vmlab_maps_read(&v, &n);    /* read whole: pushing may raise */
+    int r = vmlab_maps_read(&v, &n);    /* read whole */
 
     if (r < 0)
         return vmlab_pushfail(L, -r, "seg.maps(): reading /proc/self/maps");
+    box->p = v;
+    box->n = n;
     lua_createtable(L, (int)n, 0);                              /* list */
     for (size_t i = 0; i < n; i++) {
         const struct vmlab_mapping *m = &v[i];
@@ -845,7 +894,7 @@ static int l_maps(lua_State *L)
         luaL_setmetatable(L, MAPS_MT);
         lua_rawseti(L, -2, (lua_Integer)i + 1);                 /* list */
     }
-    vmlab_maps_free(v, n);
+    vmlab_box_release(box);
     return 1;
 }
 

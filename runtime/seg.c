@@ -77,6 +77,7 @@ static int new_seg(const char *name, enum vmlab_seg_kind kind, size_t size,
     s->shared = o->shared;
     s->huge = o->huge;
     s->addr = o->hint;
+    s->align = o->align;
     s->offset = o->offset;
     s->prot = PROT_READ | PROT_WRITE;
     s->pagesize = vmlab_pagesize();
@@ -117,7 +118,7 @@ int vmlab_seg_anon(const char *name, size_t size, const struct vmlab_seg_opts *o
     int r;
 
     o = o ? o : &no_opts;
-    if (size == 0)
+    if (size == 0 || (o->align & (o->align - 1)) || (o->align && o->hint))
         return -EINVAL;
     if ((r = new_seg(name, VMLAB_SEG_ANON, size, o, &s)) < 0)
         return r;
@@ -245,6 +246,27 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
     return 0;
 }
 
+/* An address aligned to align with size bytes free after it: reserve
+ * size + align, keep the aligned part reserved (the caller maps over it
+ * with MAP_FIXED), give the rest back.  NULL with errno on failure. */
+static void *aligned_spot(size_t size, uint64_t align)
+{
+    size_t span = size + align;
+    char *r, *a;
+
+    if (span < size)
+        return errno = ENOMEM, NULL;
+    r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return NULL;
+    a = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+    if (a > r)
+        munmap(r, (size_t)(a - r));
+    if (r + span > a + size)
+        munmap(a + size, (size_t)(r + span - (a + size)));
+    return a;
+}
+
 int vmlab_seg_map(struct vmlab_seg *s)
 {
     void *p;
@@ -262,6 +284,13 @@ int vmlab_seg_map(struct vmlab_seg *s)
         flags = s->shared ? MAP_SHARED : MAP_PRIVATE;
         if (s->kind == VMLAB_SEG_ANON)
             flags |= MAP_ANONYMOUS;
+        if (s->kind == VMLAB_SEG_ANON && s->align > vmlab_pagesize()) {
+            void *at = aligned_spot(s->size, s->align);
+            if (!at)
+                return -errno;
+            s->addr = at;
+            flags |= MAP_FIXED;
+        }
         p = mmap(s->addr, s->size, s->prot, flags, s->fd, s->kind == VMLAB_SEG_FILE ? s->offset : 0);
         if (p == MAP_FAILED)
             return -errno;

@@ -26,6 +26,7 @@ struct vmlab_seg {
     size_t size;          /* length in bytes */
     off_t offset;         /* file offset */
     size_t pagesize;      /* base page size, or the huge page size */
+    uint64_t align;       /* anon: mapped at a multiple of this (0: any) */
     int fd;               /* file/memfd, -1 otherwise */
     int shmid;            /* SysV, -1 otherwise */
     unsigned gen;         /* bumped by every protect, map and unmap */
@@ -37,6 +38,7 @@ struct vmlab_seg {
 struct vmlab_seg_opts {
     int shared, huge, map;
     void *hint;           /* address hint (anon) */
+    uint64_t align;       /* anon: map at a multiple of this (a power of two) */
     off_t offset;         /* file */
     uint64_t length;      /* file: 0 = to the end of the file */
     uint64_t create;      /* file: create or extend to this size */
@@ -155,6 +157,15 @@ struct vmlab_seg_listener {
 };
 void vmlab_seg_listen(struct vmlab_seg_listener *l);
 void vmlab_seg_unlisten(struct vmlab_seg_listener *l);
+
+/* Whether [start, end) is the user's memory (runtime/seg_owner.c): every
+ * page mapped, all of it inside segments vmlab maps or shared mappings
+ * wrapped with seg.wrap (pools); none of it the runtime's own (heap,
+ * stacks, vdso, the binary and libraries, private anonymous memory such
+ * as malloc arenas), which a PROT_NONE or a written pattern would break.
+ * 0, or -EINVAL (empty, unaligned), -EFAULT (a hole), -EPERM (the
+ * runtime's) with the reason, naming the addresses, in why. */
+int vmlab_seg_check_user_range(uint64_t start, uint64_t end, char *why, size_t len);
 
 /* The mapped segment that holds [start, end) whole, or NULL. */
 const struct vmlab_seg *vmlab_seg_covering(uintptr_t start, uintptr_t end);
