@@ -120,6 +120,8 @@ int vmlab_run_module_main(lua_State *L, const char *mod, int argc, char **argv);
 /* Node lists: "0-2,5", "*", "0x3", an integer or an array (nil: none). */
 struct vmlab_nodemask;
 void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m);
+/* Cpu lists the same way ("*": every configured cpu); messages say cpu. */
+void vmlab_checkcpus(lua_State *L, int idx, struct vmlab_nodemask *m);
 void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m);
 
 /* Regions as tables {start, end, nr_accesses, age}; `extra` reserves room
