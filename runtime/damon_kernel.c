@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *root(void)
 {
@@ -66,6 +67,13 @@ int vmlab_damon_kernel_probe(char *why, size_t len)
     snprintf(kd, sizeof kd, "%s/kdamonds", root());
     n = getll(kd, "nr_kdamonds");
     if (n < 0) {
+        /* unreadable is not absent: as nobody the file exists, mode 0600 */
+        char f[600];
+        snprintf(f, sizeof f, "%s/nr_kdamonds", kd);
+        if (access(f, R_OK) < 0 && (errno == EACCES || errno == EPERM)) {
+            snprintf(why, len, "%s: %s (DAMON's sysfs interface needs root)", f, strerror(errno));
+            return -EACCES;
+        }
         snprintf(why, len, "the kernel has no DAMON sysfs interface (%s/nr_kdamonds)", kd);
         return -ENOENT;
     }
