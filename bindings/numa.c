@@ -29,16 +29,14 @@ static int l_available(lua_State *L)
 /* numa.nodes() -> { {id=, total=, free=, cpus=, distances={[node]=d}}, ... } */
 static int l_nodes(lua_State *L)
 {
-    struct vmlab_node_info *info = calloc(VMLAB_MAX_NODES, sizeof *info);
+    /* scratch owned by Lua: the pushes below may raise */
+    struct vmlab_node_info *info = lua_newuserdatauv(L, VMLAB_MAX_NODES * sizeof *info, 0);
     int n;
 
-    if (!info)
-        return vmlab_pushfail(L, ENOMEM, "numa.nodes()");
+    memset(info, 0, VMLAB_MAX_NODES * sizeof *info);
     n = vmlab_numa_nodes(info, VMLAB_MAX_NODES);
-    if (n < 0) {
-        free(info);
+    if (n < 0)
         return vmlab_pushfail(L, -n, "numa.nodes()");
-    }
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_createtable(L, 0, 5);
@@ -57,7 +55,6 @@ static int l_nodes(lua_State *L)
         lua_setfield(L, -2, "distances");
         lua_rawseti(L, -2, i + 1);
     }
-    free(info);
     return 1;
 }
 

@@ -219,7 +219,7 @@ static int l_wrap(lua_State *L)
 {
     struct vmlab_seg *s = NULL;
     const char *name = checkname(L, 1);
-    uint64_t addr = vmlab_checksize(L, 2), size = vmlab_checksize(L, 3);
+    uint64_t addr = vmlab_checkaddr(L, 2), size = vmlab_checksize(L, 3);
     int prot, r;
 
     vmlab_checkopts(L, 4, "seg.wrap", wrap_keys);

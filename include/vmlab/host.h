@@ -28,6 +28,9 @@ extern const struct vmlab_embedded vmlab_stdlib[];
  * anything else, naming it (negative, NaN, infinite, overflow, a NUL). */
 uint64_t vmlab_checksize(lua_State *L, int idx);
 uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def);
+/* An address: an integer, read as unsigned 64 bits (Lua spells
+ * 0xfffffffffffff000 as -4096), or a string "0x7f00..." / decimal. */
+uint64_t vmlab_checkaddr(lua_State *L, int idx);
 /* Times: seconds (a finite number, 0 to VMLAB_TIME_MAX) or
  * "<n>[us|ms|s|m]"; raises on anything else, NaN and infinity included. */
 double vmlab_checktime(lua_State *L, int idx);

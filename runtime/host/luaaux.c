@@ -154,6 +154,25 @@ static int totime(lua_State *L, int idx, double *out)
     }
 }
 
+uint64_t vmlab_checkaddr(lua_State *L, int idx)
+{
+    const char *s;
+    char *end;
+    unsigned long long v;
+
+    if (lua_isinteger(L, idx))
+        return (uint64_t)lua_tointeger(L, idx);      /* -4096 is 0xfffffffffffff000 */
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_typeerror(L, idx, "address (integer or string like '0x7f0000000000')");
+    if (!(s = cstring(L, idx, "address", NULL)))
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (!*s || *end || errno || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        luaL_argerror(L, idx, lua_pushfstring(L, "bad address '%s' (a 64-bit number, e.g. 0x7f0000000000)", s));
+    return (uint64_t)v;
+}
+
 uint64_t vmlab_checksize(lua_State *L, int idx)
 {
     uint64_t v = 0;
