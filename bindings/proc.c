@@ -338,7 +338,7 @@ static struct lchild *newhandle(lua_State *L, const char *name)
 static int l_child(lua_State *L)
 {
     size_t nlen;
-    const char *name = luaL_checklstring(L, 1, &nlen);
+    const char *name = vmlab_checkcstring(L, 1, &nlen);
     struct lchild *h;
     int in, out, r;
 
@@ -473,7 +473,7 @@ static int checksig(lua_State *L, int idx)
             luaL_argerror(L, idx, "no such signal");
         return sig;
     }
-    sig = vmlab_signal_number(luaL_optstring(L, idx, "SIGTERM"));
+    sig = vmlab_signal_number(vmlab_optcstring(L, idx, "SIGTERM", NULL));
     if (sig < 0)
         luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, idx)));
     return sig;
@@ -594,7 +594,7 @@ static int c_tostring(lua_State *L)
 static int l_get(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, CHILDREN);
-    lua_getfield(L, -1, luaL_checkstring(L, 1));
+    lua_getfield(L, -1, vmlab_checkcstring(L, 1, NULL));
     return 1;
 }
 

@@ -157,7 +157,7 @@ static void check_flags(lua_State *L, const char *text, struct vmlab_policy_spec
 static int seg_mbind(lua_State *L)
 {
     struct vmlab_seg *s = segl_check(L, 1);
-    const char *spec = luaL_checkstring(L, 2);
+    const char *spec = vmlab_checkcstring(L, 2, NULL);
     struct vmlab_policy_spec p = {-1, 0, 0};
     char err[160], nodestr[256];
     struct vmlab_nodemask nodes;

@@ -81,6 +81,8 @@ t.error_like(function() s:protect("r\0w") end, "NUL", "a protection with a NUL")
 t.error_like(function() s:protect("rr") end, "bad protection 'rr'", "a protection letter twice")
 t.error_like(function() s:protect("rwxr") end, "bad protection", "four letters")
 t.error_like(function() numa.parse_nodes("0\0-5") end, "NUL", "a node list with a NUL")
+t.error_like(function() require("vmlab.proc").child("a\0b") end, "NUL", "a child name with a NUL (was 'a')")
+t.error_like(function() require("vmlab.proc").signal("TERM\0x") end, "NUL", "a signal name with a NUL")
 
 -- messages that say what they mean
 t.error_like(function() numa.cpus(-1) end, "cpu number %-1 out of range", "numa.cpus(-1) speaks of cpus")
