@@ -428,7 +428,9 @@ int vmlab_damon_prot_attach(struct vmlab_damon *d, const int *prot)
 {
     struct prot_state *ps;
     pthread_mutexattr_t ma;
-    size_t cap = (size_t)d->attrs.max_nr_regions * 3 + 64;
+    /* a first guess; prepare() grows the table to the regions there are
+     * (max_nr_regions is only a target, and may be absurd) */
+    size_t cap = d->attrs.max_nr_regions < 1024 ? (size_t)d->attrs.max_nr_regions * 3 + 64 : 3136;
     int e;
 
     (void)prot;
