@@ -349,12 +349,3 @@ int vmlab_seg_range(const struct vmlab_seg *s, uint64_t off, uint64_t *len)
         *len = s->size - off;
     return 0;
 }
-
-const struct vmlab_seg *vmlab_seg_covering(uintptr_t start, uintptr_t end)
-{
-    for (struct vmlab_seg *s = segs; s; s = s->next)
-        if (s->mapped && start >= (uintptr_t)s->addr && end <= (uintptr_t)s->addr + s->size &&
-            start < end)
-            return s;
-    return NULL;
-}

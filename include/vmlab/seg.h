@@ -167,6 +167,4 @@ void vmlab_seg_unlisten(struct vmlab_seg_listener *l);
  * runtime's) with the reason, naming the addresses, in why. */
 int vmlab_seg_check_user_range(uint64_t start, uint64_t end, char *why, size_t len);
 
-/* The mapped segment that holds [start, end) whole, or NULL. */
-const struct vmlab_seg *vmlab_seg_covering(uintptr_t start, uintptr_t end);
 #endif
