@@ -8,6 +8,7 @@
  * kernel's DAMON; refused, with the reason, where vmlab may not use it). */
 #include "vmlab/damon.h"
 #include "vmlab/damon_prot.h"
+#include "vmlab/seg.h"
 #include "vmlab/host.h"
 #include "vmlab/units.h"
 
@@ -212,9 +213,8 @@ static void parse_targets(lua_State *L, int opts, struct vmlab_damon *d, int *pr
             lua_pop(L, 2);
             lua_getfield(L, -1, "prot");
             p = lua_tostring(L, -1);
-            prot[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
-                              (strchr(p, 'x') ? PROT_EXEC : 0))
-                           : PROT_READ | PROT_WRITE;
+            if (!p || vmlab_parse_prot(p, &prot[t]) < 0)   /* unused: the seg engine owns protection */
+                prot[t] = PROT_READ | PROT_WRITE;
             lua_pop(L, 1);
         }
         if (end <= start || start % 4096)
