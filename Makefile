@@ -136,6 +136,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(RT_SRC) $(HEADERS) $(BUILD)/libvmje.a
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(RT_SRC) $(CAIRO_CFLAGS) -lnuma -ljansson -lz -lpthread -lm -ldl $(BUILD)/libvmje.a
 
+# The Lua-facing argument helpers' target links them (and Lua) too.
+FUZZ_HOST := runtime/host/luaaux.c runtime/host/luanodes.c
+$(BUILD)/fuzz/luaargs_fuzz: tests/fuzz/luaargs_fuzz.c $(FUZZ_HOST) $(RT_SRC) $(HEADERS) $(BUILD)/libvmje.a | $(BUILD)/gen/vmlab_modules.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -I$(BUILD)/gen $(LUA_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(FUZZ_HOST) $(RT_SRC) $(CAIRO_CFLAGS) $(LUA_LIBS) -lnuma -ljansson -lz -lpthread -lm -ldl $(BUILD)/libvmje.a
+
 clean:
 	rm -rf build build-asan build-*
 

@@ -9,6 +9,7 @@
  * rule of docs/DESIGN.md (close waits for the callback; re-entry is busy). */
 #include "vmlab/damon.h"
 #include "vmlab/damos.h"
+#include "vmlab/seg.h"
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
 #include "vmlab/record.h"
@@ -338,9 +339,8 @@ static size_t parse_targets(lua_State *L, int opts, struct vmlab_range **ranges,
             lua_pop(L, 2);
             lua_getfield(L, -1, "prot");
             p = lua_tostring(L, -1);
-            (*prot)[t] = p ? ((strchr(p, 'r') ? PROT_READ : 0) | (strchr(p, 'w') ? PROT_WRITE : 0) |
-                              (strchr(p, 'x') ? PROT_EXEC : 0))
-                           : PROT_READ | PROT_WRITE;
+            if (!p || vmlab_parse_prot(p, &(*prot)[t]) < 0)
+                (*prot)[t] = PROT_READ | PROT_WRITE;
             lua_pop(L, 1);
         }
         (*ranges)[t] = (struct vmlab_range){start, end};
@@ -372,11 +372,7 @@ static struct vmlab_damon_pattern *parse_pattern(lua_State *L, int idx, size_t *
         v[i].start = (uint64_t)lua_tointeger(L, -2);
         v[i].end = (uint64_t)lua_tointeger(L, -1);
         lua_pop(L, 2);
-        lua_getfield(L, r, "p");
-        v[i].p = lua_isnil(L, -1) ? 1.0 : luaL_checknumber(L, -1);
-        lua_pop(L, 1);
-        if (!(v[i].p >= 0 && v[i].p <= 1))
-            luaL_error(L, "bad oracle pattern entry %d: p is a probability (0 to 1)", (int)i + 1);
+        v[i].p = vmlab_optfield_number(L, r, "p", 1.0, 0, 1);   /* a probability; NaN named */
         double from = vmlab_optfield_time(L, r, "from", 0), to = vmlab_optfield_time(L, r, "to", 0);
         if (!(from <= 1e9 && to <= 1e9))    /* microseconds must fit: about 30 years */
             luaL_error(L, "bad oracle pattern entry %d: from and to are at most 1e9 s", (int)i + 1);
@@ -440,11 +436,7 @@ static int l_monitor(lua_State *L)
         luaL_error(L, "damon.monitor: bad option 'seed' (an integer expected)");
     o.seed = lua_isnil(L, -1) ? 42 : (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, 1, "budget");
-    o.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    if (!(o.budget >= 0 && o.budget <= 1))
-        return luaL_error(L, "damon.monitor: bad option 'budget' (a fraction of one CPU, 0 to 1)");
+    o.budget = vmlab_optfield_number(L, 1, "budget", 0.05, 0, 1);   /* a fraction of one CPU */
     if (lua_getfield(L, 1, "record") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "damon.monitor: bad option 'record' (a file path string expected, got %s)",
                           luaL_typename(L, -1));
@@ -477,7 +469,9 @@ static int l_monitor(lua_State *L)
     }
     m->d = vmlab_damon_new(&o, &e, why, sizeof why);
     if (!m->d) {
-        if (e == -EINVAL)
+        /* bad options, and prot targets that are not the user's memory
+         * (-EFAULT unmapped, -EPERM the runtime's own): misuse, raised */
+        if (e == -EINVAL || (o.backend == VMLAB_DAMON_PROT && (e == -EFAULT || e == -EPERM)))
             return luaL_error(L, "damon.monitor: %s", why);
         return fail(L, -e, "damon.monitor%s: %s", o.backend == VMLAB_DAMON_KERNEL && !o.record
                     ? "(kernel backend)" : "", why);

@@ -4,6 +4,7 @@
 #include "vmlab/numa.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +29,14 @@ static int l_available(lua_State *L)
 /* numa.nodes() -> { {id=, total=, free=, cpus=, distances={[node]=d}}, ... } */
 static int l_nodes(lua_State *L)
 {
-    struct vmlab_node_info *info = calloc(VMLAB_MAX_NODES, sizeof *info);
+    /* scratch owned by Lua: the pushes below may raise */
+    struct vmlab_node_info *info = lua_newuserdatauv(L, VMLAB_MAX_NODES * sizeof *info, 0);
     int n;
 
-    if (!info)
-        return vmlab_pushfail(L, ENOMEM, "numa.nodes()");
+    memset(info, 0, VMLAB_MAX_NODES * sizeof *info);
     n = vmlab_numa_nodes(info, VMLAB_MAX_NODES);
-    if (n < 0) {
-        free(info);
+    if (n < 0)
         return vmlab_pushfail(L, -n, "numa.nodes()");
-    }
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_createtable(L, 0, 5);
@@ -56,7 +55,6 @@ static int l_nodes(lua_State *L)
         lua_setfield(L, -2, "distances");
         lua_rawseti(L, -2, i + 1);
     }
-    free(info);
     return 1;
 }
 
@@ -84,14 +82,15 @@ static int l_policy(lua_State *L)
 /* numa.set_policy(policy[, nodes[, flags]]); policy may read "interleave+static". */
 static int l_set_policy(lua_State *L)
 {
-    const char *spec = luaL_checkstring(L, 1);
+    const char *spec = vmlab_checkcstring(L, 1, NULL);
+    const char *flags = vmlab_optcstring(L, 3, NULL, NULL);
     struct vmlab_policy_spec p = {-1, 0, 0};
     struct vmlab_nodemask m;
     char err[160];
     int r;
 
     if (vmlab_parse_policy(spec, &p, err, sizeof err) < 0 ||
-        (lua_isstring(L, 3) && vmlab_parse_policy_flags(lua_tostring(L, 3), &p, err, sizeof err) < 0))
+        (flags && vmlab_parse_policy_flags(flags, &p, err, sizeof err) < 0))
         return luaL_error(L, "set_policy: %s", err);
     if (p.mbind_flags)   /* strict, move, all: mbind's, not the task's */
         return luaL_error(L, "set_policy: mbind flags (strict, move, all) do not apply to the task; "
@@ -110,7 +109,8 @@ static int l_set_policy(lua_State *L)
 static int l_migrate(lua_State *L)
 {
     struct vmlab_nodemask to, from;
-    lua_Integer pid = luaL_optinteger(L, 3, 0);
+    /* 0: this process; checked before it narrows to a pid_t */
+    lua_Integer pid = lua_isnoneornil(L, 3) ? 0 : vmlab_checkrange(L, 3, 0, INT_MAX);
     long r;
 
     vmlab_checknodes(L, 1, &to);
@@ -131,7 +131,7 @@ static int l_cpus(lua_State *L)
 
     if (!lua_isnoneornil(L, 1)) {
         struct vmlab_nodemask m;
-        vmlab_checknodes(L, 1, &m);
+        vmlab_checkcpus(L, 1, &m);
         CPU_ZERO(&set);
         for (int i = 0; i < VMLAB_MAX_NODES && i < CPU_SETSIZE; i++)
             if (vmlab_nodes_isset(&m, i))

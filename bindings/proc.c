@@ -5,6 +5,7 @@
 #include "vmlab/units.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #define CHILD_MT "vmlab.proc.child"
 #define CHILDREN "vmlab.proc.children"   /* registry: name -> handle */
+#define PIDS "vmlab.proc.pids"           /* registry: pid -> handle (weak), children and forks */
 #define MAX_DEPTH 32
 
 struct lchild {
@@ -27,50 +29,101 @@ struct lchild {
 
 /* ---- values across the channel ------------------------------------------ */
 
-static int encode(lua_State *L, int idx, luaL_Buffer *b, int depth)
+/* The reply is built in a growing C buffer owned by a Lua box (a
+ * luaL_Buffer would move on the stack under the values lua_next pushes
+ * above it: the crash and corruption of replies over ~1 KiB). */
+struct encbuf {
+    size_t n, cap;
+    char data[];
+};
+
+static void put(lua_State *L, struct vmlab_box *box, const void *p, size_t len)
+{
+    struct encbuf *b = box->p;
+    if (!b || b->cap - b->n < len) {
+        size_t need = (b ? b->n : 0) + len, cap = b ? b->cap : 256;
+        struct encbuf *nb;
+        while (cap < need)
+            cap *= 2;
+        if (!(nb = realloc(b, sizeof *nb + cap)))
+            luaL_error(L, "not enough memory for a %I-byte reply", (lua_Integer)need);
+        if (!b)
+            nb->n = 0;
+        nb->cap = cap;
+        box->p = b = nb;
+    }
+    memcpy(b->data + b->n, p, len);
+    b->n += len;
+}
+
+static void putc1(lua_State *L, struct vmlab_box *box, char c) { put(L, box, &c, 1); }
+
+/* Encode the value at idx.  seen (a table at `seen`) holds the tables on
+ * the path from the top value: meeting one again is a cycle.  Raises on
+ * what cannot be sent (run under lua_pcall). */
+static void encode(lua_State *L, int idx, struct vmlab_box *box, int seen, int depth)
 {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: luaL_addchar(b, 'n'); return 0;
-    case LUA_TBOOLEAN: luaL_addchar(b, lua_toboolean(L, idx) ? 't' : 'f'); return 0;
+    case LUA_TNIL: putc1(L, box, 'n'); return;
+    case LUA_TBOOLEAN: putc1(L, box, lua_toboolean(L, idx) ? 't' : 'f'); return;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
             lua_Integer v = lua_tointeger(L, idx);
-            luaL_addchar(b, 'i');
-            luaL_addlstring(b, (const char *)&v, sizeof v);
+            putc1(L, box, 'i');
+            put(L, box, &v, sizeof v);
         } else {
             lua_Number v = lua_tonumber(L, idx);
-            luaL_addchar(b, 'd');
-            luaL_addlstring(b, (const char *)&v, sizeof v);
+            putc1(L, box, 'd');
+            put(L, box, &v, sizeof v);
         }
-        return 0;
+        return;
     case LUA_TTABLE:
         if (depth >= MAX_DEPTH)
-            return -1;
-        luaL_addchar(b, '{');
+            luaL_error(L, "a table nested deeper than %d levels", MAX_DEPTH);
+        lua_pushvalue(L, idx);
+        if (lua_rawget(L, seen) != LUA_TNIL)                   /* seen? */
+            luaL_error(L, "a table that contains itself (a cycle)");
+        lua_pop(L, 1);
+        lua_pushvalue(L, idx);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);                                   /* on the path */
+        luaL_checkstack(L, 4, "encoding a reply");
+        putc1(L, box, '{');
         lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            /* the buffer may sit on the stack: encode copies above it */
-            if (encode(L, -2, b, depth + 1) < 0 || encode(L, -1, b, depth + 1) < 0) {
-                lua_pop(L, 2);
-                return -1;
-            }
-            lua_pop(L, 1);
+        while (lua_next(L, idx)) {                             /* k v */
+            encode(L, -2, box, seen, depth + 1);
+            encode(L, -1, box, seen, depth + 1);
+            lua_pop(L, 1);                                     /* k */
         }
-        luaL_addchar(b, '}');
-        return 0;
+        putc1(L, box, '}');
+        lua_pushvalue(L, idx);
+        lua_pushnil(L);
+        lua_rawset(L, seen);                                   /* off the path */
+        return;
     default: {
         /* strings, and anything else as it prints (a segment, a function) */
         size_t len;
-        const char *s = luaL_tolstring(L, idx, &len);
+        const char *str = luaL_tolstring(L, idx, &len);        /* str */
         uint32_t n = (uint32_t)len;
+        if (len > UINT32_MAX)
+            luaL_error(L, "a string of %I bytes (at most 4 GiB)", (lua_Integer)len);
+        putc1(L, box, 's');
+        put(L, box, &n, sizeof n);
+        put(L, box, str, len);
         lua_pop(L, 1);
-        luaL_addchar(b, 's');
-        luaL_addlstring(b, (const char *)&n, sizeof n);
-        luaL_addlstring(b, s, len);
-        return 0;
+        return;
     }
     }
+}
+
+/* encode_all(box, seen, v1, ..., vn) */
+static int encode_all(lua_State *L)
+{
+    struct vmlab_box *box = lua_touserdata(L, 1);
+    for (int i = 3, n = lua_gettop(L); i <= n; i++)
+        encode(L, i, box, 2, 0);
+    return 0;
 }
 
 /* Decode one value at *p (< end); pushes it.  Returns 0 or -1 if corrupt. */
@@ -126,31 +179,64 @@ static int decode(lua_State *L, const char **p, const char *end, int depth)
 
 /* ---- the child's side --------------------------------------------------- */
 
+static void send_error(lua_State *L, int out)
+{
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    vmlab_msg_send(out, 'X', msg ? msg : "error", msg ? len : 5);
+}
+
+/* The results above base (n of them), encoded in a protected call: what
+ * cannot be sent (a cycle, a __tostring that raises) becomes an error
+ * reply, never a dead child. */
 static void send_reply(lua_State *L, int out, int base, int ok)
 {
-    luaL_Buffer b;
+    struct vmlab_box *box;
+    struct encbuf *b;
     int n = lua_gettop(L) - base;
 
     if (!ok) {
-        size_t len;
-        const char *msg = lua_tolstring(L, -1, &len);
-        vmlab_msg_send(out, 'X', msg ? msg : "error", msg ? len : 5);
+        send_error(L, out);
         return;
     }
-    luaL_buffinit(L, &b);
-    for (int i = 1; i <= n; i++) {
-        if (encode(L, base + i, &b, 0) < 0) {
-            luaL_pushresult(&b);
-            vmlab_msg_send(out, 'X', "cannot send a result: a table nested too deep (or with a cycle)", 63);
-            return;
-        }
+    box = vmlab_newbox(L, vmlab_box_free);                 /* results box */
+    lua_pushcfunction(L, encode_all);
+    lua_pushvalue(L, -2);
+    lua_newtable(L);                                       /* results box f box seen */
+    for (int i = 1; i <= n; i++)
+        lua_pushvalue(L, base + i);
+    if (lua_pcall(L, n + 2, 0, 0) != LUA_OK) {             /* results box err */
+        lua_pushfstring(L, "cannot send a result: %s", lua_tostring(L, -1));
+        send_error(L, out);
+    } else {
+        b = box->p;
+        vmlab_msg_send(out, 'R', b ? b->data : "", b ? b->n : 0);
     }
-    luaL_pushresult(&b);
-    {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        vmlab_msg_send(out, 'R', s, len);
-    }
+    vmlab_box_release(box);
+}
+
+/* The pids proc.kick may signal: this session's own children. */
+static void new_pids(lua_State *L)
+{
+    lua_newtable(L);                                       /* pids */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, PIDS);
+}
+
+/* Remember (h at idx) or forget (idx 0) the handle of pid. */
+static void set_pid(lua_State *L, pid_t pid, int idx)
+{
+    idx = idx ? lua_absindex(L, idx) : 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, PIDS);              /* pids */
+    if (idx)
+        lua_pushvalue(L, idx);
+    else
+        lua_pushnil(L);
+    lua_rawseti(L, -2, pid);
+    lua_pop(L, 1);
 }
 
 /* After fork: the handles of siblings are copies; close their channel ends
@@ -173,6 +259,7 @@ static void forget_siblings(lua_State *L)
     lua_pop(L, 1);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CHILDREN);
+    new_pids(L);
 }
 
 /* The reply channel of the request being run (-1 outside a child's loop,
@@ -275,7 +362,7 @@ static struct lchild *newhandle(lua_State *L, const char *name)
 static int l_child(lua_State *L)
 {
     size_t nlen;
-    const char *name = luaL_checklstring(L, 1, &nlen);
+    const char *name = vmlab_checkcstring(L, 1, &nlen);
     struct lchild *h;
     int in, out, r;
 
@@ -296,6 +383,7 @@ static int l_child(lua_State *L)
         command_loop(L, name, in, out);              /* never returns */
     }
     h->closed = 0;
+    set_pid(L, h->c.pid, -1);
     lua_getfield(L, LUA_REGISTRYINDEX, CHILDREN);    /* h children */
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, name);
@@ -318,24 +406,29 @@ static int l_fork(lua_State *L)
     if (r == 0) {
         int code = 0;
         close(in);
-        close(out);
         reply_fd = -1;
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
         lua_pop(L, 1);                               /* fn args */
         if (vmlab_docall(L, nargs, 1) != LUA_OK) {
-            fprintf(stderr, "vmlab: forked function: %s\n", lua_tostring(L, -1));
+            /* the parent's f:wait() returns it; stderr only if it cannot */
+            size_t len;
+            const char *msg = lua_tolstring(L, -1, &len);
+            if (vmlab_msg_send(out, 'X', msg ? msg : "error", msg ? len : 5) < 0)
+                fprintf(stderr, "vmlab: forked function: %s\n", msg ? msg : "error");
             code = 1;
         } else if (lua_isinteger(L, -1)) {
             code = (int)lua_tointeger(L, -1);
         } else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
             code = 1;
         }
+        close(out);
         fflush(NULL);
         _exit(code);
     }
     h->closed = 0;
     h->is_fork = 1;
+    set_pid(L, h->c.pid, -1);
     snprintf(h->name, sizeof h->name, "fork %d", (int)h->c.pid);
     return 1;
 }
@@ -347,14 +440,17 @@ static int c_eval(lua_State *L)
     size_t len, rlen;
     const char *code = luaL_checklstring(L, 2, &len);
     double timeout = vmlab_opttime(L, 3, -1);
-    char type, *buf;
+    char type, *buf = NULL;
+    struct vmlab_box *box;
     int r, top;
 
     if (h->is_fork)
         return luaL_error(L, "a forked function (pid %d) takes no commands", (int)h->c.pid);
+    box = vmlab_newbox(L, vmlab_box_free);   /* the reply: decoding may raise */
     r = vmlab_msg_send(h->c.to_child, 'E', code, len);
     if (r == 0)
         r = vmlab_msg_recv(h->c.from_child, &type, &buf, &rlen, timeout);
+    box->p = buf;
     if (r == -EINTR)
         vmlab_checkinterrupt(L);
     if (r == -ETIMEDOUT) {
@@ -378,7 +474,6 @@ static int c_eval(lua_State *L)
     if (type == 'X') {
         lua_pushnil(L);
         lua_pushlstring(L, buf, rlen);
-        free(buf);
         return 2;
     }
     top = lua_gettop(L);
@@ -386,13 +481,12 @@ static int c_eval(lua_State *L)
         const char *p = buf, *end = buf + rlen;
         while (p < end) {
             if (decode(L, &p, end, 0) < 0) {
-                free(buf);
                 lua_settop(L, top);
                 return luaL_error(L, "eval(child '%s'): a corrupt reply", h->name);
             }
         }
     }
-    free(buf);
+    vmlab_box_release(box);
     return lua_gettop(L) - top;
 }
 
@@ -405,7 +499,7 @@ static int checksig(lua_State *L, int idx)
             luaL_argerror(L, idx, "no such signal");
         return sig;
     }
-    sig = vmlab_signal_number(luaL_optstring(L, idx, "SIGTERM"));
+    sig = vmlab_signal_number(vmlab_optcstring(L, idx, "SIGTERM", NULL));
     if (sig < 0)
         luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, idx)));
     return sig;
@@ -423,7 +517,31 @@ static int c_kick(lua_State *L)
     return 1;
 }
 
-/* c:wait([timeout]) -> "exited", code | "killed", signal; nil, msg on timeout */
+/* A fork that raised sent its error (with its traceback) before exiting:
+ * pushes it and returns 1, else 0. */
+static int fork_error(lua_State *L, struct lchild *h)
+{
+    struct vmlab_box *box;
+    char type, *buf;
+    size_t len;
+
+    if (!h->is_fork || h->c.from_child < 0)
+        return 0;
+    box = vmlab_newbox(L, vmlab_box_free);           /* box */
+    /* reaped: the message or EOF is there (1 s bounds a grandchild holding the pipe) */
+    if (vmlab_msg_recv(h->c.from_child, &type, &buf, &len, 1.0) < 0 || type != 'X') {
+        free(buf);
+        lua_pop(L, 1);
+        return 0;
+    }
+    box->p = buf;
+    lua_pushlstring(L, buf, len);                    /* box msg */
+    vmlab_box_release(box);
+    lua_remove(L, -2);                               /* msg */
+    return 1;
+}
+
+/* c:wait([timeout]) -> "exited", code[, the fork's error] | "killed", signal; nil, msg on timeout */
 static int c_wait(lua_State *L)
 {
     struct lchild *h = checkchild(L, 1);
@@ -439,7 +557,7 @@ static int c_wait(lua_State *L)
             return vmlab_pushfail(L, ETIMEDOUT, "wait(child '%s' pid %d)", h->name, (int)h->c.pid);
         usleep(2000);
     }
-    return push_status(L, h->c.status);
+    return push_status(L, h->c.status) + fork_error(L, h);
 }
 
 /* c:alive() */
@@ -455,8 +573,10 @@ static int c_close(lua_State *L)
     struct lchild *h = luaL_checkudata(L, 1, CHILD_MT);
     if (!h->closed) {
         h->closed = 1;
-        if (!h->inherited)
+        if (!h->inherited) {
             vmlab_child_stop(&h->c, 1.0);
+            set_pid(L, h->c.pid, 0);
+        }
         lua_getfield(L, LUA_REGISTRYINDEX, CHILDREN);
         if (lua_getfield(L, -1, h->name) == LUA_TUSERDATA && lua_touserdata(L, -1) == h) {
             lua_pushnil(L);
@@ -500,7 +620,7 @@ static int c_tostring(lua_State *L)
 static int l_get(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, CHILDREN);
-    lua_getfield(L, -1, luaL_checkstring(L, 1));
+    lua_getfield(L, -1, vmlab_checkcstring(L, 1, NULL));
     return 1;
 }
 
@@ -531,11 +651,28 @@ static int l_name(lua_State *L)
     return 1;
 }
 
-/* proc.kick(pid, sig) */
+/* proc.kick(pid, sig): only a child of this session (proc.child or
+ * proc.fork) still running; kill()'s own meanings of 0, -1 and negative
+ * pids (groups, every process) and a pid past 32 bits never reach it. */
 static int l_kick(lua_State *L)
 {
     lua_Integer pid = luaL_checkinteger(L, 1);
     int sig = checksig(L, 2);
+    struct lchild *h;
+
+    if (pid <= 0 || pid > INT_MAX)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "pid %I is not a process id (a positive pid of this "
+                                                      "session's children)", (LUAI_UACINT)pid));
+    lua_getfield(L, LUA_REGISTRYINDEX, PIDS);
+    lua_rawgeti(L, -1, pid);
+    h = luaL_testudata(L, -1, CHILD_MT);
+    lua_pop(L, 2);
+    if (!h || h->closed)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "pid %I is not a child of this session "
+                                                      "(proc.child, proc.fork)", (LUAI_UACINT)pid));
+    if (h->c.reaped || vmlab_child_reap(&h->c, 0) == 1)
+        return vmlab_pushfail(L, ESRCH, "kill(pid %d, %s): the child has ended", (int)pid,
+                              vmlab_signal_name(sig) ? vmlab_signal_name(sig) : "0");
     if (kill((pid_t)pid, sig) < 0)
         return vmlab_pusherrno(L, "kill(pid %d, %s)", (int)pid,
                                vmlab_signal_name(sig) ? vmlab_signal_name(sig) : "0");
@@ -569,6 +706,7 @@ int luaopen_vmlab_proc(lua_State *L)
     lua_pop(L, 1);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CHILDREN);
+    new_pids(L);
     luaL_newlib(L, funcs);
     return 1;
 }

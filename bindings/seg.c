@@ -1,4 +1,5 @@
 /* require "vmlab.seg": segments as Lua objects (memtoy's segments). */
+#include "seg_glue.h"
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
 #include "vmlab/maps.h"
@@ -11,18 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
-#define SEG_MT "vmlab.seg"
 #define SEG_ALL "vmlab.seg.all"   /* registry: name -> userdata (keeps them alive) */
-#define MAPS_MT "vmlab.seg.mapping"
 
-struct lseg {
-    struct vmlab_seg *s;   /* NULL once closed */
-};
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static struct vmlab_seg *checkseg(lua_State *L, int idx)
+/* The keys each option-taking function knows (vmlab_checkopts). */
+const char *const vmlab_seg_range_keys[] = {RANGE_KEYS, NULL};
+static const char *const define_keys[] = {"shared", "share", "huge", "map", "addr", NULL};
+static const char *const anon_keys[] = {"shared", "share", "huge", "map", "addr", "align", NULL};
+static const char *const file_keys[] = {"name", "offset", "length", "shared", "share", "huge",
+                                        "create", "map", "readonly", NULL};
+static const char *const wrap_keys[] = {"prot", NULL};
+static const char *const touch_keys[] = {"op", "order", RANGE_KEYS, "stride", "seed", "all", NULL};
+static const char *const fill_keys[] = {RANGE_KEYS, "seed", NULL};
+static const char *const lock_keys[] = {RANGE_KEYS, "onfault", NULL};
+
+struct vmlab_seg *segl_check(lua_State *L, int idx)
 {
     struct lseg *ls = luaL_checkudata(L, idx, SEG_MT);
     if (!ls->s)
@@ -31,7 +39,7 @@ static struct vmlab_seg *checkseg(lua_State *L, int idx)
 }
 
 /* "seg 'buf' +0x1000 4 MiB" for messages. */
-static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t off, uint64_t len)
+const char *segl_describe(lua_State *L, const struct vmlab_seg *s, uint64_t off, uint64_t len)
 {
     char sz[32];
     char offs[32];
@@ -41,35 +49,37 @@ static const char *describe(lua_State *L, const struct vmlab_seg *s, uint64_t of
     return lua_pushfstring(L, "seg '%s' +%s %s", s->name, offs, vmlab_fmtsize(len, sz, sizeof sz));
 }
 
+/* length= of an options table: a size, or "*" (0: to the end). */
+static uint64_t length_opt(lua_State *L, int idx)
+{
+    uint64_t len = 0;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "length");
+        if (!(lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")))
+            len = vmlab_optfield_size(L, idx, "length", 0);
+        lua_pop(L, 1);
+    }
+    return len;
+}
+
 /* offset= and length= of an options table (length "*" or 0: to the end). */
-static void range_opts(lua_State *L, int idx, struct vmlab_seg *s, uint64_t *off, uint64_t *len)
+void segl_range_opts(lua_State *L, int idx, struct vmlab_seg *s, uint64_t *off, uint64_t *len)
 {
     int r;
     *off = vmlab_optfield_size(L, idx, "offset", 0);
-    if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "length");
-        if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")) {
-            lua_pop(L, 1);
-            *len = 0;
-        } else {
-            lua_pop(L, 1);
-            *len = vmlab_optfield_size(L, idx, "length", 0);
-        }
-    } else {
-        *len = 0;
-    }
+    *len = length_opt(L, idx);
     r = vmlab_seg_range(s, *off, len);
     if (r == -EINVAL)
-        luaL_error(L, "%s: offset %I is not page aligned", describe(L, s, 0, 0), (lua_Integer)*off);
+        luaL_error(L, "%s: offset %I is not page aligned", segl_describe(L, s, 0, 0), (lua_Integer)*off);
     if (r == -ERANGE)
         luaL_error(L, "%s: range +%I length %I is outside its %I bytes",
-                   describe(L, s, 0, 0), (lua_Integer)*off, (lua_Integer)*len, (lua_Integer)s->size);
+                   segl_describe(L, s, 0, 0), (lua_Integer)*off, (lua_Integer)*len, (lua_Integer)s->size);
 }
 
-static void requiremapped(lua_State *L, struct vmlab_seg *s, const char *what)
+void segl_requiremapped(lua_State *L, struct vmlab_seg *s, const char *what)
 {
     if (!s->mapped)
-        luaL_error(L, "%s(%s): the segment is not mapped", what, describe(L, s, 0, 0));
+        luaL_error(L, "%s(%s): the segment is not mapped", what, segl_describe(L, s, 0, 0));
 }
 
 static int pushseg(lua_State *L, struct vmlab_seg *s)
@@ -113,7 +123,7 @@ static void common_opts(lua_State *L, int idx, struct vmlab_seg_opts *o)
 static const char *checkname(lua_State *L, int idx)
 {
     size_t len;
-    const char *name = luaL_checklstring(L, idx, &len);
+    const char *name = vmlab_checkcstring(L, idx, &len);
     if (len == 0 || len >= VMLAB_SEG_NAME_MAX)
         luaL_argerror(L, idx, lua_pushfstring(L, "a segment name has 1 to %d characters",
                                               VMLAB_SEG_NAME_MAX - 1));
@@ -131,37 +141,50 @@ static int define_sized(lua_State *L, const char *call, define_fn fn, int shared
     struct vmlab_seg *s = NULL;
     const char *name = checkname(L, 1);
     uint64_t size = vmlab_checksize(L, 2);
-    char sz[32];
+    char sz[32], fname[16];
 
     if (size == 0)
         luaL_argerror(L, 2, "a segment cannot be empty");
+    snprintf(fname, sizeof fname, "seg.%s", call);
+    vmlab_checkopts(L, 3, fname, fn == vmlab_seg_anon ? anon_keys : define_keys);
     common_opts(L, 3, &o);
     o.shared = vmlab_optfield_bool(L, 3, "shared", o.shared || shared_default);
     o.hint = (void *)(uintptr_t)vmlab_optfield_size(L, 3, "addr", 0);
+    if (fn == vmlab_seg_anon) {
+        o.align = vmlab_optfield_size(L, 3, "align", 0);
+        if (o.align & (o.align - 1))
+            luaL_error(L, "bad option 'align' (a power of two, got %I)", (lua_Integer)o.align);
+        if (o.align && o.hint)
+            luaL_error(L, "bad option 'align' (not with addr=)");
+    }
     return define_result(L, fn(name, size, &o, &s), &s,
                          lua_pushfstring(L, "%s('%s', %s%s)", call, name,
                                          vmlab_fmtsize(size, sz, sizeof sz), o.huge ? ", huge" : ""));
 }
 
-/* seg.anon(name, size[, {shared=, huge=, map=, addr=}]) */
+/* seg.anon(name, size[, {shared=, huge=, map=, addr=, align=}]) */
 static int l_anon(lua_State *L) { return define_sized(L, "anon", vmlab_seg_anon, 0); }
+
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) < 0 ? -1 : (int64_t)st.st_size;
+}
 
 /* seg.file(path[, {name=, offset=, length=, shared=, create=, map=, readonly=}]) */
 static int l_file(lua_State *L)
 {
     struct vmlab_seg_opts o = {0};
     struct vmlab_seg *s = NULL;
-    const char *path = luaL_checkstring(L, 1), *base = strrchr(path, '/');
-    const char *name = vmlab_optfield_string(L, 2, "name", base ? base + 1 : path);
+    const char *path = vmlab_checkcstring(L, 1, NULL), *base = strrchr(path, '/');
+    const char *name;
+    int r;
 
+    vmlab_checkopts(L, 2, "seg.file", file_keys);
+    name = vmlab_optfield_string(L, 2, "name", base ? base + 1 : path);
     common_opts(L, 2, &o);
     o.offset = (off_t)vmlab_optfield_size(L, 2, "offset", 0);
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_getfield(L, 2, "length");
-        if (!(lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*")))
-            o.length = vmlab_optfield_size(L, 2, "length", 0);
-        lua_pop(L, 1);
-    }
+    o.length = length_opt(L, 2);
     o.create = vmlab_optfield_size(L, 2, "create", 0);
     o.readonly = vmlab_optfield_bool(L, 2, "readonly", 0);
     if (o.offset % (off_t)vmlab_pagesize())
@@ -170,8 +193,11 @@ static int l_file(lua_State *L)
         return luaL_error(L, "file('%s'): bad segment name '%s'", path, name);
     lua_pushstring(L, name);
     lua_replace(L, 1);                           /* define_result names it */
-    return define_result(L, vmlab_seg_file(name, path, &o, &s), &s,
-                         lua_pushfstring(L, "file('%s')", path));
+    r = vmlab_seg_file(name, path, &o, &s);
+    if (r == -ENXIO)                             /* say what lies past what */
+        return vmlab_pushfail(L, ENXIO, "file('%s'): offset %lld is at or past the end of the file (%lld bytes)",
+                              path, (long long)o.offset, (long long)file_size(path));
+    return define_result(L, r, &s, lua_pushfstring(L, "file('%s')", path));
 }
 
 /* seg.shmem(name, size[, {huge=, map=}]) */
@@ -186,15 +212,26 @@ static int l_wrap(lua_State *L)
 {
     struct vmlab_seg *s = NULL;
     const char *name = checkname(L, 1);
-    uint64_t addr = vmlab_checksize(L, 2), size = vmlab_checksize(L, 3);
-    int prot = parse_prot(L, 4, vmlab_optfield_string(L, 4, "prot", "rw"));
-    return define_result(L, vmlab_seg_wrap(name, (void *)(uintptr_t)addr, size, prot, &s), &s,
-                         lua_pushfstring(L, "wrap('%s')", name));
+    uint64_t addr = vmlab_checkaddr(L, 2), size = vmlab_checksize(L, 3);
+    int prot, r;
+
+    vmlab_checkopts(L, 4, "seg.wrap", wrap_keys);
+    prot = parse_prot(L, 4, vmlab_optfield_string(L, 4, "prot", "rw"));
+    if (size == 0 || addr == 0)
+        return luaL_error(L, "wrap('%s'): %s is zero", name, size == 0 ? "the size" : "the address");
+    if (addr + size < addr)
+        return luaL_error(L, "wrap('%s'): %p + %I bytes wraps past the top of the address space", name,
+                          (void *)(uintptr_t)addr, (lua_Integer)size);
+    r = vmlab_seg_wrap(name, (void *)(uintptr_t)addr, size, prot, &s);
+    if (r == -EFAULT)
+        return luaL_error(L, "wrap('%s'): [%p, +%I) is not all mapped (seg.wrap registers a mapping "
+                          "that exists)", name, (void *)(uintptr_t)addr, (lua_Integer)size);
+    return define_result(L, r, &s, lua_pushfstring(L, "wrap('%s')", name));
 }
 
 static int l_get(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = vmlab_checkcstring(L, 1, NULL);
     lua_getfield(L, LUA_REGISTRYINDEX, SEG_ALL);    /* all */
     lua_getfield(L, -1, name);                      /* all seg|nil */
     return 1;
@@ -223,7 +260,7 @@ static int l_list(lua_State *L)
 static int l_table(lua_State *L)
 {
     luaL_Buffer b;
-    const char *name = luaL_optstring(L, 1, NULL);
+    const char *name = vmlab_optcstring(L, 1, NULL, NULL);
     char line[512];
     int found = 0;
 
@@ -274,23 +311,23 @@ static int seg_close(lua_State *L)
 
 static int seg_map(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     int r = vmlab_seg_map(s);
     if (r == -EBUSY)
-        return luaL_error(L, "map(%s): already mapped", describe(L, s, 0, 0));
+        return luaL_error(L, "map(%s): already mapped", segl_describe(L, s, 0, 0));
     if (r < 0)
-        return vmlab_pushfail(L, -r, "map(%s)", describe(L, s, 0, 0));
+        return vmlab_pushfail(L, -r, "map(%s)", segl_describe(L, s, 0, 0));
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int seg_unmap(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     int r;
-    requiremapped(L, s, "unmap");
+    segl_requiremapped(L, s, "unmap");
     if ((r = vmlab_seg_unmap(s)) < 0)
-        return vmlab_pushfail(L, -r, "unmap(%s)", describe(L, s, 0, 0));
+        return vmlab_pushfail(L, -r, "unmap(%s)", segl_describe(L, s, 0, 0));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -321,14 +358,16 @@ static int seg_touch(lua_State *L)
 {
     static const char *const ops[] = {"read", "write", "rmw", NULL};
     static const char *const orders[] = {"sequential", "stride", "random", NULL};
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     struct vmlab_touch t = {0};
     int opts = 2, r;
 
     if (lua_type(L, 2) == LUA_TSTRING) {
         t.op = (enum vmlab_touch_op)luaL_checkoption(L, 2, NULL, ops);
         opts = 3;
+        vmlab_checkopts(L, 3, "s:touch", touch_keys);
     } else if (lua_type(L, 2) == LUA_TTABLE) {
+        vmlab_checkopts(L, 2, "s:touch", touch_keys);
         lua_getfield(L, 2, "op");
         t.op = (enum vmlab_touch_op)luaL_checkoption(L, -1, "write", ops);
         lua_getfield(L, 2, "order");
@@ -337,20 +376,18 @@ static int seg_touch(lua_State *L)
     } else {
         t.op = VMLAB_TOUCH_WRITE;
     }
-    requiremapped(L, s, "touch");
-    range_opts(L, opts, s, &t.offset, &t.length);
-    t.stride = (uint64_t)vmlab_optfield_int(L, opts, "stride", 1);
+    segl_requiremapped(L, s, "touch");
+    segl_range_opts(L, opts, s, &t.offset, &t.length);
+    t.stride = (uint64_t)vmlab_optfield_range(L, opts, "stride", 1, 1, LUA_MAXINTEGER);
     t.seed = (uint64_t)vmlab_optfield_int(L, opts, "seed", 1);
     t.all = vmlab_optfield_bool(L, opts, "all", 0);
-    if (t.order == VMLAB_ORDER_STRIDE && (int64_t)t.stride < 1)
-        return luaL_error(L, "touch: stride must be at least 1 page");
     r = vmlab_seg_touch(s, &t);
     if (r == -EFAULT)
         return fault_error(L, s, "touch", &t.fault);
     if (r == -EINTR)
         vmlab_checkinterrupt(L);
     if (r < 0)
-        return vmlab_pushfail(L, -r, "touch(%s)", describe(L, s, t.offset, t.length));
+        return vmlab_pushfail(L, -r, "touch(%s)", segl_describe(L, s, t.offset, t.length));
     lua_pushinteger(L, (lua_Integer)t.pages);
     lua_pushnumber(L, t.seconds);
     return 2;
@@ -359,13 +396,14 @@ static int seg_touch(lua_State *L)
 /* s:fill([{offset=, length=, seed=}]) */
 static int seg_fill(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     struct vmlab_fault f;
     uint64_t off, len;
     int r;
 
-    requiremapped(L, s, "fill");
-    range_opts(L, 2, s, &off, &len);
+    vmlab_checkopts(L, 2, "s:fill", fill_keys);
+    segl_requiremapped(L, s, "fill");
+    segl_range_opts(L, 2, s, &off, &len);
     r = vmlab_seg_fill(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &f);
     if (r == -EFAULT)
         return fault_error(L, s, "fill", &f);
@@ -378,13 +416,14 @@ static int seg_fill(lua_State *L)
 /* s:verify([{offset=, length=, seed=}]) -> true | false, first bad offset, bad pages */
 static int seg_verify(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     struct vmlab_fault f;
     uint64_t off, len, first, nbad;
     int r;
 
-    requiremapped(L, s, "verify");
-    range_opts(L, 2, s, &off, &len);
+    vmlab_checkopts(L, 2, "s:verify", fill_keys);
+    segl_requiremapped(L, s, "verify");
+    segl_range_opts(L, 2, s, &off, &len);
     r = vmlab_seg_verify(s, off, len, (uint64_t)vmlab_optfield_int(L, 2, "seed", 1), &first, &nbad, &f);
     if (r == -EFAULT)
         return fault_error(L, s, "verify", &f);
@@ -402,7 +441,7 @@ static int seg_verify(lua_State *L)
 
 /* ---- methods: controls -------------------------------------------------- */
 
-static int ok_or_fail(lua_State *L, int r, const char *fmt, const char *a, const char *b)
+int segl_ok_or_fail(lua_State *L, int r, const char *fmt, const char *a, const char *b)
 {
     if (r < 0)
         return vmlab_pushfail(L, -r, fmt, a, b);
@@ -413,33 +452,35 @@ static int ok_or_fail(lua_State *L, int r, const char *fmt, const char *a, const
 /* s:lock([{offset=, length=, onfault=}]) */
 static int seg_lock(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     uint64_t off, len;
     int onfault;
-    requiremapped(L, s, "lock");
-    range_opts(L, 2, s, &off, &len);
+    vmlab_checkopts(L, 2, "s:lock", lock_keys);
+    segl_requiremapped(L, s, "lock");
+    segl_range_opts(L, 2, s, &off, &len);
     onfault = vmlab_optfield_bool(L, 2, "onfault", 0);
-    return ok_or_fail(L, vmlab_seg_lock(s, off, len, onfault), "%s(%s)",
-                      onfault ? "mlock2" : "mlock", describe(L, s, off, len));
+    return segl_ok_or_fail(L, vmlab_seg_lock(s, off, len, onfault), "%s(%s)",
+                      onfault ? "mlock2" : "mlock", segl_describe(L, s, off, len));
 }
 
 static int seg_unlock(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     uint64_t off, len;
-    requiremapped(L, s, "unlock");
-    range_opts(L, 2, s, &off, &len);
-    return ok_or_fail(L, vmlab_seg_unlock(s, off, len), "%s(%s)", "munlock", describe(L, s, off, len));
+    vmlab_checkopts(L, 2, "s:unlock", vmlab_seg_range_keys);
+    segl_requiremapped(L, s, "unlock");
+    segl_range_opts(L, 2, s, &off, &len);
+    return segl_ok_or_fail(L, vmlab_seg_unlock(s, off, len), "%s(%s)", "munlock", segl_describe(L, s, off, len));
 }
 
 static int slock_common(lua_State *L, int lock)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
+    struct vmlab_seg *s = segl_check(L, 1);
     if (s->kind != VMLAB_SEG_SHMEM)
         return luaL_error(L, "%s: seg '%s' is %s, not SysV shmem", lock ? "slock" : "sunlock",
                           s->name, vmlab_seg_kind_name(s->kind));
-    return ok_or_fail(L, vmlab_seg_slock(s, lock), "%s(%s)",
-                      lock ? "shmctl SHM_LOCK" : "shmctl SHM_UNLOCK", describe(L, s, 0, 0));
+    return segl_ok_or_fail(L, vmlab_seg_slock(s, lock), "%s(%s)",
+                      lock ? "shmctl SHM_LOCK" : "shmctl SHM_UNLOCK", segl_describe(L, s, 0, 0));
 }
 static int seg_slock(lua_State *L) { return slock_common(L, 1); }
 static int seg_sunlock(lua_State *L) { return slock_common(L, 0); }
@@ -455,20 +496,21 @@ static int parse_prot(lua_State *L, int idx, const char *p)
 /* s:protect(prot[, {offset=, length=}]) */
 static int seg_protect(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
-    int prot = parse_prot(L, 2, luaL_checkstring(L, 2));
+    struct vmlab_seg *s = segl_check(L, 1);
+    int prot = parse_prot(L, 2, vmlab_checkcstring(L, 2, NULL));
     uint64_t off, len;
-    requiremapped(L, s, "protect");
-    range_opts(L, 3, s, &off, &len);
-    return ok_or_fail(L, vmlab_seg_protect(s, off, len, prot), "mprotect(%s, %s)",
-                      describe(L, s, off, len), vmlab_prot_string(prot));
+    vmlab_checkopts(L, 3, "s:protect", vmlab_seg_range_keys);
+    segl_requiremapped(L, s, "protect");
+    segl_range_opts(L, 3, s, &off, &len);
+    return segl_ok_or_fail(L, vmlab_seg_protect(s, off, len, prot), "mprotect(%s, %s)",
+                      segl_describe(L, s, off, len), vmlab_prot_string(prot));
 }
 
 /* s:advise(advice[, {offset=, length=}]) */
 static int seg_advise(lua_State *L)
 {
-    struct vmlab_seg *s = checkseg(L, 1);
-    const char *name = luaL_checkstring(L, 2);
+    struct vmlab_seg *s = segl_check(L, 1);
+    const char *name = vmlab_checkcstring(L, 2, NULL);
     int advice = vmlab_madvise_value(name);
     uint64_t off, len;
 
@@ -484,242 +526,11 @@ static int seg_advise(lua_State *L)
         return luaL_argerror(L, 2, lua_pushfstring(L, "unknown advice '%s' (one of: %s)", name,
                                                    lua_tostring(L, -1)));
     }
-    requiremapped(L, s, "advise");
-    range_opts(L, 3, s, &off, &len);
-    return ok_or_fail(L, vmlab_seg_advise(s, off, len, advice), "madvise(%s, %s)",
-                      describe(L, s, off, len), name);
-}
-
-/* ---- methods: queries --------------------------------------------------- */
-
-/* s:resident([{offset=, length=, pages=true}]) -> resident pages, total[, per-page booleans] */
-static int resident_of(lua_State *L, struct vmlab_seg *s, int opts)
-{
-    uint64_t off, len, n;
-    unsigned char *vec;
-    int64_t r;
-    int want_pages;
-
-    requiremapped(L, s, "resident");
-    range_opts(L, opts, s, &off, &len);
-    want_pages = vmlab_optfield_bool(L, opts, "pages", 0);
-    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    vec = malloc(n + 1);
-    if (!vec)
-        return vmlab_pushfail(L, ENOMEM, "resident(%s)", describe(L, s, off, len));
-    r = vmlab_seg_resident(s, off, len, vec);
-    if (r < 0) {
-        free(vec);
-        return vmlab_pushfail(L, (int)-r, "mincore(%s)", describe(L, s, off, len));
-    }
-    lua_pushinteger(L, r);
-    lua_pushinteger(L, (lua_Integer)n);
-    if (want_pages) {
-        lua_createtable(L, (int)n, 0);
-        for (uint64_t i = 0; i < n; i++) {
-            lua_pushboolean(L, vec[i] & 1);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        free(vec);
-        return 3;
-    }
-    free(vec);
-    return 2;
-}
-static int seg_resident(lua_State *L) { return resident_of(L, checkseg(L, 1), 2); }
-
-/* s:pages([{offset=, length=}]) -> { {present=, swapped=, thp=, pfn=, ...}, ... } */
-static int pages_of(lua_State *L, struct vmlab_seg *s, int opts)
-{
-    uint64_t off, len, n;
-    struct vmlab_page_info *pi;
-    int r;
-
-    requiremapped(L, s, "pages");
-    range_opts(L, opts, s, &off, &len);
-    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    pi = calloc(n + 1, sizeof *pi);
-    if (!pi)
-        return vmlab_pushfail(L, ENOMEM, "pages(%s)", describe(L, s, off, len));
-    if ((r = vmlab_seg_pages(s, off, len, pi)) < 0) {
-        free(pi);
-        return vmlab_pushfail(L, -r, "pagemap(%s)", describe(L, s, off, len));
-    }
-    lua_createtable(L, (int)n, 0);
-    for (uint64_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 6);
-        lua_pushboolean(L, pi[i].present); lua_setfield(L, -2, "present");
-        lua_pushboolean(L, pi[i].swapped); lua_setfield(L, -2, "swapped");
-        lua_pushboolean(L, pi[i].thp); lua_setfield(L, -2, "thp");
-        lua_pushboolean(L, pi[i].exclusive); lua_setfield(L, -2, "exclusive");
-        lua_pushboolean(L, pi[i].file); lua_setfield(L, -2, "file");
-        if (pi[i].pfn) {
-            lua_pushinteger(L, (lua_Integer)pi[i].pfn);
-            lua_setfield(L, -2, "pfn");
-        }
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    free(pi);
-    return 1;
-}
-static int seg_pages(lua_State *L) { return pages_of(L, checkseg(L, 1), 2); }
-
-/* Chunks of where() answers go straight into the Lua table (if any) and
- * the per-node counts. */
-struct where_acc {
-    lua_State *L;
-    int table;                         /* stack index of the result, or 0 */
-    uint64_t absent;
-    uint64_t per_node[VMLAB_MAX_NODES];
-};
-
-static void where_chunk(void *ctx, uint64_t first, const int *nodes, uint64_t n)
-{
-    struct where_acc *w = ctx;
-    for (uint64_t i = 0; i < n; i++) {
-        int node = nodes[i];
-        if (node < 0 || node >= VMLAB_MAX_NODES)
-            w->absent++;
-        else
-            w->per_node[node]++;
-        if (w->table) {
-            if (node >= 0)
-                lua_pushinteger(w->L, node);
-            else
-                lua_pushboolean(w->L, 0);
-            lua_rawseti(w->L, w->table, (lua_Integer)(first + i + 1));
-        }
-    }
-}
-
-/* s:where([{offset=, length=}]) -> { node or false (not present), ... }, counts */
-static int where_of(lua_State *L, struct vmlab_seg *s, int opts, int counts_only)
-{
-    struct where_acc *w;
-    uint64_t off, len, n;
-    int r;
-
-    requiremapped(L, s, counts_only ? "numa_counts" : "where");
-    range_opts(L, opts, s, &off, &len);
-    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    w = lua_newuserdatauv(L, sizeof *w, 0);                       /* acc */
-    memset(w, 0, sizeof *w);
-    w->L = L;
-    if (!counts_only) {
-        lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0); /* acc where */
-        w->table = lua_gettop(L);
-    }
-    if ((r = vmlab_seg_where_each(s, off, len, where_chunk, w)) < 0)
-        return vmlab_pushfail(L, -r, "move_pages(%s, query)", describe(L, s, off, len));
-    lua_newtable(L);                                              /* acc [where] counts */
-    for (int i = 0; i < VMLAB_MAX_NODES; i++)
-        if (w->per_node[i]) {
-            lua_pushinteger(L, (lua_Integer)w->per_node[i]);
-            lua_rawseti(L, -2, i);
-        }
-    lua_pushinteger(L, (lua_Integer)w->absent);
-    lua_setfield(L, -2, "absent");
-    return counts_only ? 1 : 2;
-}
-static int seg_where(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 0); }
-static int seg_numa_counts(lua_State *L) { return where_of(L, checkseg(L, 1), 2, 1); }
-
-/* Flags "move+all" or {"move", "all"} (and "static"/"relative" mode flags). */
-static void check_flags(lua_State *L, const char *text, struct vmlab_policy_spec *p)
-{
-    char err[160];
-    if (vmlab_parse_policy_flags(text, p, err, sizeof err) < 0)
-        luaL_error(L, "%s", err);
-}
-
-/* s:mbind(policy, nodes[, {flags=, offset=, length=}]); policy may carry
- * flags as memtoy writes them: "bind+move+all". */
-static int seg_mbind(lua_State *L)
-{
-    struct vmlab_seg *s = checkseg(L, 1);
-    const char *spec = luaL_checkstring(L, 2);
-    struct vmlab_policy_spec p = {-1, 0, 0};
-    char err[160], nodestr[256];
-    struct vmlab_nodemask nodes;
-    uint64_t off, len;
-    int r;
-
-    if (vmlab_parse_policy(spec, &p, err, sizeof err) < 0)
-        return luaL_argerror(L, 2, err);
-    vmlab_checknodes(L, 3, &nodes);
-    if (lua_type(L, 4) == LUA_TTABLE) {
-        lua_getfield(L, 4, "flags");
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            check_flags(L, lua_tostring(L, -1), &p);
-        } else if (lua_type(L, -1) == LUA_TTABLE) {
-            for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
-                lua_rawgeti(L, -1, i);
-                check_flags(L, luaL_checkstring(L, -1), &p);
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 1);
-    }
-    requiremapped(L, s, "mbind");
-    range_opts(L, 4, s, &off, &len);
-    r = vmlab_seg_mbind(s, off, len, p.mode | p.mode_flags, lua_isnoneornil(L, 3) ? NULL : &nodes, p.mbind_flags);
-    vmlab_format_nodes(&nodes, nodestr, sizeof nodestr);
-    return ok_or_fail(L, r, "mbind(%s, %s)", describe(L, s, off, len),
-                      lua_pushfstring(L, "%s {%s}", spec, nodestr));
-}
-
-/* s:policy([offset]) -> policy name, nodes */
-static int seg_policy(lua_State *L)
-{
-    struct vmlab_seg *s = checkseg(L, 1);
-    uint64_t off = vmlab_optsize(L, 2, 0);
-    struct vmlab_nodemask nodes;
-    int mode, r;
-
-    requiremapped(L, s, "policy");
-    if (off >= s->size)
-        return luaL_argerror(L, 2, "offset outside the segment");
-    if ((r = vmlab_seg_policy(s, off - off % vmlab_pagesize(), &mode, &nodes)) < 0)
-        return vmlab_pushfail(L, -r, "get_mempolicy(%s)", describe(L, s, off, 0));
-    lua_pushstring(L, vmlab_mpol_name(mode & 0xff));
-    vmlab_pushnodes(L, &nodes);
-    return 2;
-}
-
-/* s:move(node[, {offset=, length=, flags="all"}]) -> pages not moved, status */
-static int seg_move(lua_State *L)
-{
-    struct vmlab_seg *s = checkseg(L, 1);
-    lua_Integer node = luaL_checkinteger(L, 2);
-    uint64_t off, len, n;
-    struct vmlab_policy_spec p = {-1, 0, 0};
-    unsigned mf;
-    int *status;
-    long r;
-
-    requiremapped(L, s, "move");
-    range_opts(L, 3, s, &off, &len);
-    check_flags(L, vmlab_optfield_string(L, 3, "flags", ""), &p);
-    /* move_pages knows MOVE (this process's pages) and MOVE_ALL (shared too). */
-    mf = (p.mbind_flags & (unsigned)vmlab_mbind_flag("all")) ? (unsigned)vmlab_mbind_flag("all")
-                                                 : (unsigned)vmlab_mbind_flag("move");
-    n = (len + vmlab_pagesize() - 1) / vmlab_pagesize();
-    status = malloc((n + 1) * sizeof *status);
-    if (!status)
-        return vmlab_pushfail(L, ENOMEM, "move(%s)", describe(L, s, off, len));
-    r = vmlab_seg_move(s, off, len, (int)node, mf, status);
-    if (r < 0) {
-        free(status);
-        return vmlab_pushfail(L, (int)-r, "move_pages(%s, to node %d)", describe(L, s, off, len), (int)node);
-    }
-    lua_pushinteger(L, r);
-    lua_createtable(L, (int)n, 0);
-    for (uint64_t i = 0; i < n; i++) {
-        lua_pushinteger(L, status[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    free(status);
-    return 2;
+    vmlab_checkopts(L, 3, "s:advise", vmlab_seg_range_keys);
+    segl_requiremapped(L, s, "advise");
+    segl_range_opts(L, 3, s, &off, &len);
+    return segl_ok_or_fail(L, vmlab_seg_advise(s, off, len, advice), "madvise(%s, %s)",
+                      segl_describe(L, s, off, len), name);
 }
 
 /* ---- fields and metamethods -------------------------------------------- */
@@ -782,86 +593,26 @@ static const luaL_Reg seg_methods[] = {
     {"close", seg_close},     {"touch", seg_touch},     {"fill", seg_fill},
     {"verify", seg_verify},   {"lock", seg_lock},       {"unlock", seg_unlock},
     {"slock", seg_slock},     {"sunlock", seg_sunlock}, {"protect", seg_protect},
-    {"advise", seg_advise},   {"resident", seg_resident}, {"pages", seg_pages},
-    {"where", seg_where},     {"mbind", seg_mbind},     {"policy", seg_policy},
-    {"move", seg_move},       {"numa_counts", seg_numa_counts}, {NULL, NULL}};
+    {"advise", seg_advise},   {NULL, NULL}};   /* + vmlab_seg_query_methods */
 
 static const luaL_Reg seg_meta[] = {
     {"__index", seg_index}, {"__tostring", seg_tostring}, {"__close", seg_close},
     {"__gc", seg_close},    {NULL, NULL}};
 
-/* ---- /proc/self/maps ---------------------------------------------------- */
-
-/* A maps entry as a stack segment, for read-only queries. */
-static struct vmlab_seg *mapping_seg(lua_State *L, int idx, struct vmlab_seg *tmp)
-{
-    luaL_checktype(L, idx, LUA_TTABLE);
-    memset(tmp, 0, sizeof *tmp);
-    lua_getfield(L, idx, "start");
-    lua_getfield(L, idx, "end");
-    tmp->addr = (void *)(uintptr_t)luaL_checkinteger(L, -2);
-    tmp->size = (size_t)(luaL_checkinteger(L, -1) - luaL_checkinteger(L, -2));
-    lua_pop(L, 2);
-    lua_getfield(L, idx, "path");
-    snprintf(tmp->name, sizeof tmp->name, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "[anon]");
-    lua_pop(L, 1);
-    tmp->kind = VMLAB_SEG_WRAP;
-    tmp->mapped = 1;
-    tmp->fd = tmp->shmid = -1;
-    tmp->pagesize = vmlab_pagesize();
-    return tmp;
-}
-static int map_resident(lua_State *L) { struct vmlab_seg t; return resident_of(L, mapping_seg(L, 1, &t), 2); }
-static int map_where(lua_State *L) { struct vmlab_seg t; return where_of(L, mapping_seg(L, 1, &t), 2, 0); }
-static int map_pages(lua_State *L) { struct vmlab_seg t; return pages_of(L, mapping_seg(L, 1, &t), 2); }
-static int map_counts(lua_State *L) { struct vmlab_seg t; return where_of(L, mapping_seg(L, 1, &t), 2, 1); }
-
-static const luaL_Reg map_methods[] = {
-    {"resident", map_resident}, {"where", map_where}, {"pages", map_pages},
-    {"numa_counts", map_counts}, {NULL, NULL}};
-
-/* seg.maps() -> { {start=, ["end"]=, size=, perms=, offset=, path=}, ... } */
-static int l_maps(lua_State *L)
-{
-    struct vmlab_mapping *v;
-    size_t n;
-    int r = vmlab_maps_read(&v, &n);    /* read whole: pushing may raise */
-
-    if (r < 0)
-        return vmlab_pushfail(L, -r, "seg.maps(): reading /proc/self/maps");
-    lua_createtable(L, (int)n, 0);                              /* list */
-    for (size_t i = 0; i < n; i++) {
-        const struct vmlab_mapping *m = &v[i];
-        lua_createtable(L, 0, 6);                               /* list e */
-        lua_pushinteger(L, (lua_Integer)m->start); lua_setfield(L, -2, "start");
-        lua_pushinteger(L, (lua_Integer)m->end); lua_setfield(L, -2, "end");
-        lua_pushinteger(L, (lua_Integer)(m->end - m->start)); lua_setfield(L, -2, "size");
-        lua_pushstring(L, m->perms); lua_setfield(L, -2, "perms");
-        lua_pushinteger(L, (lua_Integer)m->offset); lua_setfield(L, -2, "offset");
-        if (*m->path) {
-            lua_pushstring(L, m->path);
-            lua_setfield(L, -2, "path");
-        }
-        luaL_setmetatable(L, MAPS_MT);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);                 /* list */
-    }
-    vmlab_maps_free(v, n);
-    return 1;
-}
-
 static const luaL_Reg funcs[] = {
     {"anon", l_anon}, {"file", l_file}, {"shmem", l_shmem}, {"memfd", l_memfd},
     {"wrap", l_wrap}, {"get", l_get},   {"list", l_list},   {"table", l_table},
-    {"maps", l_maps}, {NULL, NULL}};
+    {"maps", vmlab_seg_l_maps}, {NULL, NULL}};
 
 int luaopen_vmlab_seg(lua_State *L)
 {
     luaL_newmetatable(L, SEG_MT);                 /* mt */
     luaL_setfuncs(L, seg_meta, 0);
     luaL_newlib(L, seg_methods);                  /* mt methods */
+    luaL_setfuncs(L, vmlab_seg_query_methods, 0);
     lua_setfield(L, -2, "methods");               /* mt */
     lua_pop(L, 1);
-    vmlab_newclass(L, MAPS_MT, map_methods, NULL);
+    vmlab_newclass(L, MAPS_MT, vmlab_seg_map_methods, NULL);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, SEG_ALL);
     luaL_newlib(L, funcs);                        /* seg */

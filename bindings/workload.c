@@ -4,6 +4,7 @@
  *                             hot = { offset = 0, length = "16m" }, hot_share = 0.9 }
  *   vmlab.snooze(1); local truth = w:truth{ from = 0.5 }; w:close() */
 #include "vmlab/host.h"
+#include "vmlab/seg.h"
 #include "vmlab/units.h"
 #include "vmlab/workload.h"
 
@@ -12,6 +13,13 @@
 #include <string.h>
 
 #define WL_MT "vmlab.workload"
+
+#define PHASE_KEYS "pattern", "op", "stride", "rate", "hot_share", "zipf", "duration", "hot"
+static const char *const phase_keys[] = {PHASE_KEYS, NULL};
+static const char *const new_keys[] = {"target", "phases", "threads", "interval", "keep", "seed",
+                                       PHASE_KEYS, NULL};
+static const char *const hot_keys[] = {"offset", "length", NULL};
+static const char *const truth_keys[] = {"from", "to", "pages", NULL};
 
 struct lwl {
     struct vmlab_workload *w;
@@ -39,33 +47,31 @@ static void read_phase(lua_State *L, int idx, struct vmlab_wl_phase *p, uint64_t
     lua_getfield(L, idx, "op");
     p->op = (enum vmlab_wl_op)luaL_checkoption(L, -1, "write", ops);
     lua_pop(L, 2);
-    p->stride = (uint64_t)vmlab_optfield_int(L, idx, "stride", 1);
-    lua_getfield(L, idx, "rate");
-    p->rate = luaL_optnumber(L, -1, 0);
-    lua_getfield(L, idx, "hot_share");
-    p->hot_share = luaL_optnumber(L, -1, 0.9);
-    lua_getfield(L, idx, "zipf");
-    p->zipf_s = luaL_optnumber(L, -1, 1.0);
-    lua_pop(L, 3);
+    p->stride = (uint64_t)vmlab_optfield_range(L, idx, "stride", 1, 1, LUA_MAXINTEGER);
+    /* accesses per second (0: as fast as it goes), a fraction, an exponent */
+    p->rate = vmlab_optfield_number(L, idx, "rate", 0, 0, 1e12);
+    p->hot_share = vmlab_optfield_number(L, idx, "hot_share", 0.9, 0, 1);
+    p->zipf_s = vmlab_optfield_number(L, idx, "zipf", 1.0, 0, 100);
     p->seconds = vmlab_optfield_time(L, idx, "duration", 0);
     if (lua_getfield(L, idx, "hot") == LUA_TTABLE) {
+        vmlab_checkopts(L, -1, "workload hot", hot_keys);
         p->hot_off = vmlab_optfield_size(L, -1, "offset", 0);
         p->hot_len = vmlab_optfield_size(L, -1, "length", len / 10);
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "bad option 'hot' ({offset=, length=} expected, got %s)", luaL_typename(L, -1));
     } else {
         p->hot_len = len / 10;
     }
     lua_pop(L, 1);
-    if (p->hot_share < 0 || p->hot_share > 1)
-        luaL_error(L, "bad option 'hot_share' (a fraction, 0 to 1)");
-    if (p->rate < 0)
-        luaL_error(L, "bad option 'rate' (accesses per second, >= 0)");
-    if (p->pattern == VMLAB_WL_HOTSPOT && (p->hot_len == 0 || p->hot_off + p->hot_len > len))
+    if (p->pattern == VMLAB_WL_HOTSPOT && (p->hot_len == 0 || p->hot_off > len || p->hot_len > len - p->hot_off))
         luaL_error(L, "bad option 'hot' (the hot range must lie inside the target)");
 }
 
 /* The memory: a segment ({addr=, size=}) or {start=, ["end"]=}. */
 static void read_target(lua_State *L, int opts, uint64_t *start, uint64_t *len)
 {
+    char why[256];
+
     if (lua_getfield(L, opts, "target") != LUA_TTABLE && !lua_isuserdata(L, -1))
         luaL_error(L, "bad option 'target' (a segment or {start=, [\"end\"]=} range)");
     if (lua_getfield(L, -1, "start") == LUA_TNUMBER) {
@@ -84,8 +90,10 @@ static void read_target(lua_State *L, int opts, uint64_t *start, uint64_t *len)
         lua_pop(L, 2);
     }
     lua_pop(L, 1);
-    if (*len == 0 || *start % 4096)
-        luaL_error(L, "bad option 'target' (empty or not page aligned)");
+    /* the workload writes there from its threads: only the user's memory */
+    if (*len == 0 || *start + *len < *start ||
+        vmlab_seg_check_user_range(*start, *start + *len, why, sizeof why) < 0)
+        luaL_error(L, "bad option 'target' (%s)", *len && *start + *len >= *start ? why : "empty or wrapping");
 }
 
 /* workload.new(opts) -> a stopped workload */
@@ -98,6 +106,7 @@ static int l_new(lua_State *L)
     int threads;
 
     luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "workload.new", new_keys);
     read_target(L, 1, &start, &len);
     if (lua_getfield(L, 1, "phases") == LUA_TTABLE)
         n = lua_rawlen(L, -1);
@@ -110,6 +119,7 @@ static int l_new(lua_State *L)
             lua_rawgeti(L, -1, (lua_Integer)i + 1);
             if (!lua_istable(L, -1))
                 return luaL_error(L, "bad phase %d (a table of options)", (int)i + 1);
+            vmlab_checkopts(L, -1, "workload phase", phase_keys);
             read_phase(L, -1, &phases[i], len);
             lua_pop(L, 1);
         }
@@ -117,9 +127,7 @@ static int l_new(lua_State *L)
         read_phase(L, 1, &phases[0], len);
     }
     lua_pop(L, 1);
-    threads = (int)vmlab_optfield_int(L, 1, "threads", 1);
-    if (threads < 1 || threads > 256)
-        return luaL_error(L, "bad option 'threads' (1 to 256)");
+    threads = (int)vmlab_optfield_range(L, 1, "threads", 1, 1, 256);
     l = lua_newuserdatauv(L, sizeof *l, 1);                         /* opts phases l */
     memset(l, 0, sizeof *l);
     luaL_setmetatable(L, WL_MT);
@@ -129,7 +137,7 @@ static int l_new(lua_State *L)
     if (l->interval <= 0)
         return luaL_error(L, "bad option 'interval' (above zero)");
     l->w = vmlab_workload_new(start, len, phases, n, threads, l->interval,
-                              (size_t)vmlab_optfield_int(L, 1, "keep", 100),
+                              (size_t)vmlab_optfield_range(L, 1, "keep", 100, 1, 1 << 24),
                               (uint64_t)vmlab_optfield_int(L, 1, "seed", 1));
     if (!l->w)
         return vmlab_pushfail(L, ENOMEM, "workload.new()");
@@ -173,17 +181,20 @@ static int wl_stop(lua_State *L)
 static int wl_truth(lua_State *L)
 {
     struct lwl *l = checkwl(L, 1);
-    double from = vmlab_optfield_time(L, 2, "from", 0), to = vmlab_optfield_time(L, 2, "to", 0);
-    int want = vmlab_optfield_bool(L, 2, "pages", 0);
+    double from, to;
+    int want;
     uint64_t np = vmlab_workload_pages(l->w), n;
-    unsigned char *map = want ? malloc(np + 1) : NULL;
+    unsigned char *map;
 
-    if (want && !map)
-        return vmlab_pushfail(L, ENOMEM, "truth");
+    vmlab_checkopts(L, 2, "w:truth", truth_keys);
+    from = vmlab_optfield_time(L, 2, "from", 0);
+    to = vmlab_optfield_time(L, 2, "to", 0);
+    want = vmlab_optfield_bool(L, 2, "pages", 0);
+    map = want ? lua_newuserdatauv(L, np + 1, 0) : NULL;   /* scratch: Lua's */
     n = vmlab_workload_truth(l->w, from, to, map);
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)n); lua_setfield(L, -2, "pages");
-    lua_pushinteger(L, (lua_Integer)(n * 4096)); lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, (lua_Integer)(n * vmlab_pagesize())); lua_setfield(L, -2, "bytes");
     if (map) {
         lua_createtable(L, (int)np, 0);
         for (uint64_t i = 0; i < np; i++) {
@@ -191,7 +202,6 @@ static int wl_truth(lua_State *L)
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         lua_setfield(L, -2, "map");
-        free(map);
     }
     return 1;
 }
@@ -229,7 +239,7 @@ static int wl_tostring(lua_State *L)
     if (!l->w)
         lua_pushliteral(L, "workload (closed)");
     else
-        lua_pushfstring(L, "workload (%d pages at %p)", (int)(l->len / 4096), (void *)(uintptr_t)l->start);
+        lua_pushfstring(L, "workload (%d pages at %p)", (int)(l->len / vmlab_pagesize()), (void *)(uintptr_t)l->start);
     return 1;
 }
 

@@ -8,6 +8,7 @@
  * re-enter or free the monitor: step then returns -EBUSY, and the free
  * waits until the outermost step returns. */
 #include "vmlab/damon.h"
+#include "vmlab/damon_prot.h"
 #include "vmlab/fault.h"
 #include "vmlab/record.h"
 #include "vmlab/units.h"
@@ -70,11 +71,9 @@ static int attach_backend(struct vmlab_damon *d, const struct vmlab_damon_opts *
                      "runtime's own pages would fault inside the sampler");
             return -EINVAL;
         }
-        if ((e = vmlab_damon_prot_attach(d, o->prot)) == -ENOSPC)
-            snprintf(why, len, "the prot backend: the fault hook table is full (%d hooks: at most "
-                     "that many prot monitors at once, with the other fault users)", VMLAB_FAULT_MAX_HOOKS);
-        else if (e < 0)
-            snprintf(why, len, "attaching the prot backend: %s", strerror(-e));
+        /* the backend says why: a refused target, the fault-hook limit */
+        if ((e = vmlab_damon_prot_attach(d, o->prot)) < 0)
+            snprintf(why, len, "%s", *vmlab_damon_prot_why() ? vmlab_damon_prot_why() : strerror(-e));
         return e;
     case VMLAB_DAMON_REPLAY:
         if (!o->nr_targets) {

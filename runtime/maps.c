@@ -77,3 +77,27 @@ void vmlab_maps_free(struct vmlab_mapping *v, size_t n)
         free((char *)v[i].path);
     free(v);
 }
+
+struct cover {
+    uint64_t next, end;   /* the first byte not yet seen mapped */
+};
+
+static int covering(void *ctx, const struct vmlab_mapping *m)
+{
+    struct cover *c = ctx;
+    if (m->end <= c->next)
+        return 0;
+    if (m->start > c->next)
+        return 1;                    /* a hole */
+    c->next = m->end;
+    return c->next >= c->end;
+}
+
+int vmlab_maps_covered(uint64_t start, uint64_t end)
+{
+    struct cover c = {start, end};
+    if (end <= start)
+        return 0;
+    vmlab_maps_each(covering, &c);
+    return c.next >= end;
+}

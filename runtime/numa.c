@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef MPOL_LOCAL
 #define MPOL_LOCAL 4
@@ -109,8 +110,9 @@ int vmlab_nodes_count(const struct vmlab_nodemask *m)
     return n;
 }
 
-/* Parse a sysfs-style list "0-3,5" (no checks beyond syntax). */
-static int parse_list(const char *s, struct vmlab_nodemask *m, char *err, size_t len)
+/* Parse a sysfs-style list "0-3,5" (no checks beyond syntax); `what`
+ * names the items in messages ("node", "cpu"). */
+static int parse_list(const char *s, struct vmlab_nodemask *m, const char *what, char *err, size_t len)
 {
     const char *p = s;
 
@@ -119,6 +121,7 @@ static int parse_list(const char *s, struct vmlab_nodemask *m, char *err, size_t
         long a, b;
         if (!isdigit((unsigned char)*p))
             goto bad;
+        errno = 0;
         a = strtol(p, &end, 10);
         b = a;
         p = end;
@@ -128,9 +131,9 @@ static int parse_list(const char *s, struct vmlab_nodemask *m, char *err, size_t
             b = strtol(p + 1, &end, 10);
             p = end;
         }
-        if (a > b || b >= VMLAB_MAX_NODES) {
-            snprintf(err, len, "node range '%ld-%ld' in '%s' is empty or past node %d",
-                     a, b, s, VMLAB_MAX_NODES - 1);
+        if (a > b || b >= VMLAB_MAX_NODES || errno) {
+            snprintf(err, len, "%s range '%ld-%ld' in '%s' is empty or past %s %d", what,
+                     a, b, s, what, VMLAB_MAX_NODES - 1);
             return -1;
         }
         for (long i = a; i <= b; i++)
@@ -144,15 +147,12 @@ static int parse_list(const char *s, struct vmlab_nodemask *m, char *err, size_t
     }
     return 0;
 bad:
-    snprintf(err, len, "bad node list '%s' (expected e.g. '0-2,5', '*' or '0x3')", s);
+    snprintf(err, len, "bad %s list '%s' (expected e.g. '0-2,5', '*' or '0x3')", what, s);
     return -1;
 }
 
-int vmlab_parse_nodes(const char *s, struct vmlab_nodemask *m, char *err, size_t len)
+static int parse_mask(const char *s, struct vmlab_nodemask *m, const char *what, char *err, size_t len)
 {
-    memset(m, 0, sizeof *m);
-    if (!strcmp(s, "*") || !strcmp(s, "all"))
-        return vmlab_numa_allowed(m) < 0 ? (snprintf(err, len, "cannot read the allowed nodes"), -1) : 0;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         const char *p = s + strlen(s);
         int bit = 0;
@@ -174,10 +174,30 @@ int vmlab_parse_nodes(const char *s, struct vmlab_nodemask *m, char *err, size_t
         }
         return 0;
     badhex:
-        snprintf(err, len, "bad node mask '%s'", s);
+        snprintf(err, len, "bad %s mask '%s'", what, s);
         return -1;
     }
-    return parse_list(s, m, err, len);
+    return parse_list(s, m, what, err, len);
+}
+
+int vmlab_parse_nodes(const char *s, struct vmlab_nodemask *m, char *err, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    if (!strcmp(s, "*") || !strcmp(s, "all"))
+        return vmlab_numa_allowed(m) < 0 ? (snprintf(err, len, "cannot read the allowed nodes"), -1) : 0;
+    return parse_mask(s, m, "node", err, len);
+}
+
+int vmlab_parse_cpus(const char *s, struct vmlab_nodemask *m, char *err, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    if (!strcmp(s, "*") || !strcmp(s, "all")) {
+        long n = sysconf(_SC_NPROCESSORS_CONF);
+        for (long i = 0; i < n && i < VMLAB_MAX_NODES; i++)
+            vmlab_nodes_set(m, (int)i);
+        return 0;
+    }
+    return parse_mask(s, m, "cpu", err, len);
 }
 
 char *vmlab_format_nodes(const struct vmlab_nodemask *m, char *buf, size_t len)
@@ -284,7 +304,7 @@ int vmlab_numa_online(struct vmlab_nodemask *m)
         vmlab_nodes_set(m, 0);                /* no NUMA in the kernel: one node */
         return 0;
     }
-    return parse_list(buf, m, err, sizeof err) < 0 ? -EINVAL : 0;
+    return parse_list(buf, m, "node", err, sizeof err) < 0 ? -EINVAL : 0;
 }
 
 int vmlab_numa_allowed(struct vmlab_nodemask *m)
@@ -300,7 +320,7 @@ int vmlab_numa_allowed(struct vmlab_nodemask *m)
             while (*p == ' ' || *p == '\t')
                 p++;
             p[strcspn(p, "\n")] = '\0';
-            r = parse_list(p, m, err, sizeof err) < 0 ? -EINVAL : 0;
+            r = parse_list(p, m, "node", err, sizeof err) < 0 ? -EINVAL : 0;
         }
     }
     if (f)

@@ -1,6 +1,7 @@
 /* Segments: define, map, unmap and remove named mappings, and the registry
  * that lets scenarios (and memtoy commands) find them by name. */
-#include "vmlab/seg.h"
+#include "seg_priv.h"
+#include "vmlab/maps.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
@@ -76,6 +77,7 @@ static int new_seg(const char *name, enum vmlab_seg_kind kind, size_t size,
     s->shared = o->shared;
     s->huge = o->huge;
     s->addr = o->hint;
+    s->align = o->align;
     s->offset = o->offset;
     s->prot = PROT_READ | PROT_WRITE;
     s->pagesize = vmlab_pagesize();
@@ -116,7 +118,7 @@ int vmlab_seg_anon(const char *name, size_t size, const struct vmlab_seg_opts *o
     int r;
 
     o = o ? o : &no_opts;
-    if (size == 0)
+    if (size == 0 || (o->align & (o->align - 1)) || (o->align && o->hint))
         return -EINVAL;
     if ((r = new_seg(name, VMLAB_SEG_ANON, size, o, &s)) < 0)
         return r;
@@ -226,8 +228,10 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
     struct vmlab_seg *s;
     int r, mprot, shared;
 
-    if (!addr || !size)
-        return -EINVAL;
+    if (!addr || !size || (uintptr_t)addr + size < (uintptr_t)addr)
+        return -EINVAL;                /* empty, or wraps past the top */
+    if (!vmlab_maps_covered((uintptr_t)addr, (uintptr_t)addr + size))
+        return -EFAULT;                /* not all of it is mapped */
     if ((r = new_seg(name, VMLAB_SEG_WRAP, size, &no_opts, &s)) < 0)
         return r;
     s->addr = addr;
@@ -240,6 +244,27 @@ int vmlab_seg_wrap(const char *name, void *addr, size_t size, int prot,
     link_seg(s);
     *out = s;
     return 0;
+}
+
+/* An address aligned to align with size bytes free after it: reserve
+ * size + align, keep the aligned part reserved (the caller maps over it
+ * with MAP_FIXED), give the rest back.  NULL with errno on failure. */
+static void *aligned_spot(size_t size, uint64_t align)
+{
+    size_t span = size + align;
+    char *r, *a;
+
+    if (span < size)
+        return errno = ENOMEM, NULL;
+    r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return NULL;
+    a = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+    if (a > r)
+        munmap(r, (size_t)(a - r));
+    if (r + span > a + size)
+        munmap(a + size, (size_t)(r + span - (a + size)));
+    return a;
 }
 
 int vmlab_seg_map(struct vmlab_seg *s)
@@ -259,6 +284,13 @@ int vmlab_seg_map(struct vmlab_seg *s)
         flags = s->shared ? MAP_SHARED : MAP_PRIVATE;
         if (s->kind == VMLAB_SEG_ANON)
             flags |= MAP_ANONYMOUS;
+        if (s->kind == VMLAB_SEG_ANON && s->align > vmlab_pagesize()) {
+            void *at = aligned_spot(s->size, s->align);
+            if (!at)
+                return -errno;
+            s->addr = at;
+            flags |= MAP_FIXED;
+        }
         p = mmap(s->addr, s->size, s->prot, flags, s->fd, s->kind == VMLAB_SEG_FILE ? s->offset : 0);
         if (p == MAP_FAILED)
             return -errno;
@@ -267,21 +299,27 @@ int vmlab_seg_map(struct vmlab_seg *s)
     }
     s->addr = p;
     s->mapped = 1;
+    s->gen++;
     return 0;
 }
 
 int vmlab_seg_unmap(struct vmlab_seg *s)
 {
+    uintptr_t a = (uintptr_t)s->addr;
+    int r = 0;
+
     if (!s->mapped)
         return -EINVAL;
-    if (s->kind == VMLAB_SEG_WRAP) {
+    /* listeners let go of the pages first (a monitor restores what it armed) */
+    if ((r = vmlab_seg_notify_before(s, VMLAB_SEG_UNMAP, a, a + s->size, PROT_NONE)) < 0)
+        return r;
+    if (s->kind != VMLAB_SEG_WRAP &&
+        (s->kind == VMLAB_SEG_SHMEM ? shmdt(s->addr) : munmap(s->addr, s->size)))
+        r = -errno;
+    if (!r)
         s->mapped = 0;
-        return 0;
-    }
-    if (s->kind == VMLAB_SEG_SHMEM ? shmdt(s->addr) : munmap(s->addr, s->size))
-        return -errno;
-    s->mapped = 0;
-    return 0;
+    vmlab_seg_notify_after(s, VMLAB_SEG_UNMAP, a, a + s->size, PROT_NONE, r);
+    return r;
 }
 
 void vmlab_seg_remove(struct vmlab_seg *s)

@@ -1,5 +1,5 @@
 /* Segment controls that change state: mlock, SHM_LOCK, mprotect, madvise. */
-#include "vmlab/seg.h"
+#include "seg_priv.h"
 
 #include <errno.h>
 #include <string.h>
@@ -56,11 +56,15 @@ int vmlab_seg_protect(struct vmlab_seg *s, uint64_t off, uint64_t len, int prot)
     int r = range_of(s, off, &len, &a);
     if (r < 0)
         return r;
-    if (mprotect(a, len, prot) < 0)
-        return -errno;
-    if (off == 0 && len == s->size)
+    /* listeners (a prot monitor) learn the new protection under their
+     * lock, so none restores a stale one */
+    if ((r = vmlab_seg_notify_before(s, VMLAB_SEG_PROTECT, (uintptr_t)a, (uintptr_t)a + len, prot)) < 0)
+        return r;
+    r = mprotect(a, len, prot) < 0 ? -errno : 0;
+    if (!r && off == 0 && len == s->size)
         s->prot = prot;
-    return 0;
+    vmlab_seg_notify_after(s, VMLAB_SEG_PROTECT, (uintptr_t)a, (uintptr_t)a + len, prot, r);
+    return r;
 }
 
 /* Every advice of today's kernels, by the name after MADV_.  Values are

@@ -154,8 +154,9 @@ static int holding(void *ctx, const struct vmlab_mapping *m)
     struct at *a = ctx;
     if (a->addr < m->start || a->addr >= m->end)
         return 0;
-    a->prot = (m->perms[0] == 'r' ? PROT_READ : 0) | (m->perms[1] == 'w' ? PROT_WRITE : 0) |
-              (m->perms[2] == 'x' ? PROT_EXEC : 0);
+    char rwx[4] = {m->perms[0], m->perms[1], m->perms[2], '\0'};
+    if (vmlab_parse_prot(rwx, &a->prot) < 0)
+        a->prot = PROT_NONE;
     a->shared = m->perms[3] == 's';
     return 1;
 }

@@ -14,18 +14,28 @@ const char *vmlab_prot_string(int prot)
 
 int vmlab_parse_prot(const char *text, int *prot)
 {
-    *prot = PROT_NONE;
-    if (!strcmp(text, "none"))
+    int p = PROT_NONE, bit;
+    size_t n = strlen(text);
+
+    if (!strcmp(text, "none")) {
+        *prot = p;
         return 0;
+    }
+    if (n == 0 || n > 3)
+        return -1;
     for (const char *c = text; *c; c++) {
         switch (*c) {
-        case 'r': *prot |= PROT_READ; break;
-        case 'w': *prot |= PROT_WRITE; break;
-        case 'x': *prot |= PROT_EXEC; break;
-        case '-': break;
+        case 'r': bit = PROT_READ; break;
+        case 'w': bit = PROT_WRITE; break;
+        case 'x': bit = PROT_EXEC; break;
+        case '-': continue;
         default: return -1;
         }
+        if (p & bit)
+            return -1;               /* "rr" is a typo, not a protection */
+        p |= bit;
     }
+    *prot = p;
     return 0;
 }
 

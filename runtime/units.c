@@ -44,7 +44,7 @@ int vmlab_parse_size(const char *s, size_t pagesize, uint64_t *out,
         else
             break;
         if (n > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
-            return fail(err, errlen, "size '%s' overflows 64 bits", s);
+            return fail(err, errlen, "size '%s' overflows (at most 2^63-1 bytes)", s);
         n = n * (uint64_t)base + (uint64_t)d;
     }
     if (!digits)
@@ -65,8 +65,8 @@ int vmlab_parse_size(const char *s, size_t pagesize, uint64_t *out,
         if (p[1])
             return fail(err, errlen, "size '%s' has trailing characters", s);
     }
-    if (n && mult > UINT64_MAX / n)
-        return fail(err, errlen, "size '%s' overflows 64 bits", s);
+    if (n && mult > (uint64_t)INT64_MAX / n)
+        return fail(err, errlen, "size '%s' overflows (at most 2^63-1 bytes)", s);
     *out = n * mult;
     return 0;
 }
@@ -82,8 +82,10 @@ int vmlab_parse_time(const char *s, double *out, char *err, size_t errlen)
         return fail(err, errlen, "time '%s' does not start with a number", s);
     errno = 0;
     v = strtod(s, &end);
-    if (end == s || errno)
+    if (end == s || v != v)
         return fail(err, errlen, "time '%s' is not a number", s);
+    if (errno == ERANGE && v > 1)
+        return fail(err, errlen, "time '%s' is too long", s);
     if (!strcmp(end, "us"))
         mult = 1e-6;
     else if (!strcmp(end, "ms"))
@@ -95,6 +97,8 @@ int vmlab_parse_time(const char *s, double *out, char *err, size_t errlen)
     else
         return fail(err, errlen,
                     "time '%s' has an unknown unit (use us, ms, s or m)", s);
+    if (v * mult > VMLAB_TIME_MAX)
+        return fail(err, errlen, "time '%s' is too long (at most 10^9 s)", s);
     *out = v * mult;
     return 0;
 }

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#define PAGE 4096ULL
+/* the page the engine touches: the system's, asked once */
+#define PAGE ((uint64_t)vmlab_pagesize())
 
 struct interval {
     uint64_t index;            /* which interval (since start) this slot holds */

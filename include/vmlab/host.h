@@ -8,6 +8,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "vmlab/units.h"
+
 /* Every binding's luaopen_vmlab_*() (the list make generates). */
 #define VMLAB_MODULE(name, fn) int fn(lua_State *L);
 #include "vmlab_modules.h"
@@ -22,18 +24,40 @@ struct vmlab_embedded {
 };
 extern const struct vmlab_embedded vmlab_stdlib[];
 
-/* Sizes: an integer (bytes) or "<n>[k|m|g|t|p]"; raises on anything else. */
+/* Sizes: an integer (bytes, 0 to 2^63-1) or "<n>[k|m|g|t|p]"; raises on
+ * anything else, naming it (negative, NaN, infinite, overflow, a NUL). */
 uint64_t vmlab_checksize(lua_State *L, int idx);
 uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def);
-/* Times: seconds (number) or "<n>[us|ms|s|m]"; raises on anything else. */
+/* An address: an integer, read as unsigned 64 bits (Lua spells
+ * 0xfffffffffffff000 as -4096), or a string "0x7f00..." / decimal. */
+uint64_t vmlab_checkaddr(lua_State *L, int idx);
+/* Times: seconds (a finite number, 0 to VMLAB_TIME_MAX) or
+ * "<n>[us|ms|s|m]"; raises on anything else, NaN and infinity included. */
 double vmlab_checktime(lua_State *L, int idx);
 double vmlab_opttime(lua_State *L, int idx, double def);
+/* An integer in [min, max] (an integral float too), checked before the
+ * caller narrows it; raises "... -1 is out of range (1 to 4294967295)". */
+lua_Integer vmlab_checkrange(lua_State *L, int idx, lua_Integer min, lua_Integer max);
+/* A finite number in [min, max]: NaN and infinity raise with their own
+ * messages. */
+double vmlab_checknumber_range(lua_State *L, int idx, double min, double max);
+/* A string handed to C: an embedded NUL raises (it would cut the string
+ * silently).  len may be NULL. */
+const char *vmlab_checkcstring(lua_State *L, int idx, size_t *len);
+const char *vmlab_optcstring(lua_State *L, int idx, const char *def, size_t *len);
 
-/* Table fields of an options table at idx (absent table or field: def). */
+/* Table fields of an options table at idx (absent table or field: def).
+ * Errors name the field: "bad option 'max_regions' (-1 is out of range
+ * (1 to 4294967295))". */
 uint64_t vmlab_optfield_size(lua_State *L, int idx, const char *k, uint64_t def);
 double vmlab_optfield_time(lua_State *L, int idx, const char *k, double def);
 lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer def);
+lua_Integer vmlab_optfield_range(lua_State *L, int idx, const char *k, lua_Integer def,
+                                 lua_Integer min, lua_Integer max);
+double vmlab_optfield_number(lua_State *L, int idx, const char *k, double def, double min,
+                             double max);
 int vmlab_optfield_bool(lua_State *L, int idx, const char *k, int def);
+/* A C string (an embedded NUL raises). */
 const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const char *def);
 
 /* Check an options table before reading it: every string key must be in
@@ -44,6 +68,20 @@ const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const ch
  * VMLAB_OPTS_ARRAY (an array part beside the options). */
 #define VMLAB_OPTS_ARRAY "[]"
 void vmlab_checkopts(lua_State *L, int idx, const char *fname, const char *const valid[]);
+
+/* Memory a binding holds across calls that may raise (they longjmp past
+ * any free()): a userdata on the stack owns it and releases it when
+ * collected or closed, or at once with vmlab_box_release (idempotent).
+ *   struct vmlab_box *b = vmlab_newbox(L, vmlab_box_free);   // box
+ *   b->p = malloc(n);                                         // then use it */
+struct vmlab_box {
+    void *p;
+    size_t n;
+    void (*release)(void *p, size_t n);
+};
+struct vmlab_box *vmlab_newbox(lua_State *L, void (*release)(void *p, size_t n));
+void vmlab_box_release(struct vmlab_box *b);
+void vmlab_box_free(void *p, size_t n);   /* free(p) */
 
 /* A system failure: pushes nil, "<what>: strerror(err)", err; returns 3.
  * `what` names the call and its arguments (printf format). */
@@ -89,6 +127,8 @@ int vmlab_run_module_main(lua_State *L, const char *mod, int argc, char **argv);
 /* Node lists: "0-2,5", "*", "0x3", an integer or an array (nil: none). */
 struct vmlab_nodemask;
 void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m);
+/* Cpu lists the same way ("*": every configured cpu); messages say cpu. */
+void vmlab_checkcpus(lua_State *L, int idx, struct vmlab_nodemask *m);
 void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m);
 
 /* Regions as tables {start, end, nr_accesses, age}; `extra` reserves room

@@ -21,4 +21,7 @@ int vmlab_maps_each(int (*fn)(void *ctx, const struct vmlab_mapping *m), void *c
 int vmlab_maps_read(struct vmlab_mapping **out, size_t *n);
 void vmlab_maps_free(struct vmlab_mapping *v, size_t n);
 
+/* 1 when every byte of [start, end) is mapped (end > start), else 0. */
+int vmlab_maps_covered(uint64_t start, uint64_t end);
+
 #endif

@@ -25,6 +25,9 @@ int vmlab_nodes_count(const struct vmlab_nodemask *m);
 /* "0-2,5", "*" or "all" (the nodes the task may use), "0x3" (a hex mask),
  * "" (no nodes).  Returns 0, or -1 with a reason in err. */
 int vmlab_parse_nodes(const char *s, struct vmlab_nodemask *m, char *err, size_t len);
+/* The same for cpus (a mask of up to VMLAB_MAX_NODES cpus): "*" is every
+ * configured cpu; messages speak of cpus. */
+int vmlab_parse_cpus(const char *s, struct vmlab_nodemask *m, char *err, size_t len);
 /* "0-2,5" */
 char *vmlab_format_nodes(const struct vmlab_nodemask *m, char *buf, size_t len);
 

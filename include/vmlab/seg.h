@@ -3,6 +3,7 @@
  * binding) names the call and its arguments in the message. */
 #ifndef VMLAB_SEG_H
 #define VMLAB_SEG_H
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,9 +26,11 @@ struct vmlab_seg {
     size_t size;          /* length in bytes */
     off_t offset;         /* file offset */
     size_t pagesize;      /* base page size, or the huge page size */
+    uint64_t align;       /* anon: mapped at a multiple of this (0: any) */
     int fd;               /* file/memfd, -1 otherwise */
     int shmid;            /* SysV, -1 otherwise */
-    char path[4096];      /* file path */
+    unsigned gen;         /* bumped by every protect, map and unmap */
+    char path[PATH_MAX];  /* file path */
     struct vmlab_seg *next;
 };
 
@@ -35,6 +38,7 @@ struct vmlab_seg {
 struct vmlab_seg_opts {
     int shared, huge, map;
     void *hint;           /* address hint (anon) */
+    uint64_t align;       /* anon: map at a multiple of this (a power of two) */
     off_t offset;         /* file */
     uint64_t length;      /* file: 0 = to the end of the file */
     uint64_t create;      /* file: create or extend to this size */
@@ -115,8 +119,10 @@ int vmlab_seg_where(struct vmlab_seg *s, uint64_t off, uint64_t len, int *nodes)
 int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
                          void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),
                          void *ctx);
-/* Protections as text: "rw-" and back ("r", "rw", "r-x", "none"); -1 for
- * a letter that is not one. */
+/* Protections as text: "rw-" and back.  The one parser of protections:
+ * "none", or the letters r, w, x (each at most once, '-' as a filler, at
+ * most three characters: "r", "rw", "r-x", "---", the first three columns
+ * of /proc/self/maps).  -1 for anything else. */
 const char *vmlab_prot_string(int prot);
 int vmlab_parse_prot(const char *text, int *prot);
 /* memtoy's table: its header, and one segment's line (snprintf's count). */
@@ -128,4 +134,37 @@ int vmlab_seg_table_line(const struct vmlab_seg *s, char *buf, size_t len);
 int vmlab_mapping_at(const void *addr, int *prot, int *shared);
 /* Its protection alone, or -1. */
 int vmlab_prot_at(const void *addr);
+/* ---- listeners (runtime/seg.c) ----
+ * The seg engine owns a segment's protection and mapping.  Whoever else
+ * relies on its pages' protection (the prot sampler arms sampled pages
+ * PROT_NONE and restores them) listens here instead of keeping a copy.
+ * For each protect and unmap of a range [start, end):
+ *   before(): nothing has changed yet; a non-zero return (-errno) vetoes
+ *             the change (the call fails with that error);
+ *   after():  it happened (result 0) or failed (result -errno); called
+ *             for every listener whose before() ran.
+ * Both run on the thread calling the seg engine; `prot` is the new
+ * protection (PROT_NONE for an unmap).  Listeners must not listen or
+ * unlisten from inside these. */
+enum vmlab_seg_event { VMLAB_SEG_PROTECT, VMLAB_SEG_UNMAP };
+struct vmlab_seg_listener {
+    int (*before)(void *ctx, const struct vmlab_seg *s, enum vmlab_seg_event ev,
+                  uintptr_t start, uintptr_t end, int prot);
+    void (*after)(void *ctx, const struct vmlab_seg *s, enum vmlab_seg_event ev,
+                  uintptr_t start, uintptr_t end, int prot, int result);
+    void *ctx;
+    struct vmlab_seg_listener *next;   /* the engine's */
+};
+void vmlab_seg_listen(struct vmlab_seg_listener *l);
+void vmlab_seg_unlisten(struct vmlab_seg_listener *l);
+
+/* Whether [start, end) is the user's memory (runtime/seg_owner.c): every
+ * page mapped, all of it inside segments vmlab maps or shared mappings
+ * wrapped with seg.wrap (pools); none of it the runtime's own (heap,
+ * stacks, vdso, the binary and libraries, private anonymous memory such
+ * as malloc arenas), which a PROT_NONE or a written pattern would break.
+ * 0, or -EINVAL (empty, unaligned), -EFAULT (a hole), -EPERM (the
+ * runtime's) with the reason, naming the addresses, in why. */
+int vmlab_seg_check_user_range(uint64_t start, uint64_t end, char *why, size_t len);
+
 #endif

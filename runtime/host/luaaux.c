@@ -5,33 +5,180 @@
 #include "vmlab/units.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-uint64_t vmlab_checksize(lua_State *L, int idx)
+/* Strings reach C as C strings: an embedded NUL would cut them silently.
+ * The message shows the input with the NUL escaped. */
+static const char *shown(lua_State *L, const char *s, size_t len)
 {
-    char err[160];
-    uint64_t v;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len && i < 64; i++) {
+        if (s[i] == '\0')
+            luaL_addstring(&b, "\\0");
+        else
+            luaL_addchar(&b, s[i]);
+    }
+    if (len > 64)
+        luaL_addstring(&b, "...");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* The string at idx, which must not hold a NUL; NULL (and a message on
+ * the stack) when it does. */
+static const char *cstring(lua_State *L, int idx, const char *what, size_t *lenp)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (strlen(s) != len) {
+        lua_pushfstring(L, "%s \"%s\" contains a NUL byte", what, shown(L, s, len));
+        return NULL;
+    }
+    if (lenp)
+        *lenp = len;
+    return s;
+}
+
+const char *vmlab_checkcstring(lua_State *L, int idx, size_t *len)
+{
+    const char *s = luaL_checklstring(L, idx, NULL);
+    if (!(s = cstring(L, idx, "string", len)))
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    return s;
+}
+
+const char *vmlab_optcstring(lua_State *L, int idx, const char *def, size_t *len)
+{
+    if (lua_isnoneornil(L, idx)) {
+        if (len)
+            *len = def ? strlen(def) : 0;
+        return def;
+    }
+    return vmlab_checkcstring(L, idx, len);
+}
+
+/* A size from the value at idx: 0, or -1 with the reason pushed. */
+static int tosize(lua_State *L, int idx, uint64_t *out)
+{
+    char err[200];
+    lua_Integer i;
+    const char *s;
 
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
-        if (!lua_isinteger(L, idx)) {
+        if (lua_isinteger(L, idx)) {
+            i = lua_tointeger(L, idx);
+        } else {
             lua_Number n = lua_tonumber(L, idx);
-            if (n != (lua_Number)(lua_Integer)n)
-                luaL_argerror(L, idx, "size must be a whole number of bytes");
+            if (n != n) {
+                lua_pushliteral(L, "size is NaN (not a number)");
+                return -1;
+            }
+            if (n == HUGE_VAL || n == -HUGE_VAL) {
+                lua_pushfstring(L, "size is %sinfinite", n < 0 ? "minus " : "");
+                return -1;
+            }
+            if (n != floor(n)) {
+                lua_pushfstring(L, "size %f is not a whole number of bytes", n);
+                return -1;
+            }
+            if (!lua_numbertointeger(n, &i)) {
+                lua_pushfstring(L, "size %f overflows (at most 2^63-1 bytes)", n);
+                return -1;
+            }
         }
-        if (lua_tointeger(L, idx) < 0)
-            luaL_argerror(L, idx, "size must not be negative");
-        return (uint64_t)lua_tointeger(L, idx);
+        if (i < 0) {
+            lua_pushfstring(L, "size must not be negative (got %I)", (LUAI_UACINT)i);
+            return -1;
+        }
+        *out = (uint64_t)i;
+        return 0;
     case LUA_TSTRING:
-        if (vmlab_parse_size(lua_tostring(L, idx), 0, &v, err, sizeof err))
-            luaL_argerror(L, idx, err);
-        return v;
+        if (!(s = cstring(L, idx, "size", NULL)))
+            return -1;
+        if (vmlab_parse_size(s, 0, out, err, sizeof err)) {
+            lua_pushstring(L, err);
+            return -1;
+        }
+        return 0;
     default:
-        luaL_typeerror(L, idx, "size (integer or string like '4m')");
+        lua_pushfstring(L, "size (integer or string like '4m') expected, got %s", luaL_typename(L, idx));
+        return -1;
     }
-    return 0;
+}
+
+/* A time in seconds from the value at idx: 0, or -1 with the reason pushed. */
+static int totime(lua_State *L, int idx, double *out)
+{
+    char err[200];
+    const char *s;
+    double v;
+
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        v = lua_tonumber(L, idx);
+        if (v != v) {
+            lua_pushliteral(L, "time is NaN (not a number)");
+            return -1;
+        }
+        if (v == HUGE_VAL || v == -HUGE_VAL) {
+            lua_pushfstring(L, "time is %sinfinite", v < 0 ? "minus " : "");
+            return -1;
+        }
+        if (v < 0) {
+            lua_pushfstring(L, "time must not be negative (got %f)", v);
+            return -1;
+        }
+        if (v > VMLAB_TIME_MAX) {
+            lua_pushfstring(L, "time %f s is too long (at most %f s)", v, (double)VMLAB_TIME_MAX);
+            return -1;
+        }
+        *out = v;
+        return 0;
+    case LUA_TSTRING:
+        if (!(s = cstring(L, idx, "time", NULL)))
+            return -1;
+        if (vmlab_parse_time(s, out, err, sizeof err)) {
+            lua_pushstring(L, err);
+            return -1;
+        }
+        return 0;
+    default:
+        lua_pushfstring(L, "time (seconds or string like '5ms') expected, got %s", luaL_typename(L, idx));
+        return -1;
+    }
+}
+
+uint64_t vmlab_checkaddr(lua_State *L, int idx)
+{
+    const char *s;
+    char *end;
+    unsigned long long v;
+
+    if (lua_isinteger(L, idx))
+        return (uint64_t)lua_tointeger(L, idx);      /* -4096 is 0xfffffffffffff000 */
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_typeerror(L, idx, "address (integer or string like '0x7f0000000000')");
+    if (!(s = cstring(L, idx, "address", NULL)))
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (!*s || *end || errno || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        luaL_argerror(L, idx, lua_pushfstring(L, "bad address '%s' (a 64-bit number, e.g. 0x7f0000000000)", s));
+    return (uint64_t)v;
+}
+
+uint64_t vmlab_checksize(lua_State *L, int idx)
+{
+    uint64_t v = 0;
+    if (tosize(L, idx, &v) < 0)
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    return v;
 }
 
 uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def)
@@ -41,28 +188,92 @@ uint64_t vmlab_optsize(lua_State *L, int idx, uint64_t def)
 
 double vmlab_checktime(lua_State *L, int idx)
 {
-    char err[160];
-    double v;
-
-    switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        v = lua_tonumber(L, idx);
-        if (v < 0 || v != v)
-            luaL_argerror(L, idx, "time must not be negative");
-        return v;
-    case LUA_TSTRING:
-        if (vmlab_parse_time(lua_tostring(L, idx), &v, err, sizeof err))
-            luaL_argerror(L, idx, err);
-        return v;
-    default:
-        luaL_typeerror(L, idx, "time (seconds or string like '5ms')");
-    }
-    return 0;
+    double v = 0;
+    if (totime(L, idx, &v) < 0)
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    return v;
 }
 
 double vmlab_opttime(lua_State *L, int idx, double def)
 {
     return lua_isnoneornil(L, idx) ? def : vmlab_checktime(L, idx);
+}
+
+/* An integer in [min, max] from the value at idx (integral floats too):
+ * 0, or -1 with the reason pushed.  Checked before any narrowing. */
+static int toint(lua_State *L, int idx, lua_Integer min, lua_Integer max, lua_Integer *out)
+{
+    lua_Integer i;
+    if (lua_type(L, idx) != LUA_TNUMBER) {
+        lua_pushfstring(L, "integer expected, got %s", luaL_typename(L, idx));
+        return -1;
+    }
+    if (!lua_isinteger(L, idx)) {
+        lua_Number n = lua_tonumber(L, idx);
+        if (n != n) {
+            lua_pushliteral(L, "NaN (not a number) where an integer is expected");
+            return -1;
+        }
+        if (n == HUGE_VAL || n == -HUGE_VAL) {
+            lua_pushfstring(L, "%sinfinity where an integer is expected", n < 0 ? "minus " : "");
+            return -1;
+        }
+        if (n != floor(n) || !lua_numbertointeger(n, &i)) {
+            lua_pushfstring(L, "%f is not an integer in range %I to %I", n, (LUAI_UACINT)min,
+                            (LUAI_UACINT)max);
+            return -1;
+        }
+    } else {
+        i = lua_tointeger(L, idx);
+    }
+    if (i < min || i > max) {
+        lua_pushfstring(L, "%I is out of range (%I to %I)", (LUAI_UACINT)i, (LUAI_UACINT)min,
+                        (LUAI_UACINT)max);
+        return -1;
+    }
+    *out = i;
+    return 0;
+}
+
+lua_Integer vmlab_checkrange(lua_State *L, int idx, lua_Integer min, lua_Integer max)
+{
+    lua_Integer v = 0;
+    if (toint(L, idx, min, max, &v) < 0)
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    return v;
+}
+
+/* A finite number in [min, max]: 0, or -1 with the reason pushed. */
+static int tonum(lua_State *L, int idx, double min, double max, double *out)
+{
+    double v;
+    if (lua_type(L, idx) != LUA_TNUMBER) {
+        lua_pushfstring(L, "number expected, got %s", luaL_typename(L, idx));
+        return -1;
+    }
+    v = lua_tonumber(L, idx);
+    if (v != v) {
+        lua_pushliteral(L, "NaN (not a number)");
+        return -1;
+    }
+    if (v == HUGE_VAL || v == -HUGE_VAL) {
+        lua_pushfstring(L, "%sinfinity is not a finite number", v < 0 ? "minus " : "");
+        return -1;
+    }
+    if (v < min || v > max) {
+        lua_pushfstring(L, "%f is out of range (%f to %f)", v, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+double vmlab_checknumber_range(lua_State *L, int idx, double min, double max)
+{
+    double v = 0;
+    if (tonum(L, idx, min, max, &v) < 0)
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    return v;
 }
 
 /* Push opts[k] (or nil when opts is absent); return its absolute index. */
@@ -78,7 +289,7 @@ static int getfield(lua_State *L, int idx, const char *k)
     return lua_gettop(L);
 }
 
-/* Re-raise a field error with the field's name instead of a stack slot. */
+/* Raise a field error with the field's name instead of a stack slot. */
 static void fielderror(lua_State *L, const char *k, const char *msg)
 {
     luaL_error(L, "bad option '%s' (%s)", k, msg);
@@ -86,58 +297,59 @@ static void fielderror(lua_State *L, const char *k, const char *msg)
 
 uint64_t vmlab_optfield_size(lua_State *L, int idx, const char *k, uint64_t def)
 {
-    char err[160];
     uint64_t v = def;
     int f;
 
     idx = lua_absindex(L, idx);
     f = getfield(L, idx, k);
-    if (lua_isinteger(L, f) && lua_tointeger(L, f) >= 0) {
-        v = (uint64_t)lua_tointeger(L, f);
-    } else if (lua_type(L, f) == LUA_TSTRING) {
-        if (vmlab_parse_size(lua_tostring(L, f), 0, &v, err, sizeof err))
-            fielderror(L, k, err);
-    } else if (!lua_isnil(L, f)) {
-        fielderror(L, k, "a size is an integer >= 0 or a string like '4m'");
-    }
-    lua_pop(L, 1);
+    if (!lua_isnil(L, f) && tosize(L, f, &v) < 0)
+        fielderror(L, k, lua_tostring(L, -1));
+    lua_settop(L, f - 1);
     return v;
 }
 
 double vmlab_optfield_time(lua_State *L, int idx, const char *k, double def)
 {
-    char err[160];
     double v = def;
     int f;
 
     idx = lua_absindex(L, idx);
     f = getfield(L, idx, k);
-    if (lua_type(L, f) == LUA_TNUMBER) {
-        v = lua_tonumber(L, f);
-        if (v < 0 || v != v)
-            fielderror(L, k, "time must not be negative");
-    } else if (lua_type(L, f) == LUA_TSTRING) {
-        if (vmlab_parse_time(lua_tostring(L, f), &v, err, sizeof err))
-            fielderror(L, k, err);
-    } else if (!lua_isnil(L, f)) {
-        fielderror(L, k, "a time is seconds or a string like '5ms'");
-    }
-    lua_pop(L, 1);
+    if (!lua_isnil(L, f) && totime(L, f, &v) < 0)
+        fielderror(L, k, lua_tostring(L, -1));
+    lua_settop(L, f - 1);
     return v;
 }
 
-lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer def)
+lua_Integer vmlab_optfield_range(lua_State *L, int idx, const char *k, lua_Integer def,
+                                 lua_Integer min, lua_Integer max)
 {
     lua_Integer v = def;
     int f;
 
     idx = lua_absindex(L, idx);
     f = getfield(L, idx, k);
-    if (lua_isinteger(L, f))
-        v = lua_tointeger(L, f);
-    else if (!lua_isnil(L, f))
-        fielderror(L, k, "integer expected");
-    lua_pop(L, 1);
+    if (!lua_isnil(L, f) && toint(L, f, min, max, &v) < 0)
+        fielderror(L, k, lua_tostring(L, -1));
+    lua_settop(L, f - 1);
+    return v;
+}
+
+lua_Integer vmlab_optfield_int(lua_State *L, int idx, const char *k, lua_Integer def)
+{
+    return vmlab_optfield_range(L, idx, k, def, LUA_MININTEGER, LUA_MAXINTEGER);
+}
+
+double vmlab_optfield_number(lua_State *L, int idx, const char *k, double def, double min, double max)
+{
+    double v = def;
+    int f;
+
+    idx = lua_absindex(L, idx);
+    f = getfield(L, idx, k);
+    if (!lua_isnil(L, f) && tonum(L, f, min, max, &v) < 0)
+        fielderror(L, k, lua_tostring(L, -1));
+    lua_settop(L, f - 1);
     return v;
 }
 
@@ -150,12 +362,13 @@ int vmlab_optfield_bool(lua_State *L, int idx, const char *k, int def)
     if (lua_isboolean(L, f))
         v = lua_toboolean(L, f);
     else if (!lua_isnil(L, f))
-        fielderror(L, k, "boolean expected");
-    lua_pop(L, 1);
+        fielderror(L, k, lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, f)));
+    lua_settop(L, f - 1);
     return v;
 }
 
-/* The string stays valid while the options table holds it. */
+/* The string stays valid while the options table holds it.  C gets it, so
+ * an embedded NUL is an error. */
 const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const char *def)
 {
     const char *v = def;
@@ -163,11 +376,13 @@ const char *vmlab_optfield_string(lua_State *L, int idx, const char *k, const ch
 
     idx = lua_absindex(L, idx);
     f = getfield(L, idx, k);
-    if (lua_type(L, f) == LUA_TSTRING)
-        v = lua_tostring(L, f);
-    else if (!lua_isnil(L, f))
-        fielderror(L, k, "string expected");
-    lua_pop(L, 1);
+    if (lua_type(L, f) == LUA_TSTRING) {
+        if (!(v = cstring(L, f, "string", NULL)))
+            fielderror(L, k, lua_tostring(L, -1));
+    } else if (!lua_isnil(L, f)) {
+        fielderror(L, k, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, f)));
+    }
+    lua_settop(L, f - 1);
     return v;
 }
 
@@ -260,6 +475,43 @@ void vmlab_checkopts(lua_State *L, int idx, const char *fname, const char *const
         }
         lua_pop(L, 1);                           /* key */
     }
+}
+
+static int box_gc(lua_State *L)
+{
+    vmlab_box_release(lua_touserdata(L, 1));
+    return 0;
+}
+
+struct vmlab_box *vmlab_newbox(lua_State *L, void (*release)(void *p, size_t n))
+{
+    struct vmlab_box *b = lua_newuserdatauv(L, sizeof *b, 0);   /* box */
+    b->p = NULL;
+    b->n = 0;
+    b->release = release;
+    if (luaL_newmetatable(L, "vmlab.box")) {                   /* box mt */
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);                                    /* box */
+    return b;
+}
+
+void vmlab_box_release(struct vmlab_box *b)
+{
+    if (b && b->p) {
+        void *p = b->p;
+        b->p = NULL;
+        b->release(p, b->n);
+    }
+}
+
+void vmlab_box_free(void *p, size_t n)
+{
+    (void)n;
+    free(p);
 }
 
 static int pushfailv(lua_State *L, int err, const char *fmt, va_list ap)

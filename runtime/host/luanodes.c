@@ -5,31 +5,51 @@
 
 #include <string.h>
 
-void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m)
+/* One number of a list: an integer 0 .. VMLAB_MAX_NODES-1. */
+static int checkone(lua_State *L, int idx, int v, const char *what)
 {
-    char err[160];
+    if (!lua_isinteger(L, v) || lua_tointeger(L, v) < 0 || lua_tointeger(L, v) >= VMLAB_MAX_NODES) {
+        const char *got = lua_type(L, v) == LUA_TNUMBER ? lua_pushfstring(L, "%s", lua_tostring(L, v))
+                                                        : luaL_typename(L, v);
+        luaL_argerror(L, idx, lua_pushfstring(L, "%s number %s out of range (0 to %d)", what, got,
+                                              VMLAB_MAX_NODES - 1));
+    }
+    return (int)lua_tointeger(L, v);
+}
+
+static void checkmask(lua_State *L, int idx, struct vmlab_nodemask *m, const char *what,
+                      int (*parse)(const char *, struct vmlab_nodemask *, char *, size_t))
+{
+    char err[200];
 
     memset(m, 0, sizeof *m);
-    if (lua_isinteger(L, idx)) {
-        lua_Integer n = lua_tointeger(L, idx);
-        if (n < 0 || n >= VMLAB_MAX_NODES)
-            luaL_argerror(L, idx, "node number out of range");
-        vmlab_nodes_set(m, (int)n);
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        vmlab_nodes_set(m, checkone(L, idx, idx, what));
     } else if (lua_type(L, idx) == LUA_TSTRING) {
-        if (vmlab_parse_nodes(lua_tostring(L, idx), m, err, sizeof err) < 0)
+        const char *s = vmlab_checkcstring(L, idx, NULL);
+        if (parse(s, m, err, sizeof err) < 0)
             luaL_argerror(L, idx, err);
     } else if (lua_type(L, idx) == LUA_TTABLE) {
-        for (lua_Integer i = 1; i <= luaL_len(L, idx); i++) {
+        lua_Integer n = luaL_len(L, idx);
+        for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, i);
-            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-                lua_tointeger(L, -1) >= VMLAB_MAX_NODES)
-                luaL_argerror(L, idx, "a list holds numbers from 0");
-            vmlab_nodes_set(m, (int)lua_tointeger(L, -1));
+            vmlab_nodes_set(m, checkone(L, idx, lua_gettop(L), what));
             lua_pop(L, 1);
         }
     } else if (!lua_isnoneornil(L, idx)) {
-        luaL_typeerror(L, idx, "node list (string, integer or array)");
+        luaL_typeerror(L, idx, lua_pushfstring(L, "%s list (string, integer or array)", what));
     }
+}
+
+void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m)
+{
+    checkmask(L, idx, m, "node", vmlab_parse_nodes);
+}
+
+void vmlab_checkcpus(lua_State *L, int idx, struct vmlab_nodemask *m)
+{
+    checkmask(L, idx, m, "cpu", vmlab_parse_cpus);
 }
 
 void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m)

@@ -39,7 +39,7 @@ end
 -- format(v[, opts]) -> string; opts.depth (default 4), opts.items (per
 -- table, default 50), opts.indent (default "  ").
 function M.format(v, opts)
-  opts = opts or {}
+  opts = require("vmlab").checkopts(opts, "pretty.format", { "depth", "items", "indent" }) or {}
   local maxdepth, maxitems, ind = opts.depth or 4, opts.items or 50, opts.indent or "  "
   local seen = {}
   local function fmt(x, depth)

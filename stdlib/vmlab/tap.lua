@@ -412,6 +412,8 @@ end
 -- check{...} -> true, or false and the reason; requires{...} skips the
 -- whole file (or subtest) with that reason.
 function M.check(req)
+  require("vmlab").checkopts(req, "tap.check", { "root", "nodes", "hugepages", "kernel", "damon", "thp", "file",
+    "program" })
   if req.root and euid() ~= 0 then return false, "needs root" end
   if req.nodes and nr_nodes() < req.nodes then
     return false, string.format("needs %d NUMA nodes, the machine has %d", req.nodes, nr_nodes())

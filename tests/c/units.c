@@ -47,6 +47,10 @@ int main(void)
     size_bad("k", "does not start with a number");
     size_bad("99999999999999999999", "overflows");
     size_bad("17179869184g", "overflows");
+    size_bad("18446744073709551615", "overflows");   /* was -1 in Lua */
+    size_bad("9223372036854775808", "overflows");    /* was math.mininteger */
+    size_ok("9223372036854775807", 9223372036854775807ULL);
+    size_bad("8388608t", "overflows");
     size_bad(" 4k", "does not start");
 
     time_ok("5ms", 0.005);

@@ -69,4 +69,18 @@ fuzz("parse_fuzz", 10, function(corpus)
     f:close()
   end
 end)
+-- the Lua-facing argument helpers: byte 0 picks the helper, byte 1 the
+-- argument's form (string, double, integer, key=value table), then the bytes
+fuzz("luaargs_fuzz", 10, function(corpus)
+  local seeds = { "\0\0004k", "\0\00018446744073709551615", "\0\0004\0k", "\1\0005ms", "\1\0011e999s",
+    "\2\0000xfffffffffffff000", "\5\0000-3,5", "\6\000*", "\7\000a\0b",
+    "\8\003sample=5ms\nsmaple=1", "\9\003sample=1\n1=2", "\10\003offset=4k\nlength=-1",
+    "\11\003sample=nan\naggr=1e999", "\12\003count=4294967297", "\13\003sample=2\non=t",
+    "\14\003name={}", "\1\001\0\0\0\0\0\0\240\127", "\3\002\255\255\255\255\255\255\255\127" }
+  for i, s in ipairs(seeds) do
+    local f = assert(io.open(("%s/seed%d"):format(corpus, i), "wb"))
+    f:write(s)
+    f:close()
+  end
+end)
 t.done_testing()

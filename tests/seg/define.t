@@ -51,7 +51,17 @@ t.like(seg.show("a2", true), "a2\n$", "show one by name")
 t.error_like(function() seg.show("nosuch", true) end, "no segment named 'nosuch'", "show of a missing name")
 
 -- remove/close are idempotent; a closed segment raises on use.
-t.ok(a:remove() == nil, "remove")
+local function mapped_at(addr)
+  for _, e in ipairs(seg.maps()) do
+    if e.start <= addr and addr < e["end"] then return e end
+  end
+end
+local a_addr, a_size = a.addr, a.size
+t.ok(mapped_at(a_addr), "before remove its memory is mapped")
+a:remove()
+t.is(a.closed, true, "remove closes the segment")
+local left = mapped_at(a_addr)
+t.ok(not left or left.start ~= a_addr or left["end"] ~= a_addr + a_size, "remove unmapped its memory")
 a:close()
 t.is(tostring(a), "segment (closed)", "closed __tostring")
 t.error_like(function() a:touch() end, "closed segment", "use after close raises")
@@ -89,9 +99,10 @@ t.is(nf, nil, "a missing file fails")
 t.like(msg, "^file%('/nonexistent/dir/file'%): No such file or directory$", "naming the call")
 t.is(err, 2, "with ENOENT")
 t.error_like(function() seg.file(path, { offset = 100 }) end, "not page aligned", "unaligned offset raises")
-local beyond, bmsg = seg.file(path, { offset = "4m" })
+local beyond, bmsg, berr = seg.file(path, { offset = "4m" })
 t.is(beyond, nil, "an offset past the end fails")
-t.like(bmsg, "No such device or address", "with ENXIO")
+t.like(bmsg, "offset 4194304 is at or past the end of the file %(1048576 bytes%)", "saying the offset and the file size")
+t.is(berr, 6, "with ENXIO")
 os.remove(path)
 
 -- SysV shm and memfd.
@@ -117,13 +128,16 @@ if ok_hugetlb then
 else
   t.skip(why, 2)
 end
-local nohuge, hmsg = seg.memfd("hmfd", "4m", { huge = true, map = true })
-if nohuge then
-  t.cmp_ok(nohuge.pagesize, ">", ps, "hugetlb memfd page size")
-  local ok2 = pcall(nohuge.touch, nohuge)
-  t.pass("touching a hugetlb memfd " .. (ok2 and "worked" or "raised (no free huge pages)") .. ", no crash")
+-- A hugetlb memfd maps when huge pages are free (and touching it works),
+-- and fails with ENOMEM, naming the call, when none are.
+local hm, hmsg, herr = seg.memfd("hmfd", "4m", { huge = true, map = true })
+if ok_hugetlb then
+  t.ok(hm, "hugetlb memfd with free huge pages: " .. tostring(hmsg))
+  t.cmp_ok(hm and hm.pagesize or 0, ">", ps, "hugetlb memfd page size")
+  t.ok(hm and pcall(hm.touch, hm), "touching a hugetlb memfd works")
 else
-  t.like(hmsg, "^memfd%('hmfd'", "hugetlb memfd failure names the call")
-  t.pass("no hugetlb memfd here")
+  t.is(hm, nil, "no free huge pages: a hugetlb memfd cannot map")
+  t.like(hmsg, "^memfd%('hmfd', 4 MiB, huge%): Cannot allocate memory$", "naming the call")
+  t.is(herr, 12, "with ENOMEM")
 end
 t.done_testing()
