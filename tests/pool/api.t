@@ -28,6 +28,10 @@ for _, n in ipairs{ 1, 7, 100, 4000, 70000 } do
   t.cmp_ok(p:usable(a), ">=", n, "usable >= " .. n)
   p:free(a)
 end
+local z = p:alloc(0)
+t.ok(z and z >= base and z < base + size, "alloc(0) gives a block of the pool, as malloc(0) does")
+t.cmp_ok(p:usable(z), ">=", 1, "a minimal one (usable " .. p:usable(z) .. ")")
+p:free(z)
 t.error_like(function() p:alloc(10, 24) end, "power of two", "a bad alignment raises")
 
 -- realloc keeps contents
