@@ -3,9 +3,14 @@
  * builds this file into itself), as PMDK's libvmem and libvmmalloc shared
  * their pool code.
  *
- * - A bump pointer hands out the mapping from its start; jemalloc keeps
- *   what it frees (dalloc declines, so extents are retained, coalesced and
- *   reused), so a pool never grows past its file.
+ * - A bump pointer hands out the mapping from its start, and what jemalloc
+ *   gives back (when it purges: at its decay, or when a full pool makes the
+ *   caller purge and retry) goes to a table of free ranges, coalesced with
+ *   their neighbours and the top (pool_extents.c).  jemalloc runs with
+ *   retain:false so that it gives extents back instead of keeping them:
+ *   retained, they stayed split where jemalloc had grown, and a fresh
+ *   32 MiB pool could not give a 20 MiB block.  A pool never grows past
+ *   its file.
  * - jemalloc's metadata (an arena's "base") does not come from the pool:
  *   carved between data extents and never returned, it split the free
  *   space, and after a burst of small blocks the largest block left was a
@@ -26,17 +31,24 @@
 #include <unistd.h>
 
 #include "pool_je.h"
+#include "pool_extents.h"
 #include "vmlab/pool.h"
+
+/* Pools' jemalloc only (the private copy): no background threads (the
+ * library creates none); extents go back to the hooks (see above); one
+ * automatic arena, as pools use arenas of their own. */
+const char *malloc_conf = "background_thread:false,narenas:1,retain:false";
 
 /* Reservation step: one fallocate per MiB the pool uses. */
 #define CHUNK VMLAB_POOL_RESERVE_STEP
 
 struct vmlab_pool_space {
     extent_hooks_t hooks;        /* first: a hook finds its space from it */
-    pthread_mutex_t bump_lock;   /* bump */
+    pthread_mutex_t bump_lock;   /* ext */
     pthread_mutex_t res_lock;    /* reservation (taken inside bump_lock) */
     char *base;
-    size_t size, bump;
+    size_t size;
+    struct vmlab_pool_extents ext;
     int fd;
     dev_t dev;                   /* what fd is, to notice a program that */
     ino_t ino;                   /* closed the descriptor or reused it */
@@ -119,28 +131,32 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
                         bool *commit, unsigned arena_ind)
 {
     struct vmlab_pool_space *sp = (struct vmlab_pool_space *)h;
-    uintptr_t start, at, end = (uintptr_t)sp->base + sp->size;
-    void *r = NULL;
+    size_t want = new_addr ? (size_t)((char *)new_addr - sp->base) : (size_t)-1, at, top;
 
     if (alignment < pagesize())
         alignment = pagesize();
+    /* new_addr: jemalloc asks to grow a block in place */
+    if (new_addr && ((char *)new_addr < sp->base || (char *)new_addr >= sp->base + sp->size))
+        return NULL;
     pthread_mutex_lock(&sp->bump_lock);
-    start = (uintptr_t)sp->base + sp->bump;
-    at = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    /* new_addr: jemalloc asks to grow in place; only the bump can */
-    if ((new_addr && (uintptr_t)new_addr != at) || at < start || at > end || size > end - at)
-        goto out;
-    /* jemalloc asks for committed memory when it uses it at once; when it
-     * grows its retained space it takes it uncommitted and commits (hook_
-     * commit) the pieces it uses, so only those get file space */
-    if (*commit && reserve(sp, (char *)at, size) < 0)
-        goto out;
-    __atomic_store_n(&sp->bump, at + size - (uintptr_t)sp->base, __ATOMIC_RELEASE);
-    r = (void *)at;
-    *zero = true;                /* fresh file pages read as zero */
-out:
+    top = sp->ext.top;           /* above it, pages were never used: zero */
+    at = vmlab_pool_extents_take(&sp->ext, size, alignment, want);
+    if (at == (size_t)-1)
+        goto fail;
+    /* jemalloc asks for committed memory (always, with retain:false):
+     * then the file gets the space under it */
+    if (*commit && reserve(sp, sp->base + at, size) < 0) {
+        vmlab_pool_extents_give(&sp->ext, at, size);
+        goto fail;
+    }
     pthread_mutex_unlock(&sp->bump_lock);
-    return r;
+    if (*zero && at < top)
+        memset(sp->base + at, 0, size);
+    *zero = true;
+    return sp->base + at;
+fail:
+    pthread_mutex_unlock(&sp->bump_lock);
+    return NULL;
 }
 
 /* false: committed */
@@ -150,8 +166,17 @@ static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offse
     return reserve((struct vmlab_pool_space *)h, (char *)addr + offset, length) < 0;
 }
 
-/* Decline: jemalloc retains the extent and reuses it from the pool. */
-static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) { return true; }
+/* Taken back into the free ranges (false); true (jemalloc keeps it) only
+ * when the table cannot grow. */
+static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i)
+{
+    struct vmlab_pool_space *sp = (struct vmlab_pool_space *)h;
+    int r;
+    pthread_mutex_lock(&sp->bump_lock);
+    r = vmlab_pool_extents_give(&sp->ext, (size_t)((char *)a - sp->base), s);
+    pthread_mutex_unlock(&sp->bump_lock);
+    return r < 0;
+}
 static void hook_destroy(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) {}
 static bool hook_split(extent_hooks_t *h, void *a, size_t s, size_t sa, size_t sb, bool c, unsigned i)
 {
@@ -201,6 +226,7 @@ int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
     pthread_mutex_init(&sp->res_lock, NULL);
     sp->base = base;
     sp->size = size;
+    vmlab_pool_extents_init(&sp->ext, size);
     sp->fd = vmlab_pool_fd_high(fd);
     sp->dev = st.st_dev;
     sp->ino = st.st_ino;
@@ -216,6 +242,7 @@ void vmlab_pool_space_delete(struct vmlab_pool_space *sp)
     if (!sp)
         return;
     munmap(sp->base, sp->size);
+    vmlab_pool_extents_fini(&sp->ext);
     if (sp->fd >= 0)
         close(sp->fd);
     pthread_mutex_destroy(&sp->bump_lock);
@@ -228,8 +255,17 @@ void vmlab_pool_space_on_warning(struct vmlab_pool_space *sp, void (*warn)(const
 char *vmlab_pool_space_base(const struct vmlab_pool_space *sp) { return sp->base; }
 size_t vmlab_pool_space_size(const struct vmlab_pool_space *sp) { return sp->size; }
 
+size_t vmlab_pool_space_used(struct vmlab_pool_space *sp)
+{
+    size_t u;
+    pthread_mutex_lock(&sp->bump_lock);
+    u = sp->ext.bump - sp->ext.free_bytes;
+    pthread_mutex_unlock(&sp->bump_lock);
+    return u;
+}
+
 /* No lock: fork's handlers ask while they hold it. */
-size_t vmlab_pool_space_used(struct vmlab_pool_space *sp) { return __atomic_load_n(&sp->bump, __ATOMIC_ACQUIRE); }
+size_t vmlab_pool_space_top(struct vmlab_pool_space *sp) { return __atomic_load_n(&sp->ext.top, __ATOMIC_ACQUIRE); }
 
 size_t vmlab_pool_space_reserved(struct vmlab_pool_space *sp)
 {

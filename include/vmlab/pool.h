@@ -34,7 +34,8 @@ void vmlab_pool_space_delete(struct vmlab_pool_space *sp);
 void vmlab_pool_space_on_warning(struct vmlab_pool_space *sp, void (*warn)(const char *msg));
 char *vmlab_pool_space_base(const struct vmlab_pool_space *sp);
 size_t vmlab_pool_space_size(const struct vmlab_pool_space *sp);
-size_t vmlab_pool_space_used(struct vmlab_pool_space *sp);      /* handed to jemalloc */
+size_t vmlab_pool_space_used(struct vmlab_pool_space *sp);      /* held by jemalloc now */
+size_t vmlab_pool_space_top(struct vmlab_pool_space *sp);       /* highest offset ever handed out */
 size_t vmlab_pool_space_reserved(struct vmlab_pool_space *sp);  /* file space held */
 /* The pool file's descriptor, checked (reopened if the program closed it),
  * or -1. */

@@ -30,14 +30,14 @@ static const char *dir;
 static int is_private;           /* mode 1 happened: fork is plain COW now */
 static int copy_fd = -1;         /* mode 2: the child's file, during fork */
 
-/* The part in use into a new file; its descriptor or -1.  Up to the
+/* The part ever used into a new file; its descriptor or -1.  Up to the
  * reservation step past it, so that the child's file holds every page the
  * pool's reservation promised. */
 static int copy_pool(void)
 {
     char *base = vmlab_pool_space_base(pool);
     size_t size = vmlab_pool_space_size(pool), step = VMLAB_POOL_RESERVE_STEP;
-    size_t used = (vmlab_pool_space_used(pool) + step - 1) & ~(step - 1);
+    size_t used = (vmlab_pool_space_top(pool) + step - 1) & ~(step - 1);
     off_t in = 0, out = 0;
     int src = vmlab_pool_space_fd(pool), fd = vmlab_pool_file_open(dir, NULL, 0, NULL, 0);
 
@@ -88,7 +88,7 @@ static void prepare(void)
     if (!mode || is_private)
         return;
     if (mode >= 2 && (copy_fd = copy_pool()) >= 0) {
-        vm_log(2, "fork: the child gets a copy of the pool's %zu bytes in use", vmlab_pool_space_used(pool));
+        vm_log(2, "fork: the child gets a copy of the pool's %zu bytes in use", vmlab_pool_space_top(pool));
         return;
     }
     if (mode == 2)

@@ -49,9 +49,6 @@ extern void __libc_free(void *);
 void cfree(void *p);
 void *pvalloc(size_t n);
 
-/* Huge allocations stay in the thread's (manual) arena; no background
- * threads: the library creates none. */
-EXPORT const char *malloc_conf = "background_thread:false,narenas:1";
 
 /* the pool (runtime/pool_space.c); base and size copied for in_pool */
 struct vmlab_pool_space *pool;
@@ -304,10 +301,13 @@ static void purge(void)
             vmlab_pool_arena_purge(pool_arena[i]);
 }
 
-/* jemalloc coalesces freed extents lazily: purge once before giving up. */
+/* A full pool: give freed memory back to it, then try once more. */
 static void *pool_retry(size_t n, int flags)
 {
     void *p;
+    /* blocks this thread's cache holds pin their slabs: let them go, then
+     * every arena's free extents back to the pool, coalesced */
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
     purge();
     p = mallocx(n ? n : 1, flags);
     /* freed extents stay with their arena: try the others' */
