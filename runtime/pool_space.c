@@ -106,14 +106,14 @@ static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
         if (atomic_load_explicit(&sp->reserved[c / 64], memory_order_relaxed) & bit)
             continue;
         if ((fd = vmlab_pool_space_fd(sp)) < 0) {
-            sp->reserving = 1;
+            sp->reserving = 0;
             if (sp->warn)
                 sp->warn("the pool file's descriptor was closed: its space is no longer reserved ahead");
             break;
         }
         if (fallocate(fd, 0, off, (off_t)n) < 0) {
             if (errno == EOPNOTSUPP || errno == ENOSYS) {
-                sp->reserving = 1;   /* this filesystem cannot: sparse, as before */
+                sp->reserving = 0;   /* this filesystem cannot: sparse, as before */
                 break;
             }
             r = -errno;
