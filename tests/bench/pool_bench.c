@@ -5,6 +5,10 @@
  *   pool_bench ws <threads> [dir]   working set of live blocks per thread
  *   pool_bench loop 1 [dir]         malloc/free at once, one thread
  *   pool_bench realloc 1 [dir]      a buffer grown by realloc, one thread
+ *   pool_bench double 1 [dir]       a buffer doubled 16 B -> 64 KiB by
+ *                                   realloc, a small block kept between steps
+ * One thread: the process's CPU time (the machine may be shared: time
+ * spent waiting for a CPU is not the allocator's); more: wall time.
  * Sizes are 16 B-4 KiB, one in 64 of the working set's 64 KiB-1 MiB; every
  * block has its first and last byte written, as a program would. */
 #include <pthread.h>
@@ -30,6 +34,7 @@ static memkind_t kind;
 #define WS_OPS 600000
 #define LOOP_OPS 3000000
 #define REALLOC_OPS 2000000
+#define DOUBLE_ROUNDS 60000
 
 static uint64_t next(uint64_t *s)
 {
@@ -105,6 +110,31 @@ static void grow(void)
     A_FREE(buf);
 }
 
+/* A buffer doubled from 16 B to 64 KiB, with a small block allocated (and
+ * kept) after each step so that the buffer cannot simply grow in place;
+ * then everything freed, and again. */
+static void doubling(void)
+{
+    void *keep[16];
+    for (long i = 0; i < DOUBLE_ROUNDS; i++) {
+        char *buf = NULL;
+        int k = 0;
+        for (size_t n = 16; n <= 65536; n *= 2) {
+            char *q = A_REALLOC(buf, n);
+            if (!q) {
+                fprintf(stderr, "pool_bench: realloc failed at %zu bytes\n", n);
+                exit(1);
+            }
+            q[n - 1] = 1;
+            buf = q;
+            keep[k++] = get(24);
+        }
+        A_FREE(buf);
+        while (k)
+            A_FREE(keep[--k]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct timespec t0, t1;
@@ -112,7 +142,7 @@ int main(int argc, char **argv)
     int nth = argc > 2 ? atoi(argv[2]) : 1;
 
     if (argc < 2 || nth < 1 || nth > 16) {
-        fprintf(stderr, "usage: pool_bench ws|loop|realloc [threads] [dir]\n");
+        fprintf(stderr, "usage: pool_bench ws|loop|realloc|double [threads] [dir]\n");
         return 2;
     }
 #ifdef WITH_MEMKIND
@@ -121,7 +151,8 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clockid_t clk = nth == 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(clk, &t0);
     if (!strcmp(argv[1], "ws")) {
         for (int i = 0; i < nth; i++)
             pthread_create(&th[i], NULL, ws_thread, (void *)(uintptr_t)i);
@@ -131,11 +162,13 @@ int main(int argc, char **argv)
         loop();
     } else if (!strcmp(argv[1], "realloc")) {
         grow();
+    } else if (!strcmp(argv[1], "double")) {
+        doubling();
     } else {
         fprintf(stderr, "pool_bench: unknown row %s\n", argv[1]);
         return 2;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(clk, &t1);
     printf("%.6f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
     return 0;
 }
