@@ -119,9 +119,6 @@ static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
             r = -errno;
             break;
         }
-        /* the pages are there now: map them in one call, not one fault
-         * each (jemalloc commits what it is about to use) */
-        madvise(sp->base + off, n, MADV_POPULATE_WRITE);
         atomic_fetch_or_explicit(&sp->reserved[c / 64], bit, memory_order_release);
     }
     pthread_mutex_unlock(&sp->res_lock);
