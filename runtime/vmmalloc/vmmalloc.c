@@ -420,41 +420,13 @@ EXPORT size_t malloc_usable_size(void *p)
     return (w & ~(size_t)7) - ((w & 2) ? 2 : 1) * sizeof(size_t);
 }
 
-static void *pool_realloc(void *p, size_t n);
-
-EXPORT void *realloc(void *p, size_t n)
+/* A pool block of `have` usable bytes to n: glibc often grows a block in
+ * place, where jemalloc moves it at every size class, so a block that
+ * grows gets room to double (twice what was asked when the growth itself
+ * doubles it) and any run of growths costs a bounded number of copies. */
+static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t have)
 {
-    void *q;
-    if (!p)
-        return malloc(n);
-    q = pool_realloc(p, n);
-    TRACE("realloc(%p, %zu) = %p", p, n, q);
-    return q;
-}
-
-static void *pool_realloc(void *p, size_t n)
-{
-    void *q;
-    if (!ready())
-        return __libc_realloc(p, n);
-    if (!in_pool(p)) {
-        /* from before the pool: move it in */
-        size_t old = malloc_usable_size(p);
-        if (!(q = pool_alloc(n, 0)))
-            return NULL;
-        memcpy(q, p, old < n ? old : n);
-        __libc_free(p);
-        return q;
-    }
-    /* glibc often grows a block in place, where jemalloc moves it at every
-     * size class: a block that grows gets room to double (twice what was
-     * asked when the growth itself doubles it), so that any run of
-     * growths costs a bounded number of copies; a block stays put while it
-     * shrinks by less than half. */
-    size_t have = sallocx(p, 0);
-    if (n <= have && n >= have / 2)
-        return p;
-    q = NULL;
+    void *q = NULL;
     if (n > have && n < ((size_t)64 << 20))
         q = vmje_realloc(p, n < 2 * have ? 2 * have : 2 * n);
     if (!q)
@@ -463,11 +435,44 @@ static void *pool_realloc(void *p, size_t n)
         /* purge and retry through the slow path */
         if (!(q = pool_alloc(n, 0)))
             return NULL;
-        size_t old = sallocx(p, 0);
-        memcpy(q, p, old < n ? old : n);
+        memcpy(q, p, have < n ? have : n);
         vmje_free(p);
     }
     return q;
+}
+
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
+{
+    void *q;
+    if (!p)
+        return malloc(n);
+    if (!ready()) {
+        q = __libc_realloc(p, n);
+    } else if (!in_pool(p)) {
+        /* from before the pool: move it in */
+        size_t old = malloc_usable_size(p);
+        if ((q = pool_alloc(n, 0))) {
+            memcpy(q, p, old < n ? old : n);
+            __libc_free(p);
+        }
+    } else {
+        size_t have = sallocx(p, 0);
+        q = n <= have && n >= have / 2 ? p : pool_resize(p, n, have);
+    }
+    TRACE("realloc(%p, %zu) = %p", p, n, q);
+    return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    if (__builtin_expect(fast && (uintptr_t)p - pool_lo < pool_span, 1)) {
+        size_t have = sallocx(p, 0);
+        /* it fits, and shrinks by less than half: it stays */
+        if (n <= have && n >= have / 2)
+            return p;
+        return pool_resize(p, n, have);
+    }
+    return realloc_slow(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
