@@ -167,12 +167,13 @@ DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
 # its prepare handler runs after ours, so ours could not copy or remap the
 # pool with jemalloc's locks held.  No sanitizers.
 # The pool engine's shared files (runtime/pool_space.c, pool_file.c,
-# pool_extents.c: the file, the mapping, the extent hooks, free ranges) are built into both: libvmlabrt.a
-# (as every runtime/*.c) and the library, hidden there.
+# pool_extents.c: the file, the mapping, the extent hooks, free ranges) are
+# built into both: libvmlabrt.a (as every runtime/*.c) and the library,
+# hidden there.
 # SONAME libvmmalloc.so.1, with libvmmalloc.so a symlink (for -lvmmalloc
 # and LD_PRELOAD alike), as distributions ship it.
 VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c)) runtime/pool_space.c runtime/pool_file.c runtime/pool_extents.c
-VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h) runtime/pool_je.h runtime/pool_extents.h include/vmlab/pool.h
+VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h) runtime/pool_je.h include/vmlab/pool.h
 all: $(BUILD)/libvmmalloc.so
 $(BUILD)/libvmmalloc.so: $(BUILD)/libvmmalloc.so.1
 	$(Q)ln -sf libvmmalloc.so.1 $@

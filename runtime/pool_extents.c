@@ -1,4 +1,4 @@
-/* The pool space's free ranges: see pool_extents.h.  jemalloc gives
+/* The pool space's free ranges (include/vmlab/pool.h).  jemalloc gives
  * extents back when it purges (at its decay, or when a full pool makes the
  * caller purge and retry); they merge here with their neighbours and with
  * the untouched top, so that after any burst is freed the pool offers
@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pool_extents.h"
+#include "vmlab/pool.h"
 
 #define NONE ((size_t)-1)
 

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "pool_je.h"
-#include "pool_extents.h"
 #include "vmlab/pool.h"
 
 /* Pools' jemalloc only (the private copy): no background threads (the

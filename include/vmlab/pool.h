@@ -1,9 +1,9 @@
 /* Pools: a file mapping carved by jemalloc arenas of its own (extent hooks
  * hand out pieces of the mapping; the pool never grows).  Plain C; errors
  * are negative errno values.  Two layers:
- *   the pool space (runtime/pool_space.c, pool_file.c): the file, the
- *     mapping, the hooks, file space reserved as it is used, arenas on it;
- *     shared by vmlab.pool and libvmmalloc.so
+ *   the pool space (runtime/pool_space.c, pool_file.c, pool_extents.c):
+ *     the file, the mapping, the hooks, free ranges, file space reserved as
+ *     it is used, arenas on it; shared by vmlab.pool and libvmmalloc.so
  *   pools (runtime/pool.c): vmlab.pool's checked heap on one space */
 #ifndef VMLAB_POOL_H
 #define VMLAB_POOL_H
@@ -55,6 +55,34 @@ void vmlab_pool_arena_purge(unsigned arena);
  * last refresh. */
 void vmlab_pool_stats_refresh(void);
 size_t vmlab_pool_arena_stat(unsigned arena, const char *suffix);
+
+/* ---- free ranges (runtime/pool_extents.c) ----
+ * What jemalloc gave back, address-ordered and coalesced, below a bump
+ * pointer that hands out the rest of the space.  Not thread-safe: the
+ * space's lock guards it. */
+struct vmlab_pool_range {
+    size_t off, len;
+};
+
+struct vmlab_pool_extents {
+    struct vmlab_pool_range *r;  /* mmap'ed: libvmmalloc has no heap yet */
+    size_t n, cap;
+    size_t size;                 /* the space */
+    size_t bump;                 /* [bump, size) was never handed out or came back */
+    size_t top;                  /* highest bump so far: above it pages are fresh (zero) */
+    size_t free_bytes;           /* in r */
+};
+
+void vmlab_pool_extents_init(struct vmlab_pool_extents *x, size_t size);
+void vmlab_pool_extents_fini(struct vmlab_pool_extents *x);
+/* An offset for len bytes aligned to align (a power of two) from the free
+ * ranges (first fit, lowest address) or the bump; at want when want is not
+ * (size_t)-1 (growing a block in place).  (size_t)-1 when nothing fits. */
+size_t vmlab_pool_extents_take(struct vmlab_pool_extents *x, size_t len, size_t align, size_t want);
+/* Give [off, off+len) back: -1 (and nothing changed) when the table cannot
+ * grow. */
+int vmlab_pool_extents_give(struct vmlab_pool_extents *x, size_t off, size_t len);
+
 
 /* ---- vmlab.pool's pools ---- */
 
