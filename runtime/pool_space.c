@@ -149,9 +149,14 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
         goto fail;
     }
     pthread_mutex_unlock(&sp->bump_lock);
+    /* jemalloc asked for zeroed memory: a range used before is cleared;
+     * asked or not, it learns whether the range is zero */
     if (*zero && at < top)
         memset(sp->base + at, 0, size);
-    *zero = true;
+    else if (at < top)
+        *zero = false;
+    else
+        *zero = true;
     return sp->base + at;
 fail:
     pthread_mutex_unlock(&sp->bump_lock);

@@ -102,6 +102,27 @@ int main(int argc, char **argv)
            n, kinds[k].name, after >> 10);
     }
 
+    /* memory the pool got back is reused dirty: calloc must still zero it */
+    {
+        size_t nb = 0, bad = 0;
+        char *b[64];
+        for (nb = 0; nb < 24 && (b[nb] = malloc(MiB)); nb++)
+            memset(b[nb], 0xaa, MiB);
+        while (nb)
+            free(b[--nb]);
+        malloc_trim(0);            /* back to the pool's free ranges */
+        for (nb = 0; nb < 64; nb++) {
+            size_t sz = nb % 2 ? 3000 * (nb + 1) : 100000 * (nb + 1) % (3 * MiB);
+            unsigned char *c = calloc(1, sz);
+            for (size_t i = 0; c && i < sz; i += 61)
+                bad += c[i] != 0;
+            b[nb] = (char *)c;
+        }
+        for (nb = 0; nb < 64; nb++)
+            free(b[nb]);
+        ok(bad == 0, "calloc zeroes memory the pool took back dirty (%zu nonzero bytes)", bad);
+    }
+
     /* the heap queries answer for the pool */
     void *p = malloc(3 * MiB);
     memset(p, 1, 3 * MiB);
