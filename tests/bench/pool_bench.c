@@ -7,12 +7,20 @@
  *   pool_bench realloc 1 [dir]      a buffer grown by realloc, one thread
  *   pool_bench double 1 [dir]       a buffer doubled 16 B -> 64 KiB by
  *                                   realloc, a small block kept between steps
+ *   pool_bench run N cmd args...    cmd run N times (stdout to /dev/null):
+ *                                   the CPU time of the runs (wait4's
+ *                                   rusage), whatever the rest of the
+ *                                   machine does
  * The time is the process's CPU time, all threads: the machine may be
  * shared, and time spent waiting for a CPU is not the allocator's (lock
  * contention still shows, as spinning and futex calls).
  * Sizes are 16 B-4 KiB, one in 64 of the working set's 64 KiB-1 MiB; every
  * block has its first and last byte written, as a program would. */
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,12 +144,37 @@ static void doubling(void)
     }
 }
 
+static int run(int n, char **cmd)
+{
+    double cpu = 0;
+    for (int i = 0; i < n; i++) {
+        struct rusage ru;
+        int st;
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1);
+            execvp(cmd[0], cmd);
+            _exit(127);
+        }
+        if (pid < 0 || wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+            fprintf(stderr, "pool_bench: %s failed\n", cmd[0]);
+            return 1;
+        }
+        cpu += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    }
+    printf("%.6f\n", cpu);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct timespec t0, t1;
     pthread_t th[16];
     int nth = argc > 2 ? atoi(argv[2]) : 1;
 
+    if (argc > 3 && !strcmp(argv[1], "run"))
+        return run(atoi(argv[2]), argv + 3);
     if (argc < 2 || nth < 1 || nth > 16) {
         fprintf(stderr, "usage: pool_bench ws|loop|realloc|double [threads] [dir]\n");
         return 2;
