@@ -173,14 +173,22 @@ DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
 # starts (and registers its fork handlers) at load, before ours, and then
 # its prepare handler runs after ours, so ours could not copy or remap the
 # pool with jemalloc's locks held.  No sanitizers.
-VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c))
-VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h)
+# The pool engine's shared files (runtime/pool_space.c, pool_file.c,
+# pool_extents.c: the file, the mapping, the extent hooks, free ranges) are
+# built into both: libvmlabrt.a (as every runtime/*.c) and the library,
+# hidden there.
+# SONAME libvmmalloc.so.1, with libvmmalloc.so a symlink (for -lvmmalloc
+# and LD_PRELOAD alike), as distributions ship it.
+VMMALLOC_SRC := $(sort $(wildcard runtime/vmmalloc/*.c)) runtime/pool_space.c runtime/pool_file.c runtime/pool_extents.c
+VMMALLOC_HDR := $(wildcard runtime/vmmalloc/*.h) runtime/pool_je.h include/vmlab/pool.h
 all: $(BUILD)/libvmmalloc.so
-$(BUILD)/libvmmalloc.so: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $(BUILD)/libvmje.a
+$(BUILD)/libvmmalloc.so: $(BUILD)/libvmmalloc.so.1
+	$(Q)ln -sf libvmmalloc.so.1 $@
+$(BUILD)/libvmmalloc.so.1: $(VMMALLOC_SRC) $(VMMALLOC_HDR) include/libvmmalloc.h $(BUILD)/libvmje.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -foptimize-sibling-calls -g -o $@ $(VMMALLOC_SRC) \
-	  $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -static-libgcc -lpthread -ldl -lm
+	  -Wl,-soname,libvmmalloc.so.1 $(BUILD)/libvmje.a -Wl,--exclude-libs,ALL -static-libgcc -lpthread -ldl -lm
 # tests/c/pool_robust's library, dlopen'ed with RTLD_DEEPBIND
 all: $(BUILD)/tests/vmmalloc/libdeep.so
 $(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c

@@ -27,9 +27,11 @@ static void *checkaddr(lua_State *L, int idx)
     return (void *)(uintptr_t)a;
 }
 
-/* pool.create{dir= | path=, size=} */
+/* pool.create{dir= | path= [, replace=true], size=}: an existing path is
+ * refused (nil, msg, EEXIST) unless replace=true. */
 static int l_create(lua_State *L)
 {
+    static const char *const valid[] = {"dir", "path", "replace", "size", NULL};
     struct vmlab_pool_opts o = {0};
     struct lpool *lp;
     const char *where;
@@ -37,6 +39,8 @@ static int l_create(lua_State *L)
     int r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "pool.create", valid);
+    o.replace = vmlab_optfield_bool(L, 1, "replace", 0);
     o.dir = vmlab_optfield_string(L, 1, "dir", NULL);
     o.path = vmlab_optfield_string(L, 1, "path", NULL);
     if (!o.dir == !o.path)
@@ -50,7 +54,14 @@ static int l_create(lua_State *L)
     lp = lua_newuserdatauv(L, sizeof *lp, 1);                 /* ud */
     lp->p = NULL;
     luaL_setmetatable(L, POOL_MT);
-    if ((r = vmlab_pool_create(&o, &lp->p)) < 0)
+    r = vmlab_pool_create(&o, &lp->p);
+    if (r == -EEXIST)
+        return vmlab_pushfail(L, EEXIST, "pool.create(path='%s', size=%llu) would overwrite the file "
+                              "(pass replace=true to do so)", where, (unsigned long long)size);
+    if (r == -EINVAL && o.path)
+        return vmlab_pushfail(L, EINVAL, "pool.create(path='%s', size=%llu): not a regular file", where,
+                              (unsigned long long)size);
+    if (r < 0)
         return vmlab_pushfail(L, -r, "pool.create(%s='%s', size=%llu)", o.dir ? "dir" : "path", where,
                               (unsigned long long)size);
     return 1;
@@ -61,7 +72,8 @@ static const char *pname(lua_State *L, struct vmlab_pool *p)
     return lua_pushfstring(L, "pool:%d", vmlab_pool_id(p));
 }
 
-/* p:alloc(n[, align]) -> address | nil, msg, ENOMEM */
+/* p:alloc(n[, align]) -> address | nil, msg, ENOMEM; alloc(0) gives a
+ * minimal block, as malloc(0) does. */
 static int p_alloc(lua_State *L)
 {
     struct vmlab_pool *p = checkpool(L, 1);
@@ -156,8 +168,9 @@ static int p_stats(lua_State *L)
 {
     struct vmlab_pool_stats st;
     vmlab_pool_stats(checkpool(L, 1), &st);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 9);
     lua_pushinteger(L, (lua_Integer)st.size); lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)st.reserved); lua_setfield(L, -2, "reserved");
     lua_pushinteger(L, (lua_Integer)st.allocated); lua_setfield(L, -2, "allocated");
     lua_pushinteger(L, (lua_Integer)st.active); lua_setfield(L, -2, "active");
     lua_pushinteger(L, (lua_Integer)st.mapped); lua_setfield(L, -2, "mapped");

@@ -1,41 +1,27 @@
-/* Pools: one file mapping per pool, carved by a jemalloc arena whose extent
- * hooks hand out pieces of the mapping with a bump pointer.  jemalloc keeps
- * what it frees (dalloc declines, so the extent is retained and reused), so
- * the pool never grows past its file.  Live blocks are kept in a hash set so
- * that a double free or a foreign pointer is refused instead of corrupting
- * the arena. */
+/* vmlab.pool's pools: a pool space (runtime/pool_space.c: the file, the
+ * mapping, the extent hooks) served by one jemalloc arena without thread
+ * caches.  Live blocks are kept in a hash set so that a double free or a
+ * foreign pointer is refused instead of corrupting the arena. */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* The build renames the static jemalloc's API with a vmje_ prefix, so
- * that it serves pools without taking over the process's malloc. */
-#define mallocx vmje_mallocx
-#define rallocx vmje_rallocx
-#define sallocx vmje_sallocx
-#define dallocx vmje_dallocx
-#define mallctl vmje_mallctl
-#include <jemalloc/jemalloc.h>
-
+#include "pool_je.h"
 #include "libvmmalloc.h"
 #include "vmlab/pool.h"
 
 struct vmlab_pool {
-    extent_hooks_t hooks;        /* first: the hooks find the pool from it */
-    pthread_mutex_t lock;        /* bump pointer and live set */
-    char *base;
-    size_t size, bump;
+    struct vmlab_pool_space *sp;
+    pthread_mutex_t lock;        /* live set and counters */
     unsigned arena;
     int flags;                   /* MALLOCX_ARENA | MALLOCX_TCACHE_NONE */
     int id;
-    char path[4096];
+    char path[PATH_MAX];
     /* live blocks: open addressing, 0 = empty, 1 = deleted */
     uintptr_t *set;
     size_t cap, used, tomb;
@@ -44,59 +30,6 @@ struct vmlab_pool {
 };
 
 static atomic_int pool_ids;
-
-/* ---- extent hooks --------------------------------------------------------- */
-
-static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment,
-                        bool *zero, bool *commit, unsigned arena_ind)
-{
-    struct vmlab_pool *p = (struct vmlab_pool *)h;
-    uintptr_t start, at;
-    void *r = NULL;
-
-    if (alignment == 0)
-        alignment = 4096;
-    pthread_mutex_lock(&p->lock);
-    start = (uintptr_t)p->base + p->bump;
-    at = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    /* new_addr: jemalloc asks to grow in place; only the bump can. */
-    if (new_addr && (uintptr_t)new_addr != at)
-        goto out;
-    if (at + size > (uintptr_t)p->base + p->size || at + size < at)
-        goto out;
-    p->bump = at + size - (uintptr_t)p->base;
-    r = (void *)at;
-    /* fresh file pages read as zero */
-    *zero = true;
-    *commit = true;
-out:
-    pthread_mutex_unlock(&p->lock);
-    return r;
-}
-
-/* Decline: jemalloc retains the extent and reuses it from the pool. */
-static bool hook_dalloc(extent_hooks_t *h, void *addr, size_t size, bool committed,
-                        unsigned arena_ind)
-{
-    return true;
-}
-
-static void hook_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed,
-                         unsigned arena_ind)
-{
-}
-
-static bool hook_split(extent_hooks_t *h, void *addr, size_t size, size_t size_a,
-                       size_t size_b, bool committed, unsigned arena_ind)
-{
-    return false;
-}
-
-static bool hook_merge(extent_hooks_t *h, void *addr_a, size_t size_a, void *addr_b,
-                       size_t size_b, bool committed, unsigned arena_ind)
-{
-    return false;
-}
 
 /* ---- live set --------------------------------------------------------------- */
 
@@ -163,51 +96,11 @@ static void set_del(struct vmlab_pool *p, size_t *e)
     p->tomb++;
 }
 
-/* jemalloc coalesces freed (dirty) extents lazily; when the pool looks full,
- * purge them into coalesced retained extents and let the caller retry. */
-static void purge(struct vmlab_pool *p)
-{
-    char name[64];
-    snprintf(name, sizeof name, "arena.%u.purge", p->arena);
-    mallctl(name, NULL, NULL, NULL, 0);
-}
-
 /* ---- pools ------------------------------------------------------------------- */
-
-static int open_file(const struct vmlab_pool_opts *o, char *path, size_t len)
-{
-    int fd;
-    path[0] = 0;
-    if (o->path) {
-        if (strlen(o->path) >= len)
-            return -ENAMETOOLONG;
-        fd = open(o->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return -errno;
-        strcpy(path, o->path);
-        return fd;
-    }
-    fd = open(o->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-        return -errno;
-    /* no O_TMPFILE here: create and unlink at once */
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s/vmlab.pool.XXXXXX", o->dir) >= sizeof tmp)
-        return -ENAMETOOLONG;
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    unlink(tmp);
-    return fd;
-}
 
 int vmlab_pool_create(const struct vmlab_pool_opts *o, struct vmlab_pool **out)
 {
     struct vmlab_pool *p;
-    extent_hooks_t *hp;
-    size_t sz = sizeof(unsigned);
     int fd, r;
 
     if ((!o->dir) == (!o->path))
@@ -217,56 +110,38 @@ int vmlab_pool_create(const struct vmlab_pool_opts *o, struct vmlab_pool **out)
     p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    p->size = o->size & ~(size_t)4095;
-    fd = open_file(o, p->path, sizeof p->path);
+    fd = vmlab_pool_file_open(o->dir, o->path, o->replace, p->path, sizeof p->path);
     if (fd < 0) {
         free(p);
         return fd;
     }
-    /* ftruncate, not fallocate: a large pool costs nothing until used */
-    if (ftruncate(fd, (off_t)p->size) < 0) {
-        r = -errno;
-        goto fail_fd;
+    if ((r = vmlab_pool_space_create(fd, o->size, &p->sp)) < 0) {
+        close(fd);
+        goto fail;
     }
-    p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p->base == MAP_FAILED) {
-        r = -errno;
-        goto fail_fd;
+    if ((r = vmlab_pool_space_arena(p->sp, &p->arena)) < 0) {
+        vmlab_pool_space_delete(p->sp);
+        goto fail;
     }
-    close(fd);
     pthread_mutex_init(&p->lock, NULL);
-    p->hooks.alloc = hook_alloc;
-    p->hooks.dalloc = hook_dalloc;
-    p->hooks.destroy = hook_destroy;
-    p->hooks.split = hook_split;
-    p->hooks.merge = hook_merge;
-    hp = &p->hooks;
-    if (mallctl("arenas.create", &p->arena, &sz, &hp, sizeof hp) != 0) {
-        r = -ENOMEM;
-        munmap(p->base, p->size);
-        pthread_mutex_destroy(&p->lock);
-        free(p);
-        return r;
-    }
     p->flags = MALLOCX_ARENA(p->arena) | MALLOCX_TCACHE_NONE;
     p->id = atomic_fetch_add(&pool_ids, 1) + 1;
     *out = p;
     return 0;
-fail_fd:
-    close(fd);
+fail:
+    if (p->path[0])
+        unlink(p->path);    /* we created (or emptied) it */
     free(p);
     return r;
 }
 
 void vmlab_pool_close(struct vmlab_pool *p)
 {
-    char name[64];
     if (!p)
         return;
-    snprintf(name, sizeof name, "arena.%u.destroy", p->arena);
     /* the mapping goes only if jemalloc let go of it */
-    if (mallctl(name, NULL, NULL, NULL, 0) == 0) {
-        munmap(p->base, p->size);
+    if (vmlab_pool_arena_destroy(p->arena) == 0) {
+        vmlab_pool_space_delete(p->sp);
         pthread_mutex_destroy(&p->lock);
         free(p->set);
         free(p);
@@ -286,7 +161,7 @@ void *vmlab_pool_alloc(struct vmlab_pool *p, size_t n, size_t align)
         flags |= MALLOCX_ALIGN(align);
     a = mallocx(n ? n : 1, flags);
     if (!a) {
-        purge(p);
+        vmlab_pool_arena_purge(p->arena);
         a = mallocx(n ? n : 1, flags);
     }
     pthread_mutex_lock(&p->lock);
@@ -344,7 +219,7 @@ int vmlab_pool_realloc(struct vmlab_pool *p, void *a, size_t n, void **out)
     /* outside the lock: growing may call the extent hooks, which take it */
     b = rallocx(a, n ? n : 1, p->flags);
     if (!b) {
-        purge(p);
+        vmlab_pool_arena_purge(p->arena);
         b = rallocx(a, n ? n : 1, p->flags);
     }
     pthread_mutex_lock(&p->lock);
@@ -375,20 +250,14 @@ int vmlab_pool_usable(struct vmlab_pool *p, void *a, size_t *out)
 
 void vmlab_pool_stats(struct vmlab_pool *p, struct vmlab_pool_stats *st)
 {
-    char name[64];
-    uint64_t epoch = 1;
-    size_t pactive = 0, sz = sizeof pactive;
-
     memset(st, 0, sizeof *st);
-    mallctl("epoch", &epoch, &(size_t){sizeof epoch}, &epoch, sizeof epoch);
-    snprintf(name, sizeof name, "stats.arenas.%u.pactive", p->arena);
-    if (mallctl(name, &pactive, &sz, NULL, 0) != 0)
-        pactive = 0;
+    vmlab_pool_stats_refresh();
+    st->active = vmlab_pool_arena_stat(p->arena, ".pactive") * (size_t)sysconf(_SC_PAGESIZE);
+    st->size = vmlab_pool_space_size(p->sp);
+    st->mapped = vmlab_pool_space_used(p->sp);
+    st->reserved = vmlab_pool_space_reserved(p->sp);
     pthread_mutex_lock(&p->lock);
-    st->size = p->size;
     st->allocated = p->allocated;
-    st->active = pactive * (size_t)sysconf(_SC_PAGESIZE);
-    st->mapped = p->bump;
     st->live = p->used;
     st->allocs = p->allocs;
     st->frees = p->frees;
@@ -396,7 +265,7 @@ void vmlab_pool_stats(struct vmlab_pool *p, struct vmlab_pool_stats *st)
     pthread_mutex_unlock(&p->lock);
 }
 
-void *vmlab_pool_base(const struct vmlab_pool *p) { return p->base; }
-size_t vmlab_pool_size(const struct vmlab_pool *p) { return p->size; }
+void *vmlab_pool_base(const struct vmlab_pool *p) { return vmlab_pool_space_base(p->sp); }
+size_t vmlab_pool_size(const struct vmlab_pool *p) { return vmlab_pool_space_size(p->sp); }
 const char *vmlab_pool_path(const struct vmlab_pool *p) { return p->path; }
 int vmlab_pool_id(const struct vmlab_pool *p) { return p->id; }

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmlab/pool.h"
 #include "internal.h"
 
 static int mode;
@@ -29,42 +30,34 @@ static const char *dir;
 static int is_private;           /* mode 1 happened: fork is plain COW now */
 static int copy_fd = -1;         /* mode 2: the child's file, during fork */
 
-/* The pool's descriptor, or -1 when the program closed it (or reused the
- * number): then /proc/self/map_files may still open the file. */
-static int pool_file(void)
-{
-    struct stat st;
-    char path[64];
-    if (fstat(pool_fd, &st) == 0 && st.st_dev == pool_dev && st.st_ino == pool_ino)
-        return pool_fd;
-    snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", (unsigned long)pool_base,
-             (unsigned long)(pool_base + pool_size));
-    pool_fd = open(path, O_RDWR | O_CLOEXEC);
-    return pool_fd;
-}
-
-/* The part in use into a new file; its descriptor or -1. */
+/* The part ever used into a new file; its descriptor or -1.  Up to the
+ * reservation step past it, so that the child's file holds every page the
+ * pool's reservation promised. */
 static int copy_pool(void)
 {
-    size_t used = (pool_bump + 4095) & ~(size_t)4095;
-    loff_t in = 0, out = 0;
-    int src = pool_file(), fd = vm_tmpfile(dir);
+    char *base = vmlab_pool_space_base(pool);
+    size_t size = vmlab_pool_space_size(pool), step = VMLAB_POOL_RESERVE_STEP;
+    size_t used = (vmlab_pool_space_top(pool) + step - 1) & ~(step - 1);
+    off_t in = 0, out = 0;
+    int src = vmlab_pool_space_fd(pool), fd = vmlab_pool_file_open(dir, NULL, 0, NULL, 0);
 
     if (fd < 0)
         return -1;
+    if (used > size)
+        used = size;
     if (src >= 0 && ioctl(fd, FICLONE, src) == 0)
         return fd;
-    if (ftruncate(fd, (off_t)pool_size) < 0)
+    if (ftruncate(fd, (off_t)size) < 0)
         goto fail;
     /* the file holds what the shared mapping wrote: the page cache is it */
-    while (src >= 0 && in < (loff_t)used) {
+    while (src >= 0 && in < (off_t)used) {
         ssize_t n = copy_file_range(src, &in, fd, &out, used - (size_t)in, 0);
         if (n <= 0)
             break;
     }
     /* no copy_file_range here (or no descriptor): write from memory */
-    while (in < (loff_t)used) {
-        ssize_t n = pwrite(fd, pool_base + in, used - (size_t)in, in);
+    while (in < (off_t)used) {
+        ssize_t n = pwrite(fd, base + in, used - (size_t)in, in);
         if (n <= 0)
             goto fail;
         in += n;
@@ -77,11 +70,13 @@ fail:
 
 static int remap_private(void)
 {
-    int fd = pool_file();
-    /* MAP_NORESERVE: a private mapping of a large pool is not charged */
-    if (fd < 0 || mmap(pool_base, pool_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
-                       fd, 0) == MAP_FAILED)
+    int fd = vmlab_pool_space_fd(pool), r;
+    if (fd < 0)
         return -1;
+    if ((r = vmlab_pool_space_remap(pool, fd, 1)) < 0) {
+        errno = -r;
+        return -1;
+    }
     is_private = 1;
     vm_log(2, "fork: the pool is copy-on-write from now on");
     return 0;
@@ -89,12 +84,11 @@ static int remap_private(void)
 
 static void prepare(void)
 {
-    while (atomic_flag_test_and_set_explicit(&bump_lock, memory_order_acquire))
-        ;
+    vmlab_pool_space_lock(pool);
     if (!mode || is_private)
         return;
     if (mode >= 2 && (copy_fd = copy_pool()) >= 0) {
-        vm_log(2, "fork: the child gets a copy of the pool's %zu bytes in use", pool_bump);
+        vm_log(2, "fork: the child gets a copy of the pool's %zu bytes in use", vmlab_pool_space_top(pool));
         return;
     }
     if (mode == 2)
@@ -108,27 +102,19 @@ static void parent(void)
     if (copy_fd >= 0)
         close(copy_fd);
     copy_fd = -1;
-    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
+    vmlab_pool_space_unlock(pool);
 }
 
 static void child(void)
 {
     if (copy_fd >= 0) {
-        struct stat st;
-        int old = pool_file();
-        if (mmap(pool_base, pool_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, copy_fd, 0) == MAP_FAILED ||
-            fstat(copy_fd, &st) < 0)
-            vm_die("fork: cannot map the child's pool: ", strerror(errno));
-        if (old >= 0)
-            close(old);
-        pool_fd = copy_fd;
-        pool_dev = st.st_dev;
-        pool_ino = st.st_ino;
+        int r = vmlab_pool_space_remap(pool, vmlab_pool_fd_high(copy_fd), 0);
+        if (r < 0)
+            vm_die("fork: cannot map the child's pool: ", strerror(-r));
         copy_fd = -1;
     }
-    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
+    vmlab_pool_space_unlock(pool);
 }
-
 void vm_fork_init(int m, const char *d)
 {
     mode = m;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -23,13 +24,7 @@
 #include <unistd.h>
 
 /* the build's private jemalloc (see the Makefile): its API is vmje_ */
-#define mallocx vmje_mallocx
-#define rallocx vmje_rallocx
-#define sallocx vmje_sallocx
-#define dallocx vmje_dallocx
-#define mallctl vmje_mallctl
-#define malloc_conf vmje_malloc_conf
-#include <jemalloc/jemalloc.h>
+#include "../pool_je.h"
 /* jemalloc's plain entry points: their fast paths are about twice as quick
  * as mallocx's; the thread is bound to the pool's arena, so they serve it. */
 void *vmje_malloc(size_t);
@@ -38,6 +33,7 @@ void *vmje_realloc(void *, size_t);
 void vmje_free(void *);
 
 #include "libvmmalloc.h"
+#include "vmlab/pool.h"
 #include "internal.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -53,16 +49,11 @@ extern void __libc_free(void *);
 void cfree(void *p);
 void *pvalloc(size_t n);
 
-/* Huge allocations stay in the thread's (manual) arena; no background
- * threads: the library creates none. */
-EXPORT const char *malloc_conf = "background_thread:false,narenas:1";
 
-char *pool_base;
-size_t pool_size, pool_bump;
-int pool_fd = -1;
-dev_t pool_dev;
-ino_t pool_ino;
-atomic_flag bump_lock = ATOMIC_FLAG_INIT;
+/* the pool (runtime/pool_space.c); base and size copied for in_pool */
+struct vmlab_pool_space *pool;
+static char *pool_base;
+static size_t pool_size;
 /* Several arenas on the one pool, as jemalloc has several by default:
  * threads are bound round-robin, so two threads rarely share an arena's
  * locks (one arena made two threads 1.5x slower than plain jemalloc). */
@@ -76,7 +67,14 @@ static atomic_int state;            /* 0 none, 1 initializing, 2 ready */
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 static TLS int initializing;
 static TLS int bound;
-static extent_hooks_t hooks;
+/* The fast paths test one thing each: `fast` (this thread is bound and
+ * nothing is traced) for allocations, the pool's range for free (span 0
+ * until the pool is ready, and while tracing, so that those calls take the
+ * slow path).  A wrapper that did more cost 10% of a malloc/free loop. */
+static TLS int fast;
+static uintptr_t pool_lo;
+static size_t pool_span;
+static void log_stats(void);
 
 void vm_die(const char *a, const char *b)
 {
@@ -96,43 +94,6 @@ void vm_die(const char *a, const char *b)
     _exit(1);
 }
 
-/* ---- extent hooks: a bump pointer over the mapping; jemalloc retains and
- * reuses what it frees (dalloc declines), so the pool never grows. ---- */
-
-static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment, bool *zero,
-                        bool *commit, unsigned arena_ind)
-{
-    uintptr_t start, at;
-    void *r = NULL;
-
-    if (!alignment)
-        alignment = 4096;
-    while (atomic_flag_test_and_set_explicit(&bump_lock, memory_order_acquire))
-        ;
-    start = (uintptr_t)pool_base + pool_bump;
-    at = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    if ((!new_addr || (uintptr_t)new_addr == at) && at + size >= at &&
-        at + size <= (uintptr_t)pool_base + pool_size) {
-        pool_bump = at + size - (uintptr_t)pool_base;
-        r = (void *)at;
-        *zero = true;
-        *commit = true;
-    }
-    atomic_flag_clear_explicit(&bump_lock, memory_order_release);
-    return r;
-}
-
-static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) { return true; }
-static void hook_destroy(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) {}
-static bool hook_split(extent_hooks_t *h, void *a, size_t s, size_t sa, size_t sb, bool c, unsigned i)
-{
-    return false;
-}
-static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, bool c, unsigned i)
-{
-    return false;
-}
-
 /* ---- VMMALLOC_LOG_LEVEL 0-4 and VMMALLOC_LOG_FILE (a trailing '-' adds
  * the pid): 1 failures, 2 the pool's creation and forks, 3 the calls that
  * are not allocations (heap queries, trim, mallopt) and statistics at
@@ -141,12 +102,43 @@ static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb
 static int log_level, log_fd = 2;
 static int tracing;              /* level 4: one branch on the fast path */
 #define TRACE(...) do { if (__builtin_expect(tracing, 0)) vm_log(4, __VA_ARGS__); } while (0)
+/* VMMALLOC_LOG_FILE as opened, to notice a program that closed our
+ * descriptor or dup2'ed its own file over it (a shell's `exec 3>f`) */
+static char log_path[PATH_MAX];
+static dev_t log_dev;
+static ino_t log_ino;
+
+static int log_open(void)
+{
+    struct stat st;
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    /* high and close-on-exec: out of the program's way, as the pool's */
+    fd = vmlab_pool_fd_high(fd);
+    if (fstat(fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    }
+    return fd;
+}
+
+/* The log's descriptor, reopened when it is no longer the log file. */
+static int log_target(void)
+{
+    struct stat st;
+    if (!log_path[0])
+        return log_fd;
+    if (fstat(log_fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino)
+        log_fd = log_open();
+    return log_fd;
+}
 
 void vm_log(int level, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
-    int n;
+    int n, fd;
     if (level > log_level)
         return;
     n = snprintf(buf, sizeof buf, "<libvmmalloc>: <%d> ", level);
@@ -156,25 +148,16 @@ void vm_log(int level, const char *fmt, ...)
     if (n > (int)sizeof buf - 2)
         n = (int)sizeof buf - 2;
     buf[n++] = '\n';
-    if (write(log_fd, buf, (size_t)n) < 0) {
+    if ((fd = log_target()) >= 0 && write(fd, buf, (size_t)n) < 0) {
         /* nowhere to report it */
     }
 }
 
-static size_t arena_stat(const char *suffix);
-
-static void log_stats(void)
-{
-    vm_log(3, "pool %zu bytes, %zu handed to jemalloc, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
-           pool_size, pool_bump, arena_stat(".small.allocated") + arena_stat(".large.allocated"),
-           arena_stat(".small.nmalloc") + arena_stat(".large.nmalloc"),
-           arena_stat(".small.ndalloc") + arena_stat(".large.ndalloc"));
-}
+static void warn(const char *msg) { vm_log(1, "%s", msg); }
 
 static void setup_log(void)
 {
     const char *lv = getenv("VMMALLOC_LOG_LEVEL"), *file = getenv("VMMALLOC_LOG_FILE");
-    char path[4096];
     size_t n;
     if (lv) {
         if (lv[0] < '0' || lv[0] > '4' || lv[1])
@@ -185,14 +168,14 @@ static void setup_log(void)
     if (!file || !*file || !log_level)
         return;
     n = strlen(file);
-    if (n + 24 > sizeof path)
+    if (n + 12 > sizeof log_path)
         vm_die("VMMALLOC_LOG_FILE is too long: ", file);
-    memcpy(path, file, n + 1);
-    if (path[n - 1] == '-')
-        snprintf(path + n - 1, sizeof path - n, "%d", (int)getpid());
-    log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0)
-        vm_die("cannot open VMMALLOC_LOG_FILE: ", path);
+    memcpy(log_path, file, n + 1);
+    /* a trailing '-' is kept and the pid appended: "log-" gives "log-1234" */
+    if (log_path[n - 1] == '-')
+        snprintf(log_path + n, sizeof log_path - n, "%d", (int)getpid());
+    if ((log_fd = log_open()) < 0)
+        vm_die("cannot open VMMALLOC_LOG_FILE: ", log_path);
 }
 
 /* ---- set-up ---- */
@@ -211,94 +194,58 @@ static size_t parse_size(const char *s)
     }
     if (v < VMMALLOC_MIN_POOL)
         vm_die("VMMALLOC_POOL_SIZE is below the minimum of 14680064 bytes (VMMALLOC_MIN_POOL): ", s);
-    return (size_t)v & ~(size_t)4095;
+    return (size_t)v;
 }
 
-/* Room for "<VMMALLOC_POOL_DIR>/vmmalloc.XXXXXX" where O_TMPFILE is missing. */
-#define TMP_PATH 4096
-
-int vm_tmpfile(const char *dir)
-{
-    char tmp[TMP_PATH];
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0 || strlen(dir) + 24 > sizeof tmp)
-        return fd;
-    /* no O_TMPFILE here: create and unlink at once */
-    strcpy(tmp, dir);
-    strcat(tmp, "/vmmalloc.XXXXXX");
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(tmp);
-    return fd;
-}
-
-static int open_pool(const char *dir)
+static const char *check_dir(const char *dir)
 {
     struct stat st;
-    int fd;
-
     if (!dir || !*dir)
         vm_die("VMMALLOC_POOL_DIR is not set", NULL);
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
         vm_die("VMMALLOC_POOL_DIR is not a directory: ", dir);
     if (access(dir, W_OK | X_OK) < 0)
         vm_die("VMMALLOC_POOL_DIR is not writable: ", dir);
-    if (strlen(dir) + 24 > TMP_PATH)
+    if (strlen(dir) + 24 > PATH_MAX)
         vm_die("VMMALLOC_POOL_DIR is too long: ", dir);
-    fd = vm_tmpfile(dir);
-    if (fd < 0)
-        vm_die("cannot create the pool file in ", dir);
-    return fd;
+    return dir;
 }
 
+/* Every variable is checked before anything is made, so that a bad setting
+ * ends the process with its message whatever the program does. */
 static void setup(void)
 {
-    size_t sz = sizeof pool_arena[0];
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    extent_hooks_t *hp = &hooks;
-    struct stat st;
-    int fd;
+    const char *dir, *fk;
+    size_t size;
+    int fd, r;
 
     setup_log();
-    pool_size = parse_size(getenv("VMMALLOC_POOL_SIZE"));
-    fd = open_pool(getenv("VMMALLOC_POOL_DIR"));
-    /* ftruncate, not fallocate: a large pool costs nothing at start-up */
-    if (ftruncate(fd, (off_t)pool_size) < 0)
-        vm_die("cannot size the pool file: ", strerror(errno));
-    pool_base = mmap(NULL, pool_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (pool_base == MAP_FAILED)
-        vm_die("cannot map the pool: ", strerror(errno));
-    /* kept for fork, out of the way of programs that dup2 onto low numbers */
-    pool_fd = fcntl(fd, F_DUPFD_CLOEXEC, 700);
-    if (pool_fd < 0)
-        pool_fd = fd;
-    else
-        close(fd);
-    if (fstat(pool_fd, &st) < 0)
-        vm_die("cannot stat the pool file: ", strerror(errno));
-    pool_dev = st.st_dev;
-    pool_ino = st.st_ino;
-    hooks.alloc = hook_alloc;
-    hooks.dalloc = hook_dalloc;
-    hooks.destroy = hook_destroy;
-    hooks.split = hook_split;
-    hooks.merge = hook_merge;
-    /* VMMALLOC_FORK, before jemalloc starts (at the first mallctl) */
-    const char *fk = getenv("VMMALLOC_FORK");
+    size = parse_size(getenv("VMMALLOC_POOL_SIZE"));
+    dir = check_dir(getenv("VMMALLOC_POOL_DIR"));
+    fk = getenv("VMMALLOC_FORK");
     if (fk && (fk[0] < '0' || fk[0] > '3' || fk[1]))
         vm_die("VMMALLOC_FORK must be 0, 1, 2 or 3: ", fk);
-    vm_fork_init(fk ? fk[0] - '0' : 1, getenv("VMMALLOC_POOL_DIR"));
-    /* up to 4 per CPU; each takes at least 2 MiB of metadata when made, so
-     * one per 32 MiB of pool, and they are made when a thread first needs
-     * one (a single-threaded program has one) */
+    fd = vmlab_pool_file_open(dir, NULL, 0, NULL, 0);
+    if (fd < 0)
+        vm_die("cannot create the pool file in ", dir);
+    if ((r = vmlab_pool_space_create(fd, size, &pool)) < 0)
+        vm_die("cannot size and map the pool file: ", strerror(-r));
+    vmlab_pool_space_on_warning(pool, warn);
+    pool_base = vmlab_pool_space_base(pool);
+    pool_size = vmlab_pool_space_size(pool);
+    /* VMMALLOC_FORK, before jemalloc starts (at the first mallctl) */
+    vm_fork_init(fk ? fk[0] - '0' : 1, dir);
+    /* up to 4 per CPU, as jemalloc has; freed space stays with its arena,
+     * so one per 32 MiB of pool, and they are made when a thread first
+     * needs one (a single-threaded program has one) */
     n_arenas = ncpu < 1 ? 1 : ncpu > MAX_ARENAS / 4 ? MAX_ARENAS : 4 * (unsigned)ncpu;
     if (n_arenas > pool_size / (32 << 20))
         n_arenas = pool_size / (32 << 20) ? (unsigned)(pool_size / (32 << 20)) : 1;
-    if (mallctl("arenas.create", &pool_arena[0], &sz, &hp, sizeof hp) != 0)
+    if (vmlab_pool_space_arena(pool, &pool_arena[0]) < 0)
         vm_die("cannot create the jemalloc arena for the pool", NULL);
     arena_made[0] = 2;
-    vm_log(2, "pool of %zu bytes at %p in %s, %u jemalloc arenas", pool_size, (void *)pool_base,
-           getenv("VMMALLOC_POOL_DIR"), n_arenas);
+    vm_log(2, "pool of %zu bytes at %p in %s, %u jemalloc arenas", pool_size, (void *)pool_base, dir, n_arenas);
     if (log_level >= 3)
         atexit(log_stats);
 }
@@ -317,6 +264,10 @@ static __attribute__((noinline)) int ready_slow(void)
         initializing = 1;
         setup();
         initializing = 0;
+        if (!tracing) {
+            pool_lo = (uintptr_t)pool_base;
+            pool_span = pool_size;
+        }
         atomic_store_explicit(&state, 2, memory_order_release);
     } else {
         while (atomic_load_explicit(&state, memory_order_acquire) != 2)
@@ -327,9 +278,7 @@ bind:
         unsigned i = atomic_fetch_add(&next_arena, 1) % n_arenas, a;
         int st = 0;
         if (atomic_compare_exchange_strong(&arena_made[i], &st, 1)) {
-            size_t sz = sizeof a;
-            extent_hooks_t *hp = &hooks;
-            if (mallctl("arenas.create", &a, &sz, &hp, sizeof hp) == 0) {
+            if (vmlab_pool_space_arena(pool, &a) == 0) {
                 pool_arena[i] = a;
                 atomic_store(&arena_made[i], 2);
             }
@@ -337,6 +286,7 @@ bind:
         /* not made (yet, or it failed): share the first */
         a = atomic_load(&arena_made[i]) == 2 ? pool_arena[i] : pool_arena[0];
         bound = 1;
+        fast = !tracing;
         mallctl("thread.arena", NULL, NULL, &a, sizeof a);
     }
     return 1;
@@ -356,29 +306,20 @@ static int in_pool(const void *p)
 
 __attribute__((constructor)) static void vmmalloc_init(void) { ready(); }
 
-/* "<prefix><arena><suffix>" for mallctl, without stdio (no allocation). */
-static const char *ctl_name(char *buf, const char *prefix, unsigned a, const char *suffix)
-{
-    char num[16];
-    int i = 15;
-    num[i] = 0;
-    do num[--i] = (char)('0' + a % 10); while ((a /= 10));
-    strcpy(buf, prefix);
-    return strcat(strcat(buf, num + i), suffix);
-}
-
 static void purge(void)
 {
-    char name[64];
     for (unsigned i = 0; i < n_arenas; i++)
         if (atomic_load(&arena_made[i]) == 2)
-            mallctl(ctl_name(name, "arena.", pool_arena[i], ".purge"), NULL, NULL, NULL, 0);
+            vmlab_pool_arena_purge(pool_arena[i]);
 }
 
-/* jemalloc coalesces freed extents lazily: purge once before giving up. */
+/* A full pool: give freed memory back to it, then try once more. */
 static void *pool_retry(size_t n, int flags)
 {
     void *p;
+    /* blocks this thread's cache holds pin their slabs: let them go, then
+     * every arena's free extents back to the pool, coalesced */
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
     purge();
     p = mallocx(n ? n : 1, flags);
     /* freed extents stay with their arena: try the others' */
@@ -398,7 +339,7 @@ static void *pool_alloc(size_t n, int flags)
     return p ? p : pool_retry(n, flags);
 }
 
-EXPORT void *malloc(size_t n)
+static __attribute__((noinline)) void *malloc_slow(size_t n)
 {
     void *p;
     if (!ready())
@@ -410,10 +351,18 @@ EXPORT void *malloc(size_t n)
     return p;
 }
 
-EXPORT void free(void *p)
+EXPORT void *malloc(size_t n)
 {
-    if (!p)
-        return;
+    if (__builtin_expect(fast, 1)) {
+        void *p = vmje_malloc(n);
+        if (__builtin_expect(p != NULL, 1))
+            return p;
+    }
+    return malloc_slow(n);
+}
+
+static __attribute__((noinline)) void free_slow(void *p)
+{
     int ours = state == 2 && in_pool(p);
     TRACE("free(%p)%s", p, ours ? "" : " (glibc's)");
     if (ours)
@@ -422,9 +371,17 @@ EXPORT void free(void *p)
         __libc_free(p);
 }
 
+EXPORT void free(void *p)
+{
+    if (__builtin_expect((uintptr_t)p - pool_lo < pool_span, 1))
+        vmje_free(p);
+    else if (p)
+        free_slow(p);
+}
+
 EXPORT void cfree(void *p) { free(p); }
 
-EXPORT void *calloc(size_t n, size_t m)
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m)
 {
     size_t t;
     void *p;
@@ -441,6 +398,16 @@ EXPORT void *calloc(size_t n, size_t m)
     return p;
 }
 
+EXPORT void *calloc(size_t n, size_t m)
+{
+    if (__builtin_expect(fast, 1)) {
+        void *p = vmje_calloc(n, m);   /* checks the overflow itself */
+        if (__builtin_expect(p != NULL, 1))
+            return p;
+    }
+    return calloc_slow(n, m);
+}
+
 EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
@@ -453,53 +420,59 @@ EXPORT size_t malloc_usable_size(void *p)
     return (w & ~(size_t)7) - ((w & 2) ? 2 : 1) * sizeof(size_t);
 }
 
-static void *pool_realloc(void *p, size_t n);
-
-EXPORT void *realloc(void *p, size_t n)
+/* A pool block of `have` usable bytes to n: glibc often grows a block in
+ * place, where jemalloc moves it at every size class, so a block that
+ * grows gets room to double (twice what was asked when the growth itself
+ * doubles it) and any run of growths costs a bounded number of copies. */
+static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t have)
 {
-    void *q;
-    if (!p)
-        return malloc(n);
-    q = pool_realloc(p, n);
-    TRACE("realloc(%p, %zu) = %p", p, n, q);
-    return q;
-}
-
-static void *pool_realloc(void *p, size_t n)
-{
-    void *q;
-    if (!ready())
-        return __libc_realloc(p, n);
-    if (!in_pool(p)) {
-        /* from before the pool: move it in */
-        size_t old = malloc_usable_size(p);
-        if (!(q = pool_alloc(n, 0)))
-            return NULL;
-        memcpy(q, p, old < n ? old : n);
-        __libc_free(p);
-        return q;
-    }
-    /* glibc often grows a block in place, where jemalloc moves it at every
-     * size class: growing by half at least makes a run of small growths
-     * cost a bounded number of copies, and a block stays put while it
-     * shrinks by less than half. */
-    size_t have = sallocx(p, 0);
-    if (n <= have && n >= have / 2)
-        return p;
-    q = NULL;
-    if (n > have && have + have / 2 > n && have < ((size_t)64 << 20))
-        q = vmje_realloc(p, have + have / 2);
+    void *q = NULL;
+    if (n > have && n < ((size_t)64 << 20))
+        q = vmje_realloc(p, n < 2 * have ? 2 * have : 2 * n);
     if (!q)
         q = vmje_realloc(p, n ? n : 1);
     if (!q) {
         /* purge and retry through the slow path */
         if (!(q = pool_alloc(n, 0)))
             return NULL;
-        size_t old = sallocx(p, 0);
-        memcpy(q, p, old < n ? old : n);
+        memcpy(q, p, have < n ? have : n);
         vmje_free(p);
     }
     return q;
+}
+
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
+{
+    void *q;
+    if (!p)
+        return malloc(n);
+    if (!ready()) {
+        q = __libc_realloc(p, n);
+    } else if (!in_pool(p)) {
+        /* from before the pool: move it in */
+        size_t old = malloc_usable_size(p);
+        if ((q = pool_alloc(n, 0))) {
+            memcpy(q, p, old < n ? old : n);
+            __libc_free(p);
+        }
+    } else {
+        size_t have = sallocx(p, 0);
+        q = n <= have && n >= have / 2 ? p : pool_resize(p, n, have);
+    }
+    TRACE("realloc(%p, %zu) = %p", p, n, q);
+    return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    if (__builtin_expect(fast && (uintptr_t)p - pool_lo < pool_span, 1)) {
+        size_t have = sallocx(p, 0);
+        /* it fits, and shrinks by less than half: it stays */
+        if (n <= have && n >= have / 2)
+            return p;
+        return pool_resize(p, n, have);
+    }
+    return realloc_slow(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -554,43 +527,77 @@ EXPORT void *pvalloc(size_t n)
 
 /* ---- the pool's answers to glibc's heap queries ---- */
 
+/* The sum over the pool's arenas, as of the last vmlab_pool_stats_refresh. */
 static size_t arena_stat(const char *suffix)
 {
-    char name[96];
-    size_t v, sz = sizeof v, sum = 0;
-    uint64_t epoch = 1;
-    mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+    size_t sum = 0;
     for (unsigned i = 0; i < n_arenas; i++)
-        if (atomic_load(&arena_made[i]) == 2 &&
-            mallctl(ctl_name(name, "stats.arenas.", pool_arena[i], suffix), &v, &sz, NULL, 0) == 0)
-            sum += v;
+        if (atomic_load(&arena_made[i]) == 2)
+            sum += vmlab_pool_arena_stat(pool_arena[i], suffix);
     return sum;
 }
 
+static size_t allocated(void)
+{
+    vmlab_pool_stats_refresh();
+    return arena_stat(".small.allocated") + arena_stat(".large.allocated");
+}
+
+static void log_stats(void)
+{
+    size_t in_use = allocated();
+    vm_log(3, "pool %zu bytes, %zu handed to jemalloc, %zu of file space reserved, %zu allocated; %zu mallocs, %zu frees as the arena saw them (thread caches batch them)",
+           pool_size, vmlab_pool_space_used(pool), vmlab_pool_space_reserved(pool), in_use,
+           arena_stat(".small.nmalloc") + arena_stat(".large.nmalloc"),
+           arena_stat(".small.ndalloc") + arena_stat(".large.ndalloc"));
+}
+
+/* glibc's fields, of the pool: arena the part handed to jemalloc, uordblks
+ * the bytes of live blocks, fordblks what is left of the pool, keepcost the
+ * part never handed out, hblkhd jemalloc's metadata (kept outside it). */
 EXPORT struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 mi;
     memset(&mi, 0, sizeof mi);
     if (!ready())
         return mi;
-    mi.arena = pool_bump;
-    mi.uordblks = arena_stat(".small.allocated") + arena_stat(".large.allocated");
+    mi.uordblks = allocated();
+    mi.arena = vmlab_pool_space_used(pool);
     mi.fordblks = pool_size - mi.uordblks;
-    mi.keepcost = pool_size - pool_bump;
+    mi.keepcost = pool_size - mi.arena;
+    mi.hblkhd = arena_stat(".base");
     vm_log(3, "mallinfo: %zu in use, %zu free in the pool", mi.uordblks, mi.fordblks);
     return mi;
 }
+
+static int clamp(size_t v) { return v > INT_MAX ? INT_MAX : (int)v; }
 
 EXPORT struct mallinfo mallinfo(void)
 {
     struct mallinfo2 m2 = mallinfo2();
     struct mallinfo mi;
     memset(&mi, 0, sizeof mi);
-    mi.arena = (int)m2.arena;
-    mi.uordblks = (int)m2.uordblks;
-    mi.fordblks = (int)m2.fordblks;
-    mi.keepcost = (int)m2.keepcost;
+    mi.arena = clamp(m2.arena);
+    mi.uordblks = clamp(m2.uordblks);
+    mi.fordblks = clamp(m2.fordblks);
+    mi.keepcost = clamp(m2.keepcost);
+    mi.hblkhd = clamp(m2.hblkhd);
     return mi;
+}
+
+/* glibc's report on stderr, in its layout, with the pool's figures. */
+EXPORT void malloc_stats(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    vm_log(3, "malloc_stats");
+    fprintf(stderr, "Arena 0 (libvmmalloc pool of %zu bytes):\n", pool_size);
+    fprintf(stderr, "system bytes     = %10zu\n", mi.arena);
+    fprintf(stderr, "in use bytes     = %10zu\n", mi.uordblks);
+    fprintf(stderr, "Total (incl. mmap):\n");
+    fprintf(stderr, "system bytes     = %10zu\n", mi.arena);
+    fprintf(stderr, "in use bytes     = %10zu\n", mi.uordblks);
+    fprintf(stderr, "max mmap regions = %10d\n", 0);
+    fprintf(stderr, "max mmap bytes   = %10lu\n", 0ul);
 }
 
 /* Give freed pages back to jemalloc's retained extents of the pool. */

@@ -111,7 +111,10 @@ int main(void)
     /* a second pool on a named file: writes reach the file */
     fd = mkstemp(path);
     close(fd);
-    ok(vmlab_pool_create(&(struct vmlab_pool_opts){.path = path, .size = 14 * MiB}, &q) == 0, "second pool on %s", path);
+    ok(vmlab_pool_create(&(struct vmlab_pool_opts){.path = path, .size = 14 * MiB}, &q) == -EEXIST,
+       "an existing file is refused without replace");
+    ok(vmlab_pool_create(&(struct vmlab_pool_opts){.path = path, .size = 14 * MiB, .replace = 1}, &q) == 0,
+       "second pool on %s, replacing it", path);
     a = vmlab_pool_alloc(q, 64, 0);
     strcpy(a, "hello, pool file");
     fd = open(path, O_RDONLY);

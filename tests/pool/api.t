@@ -28,6 +28,10 @@ for _, n in ipairs{ 1, 7, 100, 4000, 70000 } do
   t.cmp_ok(p:usable(a), ">=", n, "usable >= " .. n)
   p:free(a)
 end
+local z = p:alloc(0)
+t.ok(z and z >= base and z < base + size, "alloc(0) gives a block of the pool, as malloc(0) does")
+t.cmp_ok(p:usable(z), ">=", 1, "a minimal one (usable " .. p:usable(z) .. ")")
+p:free(z)
 t.error_like(function() p:alloc(10, 24) end, "power of two", "a bad alignment raises")
 
 -- realloc keeps contents
@@ -75,6 +79,14 @@ local st = p:stats()
 t.is(st.live, n, "stats().live counts the live blocks")
 t.cmp_ok(st.allocated, ">=", n * 1024 * 1024, "stats().allocated")
 t.cmp_ok(st.mapped, "<=", st.size, "stats().mapped within the pool")
+local probe = os.tmpname()
+if os.execute("fallocate -l 4096 " .. probe .. " 2>/dev/null") then
+  t.ok(st.reserved >= n * 1024 * 1024 and st.reserved <= st.size,
+    "stats().reserved: file space held for the blocks (" .. st.reserved .. " bytes)")
+else
+  t.skip("/tmp's filesystem cannot fallocate: pools there stay sparse")
+end
+os.remove(probe)
 t.cmp_ok(st.fails, ">=", 1, "stats().fails counts the refusal")
 for _, x in ipairs(blocks) do p:free(x) end
 t.is(p:stats().live, 0, "all freed")

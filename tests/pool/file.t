@@ -3,9 +3,23 @@ local t = require "vmlab.tap"
 local pool = require "vmlab.pool"
 local seg = require "vmlab.seg"
 
-local path = os.tmpname()
-local p = pool.create{ path = path, size = "14m" }
-t.ok(p, "a pool on a named file")
+local path = os.tmpname()   -- creates the file
+local f0 = assert(io.open(path, "w"))
+f0:write("somebody's data")
+f0:close()
+local none, msg, err = pool.create{ path = path, size = "14m" }
+t.is(none, nil, "an existing file is refused")
+t.like(msg, "would overwrite the file %(pass replace=true to do so%): File exists", "saying so: " .. tostring(msg))
+t.is(err, 17, "EEXIST")
+f0 = assert(io.open(path))
+t.is(f0:read("a"), "somebody's data", "and left as it was")
+f0:close()
+t.error_like(function() pool.create{ path = path, size = "14m", replce = true } end,
+  "pool.create: unknown option 'replce' %(did you mean 'replace'%?%)", "a misspelled option raises, naming it")
+none, msg = pool.create{ path = "/dev/null", size = "14m", replace = true }
+t.like(msg, "not a regular file", "a device is refused even with replace=true: " .. tostring(msg))
+local p = pool.create{ path = path, size = "14m", replace = true }
+t.ok(p, "a pool on a named file, replacing it")
 t.is(p:path(), path, "p:path()")
 local a = p:alloc(4096, 4096)
 p:write(a, "written through the pool")

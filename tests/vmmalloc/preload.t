@@ -112,12 +112,12 @@ local logbase = os.tmpname()
 os.remove(logbase)
 local lo = run(pre(ok_env .. " VMMALLOC_LOG_LEVEL=3 VMMALLOC_LOG_FILE=" .. logbase .. "-", [[perl -e 'print $$, "\n"']]))
 local pid = lo:match("(%d+)")
-local lf = io.open(logbase .. tostring(pid))
+local lf = io.open(logbase .. "-" .. tostring(pid))
 local logtext = lf and lf:read("a") or ""
 if lf then lf:close() end
-os.remove(logbase .. tostring(pid))
-t.like(logtext, "<libvmmalloc>: <2> pool of 67108864 bytes", "VMMALLOC_LOG_FILE with '-' gets the pid; level 2 logs the pool")
-t.like(logtext, "<libvmmalloc>: <3> pool 67108864 bytes, %d+ handed to jemalloc, %d+ allocated", "level 3: statistics at exit")
+os.remove(logbase .. "-" .. tostring(pid))
+t.like(logtext, "<libvmmalloc>: <2> pool of 67108864 bytes", "VMMALLOC_LOG_FILE ending in '-': the pid appended to the name as given (" .. logbase .. "-" .. tostring(pid) .. "); level 2 logs the pool")
+t.like(logtext, "<libvmmalloc>: <3> pool 67108864 bytes, %d+ handed to jemalloc, %d+ of file space reserved, %d+ allocated", "level 3: statistics at exit")
 t.unlike(logtext, "<4>", "level 3 does not trace every allocation")
 -- level 3 traces the calls that are not allocations; 4 every allocation
 local function log_of(level, cmd)

@@ -1,0 +1,372 @@
+/* The pool space: one file mapping handed to jemalloc arenas by extent
+ * hooks.  Shared by vmlab.pool (runtime/pool.c) and libvmmalloc.so (which
+ * builds this file into itself), as PMDK's libvmem and libvmmalloc shared
+ * their pool code.
+ *
+ * - A bump pointer hands out the mapping from its start, and what jemalloc
+ *   gives back (when it purges: at its decay, or when a full pool makes the
+ *   caller purge and retry) goes to a table of free ranges, coalesced with
+ *   their neighbours and the top (pool_extents.c).  jemalloc runs with
+ *   retain:false so that it gives extents back instead of keeping them:
+ *   retained, they stayed split where jemalloc had grown, and a fresh
+ *   32 MiB pool could not give a 20 MiB block.  A pool never grows past
+ *   its file.
+ * - jemalloc's metadata (an arena's "base") does not come from the pool:
+ *   carved between data extents and never returned, it split the free
+ *   space, and after a burst of small blocks the largest block left was a
+ *   sixth of the pool.
+ * - File space is reserved (fallocate) chunk by chunk as jemalloc commits
+ *   pieces of the pool, so that a full filesystem fails an allocation with
+ *   ENOMEM instead of killing the program with SIGBUS at its first touch of
+ *   a page, and a large pool costs nothing until used. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pool_je.h"
+#include "vmlab/pool.h"
+
+/* Pools' jemalloc only (the private copy): no background threads (the
+ * library creates none); extents go back to the hooks (see above); one
+ * automatic arena, as pools use arenas of their own. */
+const char *malloc_conf = "background_thread:false,narenas:1,retain:false";
+
+/* Reservation step: one fallocate per MiB the pool uses. */
+#define CHUNK VMLAB_POOL_RESERVE_STEP
+
+struct vmlab_pool_space {
+    extent_hooks_t hooks;        /* first: a hook finds its space from it */
+    pthread_mutex_t bump_lock;   /* ext */
+    pthread_mutex_t res_lock;    /* reservation (taken inside bump_lock) */
+    char *base;
+    size_t size;
+    struct vmlab_pool_extents ext;
+    int fd;
+    dev_t dev;                   /* what fd is, to notice a program that */
+    ino_t ino;                   /* closed the descriptor or reused it */
+    int reserving;               /* 0: the filesystem cannot (sparse file) */
+    void (*warn)(const char *msg);
+    size_t self_size;            /* this struct and its bitmap: one mapping */
+    size_t nchunks;
+    _Atomic uint64_t reserved[]; /* one bit per CHUNK of the file */
+};
+
+static size_t pagesize(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+/* ---- descriptors and reservation ---------------------------------------- */
+
+/* The pool's descriptor, checked: a program may close it or dup2 over it.
+ * Then /proc/self/map_files may still open the file (it needs privilege);
+ * -1 when it cannot. */
+int vmlab_pool_space_fd(struct vmlab_pool_space *sp)
+{
+    struct stat st;
+    char path[64];
+    int fd;
+
+    if (sp->fd >= 0 && fstat(sp->fd, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino)
+        return sp->fd;
+    snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", (unsigned long)sp->base,
+             (unsigned long)(sp->base + sp->size));
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    sp->fd = fd < 0 ? -1 : vmlab_pool_fd_high(fd);
+    return sp->fd;
+}
+
+static int all_reserved(struct vmlab_pool_space *sp, size_t lo, size_t hi)
+{
+    for (size_t c = lo; c <= hi; c++)
+        if (!(atomic_load_explicit(&sp->reserved[c / 64], memory_order_acquire) & (1ull << (c % 64))))
+            return 0;
+    return 1;
+}
+
+/* Reserve the file's blocks under [a, a+len): 0, or -errno (ENOSPC). */
+static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
+{
+    size_t lo = (size_t)(a - sp->base) / CHUNK, hi = (size_t)(a + len - 1 - sp->base) / CHUNK;
+    int r = 0;
+
+    if (!len || !sp->reserving || all_reserved(sp, lo, hi))
+        return 0;
+    pthread_mutex_lock(&sp->res_lock);
+    for (size_t c = lo; c <= hi && sp->reserving; c++) {
+        uint64_t bit = 1ull << (c % 64);
+        off_t off = (off_t)(c * CHUNK);
+        size_t n = sp->size - (size_t)off < CHUNK ? sp->size - (size_t)off : CHUNK;
+        int fd;
+        if (atomic_load_explicit(&sp->reserved[c / 64], memory_order_relaxed) & bit)
+            continue;
+        if ((fd = vmlab_pool_space_fd(sp)) < 0) {
+            sp->reserving = 0;
+            if (sp->warn)
+                sp->warn("the pool file's descriptor was closed: its space is no longer reserved ahead");
+            break;
+        }
+        if (fallocate(fd, 0, off, (off_t)n) < 0) {
+            if (errno == EOPNOTSUPP || errno == ENOSYS) {
+                sp->reserving = 0;   /* this filesystem cannot: sparse, as before */
+                break;
+            }
+            r = -errno;
+            break;
+        }
+        atomic_fetch_or_explicit(&sp->reserved[c / 64], bit, memory_order_release);
+    }
+    pthread_mutex_unlock(&sp->res_lock);
+    return r;
+}
+
+/* ---- extent hooks --------------------------------------------------------- */
+
+static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment, bool *zero,
+                        bool *commit, unsigned arena_ind)
+{
+    struct vmlab_pool_space *sp = (struct vmlab_pool_space *)h;
+    size_t want = new_addr ? (size_t)((char *)new_addr - sp->base) : (size_t)-1, at, top;
+
+    if (alignment < pagesize())
+        alignment = pagesize();
+    /* new_addr: jemalloc asks to grow a block in place */
+    if (new_addr && ((char *)new_addr < sp->base || (char *)new_addr >= sp->base + sp->size))
+        return NULL;
+    pthread_mutex_lock(&sp->bump_lock);
+    top = sp->ext.top;           /* above it, pages were never used: zero */
+    at = vmlab_pool_extents_take(&sp->ext, size, alignment, want);
+    if (at == (size_t)-1)
+        goto fail;
+    /* jemalloc asks for committed memory (always, with retain:false):
+     * then the file gets the space under it */
+    if (*commit && reserve(sp, sp->base + at, size) < 0) {
+        vmlab_pool_extents_give(&sp->ext, at, size);
+        goto fail;
+    }
+    pthread_mutex_unlock(&sp->bump_lock);
+    /* jemalloc asked for zeroed memory: a range used before is cleared;
+     * asked or not, it learns whether the range is zero */
+    if (*zero && at < top)
+        memset(sp->base + at, 0, size);
+    else if (at < top)
+        *zero = false;
+    else
+        *zero = true;
+    return sp->base + at;
+fail:
+    pthread_mutex_unlock(&sp->bump_lock);
+    return NULL;
+}
+
+/* false: committed */
+static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset, size_t length,
+                        unsigned arena_ind)
+{
+    return reserve((struct vmlab_pool_space *)h, (char *)addr + offset, length) < 0;
+}
+
+/* Taken back into the free ranges (false); true (jemalloc keeps it) only
+ * when the table cannot grow. */
+static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i)
+{
+    struct vmlab_pool_space *sp = (struct vmlab_pool_space *)h;
+    int r;
+    pthread_mutex_lock(&sp->bump_lock);
+    r = vmlab_pool_extents_give(&sp->ext, (size_t)((char *)a - sp->base), s);
+    pthread_mutex_unlock(&sp->bump_lock);
+    return r < 0;
+}
+static void hook_destroy(extent_hooks_t *h, void *a, size_t s, bool c, unsigned i) {}
+static bool hook_split(extent_hooks_t *h, void *a, size_t s, size_t sa, size_t sb, bool c, unsigned i)
+{
+    return false;
+}
+static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, bool c, unsigned i)
+{
+    return false;
+}
+
+/* ---- spaces --------------------------------------------------------------- */
+
+int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
+{
+    struct vmlab_pool_space *sp;
+    struct stat st;
+    size_t nchunks, self;
+    void *base;
+    int r;
+
+    size &= ~(pagesize() - 1);
+    if (!size)
+        return -EINVAL;
+    /* ftruncate, not fallocate: a large pool costs nothing until used */
+    if (ftruncate(fd, (off_t)size) < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return -errno;
+    /* not malloc: libvmmalloc builds its pool before it has a heap */
+    nchunks = (size + CHUNK - 1) / CHUNK;
+    self = sizeof *sp + (nchunks + 63) / 64 * sizeof(uint64_t);
+    self = (self + pagesize() - 1) & ~(pagesize() - 1);
+    sp = mmap(NULL, self, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (sp == MAP_FAILED) {
+        r = -errno;
+        munmap(base, size);
+        return r;
+    }
+    sp->hooks.alloc = hook_alloc;
+    sp->hooks.dalloc = hook_dalloc;
+    sp->hooks.destroy = hook_destroy;
+    sp->hooks.commit = hook_commit;
+    sp->hooks.split = hook_split;
+    sp->hooks.merge = hook_merge;
+    pthread_mutex_init(&sp->bump_lock, NULL);
+    pthread_mutex_init(&sp->res_lock, NULL);
+    sp->base = base;
+    sp->size = size;
+    vmlab_pool_extents_init(&sp->ext, size);
+    sp->fd = vmlab_pool_fd_high(fd);
+    sp->dev = st.st_dev;
+    sp->ino = st.st_ino;
+    sp->reserving = 1;
+    sp->self_size = self;
+    sp->nchunks = nchunks;
+    *out = sp;
+    return 0;
+}
+
+void vmlab_pool_space_delete(struct vmlab_pool_space *sp)
+{
+    if (!sp)
+        return;
+    munmap(sp->base, sp->size);
+    vmlab_pool_extents_fini(&sp->ext);
+    if (sp->fd >= 0)
+        close(sp->fd);
+    pthread_mutex_destroy(&sp->bump_lock);
+    pthread_mutex_destroy(&sp->res_lock);
+    munmap(sp, sp->self_size);
+}
+
+void vmlab_pool_space_on_warning(struct vmlab_pool_space *sp, void (*warn)(const char *msg)) { sp->warn = warn; }
+
+char *vmlab_pool_space_base(const struct vmlab_pool_space *sp) { return sp->base; }
+size_t vmlab_pool_space_size(const struct vmlab_pool_space *sp) { return sp->size; }
+
+size_t vmlab_pool_space_used(struct vmlab_pool_space *sp)
+{
+    size_t u;
+    pthread_mutex_lock(&sp->bump_lock);
+    u = sp->ext.bump - sp->ext.free_bytes;
+    pthread_mutex_unlock(&sp->bump_lock);
+    return u;
+}
+
+/* No lock: fork's handlers ask while they hold it. */
+size_t vmlab_pool_space_top(struct vmlab_pool_space *sp) { return __atomic_load_n(&sp->ext.top, __ATOMIC_ACQUIRE); }
+
+size_t vmlab_pool_space_reserved(struct vmlab_pool_space *sp)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < sp->nchunks; c++)
+        if (atomic_load(&sp->reserved[c / 64]) & (1ull << (c % 64)))
+            n += sp->size - c * CHUNK < CHUNK ? sp->size - c * CHUNK : CHUNK;
+    return n;
+}
+
+/* Fork: hold both locks across it, so that the child finds them free and
+ * the bump and bitmap consistent. */
+void vmlab_pool_space_lock(struct vmlab_pool_space *sp)
+{
+    pthread_mutex_lock(&sp->bump_lock);
+    pthread_mutex_lock(&sp->res_lock);
+}
+
+void vmlab_pool_space_unlock(struct vmlab_pool_space *sp)
+{
+    pthread_mutex_unlock(&sp->res_lock);
+    pthread_mutex_unlock(&sp->bump_lock);
+}
+
+/* Map fd over the pool in place (fork: a copy of the file, or the same
+ * file copy-on-write) and, for a new file, keep it as the pool's. */
+int vmlab_pool_space_remap(struct vmlab_pool_space *sp, int fd, int private)
+{
+    struct stat st;
+    int flags = MAP_FIXED | (private ? MAP_PRIVATE | MAP_NORESERVE : MAP_SHARED);
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (mmap(sp->base, sp->size, PROT_READ | PROT_WRITE, flags, fd, 0) == MAP_FAILED)
+        return -errno;
+    if (fd != sp->fd) {
+        if (sp->fd >= 0)
+            close(sp->fd);
+        sp->fd = fd;
+        sp->dev = st.st_dev;
+        sp->ino = st.st_ino;
+    }
+    return 0;
+}
+
+/* ---- arenas on a space ------------------------------------------------------ */
+
+/* "<prefix><n><suffix>" for mallctl without stdio: libvmmalloc calls this
+ * where it must not allocate. */
+static const char *ctl_name(char *buf, size_t len, const char *prefix, unsigned n, const char *suffix)
+{
+    char num[16];
+    int i = 15;
+    num[i] = 0;
+    do num[--i] = (char)('0' + n % 10); while ((n /= 10));
+    if (strlen(prefix) + strlen(num + i) + strlen(suffix) >= len)
+        return "";
+    strcpy(buf, prefix);
+    return strcat(strcat(buf, num + i), suffix);
+}
+
+int vmlab_pool_space_arena(struct vmlab_pool_space *sp, unsigned *arena)
+{
+    struct vmlab_je_arena_config cfg = {&sp->hooks, false};
+    extent_hooks_t *hp = &sp->hooks;
+    size_t sz = sizeof *arena;
+    int r = mallctl("experimental.arenas_create_ext", arena, &sz, &cfg, sizeof cfg);
+    if (r == ENOENT)            /* a jemalloc before 5.3: metadata in the pool */
+        r = mallctl("arenas.create", arena, &sz, &hp, sizeof hp);
+    return -r;
+}
+
+int vmlab_pool_arena_destroy(unsigned arena)
+{
+    char name[64];
+    return -mallctl(ctl_name(name, sizeof name, "arena.", arena, ".destroy"), NULL, NULL, NULL, 0);
+}
+
+/* jemalloc coalesces freed extents lazily: a purge makes them retained and
+ * coalesced, for a caller that found the pool full to retry. */
+void vmlab_pool_arena_purge(unsigned arena)
+{
+    char name[64];
+    mallctl(ctl_name(name, sizeof name, "arena.", arena, ".purge"), NULL, NULL, NULL, 0);
+}
+
+void vmlab_pool_stats_refresh(void)
+{
+    uint64_t epoch = 1;
+    mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+}
+
+size_t vmlab_pool_arena_stat(unsigned arena, const char *suffix)
+{
+    char name[96];
+    size_t v = 0, sz = sizeof v;
+    if (mallctl(ctl_name(name, sizeof name, "stats.arenas.", arena, suffix), &v, &sz, NULL, 0) != 0)
+        return 0;
+    return v;
+}
