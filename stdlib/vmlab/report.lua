@@ -1,7 +1,8 @@
 -- vmlab.report: damo's reports (damo 3.x names, options and numbers) on
 -- recorded or live snapshots.
 --
---   report.access(src, {raw_form=, raw_number=})       every snapshot's regions
+--   report.access(src, opts)       damo's access views (default, --style
+--                                  presets, templates) or the raw form
 --   report.wss(src, opts)          working set size distribution
 --   report.nr_regions(src, opts)   number of regions distribution
 --   report.heatmap(src, opts)      time x address access frequency: stdout
@@ -46,13 +47,14 @@ end
 
 -- ---- access ----------------------------------------------------------------------
 
--- damo's `report access --raw_form`
-function M.access(src, opts)
-  opts = checkopts(opts, "report.access", { "raw_form", "raw_number", "style" })
-  if opts.style ~= nil and opts.style ~= "raw" then
-    error("report.access: style '" .. tostring(opts.style) .. "' is not supported (only the raw form)", 2)
-  end
-  local raw = opts.raw_number and true or false
+local access_opts = { "raw_form", "raw_number", "style", "sort_regions_by", "sort_regions_dsc",
+  "temperature_weights", "hist_logscale", "hist_cumulate", "hist_ranges", "percentiles_range", "format",
+  "format_record_head", "format_record_tail", "format_snapshot_head", "format_snapshot_tail", "format_region",
+  "snapshot_heatmap_width", "snapshot_heatmap_colorset", "snapshot_heatmap_static", "region_box",
+  "region_box_values", "region_box_min_max_length", "region_box_min_max_height", "region_box_colorset",
+  "region_box_scales", "region_box_align", "min_chars_for", "total_sz_only" }
+
+local function raw_form(src, raw)
   local lines = {}
   for _, rec in ipairs(load(src)) do
     local snaps = rec.snapshots
@@ -78,6 +80,104 @@ function M.access(src, opts)
   end
   lines[#lines + 1] = ""
   return table.concat(lines, "\n")
+end
+
+local function check_list(v, name, n, kind, choices)
+  if v == nil then return end
+  local what = name .. " is a list of " .. (n and (n .. " ") or "") .. kind
+  if choices then what = what .. " (" .. table.concat(choices, ", ") .. ")" end
+  if type(v) ~= "table" or (n and #v ~= n) or #v == 0 then error("report.access: " .. what, 4) end
+  for _, x in ipairs(v) do
+    local ok = (kind == "whole numbers" and math.type(x) == "integer") or (kind == "numbers" and type(x) == "number")
+      or (kind == "names" and type(x) == "string")
+    if ok and choices then
+      ok = false
+      for _, c in ipairs(choices) do if c == x then ok = true end end
+    end
+    if not ok then error("report.access: " .. what .. ", not " .. tostring(x), 4) end
+  end
+end
+
+local function check_choice(v, name, choices)
+  if v == nil then return end
+  for _, c in ipairs(choices) do if c == v then return end end
+  error(("report.access: %s '%s' is not one of %s"):format(name, tostring(v), table.concat(choices, ", ")), 4)
+end
+
+local function check_access(o)
+  local access = require "vmlab.report.access"
+  if o.style ~= nil and o.style ~= "raw" then
+    local known = false
+    for _, st in ipairs(access.styles) do if st == o.style then known = true end end
+    if not known then
+      error("report.access: style '" .. tostring(o.style) .. "' is not implemented; implemented styles: " ..
+        table.concat(access.styles, ", ") .. " (and raw_form=true)", 3)
+    end
+  end
+  check_list(o.sort_regions_by, "sort_regions_by", nil, "names", access.sort_fields)
+  local dsc = { "all" }
+  for _, x in ipairs(access.sort_fields) do dsc[#dsc + 1] = x end
+  check_list(o.sort_regions_dsc, "sort_regions_dsc", nil, "names", dsc)
+  check_list(o.temperature_weights, "temperature_weights", 3, "whole numbers")
+  check_list(o.percentiles_range, "percentiles_range", nil, "whole numbers")
+  if o.percentiles_range and #o.percentiles_range <= 3 and o.percentiles_range[3] == 0 then
+    error("report.access: a percentiles_range step cannot be 0", 3)
+  end
+  if o.hist_ranges ~= nil then
+    if type(o.hist_ranges) ~= "table" or #o.hist_ranges == 0 then
+      error("report.access: hist_ranges is a list of {min, max} pairs", 3)
+    end
+    for _, r in ipairs(o.hist_ranges) do
+      if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" then
+        error("report.access: hist_ranges is a list of {min, max} pairs of numbers", 3)
+      end
+    end
+  end
+  check_list(o.region_box_values, "region_box_values", 3, "names", { "size", "access_rate", "age", "none" })
+  if o.region_box_values and o.region_box_values[1] == "none" then
+    error("report.access: the region box needs a value for its length (region_box_values[1] cannot be 'none')", 3)
+  end
+  check_list(o.region_box_scales, "region_box_scales", 3, "names", { "linear", "log" })
+  check_list(o.region_box_min_max_length, "region_box_min_max_length", 2, "whole numbers")
+  check_list(o.region_box_min_max_height, "region_box_min_max_height", 2, "whole numbers")
+  check_choice(o.region_box_colorset, "region_box_colorset", { "gray", "flame", "emotion" })
+  check_choice(o.snapshot_heatmap_colorset, "snapshot_heatmap_colorset", { "gray", "flame", "emotion" })
+  check_choice(o.region_box_align, "region_box_align", { "left", "right" })
+  local w = o.snapshot_heatmap_width
+  if w ~= nil and (math.type(w) ~= "integer" or w < 1) then
+    error("report.access: snapshot_heatmap_width is a column count >= 1", 3)
+  end
+  for _, k in ipairs { "format_record_head", "format_record_tail", "format_snapshot_head", "format_snapshot_tail",
+    "format_region" } do
+    if o[k] ~= nil and type(o[k]) ~= "string" then error("report.access: " .. k .. " is a template string", 3) end
+  end
+  if o.min_chars_for ~= nil then
+    if type(o.min_chars_for) ~= "table" then error("report.access: min_chars_for is a list of {keyword, count}", 3) end
+    for _, e in ipairs(o.min_chars_for) do
+      if type(e) ~= "table" or type(e[1]) ~= "string" or math.type(e[2]) ~= "integer" then
+        error("report.access: min_chars_for is a list of {keyword, count}", 3)
+      end
+    end
+  end
+end
+
+-- access(src, opts) -> text | nil, err: damo's `report access`.
+--   raw_form=true: every snapshot's regions, raw.  Otherwise damo's views:
+--   style="detailed" (default) | "simple-boxes" | "temperature-sz-hist" |
+--   "recency-sz-hist" ("cold-memory-tail") | "recency-percentiles"
+--   ("idle-time-percentiles") | "temperature-percentiles" | "cold" | "hot";
+--   format={{"set"|"append", area, template}, ...} and damo's other format
+--   options (raw_number, sort_regions_by, temperature_weights, hist_*,
+--   percentiles_range, snapshot_heatmap_*, region_box*, min_chars_for,
+--   total_sz_only): see vmlab.report.access.
+function M.access(src, opts)
+  opts = checkopts(opts, "report.access", access_opts)
+  check_access(opts)
+  local raw = opts.raw_number and true or false
+  if opts.raw_form or opts.style == "raw" then return raw_form(src, raw) end
+  local text, err = require("vmlab.report.access").render(load(src), opts)
+  if not text then return nil, err end
+  return text .. "\n"
 end
 
 -- damo 2's name
