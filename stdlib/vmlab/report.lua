@@ -52,11 +52,12 @@ local access_opts = { "raw_form", "raw_number", "style", "sort_regions_by", "sor
   "format_record_head", "format_record_tail", "format_snapshot_head", "format_snapshot_tail", "format_region",
   "snapshot_heatmap_width", "snapshot_heatmap_colorset", "snapshot_heatmap_static", "region_box",
   "region_box_values", "region_box_min_max_length", "region_box_min_max_height", "region_box_colorset",
-  "region_box_scales", "region_box_align", "min_chars_for", "total_sz_only" }
+  "region_box_scales", "region_box_align", "min_chars_for", "total_sz_only", "sz_region", "access_rate", "age",
+  "address", "sz_snapshot", "snapshot_time", "snapshot_idx", "temperature" }
 
-local function raw_form(src, raw)
+local function raw_form(recs, raw)
   local lines = {}
-  for _, rec in ipairs(load(src)) do
+  for _, rec in ipairs(recs) do
     local snaps = rec.snapshots
     if #snaps > 0 then
       local base = snaps[1].start_time
@@ -151,6 +152,32 @@ local function check_access(o)
     "format_region" } do
     if o[k] ~= nil and type(o[k]) ~= "string" then error("report.access: " .. k .. " is a template string", 3) end
   end
+  local function pair(v, name, what)
+    if type(v) ~= "table" or type(v[1]) ~= "number" or type(v[2]) ~= "number" or v[1] > v[2] then
+      error("report.access: " .. name .. " is {min, max} (" .. what .. ", min <= max)", 4)
+    end
+  end
+  local function pairs_of(v, name, what)
+    if v == nil then return end
+    if type(v) ~= "table" or #v == 0 then error("report.access: " .. name .. " is a list of {min, max} pairs", 3) end
+    for _, p in ipairs(v) do pair(p, name, what) end
+  end
+  if o.sz_region ~= nil then pair(o.sz_region, "sz_region", "bytes") end
+  if o.access_rate ~= nil then pair(o.access_rate, "access_rate", "percent") end
+  if o.age ~= nil then pair(o.age, "age", "microseconds") end
+  pairs_of(o.address, "address", "addresses")
+  pairs_of(o.sz_snapshot, "sz_snapshot", "bytes")
+  pairs_of(o.snapshot_time, "snapshot_time", "ns")
+  pairs_of(o.snapshot_idx, "snapshot_idx", "indices")
+  pairs_of(o.temperature, "temperature", "temperatures")
+  if o.address then
+    local sorted = {}
+    for i, r in ipairs(o.address) do sorted[i] = r end
+    table.sort(sorted, function(a, b) return a[1] < b[1] end)
+    for i = 2, #sorted do
+      if sorted[i - 1][2] > sorted[i][1] then error("report.access: address ranges overlap", 3) end
+    end
+  end
   if o.min_chars_for ~= nil then
     if type(o.min_chars_for) ~= "table" then error("report.access: min_chars_for is a list of {keyword, count}", 3) end
     for _, e in ipairs(o.min_chars_for) do
@@ -169,13 +196,18 @@ end
 --   format={{"set"|"append", area, template}, ...} and damo's other format
 --   options (raw_number, sort_regions_by, temperature_weights, hist_*,
 --   percentiles_range, snapshot_heatmap_*, region_box*, min_chars_for,
---   total_sz_only): see vmlab.report.access.
+--   total_sz_only): see vmlab.report.access; damo's record filters
+--   (sz_region, access_rate, age, address, sz_snapshot, snapshot_time,
+--   snapshot_idx, temperature): see vmlab.report.filter.
 function M.access(src, opts)
   opts = checkopts(opts, "report.access", access_opts)
   check_access(opts)
   local raw = opts.raw_number and true or false
-  if opts.raw_form or opts.style == "raw" then return raw_form(src, raw) end
-  local text, err = require("vmlab.report.access").render(load(src), opts)
+  local recs = load(src)
+  local _, ferr = require("vmlab.report.filter").apply(recs, opts)
+  if ferr then return nil, ferr end
+  if opts.raw_form or opts.style == "raw" then return raw_form(recs, raw) end
+  local text, err = require("vmlab.report.access").render(recs, opts)
   if not text then return nil, err end
   return text .. "\n"
 end

@@ -110,6 +110,21 @@ local boxes = report.access(tiny, { format = { { "set", "snapshot_head", "" }, {
 t.is(boxes, "|-|\n|--|\n|-|\n|----|\n",
   "region boxes without colour or height (damo 3.3 fails on 'none'): lengths by size, 1 to 4")
 
+-- damo's record filters
+local idx = { { "set", "snapshot_head", "" }, { "set", "snapshot_tail", "<total bytes>" }, { "set", "record_tail", "" },
+  { "set", "region", "<start address> <end address>" } }
+t.is(report.access(tiny, { format = idx, raw_number = true, access_rate = { 0, 0 } }),
+  "8388608      9437184    \n9437184      13631488   \n8388608\n",
+  "access_rate {0, 0}: the idle regions (the total stays the snapshot's 8 MiB, as damo's)")
+t.is(report.access(tiny, { format = idx, raw_number = true, address = { { 512 * 1024, 8 * MiB + 4096 } } }),
+  "524288       1048576    \n1048576      3145728    \n8388608      8392704    \n2625536\n",
+  "address: regions clipped to the range, the total recounted")
+t.is(report.access(tiny, { format = idx, raw_number = true, age = { 100000, 500000 }, sz_region = { 0, MiB } }),
+  "8388608      9437184    \n8388608\n", "age (us) and sz_region (bytes), both inclusive")
+t.is(report.access(tiny, { format = idx, raw_number = true, temperature = { { 0, 10000 } } }),
+  "0            1048576    \n1048576\n", "temperature ranges, inclusive")
+t.is(report.access(tiny, { format = idx, snapshot_idx = { { 1, 5 } } }), "\n", "snapshot_idx past the end: no snapshot")
+
 -- ---- refusals ------------------------------------------------------------------------
 local out, code = run("--style warm -i " .. rec2)
 t.like(out, "^vmlab report access: option %-%-style: 'warm' is not one of detailed, simple%-boxes, .*hot\n$",
@@ -131,5 +146,10 @@ t.error_like(function() report.access(rec2, { temperature_weights = { 1, 2 } }) 
   "temperature_weights is a list of 3 whole numbers", "bad weights")
 t.error_like(function() report.access(rec2, { region_box_values = { "none", "size", "age" } }) end,
   "needs a value for its length", "a box needs a length")
+t.error_like(function() report.access(rec2, { address = { { 0, 100 }, { 50, 200 } } }) end, "address ranges overlap",
+  "overlapping address ranges")
+t.error_like(function() report.access(rec2, { age = { 5, 1 } }) end, "age is {min, max}", "min > max")
+t.like(run("--age 0 1x -i " .. rec2), "%-%-age: '1x' is not a time", "a time damo would not read")
+t.like(run("--sz_region 1Q max -i " .. rec2), "%-%-sz_region: '1Q' is not a size", "a size damo would not read")
 os.remove(tiny)
 t.done_testing()

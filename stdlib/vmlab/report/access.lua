@@ -74,6 +74,7 @@ local record_keywords = {
 }
 
 local function total_bytes(s)
+  if s.total_bytes then return s.total_bytes end
   local t = 0
   for _, r in ipairs(s.regions) do t = t + size(r) end
   return t

@@ -33,7 +33,13 @@ local specs = {
     { "--region_box_colorset", choices = colorsets }, { "--region_box_scales", nargs = 3, choices = { "linear", "log" } },
     { "--region_box_align", choices = { "left", "right" } },
     { "--min_chars_for", nargs = 2, append = true, meta = "<keyword> <number>" },
-    { "--total_sz_only", flag = true } },
+    { "--total_sz_only", flag = true },
+    { "--sz_region", nargs = 2, meta = "<min> <max>" }, { "--access_rate", nargs = 2, meta = "<min> <max>" },
+    { "--age", nargs = 2, meta = "<min> <max>" }, { "--address", nargs = 2, append = true, meta = "<start> <end>" },
+    { "--sz_snapshot", nargs = 2, append = true, meta = "<min> <max>" },
+    { "--snapshot_time", nargs = 2, append = true, meta = "<start (ns)> <end (ns)>" },
+    { "--snapshot_idx", nargs = 2, append = true, meta = "<start> <end>" },
+    { "--temperature", nargs = 2, append = true, type = "int", meta = "<min> <max>" } },
   wss = { input, { "--range", "-r", nargs = 3, type = "int", meta = "<start> <stop> <step>" },
     { "--exclude_samples", type = "int", meta = "<# samples>" },
     { "--acc_thres", "-t", type = "int" }, { "--sz_thres", type = "int" },
@@ -153,6 +159,23 @@ local function access_opts(cmd, o)
       t.format[#t.format + 1] = f
     end
   end
+  local filter = require "vmlab.report.filter"
+  local function conv(opt, how, v)
+    local n = filter[how](v)
+    if n == nil then error(("%s: --%s: '%s' is not %s"):format(cmd, opt, v, ({ bytes = "a size", ns = "a time",
+      us = "a time", percent = "a percentage", nr = "a number" })[how]), 0) end
+    return n
+  end
+  for opt, how in pairs { sz_region = "bytes", access_rate = "percent", age = "us" } do
+    if o[opt] then t[opt] = { conv(opt, how, o[opt][1]), conv(opt, how, o[opt][2]) } end
+  end
+  for opt, how in pairs { address = "bytes", sz_snapshot = "bytes", snapshot_time = "ns", snapshot_idx = "nr" } do
+    if o[opt] then
+      t[opt] = {}
+      for _, p in ipairs(o[opt]) do t[opt][#t[opt] + 1] = { conv(opt, how, p[1]), conv(opt, how, p[2]) } end
+    end
+  end
+  t.temperature = o.temperature
   if o.min_chars_for then
     t.min_chars_for = {}
     for _, m in ipairs(o.min_chars_for) do
