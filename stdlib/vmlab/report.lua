@@ -53,7 +53,7 @@ local access_opts = { "raw_form", "raw_number", "style", "sort_regions_by", "sor
   "snapshot_heatmap_width", "snapshot_heatmap_colorset", "snapshot_heatmap_static", "region_box",
   "region_box_values", "region_box_min_max_length", "region_box_min_max_height", "region_box_colorset",
   "region_box_scales", "region_box_align", "min_chars_for", "total_sz_only", "sz_region", "access_rate", "age",
-  "address", "sz_snapshot", "snapshot_time", "snapshot_idx", "temperature" }
+  "address", "sz_snapshot", "snapshot_time", "snapshot_idx", "temperature", "intervals" }
 
 local function raw_form(recs, raw)
   local lines = {}
@@ -198,12 +198,26 @@ end
 --   percentiles_range, snapshot_heatmap_*, region_box*, min_chars_for,
 --   total_sz_only): see vmlab.report.access; damo's record filters
 --   (sz_region, access_rate, age, address, sz_snapshot, snapshot_time,
---   snapshot_idx, temperature): see vmlab.report.filter.
+--   snapshot_idx, temperature): see vmlab.report.filter.  intervals=
+--   {sample=, aggr=} (seconds, as record.write) for snapshots that carry
+--   none, e.g. a monitor's.
 function M.access(src, opts)
   opts = checkopts(opts, "report.access", access_opts)
   check_access(opts)
   local raw = opts.raw_number and true or false
   local recs = load(src)
+  local iv = opts.intervals
+  if iv ~= nil then
+    -- as record.write takes them: seconds
+    if type(iv) ~= "table" or type(iv.sample) ~= "number" or type(iv.aggr) ~= "number" or iv.sample <= 0 or
+      iv.aggr < iv.sample then
+      error("report.access: intervals is {sample=, aggr=} in seconds (0 < sample <= aggr)", 2)
+    end
+    for _, rec in ipairs(recs) do
+      rec.intervals = rec.intervals or { sample = math.floor(iv.sample * 1e6 + 0.5),
+        aggr = math.floor(iv.aggr * 1e6 + 0.5), update = math.floor((iv.update or 1) * 1e6 + 0.5) }
+    end
+  end
   local _, ferr = require("vmlab.report.filter").apply(recs, opts)
   if ferr then return nil, ferr end
   if opts.raw_form or opts.style == "raw" then return raw_form(recs, raw) end

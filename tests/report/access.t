@@ -125,6 +125,13 @@ t.is(report.access(tiny, { format = idx, raw_number = true, temperature = { { 0,
   "0            1048576    \n1048576\n", "temperature ranges, inclusive")
 t.is(report.access(tiny, { format = idx, snapshot_idx = { { 1, 5 } } }), "\n", "snapshot_idx past the end: no snapshot")
 
+-- a monitor's snapshots, with the intervals given as record.write takes them
+local snaps = assert(record.read(tiny))
+for _, sn in ipairs(snaps) do sn.time_us, sn.start_us = 100000, 0 end
+t.like(select(2, report.access(snaps)), "lack the intervals", "snapshots without intervals: refused")
+t.is(report.access(snaps, { intervals = { sample = 0.005, aggr = 0.1 }, format = fmt1, raw_number = true }),
+  report.access(tiny, { format = fmt1, raw_number = true }), "... and with intervals = {sample=, aggr=}: as the record")
+
 -- ---- refusals ------------------------------------------------------------------------
 local out, code = run("--style warm -i " .. rec2)
 t.like(out, "^vmlab report access: option %-%-style: 'warm' is not one of detailed, simple%-boxes, .*hot\n$",
