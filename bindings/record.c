@@ -29,6 +29,28 @@ static uint32_t field_u32(lua_State *L, int idx, const char *k)
     return (uint32_t)v;
 }
 
+/* A target id is unsigned 64-bit: record.read gives ids past INT64_MAX
+ * (damo's kernel pointers) as negative integers (their bits), and a literal
+ * like 18446623438842320000 is a float in Lua; both are taken whole. */
+static uint64_t field_id(lua_State *L, int idx, uint64_t def)
+{
+    uint64_t v = def;
+    int isnum;
+    if (lua_getfield(L, idx, "id") != LUA_TNIL) {
+        lua_Integer i = lua_tointegerx(L, -1, &isnum);
+        if (isnum) {
+            v = (uint64_t)i;
+        } else {
+            lua_Number n = lua_tonumberx(L, -1, &isnum);
+            if (!isnum || n < 0 || n >= 18446744073709551616.0 || n != (lua_Number)(uint64_t)n)
+                luaL_error(L, "snapshot field 'id' must be a whole number from 0 to 2^64-1");
+            v = (uint64_t)n;
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
 /* Add one monitor snapshot {time_us=, targets={{id=, regions={...}}}}. */
 static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
 {
@@ -51,7 +73,7 @@ static void add_snapshot(lua_State *L, int idx, struct vmlab_records *r)
         int tt;
         lua_rawgeti(L, -1, t);
         tt = lua_gettop(L);
-        tg = vmlab_records_target(r, field_u64(L, tt, "id", (uint64_t)t));
+        tg = vmlab_records_target(r, field_id(L, tt, (uint64_t)t));
         if (lua_getfield(L, tt, "regions") != LUA_TTABLE)
             luaL_error(L, "target %d of a snapshot has no regions", (int)t);
         n = lua_rawlen(L, -1);

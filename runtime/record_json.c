@@ -23,6 +23,41 @@ static json_t *num(uint64_t v)
     return json_string(buf);
 }
 
+/* Target ids are unsigned 64-bit (damo's kernel pointers such as
+ * 18446623438842320000); jansson's integers are signed, so an id past
+ * INT64_MAX goes in as a marked string and loses its quotes after dumping:
+ * the JSON number damo writes, not a negative one. */
+#define U64_MARK "@vmlab-u64:"
+
+static json_t *target_id_json(uint64_t id)
+{
+    char buf[48];
+    if (id <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)id);
+    snprintf(buf, sizeof buf, U64_MARK "%llu", (unsigned long long)id);
+    return json_string(buf);
+}
+
+/* "\"@vmlab-u64:N\"" -> "N" in place: only target ids carry the mark (every
+ * other string is a key or digits). */
+static void unmark_u64(char *s)
+{
+    char *w = s, *p = s;
+    size_t ml = strlen(U64_MARK);
+    while (*p) {
+        if (p[0] == '"' && strncmp(p + 1, U64_MARK, ml) == 0) {
+            p += 1 + ml;
+            while (isdigit((unsigned char)*p))
+                *w++ = *p++;
+            if (*p == '"')
+                p++;
+            continue;
+        }
+        *w++ = *p++;
+    }
+    *w = 0;
+}
+
 char *vmlab_rec_to_json(const struct vmlab_records *r)
 {
     json_t *list = json_array();
@@ -43,7 +78,7 @@ char *vmlab_rec_to_json(const struct vmlab_records *r)
             json_object_set_new(rec, "intervals", json_null());
         }
         json_object_set_new(rec, "scheme_idx", json_null());
-        json_object_set_new(rec, "target_id", json_integer((json_int_t)tg->target_id));
+        json_object_set_new(rec, "target_id", target_id_json(tg->target_id));
         for (size_t k = 0; k < tg->n; k++) {
             const struct vmlab_rec_snapshot *s = &tg->snapshots[k];
             json_t *snap = json_object(), *regs = json_array();
@@ -77,6 +112,8 @@ char *vmlab_rec_to_json(const struct vmlab_records *r)
     }
     out = json_dumps(list, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
     json_decref(list);
+    if (out)
+        unmark_u64(out);
     return out;
 }
 
@@ -103,7 +140,7 @@ static int text_u64(const char *s, uint64_t unit_ns, uint64_t *out)
         for (; isdigit((unsigned char)*s) || *s == ','; s++) {
             if (*s == ',')
                 continue;
-            if (n > (UINT64_MAX - 9) / 10)
+            if (n > UINT64_MAX / 10 || (n == UINT64_MAX / 10 && (uint64_t)(*s - '0') > UINT64_MAX % 10))
                 return -1;
             n = n * 10 + (uint64_t)(*s - '0');
             digits++;

@@ -1,7 +1,8 @@
 -- vmlab.report: damo's reports (damo 3.x names, options and numbers) on
 -- recorded or live snapshots.
 --
---   report.access(src, {raw_form=, raw_number=})       every snapshot's regions
+--   report.access(src, opts)       damo's access views (default, --style
+--                                  presets, templates) or the raw form
 --   report.wss(src, opts)          working set size distribution
 --   report.nr_regions(src, opts)   number of regions distribution
 --   report.heatmap(src, opts)      time x address access frequency: stdout
@@ -46,15 +47,17 @@ end
 
 -- ---- access ----------------------------------------------------------------------
 
--- damo's `report access --raw_form`
-function M.access(src, opts)
-  opts = checkopts(opts, "report.access", { "raw_form", "raw_number", "style" })
-  if opts.style ~= nil and opts.style ~= "raw" then
-    error("report.access: style '" .. tostring(opts.style) .. "' is not supported (only the raw form)", 2)
-  end
-  local raw = opts.raw_number and true or false
+local access_opts = { "raw_form", "raw_number", "style", "sort_regions_by", "sort_regions_dsc",
+  "temperature_weights", "hist_logscale", "hist_cumulate", "hist_ranges", "percentiles_range", "format",
+  "format_record_head", "format_record_tail", "format_snapshot_head", "format_snapshot_tail", "format_region",
+  "snapshot_heatmap_width", "snapshot_heatmap_colorset", "snapshot_heatmap_static", "region_box",
+  "region_box_values", "region_box_min_max_length", "region_box_min_max_height", "region_box_colorset",
+  "region_box_scales", "region_box_align", "min_chars_for", "total_sz_only", "sz_region", "access_rate", "age",
+  "address", "sz_snapshot", "snapshot_time", "snapshot_idx", "temperature", "intervals" }
+
+local function raw_form(recs, raw)
   local lines = {}
-  for _, rec in ipairs(load(src)) do
+  for _, rec in ipairs(recs) do
     local snaps = rec.snapshots
     if #snaps > 0 then
       local base = snaps[1].start_time
@@ -78,6 +81,149 @@ function M.access(src, opts)
   end
   lines[#lines + 1] = ""
   return table.concat(lines, "\n")
+end
+
+local function check_list(v, name, n, kind, choices)
+  if v == nil then return end
+  local what = name .. " is a list of " .. (n and (n .. " ") or "") .. kind
+  if choices then what = what .. " (" .. table.concat(choices, ", ") .. ")" end
+  if type(v) ~= "table" or (n and #v ~= n) or #v == 0 then error("report.access: " .. what, 4) end
+  for _, x in ipairs(v) do
+    local ok = (kind == "whole numbers" and math.type(x) == "integer") or (kind == "numbers" and type(x) == "number")
+      or (kind == "names" and type(x) == "string")
+    if ok and choices then
+      ok = false
+      for _, c in ipairs(choices) do if c == x then ok = true end end
+    end
+    if not ok then error("report.access: " .. what .. ", not " .. tostring(x), 4) end
+  end
+end
+
+local function check_choice(v, name, choices)
+  if v == nil then return end
+  for _, c in ipairs(choices) do if c == v then return end end
+  error(("report.access: %s '%s' is not one of %s"):format(name, tostring(v), table.concat(choices, ", ")), 4)
+end
+
+local function check_access(o)
+  local access = require "vmlab.report.access"
+  if o.style ~= nil and o.style ~= "raw" then
+    local known = false
+    for _, st in ipairs(access.styles) do if st == o.style then known = true end end
+    if not known then
+      error("report.access: style '" .. tostring(o.style) .. "' is not implemented; implemented styles: " ..
+        table.concat(access.styles, ", ") .. " (and raw_form=true)", 3)
+    end
+  end
+  check_list(o.sort_regions_by, "sort_regions_by", nil, "names", access.sort_fields)
+  local dsc = { "all" }
+  for _, x in ipairs(access.sort_fields) do dsc[#dsc + 1] = x end
+  check_list(o.sort_regions_dsc, "sort_regions_dsc", nil, "names", dsc)
+  check_list(o.temperature_weights, "temperature_weights", 3, "whole numbers")
+  check_list(o.percentiles_range, "percentiles_range", nil, "whole numbers")
+  if o.percentiles_range and #o.percentiles_range <= 3 and o.percentiles_range[3] == 0 then
+    error("report.access: a percentiles_range step cannot be 0", 3)
+  end
+  if o.hist_ranges ~= nil then
+    if type(o.hist_ranges) ~= "table" or #o.hist_ranges == 0 then
+      error("report.access: hist_ranges is a list of {min, max} pairs", 3)
+    end
+    for _, r in ipairs(o.hist_ranges) do
+      if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" then
+        error("report.access: hist_ranges is a list of {min, max} pairs of numbers", 3)
+      end
+    end
+  end
+  check_list(o.region_box_values, "region_box_values", 3, "names", { "size", "access_rate", "age", "none" })
+  if o.region_box_values and o.region_box_values[1] == "none" then
+    error("report.access: the region box needs a value for its length (region_box_values[1] cannot be 'none')", 3)
+  end
+  check_list(o.region_box_scales, "region_box_scales", 3, "names", { "linear", "log" })
+  check_list(o.region_box_min_max_length, "region_box_min_max_length", 2, "whole numbers")
+  check_list(o.region_box_min_max_height, "region_box_min_max_height", 2, "whole numbers")
+  check_choice(o.region_box_colorset, "region_box_colorset", { "gray", "flame", "emotion" })
+  check_choice(o.snapshot_heatmap_colorset, "snapshot_heatmap_colorset", { "gray", "flame", "emotion" })
+  check_choice(o.region_box_align, "region_box_align", { "left", "right" })
+  local w = o.snapshot_heatmap_width
+  if w ~= nil and (math.type(w) ~= "integer" or w < 1) then
+    error("report.access: snapshot_heatmap_width is a column count >= 1", 3)
+  end
+  for _, k in ipairs { "format_record_head", "format_record_tail", "format_snapshot_head", "format_snapshot_tail",
+    "format_region" } do
+    if o[k] ~= nil and type(o[k]) ~= "string" then error("report.access: " .. k .. " is a template string", 3) end
+  end
+  local function pair(v, name, what)
+    if type(v) ~= "table" or type(v[1]) ~= "number" or type(v[2]) ~= "number" or v[1] > v[2] then
+      error("report.access: " .. name .. " is {min, max} (" .. what .. ", min <= max)", 4)
+    end
+  end
+  local function pairs_of(v, name, what)
+    if v == nil then return end
+    if type(v) ~= "table" or #v == 0 then error("report.access: " .. name .. " is a list of {min, max} pairs", 3) end
+    for _, p in ipairs(v) do pair(p, name, what) end
+  end
+  if o.sz_region ~= nil then pair(o.sz_region, "sz_region", "bytes") end
+  if o.access_rate ~= nil then pair(o.access_rate, "access_rate", "percent") end
+  if o.age ~= nil then pair(o.age, "age", "microseconds") end
+  pairs_of(o.address, "address", "addresses")
+  pairs_of(o.sz_snapshot, "sz_snapshot", "bytes")
+  pairs_of(o.snapshot_time, "snapshot_time", "ns")
+  pairs_of(o.snapshot_idx, "snapshot_idx", "indices")
+  pairs_of(o.temperature, "temperature", "temperatures")
+  if o.address then
+    local sorted = {}
+    for i, r in ipairs(o.address) do sorted[i] = r end
+    table.sort(sorted, function(a, b) return a[1] < b[1] end)
+    for i = 2, #sorted do
+      if sorted[i - 1][2] > sorted[i][1] then error("report.access: address ranges overlap", 3) end
+    end
+  end
+  if o.min_chars_for ~= nil then
+    if type(o.min_chars_for) ~= "table" then error("report.access: min_chars_for is a list of {keyword, count}", 3) end
+    for _, e in ipairs(o.min_chars_for) do
+      if type(e) ~= "table" or type(e[1]) ~= "string" or math.type(e[2]) ~= "integer" then
+        error("report.access: min_chars_for is a list of {keyword, count}", 3)
+      end
+    end
+  end
+end
+
+-- access(src, opts) -> text | nil, err: damo's `report access`.
+--   raw_form=true: every snapshot's regions, raw.  Otherwise damo's views:
+--   style="detailed" (default) | "simple-boxes" | "temperature-sz-hist" |
+--   "recency-sz-hist" ("cold-memory-tail") | "recency-percentiles"
+--   ("idle-time-percentiles") | "temperature-percentiles" | "cold" | "hot";
+--   format={{"set"|"append", area, template}, ...} and damo's other format
+--   options (raw_number, sort_regions_by, temperature_weights, hist_*,
+--   percentiles_range, snapshot_heatmap_*, region_box*, min_chars_for,
+--   total_sz_only): see vmlab.report.access; damo's record filters
+--   (sz_region, access_rate, age, address, sz_snapshot, snapshot_time,
+--   snapshot_idx, temperature): see vmlab.report.filter.  intervals=
+--   {sample=, aggr=} (seconds, as record.write) for snapshots that carry
+--   none, e.g. a monitor's.
+function M.access(src, opts)
+  opts = checkopts(opts, "report.access", access_opts)
+  check_access(opts)
+  local raw = opts.raw_number and true or false
+  local recs = load(src)
+  local iv = opts.intervals
+  if iv ~= nil then
+    -- as record.write takes them: seconds
+    if type(iv) ~= "table" or type(iv.sample) ~= "number" or type(iv.aggr) ~= "number" or iv.sample <= 0 or
+      iv.aggr < iv.sample then
+      error("report.access: intervals is {sample=, aggr=} in seconds (0 < sample <= aggr)", 2)
+    end
+    for _, rec in ipairs(recs) do
+      rec.intervals = rec.intervals or { sample = math.floor(iv.sample * 1e6 + 0.5),
+        aggr = math.floor(iv.aggr * 1e6 + 0.5), update = math.floor((iv.update or 1) * 1e6 + 0.5) }
+    end
+  end
+  local _, ferr = require("vmlab.report.filter").apply(recs, opts)
+  if ferr then return nil, ferr end
+  if opts.raw_form or opts.style == "raw" then return raw_form(recs, raw) end
+  local text, err = require("vmlab.report.access").render(recs, opts)
+  if not text then return nil, err end
+  return text .. "\n"
 end
 
 -- damo 2's name

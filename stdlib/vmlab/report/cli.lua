@@ -9,9 +9,37 @@ local M = {}
 
 local input = { "--input", "-i", meta = "<file>", default = "damon.data" }
 
+local sort_fields = { "address", "access_rate", "age", "size", "temperature" }
+local colorsets = { "gray", "flame", "emotion" }
+
 local specs = {
   access = { input, { "--raw_form", flag = true }, { "--raw_number", flag = true },
-    { "--style", choices = { "raw" } } },
+    { "--style", choices = require("vmlab.report.access").styles },
+    { "--percentiles_range", nargs = "+", type = "int", meta = "<number>..." },
+    { "--sort_regions_by", nargs = "+", choices = sort_fields },
+    { "--sort_regions_dsc", nargs = "+", choices = { "address", "access_rate", "age", "size", "temperature", "all" } },
+    { "--temperature_weights", nargs = 3, type = "int", meta = "<size> <access rate> <age>" },
+    { "--hist_logscale", flag = true }, { "--hist_cumulate", flag = true },
+    { "--hist_ranges", nargs = "+", meta = "<min> <max>..." },
+    { "--format", nargs = "+", append = true,
+      meta = "<set|append> <record_head|snapshot_head|region|snapshot_tail|record_tail> <template>" },
+    { "--format_record_head" }, { "--format_record_tail" }, { "--format_snapshot_head" },
+    { "--format_snapshot_tail" }, { "--format_region" },
+    { "--snapshot_heatmap_width", type = "int" }, { "--snapshot_heatmap_colorset", choices = colorsets },
+    { "--snapshot_heatmap_static", flag = true }, { "--region_box", flag = true },
+    { "--region_box_values", nargs = 3, choices = { "size", "access_rate", "age", "none" } },
+    { "--region_box_min_max_length", nargs = 2, type = "int", meta = "<min> <max>" },
+    { "--region_box_min_max_height", nargs = 2, type = "int", meta = "<min> <max>" },
+    { "--region_box_colorset", choices = colorsets }, { "--region_box_scales", nargs = 3, choices = { "linear", "log" } },
+    { "--region_box_align", choices = { "left", "right" } },
+    { "--min_chars_for", nargs = 2, append = true, meta = "<keyword> <number>" },
+    { "--total_sz_only", flag = true },
+    { "--sz_region", nargs = 2, meta = "<min> <max>" }, { "--access_rate", nargs = 2, meta = "<min> <max>" },
+    { "--age", nargs = 2, meta = "<min> <max>" }, { "--address", nargs = 2, append = true, meta = "<start> <end>" },
+    { "--sz_snapshot", nargs = 2, append = true, meta = "<min> <max>" },
+    { "--snapshot_time", nargs = 2, append = true, meta = "<start (ns)> <end (ns)>" },
+    { "--snapshot_idx", nargs = 2, append = true, meta = "<start> <end>" },
+    { "--temperature", nargs = 2, append = true, type = "int", meta = "<min> <max>" } },
   wss = { input, { "--range", "-r", nargs = 3, type = "int", meta = "<start> <stop> <step>" },
     { "--exclude_samples", type = "int", meta = "<# samples>" },
     { "--acc_thres", "-t", type = "int" }, { "--sz_thres", type = "int" },
@@ -43,7 +71,9 @@ specs.heats = specs.heatmap
 local usage = [[
 usage: vmlab report <kind> [options]        (damo 3.x's reports; -h after a kind lists its options)
 kinds:
-  access       the regions of every snapshot             --raw_form [--raw_number]
+  access       every snapshot's regions, damo's views    --style detailed|simple-boxes|temperature-sz-hist|
+               recency-sz-hist|recency-percentiles|temperature-percentiles|cold|hot, --format <set|append>
+               <area> <template>, --raw_form, --raw_number, --sort_regions_by, --region_box, --total_sz_only
   wss          working set size distribution             -r/--range <start> <stop> <step>, --sortby,
                --exclude_samples (20), --work_time <us>, --raw_number, --per_target, -p/--plot <img>
   nr_regions   number of regions distribution            -r/--range, --sortby, -p/--plot <img>
@@ -93,6 +123,70 @@ local function heatmap_opts(cmd, o)
   return t
 end
 
+-- damo's text_to_nr ("1,000", "max") and, with units, text_to_us ("1 s")
+local function hist_value(cmd, s)
+  if s == "max" then return 18446744073709551615.0 end
+  if s == "min" then return 0 end
+  local n = tonumber((s:gsub(",", "")))
+  if n then return math.tointeger(n) or n end
+  local v = num(cmd, "--hist_ranges", s)
+  return v / 1000
+end
+
+local function access_opts(cmd, o)
+  local t = {}
+  for _, k in ipairs { "raw_form", "raw_number", "style", "percentiles_range", "sort_regions_by", "sort_regions_dsc",
+    "temperature_weights", "hist_logscale", "hist_cumulate", "format_record_head", "format_record_tail",
+    "format_snapshot_head", "format_snapshot_tail", "format_region", "snapshot_heatmap_width",
+    "snapshot_heatmap_colorset", "snapshot_heatmap_static", "region_box", "region_box_values",
+    "region_box_min_max_length", "region_box_min_max_height", "region_box_colorset", "region_box_scales",
+    "region_box_align", "total_sz_only" } do
+    t[k] = o[k]
+  end
+  if o.hist_ranges then
+    if #o.hist_ranges % 2 ~= 0 then error(cmd .. ": --hist_ranges takes <min> <max> pairs", 0) end
+    t.hist_ranges = {}
+    for i = 1, #o.hist_ranges, 2 do
+      t.hist_ranges[#t.hist_ranges + 1] = { hist_value(cmd, o.hist_ranges[i]), hist_value(cmd, o.hist_ranges[i + 1]) }
+    end
+  end
+  if o.format then
+    t.format = {}
+    for _, f in ipairs(o.format) do
+      if #f ~= 3 then
+        error(cmd .. ": --format takes <set|append> <area> <template> (got " .. #f .. " values)", 0)
+      end
+      t.format[#t.format + 1] = f
+    end
+  end
+  local filter = require "vmlab.report.filter"
+  local function conv(opt, how, v)
+    local n = filter[how](v)
+    if n == nil then error(("%s: --%s: '%s' is not %s"):format(cmd, opt, v, ({ bytes = "a size", ns = "a time",
+      us = "a time", percent = "a percentage", nr = "a number" })[how]), 0) end
+    return n
+  end
+  for opt, how in pairs { sz_region = "bytes", access_rate = "percent", age = "us" } do
+    if o[opt] then t[opt] = { conv(opt, how, o[opt][1]), conv(opt, how, o[opt][2]) } end
+  end
+  for opt, how in pairs { address = "bytes", sz_snapshot = "bytes", snapshot_time = "ns", snapshot_idx = "nr" } do
+    if o[opt] then
+      t[opt] = {}
+      for _, p in ipairs(o[opt]) do t[opt][#t[opt] + 1] = { conv(opt, how, p[1]), conv(opt, how, p[2]) } end
+    end
+  end
+  t.temperature = o.temperature
+  if o.min_chars_for then
+    t.min_chars_for = {}
+    for _, m in ipairs(o.min_chars_for) do
+      local n = math.tointeger(tonumber(m[2]))
+      if not n then error(cmd .. ": --min_chars_for takes <keyword> <number>, not '" .. m[2] .. "'", 0) end
+      t.min_chars_for[#t.min_chars_for + 1] = { m[1], n }
+    end
+  end
+  return t
+end
+
 -- Strip "stdlib/...lua:N: " from a message: a report error is about the
 -- input, and a position in vmlab's own files tells the user nothing.
 local function clean(msg)
@@ -119,10 +213,7 @@ local function run(kind, argv)
     return r, e
   end
   if kind == "access" then
-    if not o.raw_form and o.style ~= "raw" then
-      io.stderr:write("vmlab report access: only the raw form is implemented; printing it (--raw_form)\n")
-    end
-    return report.access(o.input, { raw_form = true, raw_number = o.raw_number })
+    return chk(report.access(o.input, access_opts(cmd, o)))
   elseif kind == "raw" then
     return report.access(o.input, { raw_form = true, raw_number = o.raw_number })
   elseif kind == "wss" then

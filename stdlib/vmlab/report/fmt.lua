@@ -133,10 +133,32 @@ function M.time_us(t, raw)
   return M.time_ns(t * 1000, false)
 end
 
-function M.hz(hz, raw)
+-- Python's float % (the result takes the divisor's sign).
+local function pymod(a, b)
+  local m = math.fmod(a, b)
+  if m ~= 0 and ((m < 0) ~= (b < 0)) then m = m + b end
+  return m
+end
+
+-- damo's format_ratio / format_percent: "90 %", "33.3333333 %".
+function M.ratio(ratio, raw)
+  if raw then return string.format("%f", ratio) end
+  local over = M.nr(M.trunc(ratio * 100), false)
+  local under = string.format("%.7f", pymod(ratio * 100, 1)):gsub("0+$", ""):sub(3)
+  if under == "" then return over .. " %" end
+  return over .. "." .. under .. " %"
+end
+
+function M.percent(p, raw)
+  if raw then return string.format("%f", p) end
+  return M.ratio(p / 100, false)
+end
+
+function M.hz(hz, raw, no_suffix)
   if raw then return string.format("%f", hz) end
-  if hz < 10 and hz ~= 0 then return string.format("%.3f hz", hz) end
-  return M.nr(hz, false) .. " hz"
+  local suffix = no_suffix and "" or " hz"
+  if hz < 10 and hz ~= 0 then return string.format("%.3f", hz) .. suffix end
+  return M.nr(hz, false) .. suffix
 end
 
 return M
