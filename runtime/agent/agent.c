@@ -1,0 +1,598 @@
+/* libvmlab-agent.so: vmlab's hands inside a monitored command.
+ *
+ * Loaded with LD_PRELOAD, its constructor opens a userfaultfd, maps a
+ * 2 MiB-aligned holding area and starts one thread that serves vmlab's
+ * requests (include/vmlab/uffd.h): ARM moves each sampled page (or its
+ * whole 2 MiB huge page, never a piece of one) into the holding area and
+ * registers its range MISSING; the program's next touch faults to the
+ * thread, which moves the page back (that resolves the fault) and notes a
+ * read or a write; CHECK moves back what nobody touched and answers.
+ *
+ * The thread is the only one that resolves faults, so it must never touch
+ * a page that may be out: everything it uses (its stack, its state, the
+ * holding area) is mmap'ed apart and named to vmlab as not to be sampled;
+ * it binds symbols at load (-z now) and blocks every signal.
+ *
+ * What the program does to a page while it is out comes as uffd events:
+ * munmap (UNMAP) and MADV_DONTNEED (REMOVE) drop the held copy, so nothing
+ * old lands on a zapped address; mremap (REMAP) moves the unit's address;
+ * fork (FORK) copies held pages into the child through the child's uffd.
+ * When vmlab goes away (hang-up, BYE), every page goes back, the ranges are
+ * unregistered and the program runs on as it was. */
+#include "vmlab/uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HUGE VMLAB_AGENT_HUGE
+#define MAXB VMLAB_AGENT_MAX_BATCH
+#define STACK_SZ (256UL << 10)
+
+enum { U_OUT = 1, U_HOLE, U_DONE };
+
+struct unit {
+    uint64_t addr, len;   /* where it lives in the program (follows mremap) */
+    uint32_t state;
+    uint32_t flags;       /* VMLAB_AGENT_R_* */
+};
+
+struct agent {
+    int uffd, sock, pagemap;
+    uint64_t page;
+    uint64_t hold, hold_len;          /* MAXB slots of 2 MiB */
+    uint64_t self_lo, self_hi;        /* this block */
+    uint64_t stack_lo, stack_hi;
+    struct unit units[MAXB];
+    uint32_t map[MAXB];               /* armed address -> unit */
+    size_t nunits, naddr;
+    int sorted;                       /* units in address order */
+    size_t pending;                   /* touched units not yet back */
+    uint64_t last_cpu_ns;
+    struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
+    struct uffd_msg ev[64];
+};
+
+/* The thread makes system calls itself: the C library's wrappers read its
+ * own data (__libc_single_threaded, errno...), which may be a page that is
+ * out at that moment, and only this thread could bring it back. */
+static inline long rsys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = a4, r8 __asm__("r8") = a5, r9 __asm__("r9") = a6;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a1, x1 __asm__("x1") = a2,
+                  x2 __asm__("x2") = a3, x3 __asm__("x3") = a4, x4 __asm__("x4") = a5,
+                  x5 __asm__("x5") = a6;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    return x0;
+#else
+#error "the agent's raw system calls know x86_64 and aarch64"
+#endif
+}
+#define R_IOCTL(fd, req, arg) rsys(SYS_ioctl, (fd), (long)(req), (long)(uintptr_t)(arg), 0, 0, 0)
+#define R_CLOSE(fd) rsys(SYS_close, (fd), 0, 0, 0, 0, 0)
+
+/* Read by the fork child handler only (the thread never reads globals). */
+static int g_uffd = -1, g_sock = -1;
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts = {0, 0};
+    rsys(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, (long)(uintptr_t)&ts, 0, 0, 0, 0);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int send_msg(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, size_t n)
+{
+    a->out.h.type = type;
+    a->out.h.n = (uint32_t)n;
+    a->out.h.seq = seq;
+    a->out.h.arg = arg;
+    long r = rsys(SYS_sendto, a->sock, (long)(uintptr_t)&a->out, (long)(sizeof a->out.h + n * 8),
+                  MSG_NOSIGNAL, 0, 0);
+    return r < 0 ? (int)r : 0;
+}
+
+static int reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode)
+{
+    struct uffdio_register r = {.range = {start, len}, .mode = mode};
+    long e = R_IOCTL(a->uffd, UFFDIO_REGISTER, &r);
+    return e < 0 ? (int)e : 0;
+}
+
+static void unreg(struct agent *a, uint64_t start, uint64_t len)
+{
+    struct uffdio_range r = {start, len};
+    R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
+}
+
+static int move(struct agent *a, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode)
+{
+    struct uffdio_move m = {.dst = dst, .src = src, .len = len, .mode = mode};
+    long e = R_IOCTL(a->uffd, UFFDIO_MOVE, &m);
+    if (e == 0)
+        return 0;
+    return m.move > 0 && (uint64_t)m.move == len ? 0 : (int)e;
+}
+
+static uint64_t slot_of(struct agent *a, const struct unit *u)
+{
+    return a->hold + (uint64_t)(u - a->units) * HUGE;
+}
+
+/* Discard a held slot's pages (its range is registered with our uffd, and
+ * MADV_DONTNEED there would wait for this very thread to read the event). */
+static void drop_slot(struct agent *a, uint64_t slot, uint64_t off, uint64_t len)
+{
+    unreg(a, slot, HUGE);
+    rsys(SYS_madvise, (long)(slot + off), (long)len, MADV_DONTNEED, 0, 0, 0);
+    reg(a, slot, HUGE, UFFDIO_REGISTER_MODE_MISSING);
+}
+
+/* Put unit u back (whatever of it is still the program's) and forget it. */
+static void put_back(struct agent *a, struct unit *u)
+{
+    if (u->state == U_OUT)
+        move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+    if (u->state == U_OUT || u->state == U_HOLE)
+        unreg(a, u->addr, u->len);
+    u->state = U_DONE;
+}
+
+static struct unit *find_unit(struct agent *a, uint64_t addr)
+{
+    if (a->sorted) {   /* units are armed in address order: bisect */
+        size_t lo = 0, hi = a->nunits;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            struct unit *u = &a->units[mid];
+            if (addr < u->addr)
+                hi = mid;
+            else if (addr >= u->addr + u->len)
+                lo = mid + 1;
+            else
+                return u->state != U_DONE ? u : NULL;
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < a->nunits; i++) {
+        struct unit *u = &a->units[i];
+        if (u->state != U_DONE && addr >= u->addr && addr < u->addr + u->len)
+            return u;
+    }
+    return NULL;
+}
+
+/* [start, end) of the program's memory goes away (unmapped) or is zeroed
+ * (MADV_DONTNEED): held copies of it are dropped, what is left of a unit
+ * outside it goes back. */
+static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
+{
+    for (size_t i = 0; i < a->nunits; i++) {
+        struct unit *u = &a->units[i];
+        uint64_t lo, hi, uend = u->addr + u->len, slot = slot_of(a, u);
+        if (u->state == U_DONE || end <= u->addr || start >= uend)
+            continue;
+        lo = start > u->addr ? start : u->addr;
+        hi = end < uend ? end : uend;
+        if (u->state == U_OUT) {
+            if (lo > u->addr)
+                move(a, u->addr, slot, lo - u->addr, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+            if (hi < uend)
+                move(a, hi, slot + (hi - u->addr), uend - hi, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+            drop_slot(a, slot, 0, HUGE);   /* the zapped part: never back */
+        }
+        if (lo > u->addr)
+            unreg(a, u->addr, lo - u->addr);
+        if (hi < uend)
+            unreg(a, hi, uend - hi);
+        if (!unmapped)
+            unreg(a, lo, hi - lo);
+        u->flags |= VMLAB_AGENT_R_GONE;
+        u->state = U_DONE;
+    }
+}
+
+/* fork: the child got the parent's page tables, so its copies of the held
+ * pages are missing; fill them through the child's uffd, then let it go. */
+static void forked(struct agent *a, int child)
+{
+    for (size_t i = 0; i < a->nunits; i++) {
+        struct unit *u = &a->units[i];
+        if (u->state == U_OUT) {
+            struct uffdio_copy c = {.dst = u->addr, .src = slot_of(a, u), .len = u->len};
+            R_IOCTL(child, UFFDIO_COPY, &c);
+        }
+    }
+    R_CLOSE(child);   /* unregisters everything in the child, wakes its faults */
+}
+
+/* Move a touched unit back (that resolves the fault); -EAGAIN while the
+ * mm is changing: an event is queued, to be read first. */
+static int bring_back(struct agent *a, struct unit *u)
+{
+    if (u->state == U_OUT &&
+        move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES) == -EAGAIN)
+        return -EAGAIN;
+    unreg(a, u->addr, u->len);
+    u->state = U_DONE;
+    return 0;
+}
+
+static void fault(struct agent *a, uint64_t addr, uint64_t fl)
+{
+    struct unit *u = find_unit(a, addr);
+    if (!u) {
+        struct uffdio_range r = {addr & ~(a->page - 1), a->page};
+        R_IOCTL(a->uffd, UFFDIO_WAKE, &r);
+        return;
+    }
+    u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
+    if (bring_back(a, u) == -EAGAIN)
+        a->pending++;
+}
+
+/* Handle whatever the kernel queued (faults and events); never blocks. */
+static void events(struct agent *a)
+{
+    for (;;) {
+        long r = rsys(SYS_read, a->uffd, (long)(uintptr_t)a->ev, (long)sizeof a->ev, 0, 0, 0);
+        if (r <= 0)
+            return;
+        for (size_t i = 0; i < (size_t)r / sizeof a->ev[0]; i++) {
+            struct uffd_msg *m = &a->ev[i];
+            switch (m->event) {
+            case UFFD_EVENT_PAGEFAULT:
+                fault(a, m->arg.pagefault.address, m->arg.pagefault.flags);
+                break;
+            case UFFD_EVENT_UNMAP:
+                zap(a, m->arg.remove.start, m->arg.remove.end, 1);
+                break;
+            case UFFD_EVENT_REMOVE:
+                zap(a, m->arg.remove.start, m->arg.remove.end, 0);
+                break;
+            case UFFD_EVENT_REMAP:
+                a->sorted = 0;
+                for (size_t k = 0; k < a->nunits; k++) {
+                    struct unit *u = &a->units[k];
+                    if (u->state != U_DONE && u->addr >= m->arg.remap.from &&
+                        u->addr < m->arg.remap.from + m->arg.remap.len)
+                        u->addr = u->addr - m->arg.remap.from + m->arg.remap.to;
+                }
+                break;
+            case UFFD_EVENT_FORK:
+                forked(a, (int)m->arg.fork.ufd);
+                break;
+            }
+        }
+        /* faults that met a changing mm: their events are read now */
+        for (size_t k = 0; a->pending && k < a->nunits; k++) {
+            struct unit *u = &a->units[k];
+            if (u->state == U_OUT && (u->flags & VMLAB_AGENT_R_ACCESSED) && bring_back(a, u) == 0)
+                a->pending--;
+        }
+    }
+}
+
+/* Page categories of addr in this process (PAGE_IS_*), -errno on failure. */
+static int64_t categories(struct agent *a, uint64_t addr)
+{
+    struct page_region pr[1];
+    struct pm_scan_arg s = {
+        .size = sizeof s, .start = addr, .end = addr + a->page, .vec = (uint64_t)(uintptr_t)pr,
+        .vec_len = 1, .return_mask = PAGE_IS_PRESENT | PAGE_IS_HUGE | PAGE_IS_FILE | PAGE_IS_SWAPPED |
+                                     PAGE_IS_PFNZERO};
+    long n = R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s);
+    if (n < 0)
+        return n;
+    return n ? (int64_t)pr[0].categories : 0;
+}
+
+static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
+{
+    return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
+           (lo < a->hold + a->hold_len && hi > a->hold);
+}
+
+/* Take one page (or its huge page) out; returns its R_* flags or the unit. */
+static void arm_one(struct agent *a, uint64_t addr, size_t i)
+{
+    uint64_t page = addr & ~(a->page - 1), len = a->page;
+    int64_t cat;
+    struct unit *u;
+    int e;
+
+    if (a->nunits) {
+        u = &a->units[a->nunits - 1];
+        if (page >= u->addr && page < u->addr + u->len) {
+            a->map[i] = (uint32_t)(u - a->units);   /* two samples in one huge page */
+            return;
+        }
+        if (page < u->addr)
+            a->sorted = 0;
+    }
+    u = &a->units[a->nunits];
+    a->map[i] = (uint32_t)a->nunits++;
+    u->flags = 0;
+    u->state = U_DONE;
+    u->addr = page;
+    u->len = len;
+    cat = in_self(a, page, page + len) ? -EPERM : categories(a, page);
+    if (cat < 0 || (cat & (PAGE_IS_FILE | PAGE_IS_SWAPPED))) {
+        u->flags = VMLAB_AGENT_R_UNMON;
+        return;
+    }
+    if (cat & PAGE_IS_HUGE) {
+        page &= ~(HUGE - 1);
+        len = HUGE;
+        if (u > a->units && page < u[-1].addr + u[-1].len)
+            a->sorted = 0;
+        u->flags |= VMLAB_AGENT_R_HUGE;
+        if (in_self(a, page, page + len)) {
+            u->flags = VMLAB_AGENT_R_UNMON;
+            return;
+        }
+    }
+    u->addr = page;
+    u->len = len;
+    if (reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+        u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
+        return;
+    }
+    if (!(cat & PAGE_IS_PRESENT)) {
+        u->state = U_HOLE;                /* its first touch faults anyway */
+        u->flags |= VMLAB_AGENT_R_HOLE;
+        return;
+    }
+    while ((e = move(a, slot_of(a, u), page, len, 0)) == -EAGAIN)
+        events(a);                        /* an event is pending: take it first */
+    if (e == -ENOENT) {
+        u->state = U_HOLE;
+        u->flags |= VMLAB_AGENT_R_HOLE;
+    } else if (e < 0) {
+        unreg(a, page, len);              /* shared with a child, pinned, locked... */
+        u->flags = VMLAB_AGENT_R_UNMON;
+    } else {
+        u->state = U_OUT;
+    }
+}
+
+static void check(struct agent *a, uint32_t seq)
+{
+    uint64_t now;
+
+    events(a);
+    for (size_t i = 0; i < a->nunits; i++)
+        put_back(a, &a->units[i]);
+    for (size_t i = 0; i < a->naddr; i++)
+        a->out.v[i] = a->units[a->map[i]].flags;
+    now = cpu_ns();
+    send_msg(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr);
+    a->last_cpu_ns = now;
+    a->nunits = a->naddr = a->pending = 0;
+}
+
+static void arm(struct agent *a, size_t n)
+{
+    events(a);
+    for (size_t i = 0; i < a->nunits; i++)   /* an unchecked batch */
+        put_back(a, &a->units[i]);
+    a->nunits = a->naddr = a->pending = 0;
+    a->sorted = 1;
+    for (size_t i = 0; i < n && i < MAXB; i++) {
+        arm_one(a, a->in.v[i], i);
+        a->naddr = i + 1;
+        events(a);                            /* answer faults as we go */
+    }
+}
+
+static void wp_register(struct agent *a, size_t n)
+{
+    int64_t err = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        int e = reg(a, a->in.v[i], a->in.v[i + 1] - a->in.v[i], UFFDIO_REGISTER_MODE_WP);
+        if (e < 0 && e != -EBUSY && !err)
+            err = e;
+    }
+    send_msg(a, VMLAB_AGENT_ACK, 0, err, 0);
+}
+
+static void finish(struct agent *a)
+{
+    events(a);
+    for (size_t i = 0; i < a->nunits; i++)
+        put_back(a, &a->units[i]);
+    a->nunits = 0;
+    unreg(a, a->hold, a->hold_len);
+    R_CLOSE(a->uffd);   /* also drops any WP registration */
+    rsys(SYS_munmap, (long)a->hold, (long)a->hold_len, 0, 0, 0, 0);
+    R_CLOSE(a->sock);
+    R_CLOSE(a->pagemap);
+    /* every page is back: the C library is safe again */
+    g_uffd = g_sock = -1;
+}
+
+static void *serve(void *arg)
+{
+    struct agent *a = arg;
+
+    a->last_cpu_ns = cpu_ns();
+    for (;;) {
+        struct pollfd p[2] = {{a->sock, POLLIN, 0}, {a->uffd, POLLIN, 0}};
+        long r = rsys(SYS_poll, (long)(uintptr_t)p, 2, -1, 0, 0, 0);
+        if (r < 0) {
+            if (r == -EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents & POLLIN)
+            events(a);
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        r = rsys(SYS_recvfrom, a->sock, (long)(uintptr_t)&a->in, (long)sizeof a->in, MSG_DONTWAIT, 0, 0);
+        if (r == -EAGAIN || r == -EINTR)
+            continue;
+        if (r < (ssize_t)sizeof a->in.h)
+            break;   /* vmlab went away */
+        if (a->in.h.n > ((size_t)r - sizeof a->in.h) / 8)
+            a->in.h.n = (uint32_t)(((size_t)r - sizeof a->in.h) / 8);
+        if (a->in.h.type == VMLAB_AGENT_ARM)
+            arm(a, a->in.h.n);
+        else if (a->in.h.type == VMLAB_AGENT_CHECK)
+            check(a, a->in.h.seq);
+        else if (a->in.h.type == VMLAB_AGENT_WP)
+            wp_register(a, a->in.h.n);
+        else if (a->in.h.type == VMLAB_AGENT_BYE)
+            break;
+    }
+    finish(a);
+    return NULL;
+}
+
+static void refuse(int sock, int err, const char *what)
+{
+    struct { struct vmlab_agent_msg h; char text[256]; } m;
+    size_t len;
+    memset(&m, 0, sizeof m);
+    snprintf(m.text, sizeof m.text, "%s: %s", what, strerror(err));
+    len = (strlen(m.text) + 8) / 8;
+    m.h.type = VMLAB_AGENT_REFUSE;
+    m.h.arg = err;
+    m.h.n = (uint32_t)len;
+    send(sock, &m, sizeof m.h + len * 8, MSG_NOSIGNAL);
+    close(sock);
+}
+
+static void child_after_fork(void)
+{
+    /* The thread did not come along: this process is not monitored. */
+    if (g_uffd >= 0)
+        close(g_uffd);
+    if (g_sock >= 0)
+        close(g_sock);
+    g_uffd = g_sock = -1;
+}
+
+static int want_features(int *err)
+{
+    struct uffdio_api api = {.api = UFFD_API};
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    uint64_t need = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE |
+                    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_FORK;
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (ioctl(fd, UFFDIO_API, &api) < 0) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    if ((api.features & need) != need) {
+        *err = ENOTSUP;
+        return -1;
+    }
+    *err = 0;
+    return (int)(need | (api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)));
+}
+
+__attribute__((constructor)) static void agent_start(void)
+{
+    const char *fds = getenv(VMLAB_AGENT_FD_ENV), *pids = getenv(VMLAB_AGENT_PID_ENV);
+    struct agent *a;
+    struct uffdio_api api = {.api = UFFD_API};
+    pthread_attr_t attr;
+    pthread_t th;
+    sigset_t all, old;
+    uint64_t raw;
+    void *stack;
+    int sock, feats, err;
+
+    if (!fds || !pids || atol(pids) != (long)getpid())
+        return;   /* a descendant of the command: not monitored */
+    sock = atoi(fds);
+    if ((feats = want_features(&err)) < 0) {
+        refuse(sock, err, err == ENOTSUP ? "userfaultfd lacks UFFD_FEATURE_MOVE or the events "
+                                           "(Linux 6.8 or later is needed)"
+                                         : "userfaultfd()");
+        return;
+    }
+    a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    stack = mmap(NULL, STACK_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (a == MAP_FAILED || stack == MAP_FAILED) {
+        refuse(sock, errno, "mmap(agent state)");
+        return;
+    }
+    a->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    a->sock = sock;
+    a->self_lo = (uint64_t)(uintptr_t)a;
+    a->self_hi = a->self_lo + ((sizeof *a + a->page - 1) & ~(a->page - 1));
+    a->stack_lo = (uint64_t)(uintptr_t)stack;
+    a->stack_hi = a->stack_lo + STACK_SZ;
+    a->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    api.features = (uint64_t)feats;
+    if (a->uffd < 0 || ioctl(a->uffd, UFFDIO_API, &api) < 0) {
+        refuse(sock, errno, "userfaultfd(UFFDIO_API)");
+        return;
+    }
+    a->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (a->pagemap < 0) {
+        refuse(sock, errno, "open(/proc/self/pagemap)");
+        return;
+    }
+    /* The holding area: 2 MiB-aligned slots, one per armed unit. */
+    a->hold_len = (uint64_t)MAXB * HUGE;
+    raw = (uint64_t)(uintptr_t)mmap(NULL, a->hold_len + HUGE, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if ((void *)(uintptr_t)raw == MAP_FAILED) {
+        refuse(sock, errno, "mmap(holding area)");
+        return;
+    }
+    a->hold = (raw + HUGE - 1) & ~(HUGE - 1);
+    if (a->hold > raw)
+        munmap((void *)(uintptr_t)raw, a->hold - raw);
+    munmap((void *)(uintptr_t)(a->hold + a->hold_len), raw + HUGE - a->hold);
+    madvise((void *)(uintptr_t)a->hold, a->hold_len, MADV_HUGEPAGE);
+    if (reg(a, a->hold, a->hold_len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+        refuse(sock, errno, "UFFDIO_REGISTER(holding area)");
+        return;
+    }
+    g_uffd = a->uffd;
+    g_sock = sock;
+    pthread_atfork(NULL, NULL, child_after_fork);
+    a->out.v[0] = a->self_lo;  a->out.v[1] = a->self_hi;
+    a->out.v[2] = a->stack_lo; a->out.v[3] = a->stack_hi;
+    a->out.v[4] = a->hold;     a->out.v[5] = a->hold + a->hold_len;
+    a->out.v[6] = (uint64_t)feats;
+    if (send_msg(a, VMLAB_AGENT_HELLO, 0, VMLAB_AGENT_PROTO, 7) < 0)
+        return;
+    /* The thread sees no signal: a handler run there could touch a page it
+     * alone can bring back. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, stack, STACK_SZ);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, serve, a) != 0)
+        finish(a);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
