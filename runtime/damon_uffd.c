@@ -196,7 +196,7 @@ static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
         }
         if (h.type == VMLAB_AGENT_HELLO) {   /* the command exec'ed: a new agent */
             s->p->nskip = 0;
-            for (size_t i = 0; i + 1 < h.n && i + 1 < 6; i += 2)
+            for (size_t i = 0; i + 1 < h.n && i + 1 < 8; i += 2)
                 s->p->skip[s->p->nskip++] = (struct vmlab_range){s->res[i], s->res[i + 1]};
             return;
         }

@@ -202,9 +202,9 @@ int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, siz
         int e = vmlab_agent_recv(p->sock, &h, v, 64, 0.05);
         if (e == 0 && h.type == VMLAB_AGENT_HELLO) {
             p->nskip = 0;
-            for (size_t i = 0; i + 1 < h.n && i + 1 < 6 && p->nskip < 8; i += 2)
+            for (size_t i = 0; i + 1 < h.n && i + 1 < 8 && p->nskip < 8; i += 2)
                 p->skip[p->nskip++] = (struct vmlab_range){v[i], v[i + 1]};
-            p->features = h.n > 6 ? v[6] : 0;
+            p->features = h.n > 8 ? v[8] : 0;
             return 0;
         }
         if (e == 0 && h.type == VMLAB_AGENT_REFUSE) {

@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -50,7 +52,10 @@ struct unit {
 struct agent {
     int uffd, sock, pagemap;
     uint64_t page;
-    uint64_t hold, hold_len;          /* MAXB slots of 2 MiB */
+    uint64_t hold, hold_len;          /* MAXB slots of 2 MiB, for huge units */
+    uint64_t small, small_len;        /* MAXB slots of a page: a page table
+                                         under a 2 MiB slot would make the
+                                         kernel split the huge page moved in */
     uint64_t self_lo, self_hi;        /* this block */
     uint64_t stack_lo, stack_hi;
     struct unit units[MAXB];
@@ -58,6 +63,13 @@ struct agent {
     size_t nunits, naddr;
     int sorted;                       /* units in address order */
     size_t pending;                   /* touched units not yet back */
+    uint64_t lost;                    /* units that could not go back */
+    int debug;
+    /* fork: a forking thread asks (ctl, an eventfd) for every page to be
+     * home and sampling paused, waits for fork_ack (a futex word) */
+    int ctl;
+    int paused;
+    uint32_t fork_ack;
     uint64_t last_cpu_ns;
     struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
     struct uffd_msg ev[64];
@@ -89,14 +101,45 @@ static inline long rsys(long n, long a1, long a2, long a3, long a4, long a5, lon
 #define R_IOCTL(fd, req, arg) rsys(SYS_ioctl, (fd), (long)(req), (long)(uintptr_t)(arg), 0, 0, 0)
 #define R_CLOSE(fd) rsys(SYS_close, (fd), 0, 0, 0, 0, 0)
 
-/* Read by the fork child handler only (the thread never reads globals). */
+/* VMLAB_UFFD_DEBUG=1: what went wrong, on stderr, without the C library. */
+static void dbg(const struct agent *a, const char *what, long v);
+
+/* Read by the fork handlers; the thread writes them only once every page
+ * is home (finish). */
 static int g_uffd = -1, g_sock = -1;
+static struct agent *g_agent;
+static pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t cpu_ns(void)
 {
     struct timespec ts = {0, 0};
     rsys(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, (long)(uintptr_t)&ts, 0, 0, 0, 0);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void dbg(const struct agent *a, const char *what, long v)
+{
+    char buf[128];
+    size_t n = 0;
+    unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+    char num[24];
+    int k = 0;
+    if (!a->debug)
+        return;
+    for (const char *p = "vmlab-agent: "; *p; p++)
+        buf[n++] = *p;
+    for (; *what && n < 90; what++)
+        buf[n++] = *what;
+    buf[n++] = ' ';
+    if (v < 0)
+        buf[n++] = '-';
+    do
+        num[k++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    while (k > 0)
+        buf[n++] = num[--k];
+    buf[n++] = '\n';
+    rsys(SYS_write, 2, (long)(uintptr_t)buf, (long)n, 0, 0, 0);
 }
 
 static int send_msg(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, size_t n)
@@ -134,23 +177,65 @@ static int move(struct agent *a, uint64_t dst, uint64_t src, uint64_t len, uint6
 
 static uint64_t slot_of(struct agent *a, const struct unit *u)
 {
-    return a->hold + (uint64_t)(u - a->units) * HUGE;
+    uint64_t i = (uint64_t)(u - a->units);
+    return u->len == HUGE ? a->hold + i * HUGE : a->small + i * a->page;
 }
 
-/* Discard a held slot's pages (its range is registered with our uffd, and
- * MADV_DONTNEED there would wait for this very thread to read the event). */
-static void drop_slot(struct agent *a, uint64_t slot, uint64_t off, uint64_t len)
+/* Empty unit u's slot.  Its range is registered with our uffd, and
+ * MADV_DONTNEED there would wait for this very thread to read the event;
+ * a 2 MiB slot is mapped afresh so that no page table is left under it. */
+static void drop_slot(struct agent *a, struct unit *u)
 {
-    unreg(a, slot, HUGE);
-    rsys(SYS_madvise, (long)(slot + off), (long)len, MADV_DONTNEED, 0, 0, 0);
-    reg(a, slot, HUGE, UFFDIO_REGISTER_MODE_MISSING);
+    uint64_t slot = slot_of(a, u);
+    unreg(a, slot, u->len);
+    if (u->len == HUGE) {
+        rsys(SYS_mmap, (long)slot, (long)HUGE, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        rsys(SYS_madvise, (long)slot, (long)HUGE, MADV_HUGEPAGE, 0, 0, 0);
+        rsys(SYS_madvise, (long)slot, (long)HUGE, MADV_DONTFORK, 0, 0, 0);
+    } else {
+        rsys(SYS_madvise, (long)slot, (long)u->len, MADV_DONTNEED, 0, 0, 0);
+    }
+    reg(a, slot, u->len, UFFDIO_REGISTER_MODE_MISSING);
+}
+
+static void events(struct agent *a);
+
+/* Move unit u back where it lives now.  The move fails while the program
+ * changes its mappings (-EAGAIN) or after it did (the event not read yet):
+ * read the events (which may zap or move the unit) and try again, since a
+ * page left in the holding area would be lost to the program. */
+static int move_home(struct agent *a, struct unit *u)
+{
+    for (int tries = 0; u->state == U_OUT; tries++) {
+        int e = move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+        if (e == 0)
+            return 0;
+        /* -EAGAIN lasts until the thread that changed the mappings has
+         * run again after we read its event: on a busy machine that takes
+         * a while, so back off to sleeps (10 s in all before giving up) */
+        if (tries >= 10100) {
+            dbg(a, "a unit could not go home: error", e);
+            dbg(a, "  unit at", (long)u->addr);
+            a->lost++;
+            return -EIO;
+        }
+        events(a);
+        if (tries > 100) {
+            struct timespec ts = {0, 1000000};
+            rsys(SYS_nanosleep, (long)(uintptr_t)&ts, 0, 0, 0, 0, 0);
+        } else if (tries > 2) {
+            rsys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+        }
+    }
+    return 0;   /* zapped meanwhile: nothing to bring back */
 }
 
 /* Put unit u back (whatever of it is still the program's) and forget it. */
 static void put_back(struct agent *a, struct unit *u)
 {
     if (u->state == U_OUT)
-        move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+        move_home(a, u);
     if (u->state == U_OUT || u->state == U_HOLE)
         unreg(a, u->addr, u->len);
     u->state = U_DONE;
@@ -188,6 +273,7 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
     for (size_t i = 0; i < a->nunits; i++) {
         struct unit *u = &a->units[i];
         uint64_t lo, hi, uend = u->addr + u->len, slot = slot_of(a, u);
+        int was_out = u->state == U_OUT;
         if (u->state == U_DONE || end <= u->addr || start >= uend)
             continue;
         lo = start > u->addr ? start : u->addr;
@@ -197,7 +283,6 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
                 move(a, u->addr, slot, lo - u->addr, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
             if (hi < uend)
                 move(a, hi, slot + (hi - u->addr), uend - hi, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
-            drop_slot(a, slot, 0, HUGE);   /* the zapped part: never back */
         }
         if (lo > u->addr)
             unreg(a, u->addr, lo - u->addr);
@@ -205,32 +290,22 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
             unreg(a, hi, uend - hi);
         if (!unmapped)
             unreg(a, lo, hi - lo);
+        if (was_out)
+            drop_slot(a, u);   /* the zapped part: never back */
         u->flags |= VMLAB_AGENT_R_GONE;
         u->state = U_DONE;
     }
-}
-
-/* fork: the child got the parent's page tables, so its copies of the held
- * pages are missing; fill them through the child's uffd, then let it go. */
-static void forked(struct agent *a, int child)
-{
-    for (size_t i = 0; i < a->nunits; i++) {
-        struct unit *u = &a->units[i];
-        if (u->state == U_OUT) {
-            struct uffdio_copy c = {.dst = u->addr, .src = slot_of(a, u), .len = u->len};
-            R_IOCTL(child, UFFDIO_COPY, &c);
-        }
-    }
-    R_CLOSE(child);   /* unregisters everything in the child, wakes its faults */
 }
 
 /* Move a touched unit back (that resolves the fault); -EAGAIN while the
  * mm is changing: an event is queued, to be read first. */
 static int bring_back(struct agent *a, struct unit *u)
 {
-    if (u->state == U_OUT &&
-        move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES) == -EAGAIN)
-        return -EAGAIN;
+    if (u->state == U_OUT) {
+        int e = move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+        if (e < 0)
+            return e;   /* retried once the queued events are read */
+    }
     unreg(a, u->addr, u->len);
     u->state = U_DONE;
     return 0;
@@ -245,7 +320,7 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
-    if (bring_back(a, u) == -EAGAIN)
+    if (bring_back(a, u) < 0)
         a->pending++;
 }
 
@@ -258,6 +333,11 @@ static void events(struct agent *a)
             return;
         for (size_t i = 0; i < (size_t)r / sizeof a->ev[0]; i++) {
             struct uffd_msg *m = &a->ev[i];
+            if (m->event != UFFD_EVENT_PAGEFAULT && a->debug > 1) {
+                dbg(a, "event", m->event);
+                dbg(a, "  a", (long)m->arg.remap.from);
+                dbg(a, "  b", (long)m->arg.remap.to);
+            }
             switch (m->event) {
             case UFFD_EVENT_PAGEFAULT:
                 fault(a, m->arg.pagefault.address, m->arg.pagefault.flags);
@@ -276,9 +356,6 @@ static void events(struct agent *a)
                         u->addr < m->arg.remap.from + m->arg.remap.len)
                         u->addr = u->addr - m->arg.remap.from + m->arg.remap.to;
                 }
-                break;
-            case UFFD_EVENT_FORK:
-                forked(a, (int)m->arg.fork.ufd);
                 break;
             }
         }
@@ -305,10 +382,20 @@ static int64_t categories(struct agent *a, uint64_t addr)
     return n ? (int64_t)pr[0].categories : 0;
 }
 
+/* How many pages in [lo, hi) are present or swapped (0: none), or -errno. */
+static long present_in(struct agent *a, uint64_t lo, uint64_t hi)
+{
+    struct page_region pr[1];
+    struct pm_scan_arg s = {
+        .size = sizeof s, .start = lo, .end = hi, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 1,
+        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED, .return_mask = PAGE_IS_PRESENT};
+    return R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s);
+}
+
 static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
 {
     return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
-           (lo < a->hold + a->hold_len && hi > a->hold);
+           (lo < a->hold + a->hold_len && hi > a->hold) || (lo < a->small + a->small_len && hi > a->small);
 }
 
 /* Take one page (or its huge page) out; returns its R_* flags or the unit. */
@@ -350,6 +437,21 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
             return;
         }
     }
+    if (!(cat & PAGE_IS_PRESENT)) {
+        /* Never touched: arm the whole empty 2 MiB around it when there is
+         * one, so that its VMA is not cut where a huge page could come. */
+        uint64_t h = page & ~(HUGE - 1);
+        if (!in_self(a, h, h + HUGE) && present_in(a, h, h + HUGE) == 0 &&
+            reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0) {
+            u->addr = h;
+            u->len = HUGE;
+            if (u > a->units && h < u[-1].addr + u[-1].len)
+                a->sorted = 0;
+            u->state = U_HOLE;
+            u->flags |= VMLAB_AGENT_R_HOLE;
+            return;
+        }
+    }
     u->addr = page;
     u->len = len;
     if (reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
@@ -361,17 +463,24 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
         u->flags |= VMLAB_AGENT_R_HOLE;
         return;
     }
-    while ((e = move(a, slot_of(a, u), page, len, 0)) == -EAGAIN)
+    for (int tries = 0; (e = move(a, slot_of(a, u), page, len, 0)) == -EAGAIN && tries < 100; tries++) {
         events(a);                        /* an event is pending: take it first */
-    if (e == -ENOENT) {
-        u->state = U_HOLE;
-        u->flags |= VMLAB_AGENT_R_HOLE;
-    } else if (e < 0) {
-        unreg(a, page, len);              /* shared with a child, pinned, locked... */
-        u->flags = VMLAB_AGENT_R_UNMON;
-    } else {
-        u->state = U_OUT;
+        rsys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
     }
+    if (e == 0) {
+        u->state = U_OUT;
+        return;
+    }
+    /* Whatever did move goes back (a huge page split meanwhile moves page
+     * by page); the slot is emptied for the next unit. */
+    u->state = U_OUT;
+    if (present_in(a, slot_of(a, u), slot_of(a, u) + u->len) != 0)
+        move_home(a, u);
+    unreg(a, u->addr, u->len);
+    u->state = U_DONE;
+    if (u->len == HUGE)
+        drop_slot(a, u);
+    u->flags = e == -ENOENT ? VMLAB_AGENT_R_HOLE : VMLAB_AGENT_R_UNMON;   /* shared with a child, pinned... */
 }
 
 static void check(struct agent *a, uint32_t seq)
@@ -397,6 +506,14 @@ static void arm(struct agent *a, size_t n)
     a->nunits = a->naddr = a->pending = 0;
     a->sorted = 1;
     for (size_t i = 0; i < n && i < MAXB; i++) {
+        if (__atomic_load_n(&a->paused, __ATOMIC_SEQ_CST)) {   /* a fork is under way */
+            a->map[i] = (uint32_t)a->nunits;
+            a->units[a->nunits].state = U_DONE;
+            a->units[a->nunits].addr = a->units[a->nunits].len = 0;
+            a->units[a->nunits++].flags = VMLAB_AGENT_R_UNMON;
+            a->naddr = i + 1;
+            continue;
+        }
         arm_one(a, a->in.v[i], i);
         a->naddr = i + 1;
         events(a);                            /* answer faults as we go */
@@ -421,12 +538,19 @@ static void finish(struct agent *a)
         put_back(a, &a->units[i]);
     a->nunits = 0;
     unreg(a, a->hold, a->hold_len);
+    unreg(a, a->small, a->small_len);
     R_CLOSE(a->uffd);   /* also drops any WP registration */
     rsys(SYS_munmap, (long)a->hold, (long)a->hold_len, 0, 0, 0, 0);
+    rsys(SYS_munmap, (long)a->small, (long)a->small_len, 0, 0, 0, 0);
     R_CLOSE(a->sock);
     R_CLOSE(a->pagemap);
+    /* wake a forking thread waiting on us; the handlers see g_agent gone */
+    __atomic_store_n(&a->fork_ack, 1, __ATOMIC_SEQ_CST);
+    rsys(SYS_futex, (long)(uintptr_t)&a->fork_ack, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
     /* every page is back: the C library is safe again */
     g_uffd = g_sock = -1;
+    g_agent = NULL;
+    R_CLOSE(a->ctl);
 }
 
 static void *serve(void *arg)
@@ -435,8 +559,8 @@ static void *serve(void *arg)
 
     a->last_cpu_ns = cpu_ns();
     for (;;) {
-        struct pollfd p[2] = {{a->sock, POLLIN, 0}, {a->uffd, POLLIN, 0}};
-        long r = rsys(SYS_poll, (long)(uintptr_t)p, 2, -1, 0, 0, 0);
+        struct pollfd p[3] = {{a->sock, POLLIN, 0}, {a->uffd, POLLIN, 0}, {a->ctl, POLLIN, 0}};
+        long r = rsys(SYS_poll, (long)(uintptr_t)p, 3, -1, 0, 0, 0);
         if (r < 0) {
             if (r == -EINTR)
                 continue;
@@ -444,6 +568,17 @@ static void *serve(void *arg)
         }
         if (p[1].revents & POLLIN)
             events(a);
+        if (p[2].revents & POLLIN) {
+            uint64_t v;
+            rsys(SYS_read, a->ctl, (long)(uintptr_t)&v, 8, 0, 0, 0);
+            events(a);
+            for (size_t i = 0; i < a->nunits; i++)
+                put_back(a, &a->units[i]);
+            __atomic_store_n(&a->paused, 1, __ATOMIC_SEQ_CST);
+            dbg(a, "fork: every page home, units", (long)a->nunits);
+            __atomic_store_n(&a->fork_ack, 1, __ATOMIC_SEQ_CST);
+            rsys(SYS_futex, (long)(uintptr_t)&a->fork_ack, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+        }
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         r = rsys(SYS_recvfrom, a->sock, (long)(uintptr_t)&a->in, (long)sizeof a->in, MSG_DONTWAIT, 0, 0);
@@ -480,8 +615,35 @@ static void refuse(int sock, int err, const char *what)
     close(sock);
 }
 
+
+/* Before fork: the child would get the held pages' addresses empty, so
+ * every page goes home first, and no new one leaves until fork returns.
+ * (A raw clone(2) without CLONE_VM bypasses this: documented.) */
+static void before_fork(void)
+{
+    struct agent *a;
+    uint64_t one = 1;
+    pthread_mutex_lock(&g_fork_mu);
+    if (!(a = g_agent))
+        return;
+    __atomic_store_n(&a->fork_ack, 0, __ATOMIC_SEQ_CST);
+    if (write(a->ctl, &one, sizeof one) != sizeof one)
+        return;
+    while (!__atomic_load_n(&a->fork_ack, __ATOMIC_SEQ_CST) && g_agent)
+        syscall(SYS_futex, &a->fork_ack, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void parent_after_fork(void)
+{
+    if (g_agent)
+        __atomic_store_n(&g_agent->paused, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&g_fork_mu);
+}
+
 static void child_after_fork(void)
 {
+    g_agent = NULL;   /* its block was not copied (MADV_DONTFORK) */
+    pthread_mutex_unlock(&g_fork_mu);
     /* The thread did not come along: this process is not monitored. */
     if (g_uffd >= 0)
         close(g_uffd);
@@ -495,7 +657,7 @@ static int want_features(int *err)
     struct uffdio_api api = {.api = UFFD_API};
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
     uint64_t need = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE |
-                    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_FORK;
+                    UFFD_FEATURE_EVENT_REMAP;
     if (fd < 0) {
         *err = errno;
         return -1;
@@ -542,6 +704,7 @@ __attribute__((constructor)) static void agent_start(void)
         return;
     }
     a->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    a->debug = getenv("VMLAB_UFFD_DEBUG") ? atoi(getenv("VMLAB_UFFD_DEBUG")) : 0;
     a->sock = sock;
     a->self_lo = (uint64_t)(uintptr_t)a;
     a->self_hi = a->self_lo + ((sizeof *a + a->page - 1) & ~(a->page - 1));
@@ -571,18 +734,39 @@ __attribute__((constructor)) static void agent_start(void)
         munmap((void *)(uintptr_t)raw, a->hold - raw);
     munmap((void *)(uintptr_t)(a->hold + a->hold_len), raw + HUGE - a->hold);
     madvise((void *)(uintptr_t)a->hold, a->hold_len, MADV_HUGEPAGE);
-    if (reg(a, a->hold, a->hold_len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+    a->small_len = (uint64_t)MAXB * a->page;
+    a->small = (uint64_t)(uintptr_t)mmap(NULL, a->small_len, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if ((void *)(uintptr_t)a->small == MAP_FAILED) {
+        refuse(sock, errno, "mmap(holding area)");
+        return;
+    }
+    /* A child must not share the held pages: a page mapped twice (copy on
+     * write) can no longer be moved home.  Nor does it need our state. */
+    madvise((void *)(uintptr_t)a->hold, a->hold_len, MADV_DONTFORK);
+    madvise((void *)(uintptr_t)a->small, a->small_len, MADV_DONTFORK);
+    madvise(a, a->self_hi - a->self_lo, MADV_DONTFORK);
+    /* (not the thread's stack: glibc's fork walks every thread's
+     * descriptor, at the top of it, in the child) */
+    if (reg(a, a->hold, a->hold_len, UFFDIO_REGISTER_MODE_MISSING) < 0 ||
+        reg(a, a->small, a->small_len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         refuse(sock, errno, "UFFDIO_REGISTER(holding area)");
         return;
     }
     g_uffd = a->uffd;
     g_sock = sock;
-    pthread_atfork(NULL, NULL, child_after_fork);
+    a->ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (a->ctl < 0) {
+        refuse(sock, errno, "eventfd");
+        return;
+    }
+    pthread_atfork(before_fork, parent_after_fork, child_after_fork);
     a->out.v[0] = a->self_lo;  a->out.v[1] = a->self_hi;
     a->out.v[2] = a->stack_lo; a->out.v[3] = a->stack_hi;
     a->out.v[4] = a->hold;     a->out.v[5] = a->hold + a->hold_len;
-    a->out.v[6] = (uint64_t)feats;
-    if (send_msg(a, VMLAB_AGENT_HELLO, 0, VMLAB_AGENT_PROTO, 7) < 0)
+    a->out.v[6] = a->small;    a->out.v[7] = a->small + a->small_len;
+    a->out.v[8] = (uint64_t)feats;
+    if (send_msg(a, VMLAB_AGENT_HELLO, 0, VMLAB_AGENT_PROTO, 9) < 0)
         return;
     /* The thread sees no signal: a handler run there could touch a page it
      * alone can bring back. */
@@ -591,8 +775,11 @@ __attribute__((constructor)) static void agent_start(void)
     pthread_attr_init(&attr);
     pthread_attr_setstack(&attr, stack, STACK_SZ);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, serve, a) != 0)
+    g_agent = a;
+    if (pthread_create(&th, &attr, serve, a) != 0) {
+        g_agent = NULL;
         finish(a);
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
