@@ -68,8 +68,11 @@ static int l_record(lua_State *L)
     }
     argv[n] = NULL;
     r = vmlab_uffd_record(&o, argv, err, sizeof err);
-    if (r < 0)
-        return vmlab_pushfail(L, EPERM, "uffd.record: %s", err);
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "uffd.record: %s", err);
+        return 2;
+    }
     lua_pushinteger(L, r);
     return 1;
 }

@@ -69,7 +69,13 @@ function M.main(...)
   opts.command = cmd
   local ok, status, err = pcall(require("vmlab.uffd").record, opts)
   if not ok then return fail(tostring(status):gsub("^uffd%.record: ", "")) end
-  if not status then return fail((err:gsub("^uffd%.record: ", ""))) end
+  if not status then
+    err = err:gsub("^uffd%.record: ", "")
+    local code = fail(err)
+    -- as a shell: 127 when the command is not found, 126 when it cannot run
+    if err:find("^exec%(") then code = err:find("No such file") and 127 or 126 end
+    return code
+  end
   return status
 end
 
