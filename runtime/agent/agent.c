@@ -213,8 +213,8 @@ static int move_home(struct agent *a, struct unit *u)
             return 0;
         /* -EAGAIN lasts until the thread that changed the mappings has
          * run again after we read its event: on a busy machine that takes
-         * a while, so back off to sleeps (10 s in all before giving up) */
-        if (tries >= 10100) {
+         * a while, so back off to sleeps (a minute before giving up) */
+        if (tries >= 60100) {
             dbg(a, "a unit could not go home: error", e);
             dbg(a, "  unit at", (long)u->addr);
             a->lost++;
@@ -315,8 +315,9 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
 {
     struct unit *u = find_unit(a, addr);
     if (!u) {
-        struct uffdio_range r = {addr & ~(a->page - 1), a->page};
-        R_IOCTL(a->uffd, UFFDIO_WAKE, &r);
+        /* A registration left on a page we hold nothing for (its unit went
+         * away under an mremap): drop it, which wakes the fault. */
+        unreg(a, addr & ~(a->page - 1), a->page);
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
@@ -458,19 +459,25 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
     }
+    /* Registered, nothing held yet: the events below (munmap, mremap of
+     * it meanwhile) must see the unit. */
+    u->state = U_HOLE;
     if (!(cat & PAGE_IS_PRESENT)) {
-        u->state = U_HOLE;                /* its first touch faults anyway */
-        u->flags |= VMLAB_AGENT_R_HOLE;
+        u->flags |= VMLAB_AGENT_R_HOLE;   /* its first touch faults anyway */
         return;
     }
-    for (int tries = 0; (e = move(a, slot_of(a, u), page, len, 0)) == -EAGAIN && tries < 100; tries++) {
+    for (int tries = 0; (e = move(a, slot_of(a, u), u->addr, u->len, 0)) == -EAGAIN && tries < 100; tries++) {
         events(a);                        /* an event is pending: take it first */
+        if (u->state != U_HOLE)
+            return;                       /* zapped meanwhile */
         rsys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
     }
     if (e == 0) {
         u->state = U_OUT;
         return;
     }
+    if (u->state != U_HOLE)
+        return;                           /* zapped meanwhile */
     /* Whatever did move goes back (a huge page split meanwhile moves page
      * by page); the slot is emptied for the next unit. */
     u->state = U_OUT;

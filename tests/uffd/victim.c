@@ -128,6 +128,7 @@ static void zap(void)
     unsigned char *a = area(n), *spare = area(8 * PG);
 
     const char *only = getenv("VICTIM_ZAP");   /* "012": which cases (debugging) */
+    char *refilled = calloc(pages, 1);        /* filled again on its own */
     fill(a, n, 2);
     munmap(spare, 8 * PG);   /* a hole to mremap into */
     for (int round = 0; round < 60; round++) {
@@ -140,6 +141,7 @@ static void zap(void)
                 madvise(pg, PG, MADV_DONTNEED);
                 CHECK(pg[0] == 0 && pg[PG - 1] == 0, "MADV_DONTNEED page not zero");
                 fill(pg, PG, (unsigned)i);
+                refilled[i] = 1;
                 break;
             case 1: { /* unmapped and mapped again: zeros */
                 munmap(pg, PG);
@@ -148,6 +150,7 @@ static void zap(void)
                 CHECK(q == pg, "mmap again failed");
                 CHECK(q[7] == 0 && q[PG - 1] == 0, "a new page is not zero");
                 fill(pg, PG, (unsigned)i);
+                refilled[i] = 1;
                 break;
             }
             default: { /* moved away and back: the data travels along */
@@ -162,6 +165,20 @@ static void zap(void)
             }
         }
         pause_ms(15);
+    }
+    /* every page as it should be: the first fill, or its own refill */
+    {
+        unsigned char *e = malloc(n), *z = calloc(1, PG);
+        fill(e, n, 2);
+        for (size_t i = 0; i < pages; i++) {
+            if (refilled[i])
+                fill(e + i * PG, PG, (unsigned)i);
+            if (memcmp(e + i * PG, a + i * PG, PG))
+                CHECK(0, "page %zu (%p) holds %s", i, (void *)(a + i * PG),
+                      memcmp(z, a + i * PG, PG) ? "other data" : "zeros");
+        }
+        free(e);
+        free(z);
     }
     printf("checksum %llx\n", (unsigned long long)sum(a, n));
 }
@@ -274,7 +291,7 @@ static void long_run(double seconds)
     struct timespec t0, t;
     fill(a, n, 5);
     uint64_t want = sum(a, n);
-    printf("pid %d\n", (int)getpid());
+    printf("# pid %d\n", (int)getpid());
     fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
