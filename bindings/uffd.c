@@ -21,7 +21,7 @@ static int l_record(lua_State *L)
     static const char *const valid[] = {"command", "out", "format", "sample", "aggr", "update",
                                         "min_regions", "max_regions", "budget", "timeout", "mode",
                                         "seed", "verbose", NULL};
-    static const char *const modes[] = {"rw", "write", "auto", NULL};
+    static const char *const modes[] = {"rw", "write", NULL};
     struct vmlab_uffd_record_opts o;
     const char *why;
     char **argv, err[512];
@@ -46,10 +46,9 @@ static int l_record(lua_State *L)
         return luaL_error(L, "uffd.record: bad option 'budget' (a fraction of one CPU, above 0, at most 1)");
     o.timeout = vmlab_optfield_time(L, 1, "timeout", 0);
     lua_getfield(L, 1, "mode");
-    mode = luaL_checkoption(L, -1, "auto", modes);
+    mode = luaL_checkoption(L, -1, "rw", modes);
     lua_pop(L, 1);
     o.mode = mode == 1 ? VMLAB_UFFD_WRITE : VMLAB_UFFD_RW;
-    o.mode_auto = mode == 2;
     o.out = vmlab_optfield_string(L, 1, "out", NULL);
     o.format = vmlab_optfield_string(L, 1, "format", "json_compressed");
     if (vmlab_rec_format(o.format) < 0)

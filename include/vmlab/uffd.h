@@ -168,7 +168,6 @@ struct vmlab_uffd_record_opts {
     double budget;           /* fraction of one CPU */
     double timeout;          /* seconds; 0: until the command ends */
     enum vmlab_uffd_mode mode;
-    int mode_auto;           /* fall back to WRITE when moves are refused */
     const char *out;         /* record file */
     const char *format;      /* "json_compressed", "json", "record" */
     uint64_t seed;
