@@ -294,8 +294,17 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
     e = vmlab_proc_ranges(s->p->pid, s->p->skip, s->p->nskip, out, n, &s->st.unmon_bytes, &vmas, &nv);
     if (e < 0)
         return e;
-    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas)))
+    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas))) {
+        /* new mappings to register; after an exec, a new mm: its pagemap */
+        char path[64];
+        int fd;
+        snprintf(path, sizeof path, "/proc/%d/pagemap", (int)s->p->pid);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+            close(s->pagemap);
+            s->pagemap = fd;
+        }
         s->need_wp = 1;
+    }
     free(s->vmas);
     s->vmas = vmas;
     s->nvmas = nv;

@@ -40,6 +40,17 @@ for _, mode in ipairs { "syscalls", "zap", "threads", "fork" } do
   if code ~= 0 or checksum(out) ~= checksum(base) then t.diag(out) end
 end
 
+-- exec: the command's image changes under the same pid, a new agent says
+-- hello on the same socket and sampling goes on in the new image
+for _, mode in ipairs { "rw", "write" } do
+  local base = sh(victim .. " syscalls")
+  local out, code = sh(V .. " record -v --mode " .. mode .. " " .. hard .. " -o " .. tmp .. " -- sh -c 'exec " ..
+    victim .. " syscalls'")
+  local touched = tonumber(out:match("(%d+) touched"))
+  t.ok(code == 0 and checksum(out) == checksum(base) and touched and touched > 0,
+    mode .. " mode through exec: identical memory, " .. tostring(touched) .. " pages seen touched")
+end
+
 -- the record: damo's format, regions inside the process, several snapshots
 do
   local snaps, err = record.read(tmp)
