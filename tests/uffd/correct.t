@@ -103,6 +103,17 @@ do
   t.ok(checksum(out), "the command still ran to its end")
 end
 
+-- a static program ignores LD_PRELOAD: said so, no hang
+do
+  local bb = sh("command -v busybox"):gsub("%s+$", "")
+  if bb == "" or not sh("ldd " .. bb .. " 2>&1"):find("not a dynamic") then
+    t.skip("no static busybox here")
+  else
+    local out, code = sh(V .. " record -o " .. tmp .. " -- " .. bb .. " true")
+    t.ok(code == 125 and out:find("no agent answered %(a static"), "a static program: refused, saying why")
+  end
+end
+
 -- unprivileged: vm.unprivileged_userfaultfd decides
 do
   local f = io.open("/proc/sys/vm/unprivileged_userfaultfd")
