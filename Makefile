@@ -199,7 +199,7 @@ test-numa: deps
 # binder, which could touch a page the thread alone can bring back.
 AGENT_SRC := $(sort $(wildcard runtime/agent/*.c))
 all: $(BUILD)/libvmlab-agent.so $(BUILD)/tests/uffd/hotspot
-$(BUILD)/libvmlab-agent.so: $(AGENT_SRC) include/vmlab/uffd.h include/vmlab/damon.h
+$(BUILD)/libvmlab-agent.so: $(AGENT_SRC) runtime/agent/agent.h include/vmlab/uffd.h include/vmlab/damon.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -g \

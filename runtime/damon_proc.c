@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ int vmlab_proc_ranges(pid_t pid, const struct vmlab_range *skip, size_t nskip,
                       struct vmlab_range **vmas, size_t *nvmas)
 {
     uint64_t watched = 0;
-    char path[64], line[4096];
+    char path[64], line[PATH_MAX + 256];
     struct vmlab_range *v = NULL, *all = NULL, three[3];
     size_t nv = 0, cv = 0, na = 0, ca = 0;
     FILE *f;
@@ -69,8 +70,8 @@ int vmlab_proc_ranges(pid_t pid, const struct vmlab_range *skip, size_t nskip,
         return -errno;
     while (fgets(line, sizeof line, f)) {
         uint64_t s, en;
-        char perms[5] = "", name[4096] = "";
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s %4095[^\n]", &s, &en, perms, name) < 3)
+        char perms[5] = "", name[PATH_MAX + 256] = "";
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s %4351[^\n]", &s, &en, perms, name) < 3)
             continue;
         {
             char *p = name;   /* the name column starts after spaces */

@@ -19,96 +19,7 @@
  * fork (FORK) copies held pages into the child through the child's uffd.
  * When vmlab goes away (hang-up, BYE), every page goes back, the ranges are
  * unregistered and the program runs on as it was. */
-#include "vmlab/uffd.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <linux/futex.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#define HUGE VMLAB_AGENT_HUGE
-#define MAXB VMLAB_AGENT_MAX_BATCH
-#define STACK_SZ (256UL << 10)
-
-enum { U_OUT = 1, U_HOLE, U_DONE };
-
-struct unit {
-    uint64_t addr, len;   /* where it lives in the program (follows mremap) */
-    uint32_t state;
-    uint32_t flags;       /* VMLAB_AGENT_R_* */
-};
-
-struct agent {
-    int uffd, sock, pagemap;
-    uint64_t page;
-    uint64_t hold, hold_len;          /* MAXB slots of 2 MiB, for huge units */
-    uint64_t small, small_len;        /* MAXB slots of a page: a page table
-                                         under a 2 MiB slot would make the
-                                         kernel split the huge page moved in */
-    uint64_t self_lo, self_hi;        /* this block */
-    uint64_t stack_lo, stack_hi;
-    struct unit units[MAXB];
-    uint32_t map[MAXB];               /* armed address -> unit */
-    size_t nunits, naddr;
-    int sorted;                       /* units in address order */
-    size_t pending;                   /* touched units not yet back */
-    uint64_t lost;                    /* units that could not go back */
-    int debug;
-    /* fork: a forking thread asks (ctl, an eventfd) for every page to be
-     * home and sampling paused, waits for fork_ack (a futex word) */
-    int ctl;
-    int paused;
-    uint32_t fork_ack;
-    uint64_t last_cpu_ns;
-    struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
-    struct uffd_msg ev[64];
-};
-
-/* The thread makes system calls itself: the C library's wrappers read its
- * own data (__libc_single_threaded, errno...), which may be a page that is
- * out at that moment, and only this thread could bring it back. */
-static inline long rsys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-#if defined(__x86_64__)
-    register long r10 __asm__("r10") = a4, r8 __asm__("r8") = a5, r9 __asm__("r9") = a6;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a1, x1 __asm__("x1") = a2,
-                  x2 __asm__("x2") = a3, x3 __asm__("x3") = a4, x4 __asm__("x4") = a5,
-                  x5 __asm__("x5") = a6;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
-    return x0;
-#else
-#error "the agent's raw system calls know x86_64 and aarch64"
-#endif
-}
-#define R_IOCTL(fd, req, arg) rsys(SYS_ioctl, (fd), (long)(req), (long)(uintptr_t)(arg), 0, 0, 0)
-#define R_CLOSE(fd) rsys(SYS_close, (fd), 0, 0, 0, 0, 0)
-
-/* VMLAB_UFFD_DEBUG=1: what went wrong, on stderr, without the C library. */
-static void dbg(const struct agent *a, const char *what, long v);
-
-/* Read by the fork handlers; the thread writes them only once every page
- * is home (finish). */
-static int g_uffd = -1, g_sock = -1;
-static struct agent *g_agent;
-static pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
+#include "agent.h"
 
 static uint64_t cpu_ns(void)
 {
@@ -117,7 +28,7 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void dbg(const struct agent *a, const char *what, long v)
+void agent_dbg(const struct agent *a, const char *what, long v)
 {
     char buf[128];
     size_t n = 0;
@@ -142,7 +53,7 @@ static void dbg(const struct agent *a, const char *what, long v)
     rsys(SYS_write, 2, (long)(uintptr_t)buf, (long)n, 0, 0, 0);
 }
 
-static int send_msg(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, size_t n)
+int agent_send(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, size_t n)
 {
     a->out.h.type = type;
     a->out.h.n = (uint32_t)n;
@@ -153,7 +64,7 @@ static int send_msg(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, s
     return r < 0 ? (int)r : 0;
 }
 
-static int reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode)
+int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode)
 {
     struct uffdio_register r = {.range = {start, len}, .mode = mode};
     long e = R_IOCTL(a->uffd, UFFDIO_REGISTER, &r);
@@ -196,7 +107,7 @@ static void drop_slot(struct agent *a, struct unit *u)
     } else {
         rsys(SYS_madvise, (long)slot, (long)u->len, MADV_DONTNEED, 0, 0, 0);
     }
-    reg(a, slot, u->len, UFFDIO_REGISTER_MODE_MISSING);
+    agent_reg(a, slot, u->len, UFFDIO_REGISTER_MODE_MISSING);
 }
 
 static void events(struct agent *a);
@@ -215,8 +126,8 @@ static int move_home(struct agent *a, struct unit *u)
          * run again after we read its event: on a busy machine that takes
          * a while, so back off to sleeps (a minute before giving up) */
         if (tries >= 60100) {
-            dbg(a, "a unit could not go home: error", e);
-            dbg(a, "  unit at", (long)u->addr);
+            agent_dbg(a, "a unit could not go home: error", e);
+            agent_dbg(a, "  unit at", (long)u->addr);
             a->lost++;
             return -EIO;
         }
@@ -335,9 +246,9 @@ static void events(struct agent *a)
         for (size_t i = 0; i < (size_t)r / sizeof a->ev[0]; i++) {
             struct uffd_msg *m = &a->ev[i];
             if (m->event != UFFD_EVENT_PAGEFAULT && a->debug > 1) {
-                dbg(a, "event", m->event);
-                dbg(a, "  a", (long)m->arg.remap.from);
-                dbg(a, "  b", (long)m->arg.remap.to);
+                agent_dbg(a, "event", m->event);
+                agent_dbg(a, "  a", (long)m->arg.remap.from);
+                agent_dbg(a, "  b", (long)m->arg.remap.to);
             }
             switch (m->event) {
             case UFFD_EVENT_PAGEFAULT:
@@ -443,7 +354,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
          * one, so that its VMA is not cut where a huge page could come. */
         uint64_t h = page & ~(HUGE - 1);
         if (!in_self(a, h, h + HUGE) && present_in(a, h, h + HUGE) == 0 &&
-            reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0) {
+            agent_reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0) {
             u->addr = h;
             u->len = HUGE;
             if (u > a->units && h < u[-1].addr + u[-1].len)
@@ -455,7 +366,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     }
     u->addr = page;
     u->len = len;
-    if (reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+    if (agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
     }
@@ -500,7 +411,7 @@ static void check(struct agent *a, uint32_t seq)
     for (size_t i = 0; i < a->naddr; i++)
         a->out.v[i] = a->units[a->map[i]].flags;
     now = cpu_ns();
-    send_msg(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr);
+    agent_send(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr);
     a->last_cpu_ns = now;
     a->nunits = a->naddr = a->pending = 0;
 }
@@ -531,14 +442,14 @@ static void wp_register(struct agent *a, size_t n)
 {
     int64_t err = 0;
     for (size_t i = 0; i + 1 < n; i += 2) {
-        int e = reg(a, a->in.v[i], a->in.v[i + 1] - a->in.v[i], UFFDIO_REGISTER_MODE_WP);
+        int e = agent_reg(a, a->in.v[i], a->in.v[i + 1] - a->in.v[i], UFFDIO_REGISTER_MODE_WP);
         if (e < 0 && e != -EBUSY && !err)
             err = e;
     }
-    send_msg(a, VMLAB_AGENT_ACK, 0, err, 0);
+    agent_send(a, VMLAB_AGENT_ACK, 0, err, 0);
 }
 
-static void finish(struct agent *a)
+void agent_finish(struct agent *a)
 {
     events(a);
     for (size_t i = 0; i < a->nunits; i++)
@@ -560,7 +471,7 @@ static void finish(struct agent *a)
     R_CLOSE(a->ctl);
 }
 
-static void *serve(void *arg)
+void *agent_serve(void *arg)
 {
     struct agent *a = arg;
 
@@ -582,7 +493,7 @@ static void *serve(void *arg)
             for (size_t i = 0; i < a->nunits; i++)
                 put_back(a, &a->units[i]);
             __atomic_store_n(&a->paused, 1, __ATOMIC_SEQ_CST);
-            dbg(a, "fork: every page home, units", (long)a->nunits);
+            agent_dbg(a, "fork: every page home, units", (long)a->nunits);
             __atomic_store_n(&a->fork_ack, 1, __ATOMIC_SEQ_CST);
             rsys(SYS_futex, (long)(uintptr_t)&a->fork_ack, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
         }
@@ -604,189 +515,6 @@ static void *serve(void *arg)
         else if (a->in.h.type == VMLAB_AGENT_BYE)
             break;
     }
-    finish(a);
+    agent_finish(a);
     return NULL;
-}
-
-static void refuse(int sock, int err, const char *what)
-{
-    struct { struct vmlab_agent_msg h; char text[256]; } m;
-    size_t len;
-    memset(&m, 0, sizeof m);
-    snprintf(m.text, sizeof m.text, "%s: %s", what, strerror(err));
-    len = (strlen(m.text) + 8) / 8;
-    m.h.type = VMLAB_AGENT_REFUSE;
-    m.h.arg = err;
-    m.h.n = (uint32_t)len;
-    send(sock, &m, sizeof m.h + len * 8, MSG_NOSIGNAL);
-    close(sock);
-}
-
-
-/* Before fork: the child would get the held pages' addresses empty, so
- * every page goes home first, and no new one leaves until fork returns.
- * (A raw clone(2) without CLONE_VM bypasses this: documented.) */
-static void before_fork(void)
-{
-    struct agent *a;
-    uint64_t one = 1;
-    pthread_mutex_lock(&g_fork_mu);
-    if (!(a = g_agent))
-        return;
-    __atomic_store_n(&a->fork_ack, 0, __ATOMIC_SEQ_CST);
-    if (write(a->ctl, &one, sizeof one) != sizeof one)
-        return;
-    while (!__atomic_load_n(&a->fork_ack, __ATOMIC_SEQ_CST) && g_agent)
-        syscall(SYS_futex, &a->fork_ack, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-}
-
-static void parent_after_fork(void)
-{
-    if (g_agent)
-        __atomic_store_n(&g_agent->paused, 0, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&g_fork_mu);
-}
-
-static void child_after_fork(void)
-{
-    g_agent = NULL;   /* its block was not copied (MADV_DONTFORK) */
-    pthread_mutex_unlock(&g_fork_mu);
-    /* The thread did not come along: this process is not monitored. */
-    if (g_uffd >= 0)
-        close(g_uffd);
-    if (g_sock >= 0)
-        close(g_sock);
-    g_uffd = g_sock = -1;
-}
-
-static int want_features(int *err)
-{
-    struct uffdio_api api = {.api = UFFD_API};
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-    uint64_t need = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE |
-                    UFFD_FEATURE_EVENT_REMAP;
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    if (ioctl(fd, UFFDIO_API, &api) < 0) {
-        *err = errno;
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    if ((api.features & need) != need) {
-        *err = ENOTSUP;
-        return -1;
-    }
-    *err = 0;
-    return (int)(need | (api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)));
-}
-
-__attribute__((constructor)) static void agent_start(void)
-{
-    const char *fds = getenv(VMLAB_AGENT_FD_ENV), *pids = getenv(VMLAB_AGENT_PID_ENV);
-    struct agent *a;
-    struct uffdio_api api = {.api = UFFD_API};
-    pthread_attr_t attr;
-    pthread_t th;
-    sigset_t all, old;
-    uint64_t raw;
-    void *stack;
-    int sock, feats, err;
-
-    if (!fds || !pids || atol(pids) != (long)getpid())
-        return;   /* a descendant of the command: not monitored */
-    sock = atoi(fds);
-    if ((feats = want_features(&err)) < 0) {
-        refuse(sock, err, err == ENOTSUP ? "userfaultfd lacks UFFD_FEATURE_MOVE or the events "
-                                           "(Linux 6.8 or later is needed)"
-                                         : "userfaultfd()");
-        return;
-    }
-    a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    stack = mmap(NULL, STACK_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (a == MAP_FAILED || stack == MAP_FAILED) {
-        refuse(sock, errno, "mmap(agent state)");
-        return;
-    }
-    a->page = (uint64_t)sysconf(_SC_PAGESIZE);
-    a->debug = getenv("VMLAB_UFFD_DEBUG") ? atoi(getenv("VMLAB_UFFD_DEBUG")) : 0;
-    a->sock = sock;
-    a->self_lo = (uint64_t)(uintptr_t)a;
-    a->self_hi = a->self_lo + ((sizeof *a + a->page - 1) & ~(a->page - 1));
-    a->stack_lo = (uint64_t)(uintptr_t)stack;
-    a->stack_hi = a->stack_lo + STACK_SZ;
-    a->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    api.features = (uint64_t)feats;
-    if (a->uffd < 0 || ioctl(a->uffd, UFFDIO_API, &api) < 0) {
-        refuse(sock, errno, "userfaultfd(UFFDIO_API)");
-        return;
-    }
-    a->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (a->pagemap < 0) {
-        refuse(sock, errno, "open(/proc/self/pagemap)");
-        return;
-    }
-    /* The holding area: 2 MiB-aligned slots, one per armed unit. */
-    a->hold_len = (uint64_t)MAXB * HUGE;
-    raw = (uint64_t)(uintptr_t)mmap(NULL, a->hold_len + HUGE, PROT_READ | PROT_WRITE,
-                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if ((void *)(uintptr_t)raw == MAP_FAILED) {
-        refuse(sock, errno, "mmap(holding area)");
-        return;
-    }
-    a->hold = (raw + HUGE - 1) & ~(HUGE - 1);
-    if (a->hold > raw)
-        munmap((void *)(uintptr_t)raw, a->hold - raw);
-    munmap((void *)(uintptr_t)(a->hold + a->hold_len), raw + HUGE - a->hold);
-    madvise((void *)(uintptr_t)a->hold, a->hold_len, MADV_HUGEPAGE);
-    a->small_len = (uint64_t)MAXB * a->page;
-    a->small = (uint64_t)(uintptr_t)mmap(NULL, a->small_len, PROT_READ | PROT_WRITE,
-                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if ((void *)(uintptr_t)a->small == MAP_FAILED) {
-        refuse(sock, errno, "mmap(holding area)");
-        return;
-    }
-    /* A child must not share the held pages: a page mapped twice (copy on
-     * write) can no longer be moved home.  Nor does it need our state. */
-    madvise((void *)(uintptr_t)a->hold, a->hold_len, MADV_DONTFORK);
-    madvise((void *)(uintptr_t)a->small, a->small_len, MADV_DONTFORK);
-    madvise(a, a->self_hi - a->self_lo, MADV_DONTFORK);
-    /* (not the thread's stack: glibc's fork walks every thread's
-     * descriptor, at the top of it, in the child) */
-    if (reg(a, a->hold, a->hold_len, UFFDIO_REGISTER_MODE_MISSING) < 0 ||
-        reg(a, a->small, a->small_len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
-        refuse(sock, errno, "UFFDIO_REGISTER(holding area)");
-        return;
-    }
-    g_uffd = a->uffd;
-    g_sock = sock;
-    a->ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (a->ctl < 0) {
-        refuse(sock, errno, "eventfd");
-        return;
-    }
-    pthread_atfork(before_fork, parent_after_fork, child_after_fork);
-    a->out.v[0] = a->self_lo;  a->out.v[1] = a->self_hi;
-    a->out.v[2] = a->stack_lo; a->out.v[3] = a->stack_hi;
-    a->out.v[4] = a->hold;     a->out.v[5] = a->hold + a->hold_len;
-    a->out.v[6] = a->small;    a->out.v[7] = a->small + a->small_len;
-    a->out.v[8] = (uint64_t)feats;
-    if (send_msg(a, VMLAB_AGENT_HELLO, 0, VMLAB_AGENT_PROTO, 9) < 0)
-        return;
-    /* The thread sees no signal: a handler run there could touch a page it
-     * alone can bring back. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    pthread_attr_setstack(&attr, stack, STACK_SZ);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    g_agent = a;
-    if (pthread_create(&th, &attr, serve, a) != 0) {
-        g_agent = NULL;
-        finish(a);
-    }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
