@@ -1,7 +1,9 @@
 /* require "vmlab.uffd": monitoring other processes with userfaultfd.
  *
  *   uffd.record{ command = {"xz", "-T2", "f"}, out = "damon.data", ... }
- *       -> the command's exit status, or nil, message
+ *       -> the command's exit status and what was measured (mode,
+ *          samples, sample (the interval really used), pages armed and
+ *          touched, unmonitorable, cpu), or nil, message
  *   uffd.available() -> true, or false and why not
  *
  * record runs the command with libvmlab-agent.so preloaded, samples it with
@@ -23,6 +25,7 @@ static int l_record(lua_State *L)
                                         "seed", "verbose", NULL};
     static const char *const modes[] = {"rw", "write", NULL};
     struct vmlab_uffd_record_opts o;
+    struct vmlab_uffd_record_result res;
     const char *why;
     char **argv, err[512];
     size_t n;
@@ -66,14 +69,27 @@ static int l_record(lua_State *L)
         lua_pop(L, 1);
     }
     argv[n] = NULL;
-    r = vmlab_uffd_record(&o, argv, err, sizeof err);
+    r = vmlab_uffd_record(&o, argv, err, sizeof err, &res);
     if (r < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "uffd.record: %s", err);
         return 2;
     }
-    lua_pushinteger(L, r);
-    return 1;
+    lua_pushinteger(L, r);                                      /* .. status */
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, res.st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
+    lua_pushinteger(L, (lua_Integer)res.samples); lua_setfield(L, -2, "samples");
+    lua_pushinteger(L, (lua_Integer)res.aggregations); lua_setfield(L, -2, "aggregations");
+    lua_pushnumber(L, (double)res.sample_us / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, res.seconds); lua_setfield(L, -2, "seconds");
+    lua_pushinteger(L, (lua_Integer)res.st.armed); lua_setfield(L, -2, "armed");
+    lua_pushinteger(L, (lua_Integer)res.st.accessed); lua_setfield(L, -2, "touched");
+    lua_pushinteger(L, (lua_Integer)res.st.unmonitorable); lua_setfield(L, -2, "unmonitorable");
+    lua_pushinteger(L, (lua_Integer)res.st.unmon_bytes); lua_setfield(L, -2, "unmonitored_bytes");
+    lua_pushinteger(L, (lua_Integer)res.st.huge); lua_setfield(L, -2, "huge");
+    lua_pushnumber(L, res.vmlab_cpu); lua_setfield(L, -2, "vmlab_cpu");
+    lua_pushnumber(L, res.st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    return 2;
 }
 
 /* userfaultfd with UFFDIO_MOVE here? (the agent needs it in the target) */

@@ -43,7 +43,7 @@ static int exit_code(int st)
 }
 
 int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[], char *why,
-                      size_t whylen)
+                      size_t whylen, struct vmlab_uffd_record_result *res)
 {
     struct vmlab_agent_proc p;
     struct vmlab_damon d;
@@ -55,6 +55,8 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
 
     memset(&d, 0, sizeof d);
     memset(&c, 0, sizeof c);
+    if (res)
+        memset(res, 0, sizeof *res);
     if ((e = vmlab_agent_spawn(&p, argv, why, whylen)) < 0)
         return -1;
     /* ^C goes to the command; vmlab writes what it saw once it ends */
@@ -115,6 +117,14 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
         c.r.sample_us = d.stats.samples ? (uint64_t)(el * 1e6 / (double)d.stats.samples) : d.attrs.sample_us;
         c.r.aggr_us = d.attrs.aggr_us;
         c.r.update_us = d.attrs.update_us;
+        if (res) {
+            res->st = st;
+            res->samples = d.stats.samples;
+            res->aggregations = d.stats.aggregations;
+            res->sample_us = c.r.sample_us;
+            res->seconds = el;
+            res->vmlab_cpu = d.stats.cpu_seconds - st.agent_cpu;
+        }
         if (o->verbose)
             fprintf(stderr, "vmlab record: %s mode, %llu samples (every %.1f ms), %llu aggregations, "
                     "%llu pages armed, %llu touched, %llu unwatchable, %.3f s vmlab + %.3f s agent CPU\n",

@@ -173,9 +173,16 @@ struct vmlab_uffd_record_opts {
     uint64_t seed;
     int verbose;             /* progress and a summary on stderr */
 };
+/* What a recording measured, and how. */
+struct vmlab_uffd_record_result {
+    struct vmlab_uffd_stats st;   /* mode, pages armed / touched ... */
+    uint64_t samples, aggregations;
+    uint64_t sample_us;           /* the sample interval really used (mean) */
+    double seconds, vmlab_cpu;    /* monitored time; vmlab's own CPU */
+};
 /* Run argv, monitor it until it ends, write the record.  Returns the
  * command's exit status (128+signal when killed), or -1 with why filled
- * when nothing could run. */
+ * when nothing could run or be monitored.  res may be NULL. */
 int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[], char *why,
-                      size_t whylen);
+                      size_t whylen, struct vmlab_uffd_record_result *res);
 #endif

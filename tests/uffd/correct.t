@@ -150,6 +150,12 @@ do
   t.error_like(function() uffd.record { command = { "true" }, smaple = 1 } end, "unknown option 'smaple'",
     "uffd.record checks its options")
   t.error_like(function() uffd.record { command = {} } end, "non%-empty array", "and needs a command")
+  local status, res = uffd.record { command = { "sh", "-c", "exec " .. victim .. " threads >/dev/null" }, out = tmp,
+    sample = "2ms", aggr = "20ms",
+    mode = "write" }
+  t.is(status, 0, "uffd.record from Lua: the status")
+  t.ok(res and res.mode == "write" and res.samples > 0 and res.sample >= 0.002 and res.armed > 0,
+    "and what it measured: the mode, the interval really used (" .. tostring(res and res.sample) .. " s), the pages")
 end
 
 os.remove(tmp)
