@@ -206,3 +206,21 @@ test-numa: deps
 	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
 	  $(PROVE) -v -e tests/run-test tests/numa/guest
 
+
+# --- uffd: libvmlab-agent.so and the hotspot workload (issue 15) ---
+# The agent is LD_PRELOADed into a monitored command (runtime/agent/): no
+# sanitizers (it runs inside someone else's program), hidden symbols, and
+# symbols bound at load (-z now) so that its thread never runs the lazy
+# binder, which could touch a page the thread alone can bring back.
+AGENT_SRC := $(sort $(wildcard runtime/agent/*.c))
+all: $(BUILD)/libvmlab-agent.so $(BUILD)/tests/uffd/hotspot
+$(BUILD)/libvmlab-agent.so: $(AGENT_SRC) runtime/agent/agent.h include/vmlab/uffd.h include/vmlab/damon.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -g \
+	  -Wl,-z,now -o $@ $(AGENT_SRC) -lpthread
+$(BUILD)/tests/uffd/%: tests/uffd/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes $(OPT) -g -o $@ $< -lpthread
+all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd

@@ -16,6 +16,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: %s [options] [script [args]]\n"
         "       %s report <kind> -i <record> [options]\n"
+        "       %s record [options] -- command [args]   (record -h for more)\n"
         "Run a Lua 5.4 scenario with the vmlab modules; with no script, read\n"
         "statements at a prompt (a terminal) or a script from stdin (a pipe).\n"
         "  -e code    run the Lua statement 'code'\n"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
         "  -h, -x     print this help and exit\n"
         "  --         stop handling options\n"
         "  -          run stdin as a script and stop handling options\n",
-        progname, progname);
+        progname, progname, progname);
 }
 
 /* Subcommands: `vmlab NAME args...` runs MODULE.main(args...).  A file of
@@ -36,6 +37,7 @@ static const struct {
     const char *name, *module;
 } subcommands[] = {
     {"report", "vmlab.report"},
+    {"record", "vmlab.record_cli"},
     {NULL, NULL}};
 
 static const char *subcommand(const char *word)

@@ -1,0 +1,124 @@
+/* require "vmlab.uffd": monitoring other processes with userfaultfd.
+ *
+ *   uffd.record{ command = {"xz", "-T2", "f"}, out = "damon.data", ... }
+ *       -> the command's exit status and what was measured (mode,
+ *          samples, sample (the interval really used), pages armed and
+ *          touched, unmonitorable, cpu), or nil, message
+ *   uffd.available() -> true, or false and why not
+ *
+ * record runs the command with libvmlab-agent.so preloaded, samples it with
+ * the uffd backend until it ends (or timeout) and writes a damo record. */
+#include "vmlab/host.h"
+#include "vmlab/record.h"
+#include "vmlab/uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int l_record(lua_State *L)
+{
+    static const char *const valid[] = {"command", "out", "format", "sample", "aggr", "update",
+                                        "min_regions", "max_regions", "budget", "timeout", "mode",
+                                        "seed", "verbose", NULL};
+    static const char *const modes[] = {"rw", "write", NULL};
+    struct vmlab_uffd_record_opts o;
+    struct vmlab_uffd_record_result res;
+    const char *why;
+    char **argv, err[512];
+    size_t n;
+    int r, mode;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "uffd.record", valid);
+    memset(&o, 0, sizeof o);
+    vmlab_damon_default_attrs(&o.attrs);
+    o.attrs.sample_us = (uint64_t)(vmlab_optfield_time(L, 1, "sample", 0.005) * 1e6 + 0.5);
+    o.attrs.aggr_us = (uint64_t)(vmlab_optfield_time(L, 1, "aggr", 0.1) * 1e6 + 0.5);
+    o.attrs.update_us = (uint64_t)(vmlab_optfield_time(L, 1, "update", 1) * 1e6 + 0.5);
+    o.attrs.min_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "min_regions", 10);
+    o.attrs.max_nr_regions = (unsigned)vmlab_optfield_int(L, 1, "max_regions", 1000);
+    if ((why = vmlab_damon_check_attrs(&o.attrs)))
+        return luaL_error(L, "uffd.record: %s", why);
+    lua_getfield(L, 1, "budget");                               /* opts budget */
+    o.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (o.budget <= 0 || o.budget > 1)
+        return luaL_error(L, "uffd.record: bad option 'budget' (a fraction of one CPU, above 0, at most 1)");
+    o.timeout = vmlab_optfield_time(L, 1, "timeout", 0);
+    lua_getfield(L, 1, "mode");
+    mode = luaL_checkoption(L, -1, "rw", modes);
+    lua_pop(L, 1);
+    o.mode = mode == 1 ? VMLAB_UFFD_WRITE : VMLAB_UFFD_RW;
+    o.out = vmlab_optfield_string(L, 1, "out", NULL);
+    o.format = vmlab_optfield_string(L, 1, "format", "json_compressed");
+    if (vmlab_rec_format(o.format) < 0)
+        return luaL_error(L, "uffd.record: bad option 'format' (json_compressed, json or record)");
+    o.seed = (uint64_t)vmlab_optfield_int(L, 1, "seed", 42);
+    o.verbose = vmlab_optfield_bool(L, 1, "verbose", 0);
+    if (lua_getfield(L, 1, "command") != LUA_TTABLE || (n = lua_rawlen(L, -1)) == 0)
+        return luaL_error(L, "uffd.record: option 'command' must be a non-empty array of strings");
+    argv = lua_newuserdatauv(L, (n + 1) * sizeof *argv, 0);   /* opts cmd argv */
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i + 1);               /* opts cmd argv s */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "uffd.record: command[%d] is not a string", (int)i + 1);
+        argv[i] = (char *)lua_tostring(L, -1);                 /* kept alive by cmd */
+        lua_pop(L, 1);
+    }
+    argv[n] = NULL;
+    r = vmlab_uffd_record(&o, argv, err, sizeof err, &res);
+    if (r < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "uffd.record: %s", err);
+        return 2;
+    }
+    lua_pushinteger(L, r);                                      /* .. status */
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, res.st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
+    lua_pushinteger(L, (lua_Integer)res.samples); lua_setfield(L, -2, "samples");
+    lua_pushinteger(L, (lua_Integer)res.aggregations); lua_setfield(L, -2, "aggregations");
+    lua_pushnumber(L, (double)res.sample_us / 1e6); lua_setfield(L, -2, "sample");
+    lua_pushnumber(L, res.seconds); lua_setfield(L, -2, "seconds");
+    lua_pushinteger(L, (lua_Integer)res.st.armed); lua_setfield(L, -2, "armed");
+    lua_pushinteger(L, (lua_Integer)res.st.accessed); lua_setfield(L, -2, "touched");
+    lua_pushinteger(L, (lua_Integer)res.st.unmonitorable); lua_setfield(L, -2, "unmonitorable");
+    lua_pushinteger(L, (lua_Integer)res.st.unmon_bytes); lua_setfield(L, -2, "unmonitored_bytes");
+    lua_pushinteger(L, (lua_Integer)res.st.huge); lua_setfield(L, -2, "huge");
+    lua_pushnumber(L, res.vmlab_cpu); lua_setfield(L, -2, "vmlab_cpu");
+    lua_pushnumber(L, res.st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    return 2;
+}
+
+/* userfaultfd with UFFDIO_MOVE here? (the agent needs it in the target) */
+static int l_available(lua_State *L)
+{
+    struct uffdio_api api = {.api = UFFD_API};
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    if (fd < 0) {
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "userfaultfd(): %s%s", strerror(errno),
+                        errno == EPERM ? " (vm.unprivileged_userfaultfd is 0, or a seccomp filter)" : "");
+        return 2;
+    }
+    if (ioctl(fd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_MOVE)) {
+        close(fd);
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "userfaultfd has no UFFD_FEATURE_MOVE (Linux 6.8 or later is needed)");
+        return 2;
+    }
+    close(fd);
+    lua_pushboolean(L, 1);
+    lua_pushstring(L, api.features & UFFD_FEATURE_WP_ASYNC ? "rw write" : "rw");
+    return 2;
+}
+
+static const luaL_Reg funcs[] = {{"record", l_record}, {"available", l_available}, {NULL, NULL}};
+
+int luaopen_vmlab_uffd(lua_State *L)
+{
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,188 @@
+/* Monitoring another process with userfaultfd: the agent's protocol, the
+ * uffd backend of the region sampler, process targets and `vmlab record`.
+ *
+ * The agent (runtime/agent/, built as libvmlab-agent.so) is loaded into a
+ * command with LD_PRELOAD.  UFFDIO_MOVE only moves pages inside one mm, so
+ * the moves run on the agent's thread inside the target; vmlab keeps the
+ * DAMON algorithm and sends it the sampled addresses in batches over a
+ * SOCK_SEQPACKET socket whose fd number is in VMLAB_AGENT_FD (the agent
+ * starts only in the process whose pid is VMLAB_AGENT_PID).
+ *
+ * One sample interval is two messages from vmlab: ARM (take these pages
+ * out: each is moved to the agent's holding area, its range registered
+ * MISSING, so that the next touch faults to the agent, which moves the page
+ * back) and CHECK (put back what was not touched, and answer RESULT: one
+ * word per armed address, in order). */
+#ifndef VMLAB_UFFD_H
+#define VMLAB_UFFD_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmlab/damon.h"
+
+/* ---- the kernel's interface, where the C library's headers predate it ---- */
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+struct uffdio_move {
+    uint64_t dst, src, len;
+#define UFFDIO_MOVE_MODE_DONTWAKE ((uint64_t)1 << 0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((uint64_t)1 << 1)
+    uint64_t mode;
+    int64_t move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+#ifndef PAGEMAP_SCAN
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
+struct page_region {
+    uint64_t start, end, categories;
+};
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+struct pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
+
+/* ---- the protocol ---------------------------------------------------------- */
+
+#define VMLAB_AGENT_FD_ENV "VMLAB_AGENT_FD"
+#define VMLAB_AGENT_PID_ENV "VMLAB_AGENT_PID"
+#define VMLAB_AGENT_PROTO 1
+#define VMLAB_AGENT_MAX_BATCH 4096   /* addresses per ARM */
+#define VMLAB_AGENT_HUGE (2ULL << 20) /* a PMD: the unit inside a huge page */
+
+enum vmlab_agent_type {
+    /* agent -> vmlab */
+    VMLAB_AGENT_HELLO = 1,   /* arg: proto; items: the agent's own ranges
+                                (start, end pairs) that must not be sampled */
+    VMLAB_AGENT_REFUSE,      /* arg: errno; items: a message (text) */
+    VMLAB_AGENT_RESULT,      /* arg: agent CPU ns since the last RESULT;
+                                items: one VMLAB_AGENT_R_* word per address */
+    VMLAB_AGENT_ACK,         /* arg: 0 or -errno (WP registration) */
+    /* vmlab -> agent */
+    VMLAB_AGENT_ARM = 16,    /* items: page addresses */
+    VMLAB_AGENT_CHECK,       /* no items */
+    VMLAB_AGENT_WP,          /* items: ranges (start, end) to register WP_ASYNC */
+    VMLAB_AGENT_BYE,         /* put everything back and stop */
+};
+
+struct vmlab_agent_msg {
+    uint32_t type;
+    uint32_t n;              /* 8-byte items that follow */
+    uint32_t seq;            /* CHECK's, echoed by its RESULT */
+    uint32_t pad;
+    int64_t arg;
+};
+
+/* A RESULT word: flags for one armed address. */
+#define VMLAB_AGENT_R_ACCESSED 1u  /* touched while out */
+#define VMLAB_AGENT_R_WRITE 2u     /* ... and the first touch wrote */
+#define VMLAB_AGENT_R_HUGE 4u      /* moved as its whole 2 MiB huge page */
+#define VMLAB_AGENT_R_UNMON 8u     /* could not be taken out (file, shared,
+                                      locked, unmapped...): no answer */
+#define VMLAB_AGENT_R_GONE 16u     /* unmapped or discarded while out */
+#define VMLAB_AGENT_R_HOLE 32u     /* not populated: armed without a move */
+
+/* ---- process targets ------------------------------------------------------- */
+
+/* The memory of process pid the uffd backend can watch (private anonymous
+ * writable mappings, minus `skip`), as DAMON vaddr's three regions around
+ * the two largest gaps, or the mappings themselves when there are fewer
+ * than three.  *out is malloc'd.  unmon (may be NULL) gets the bytes of
+ * mapped memory inside the regions that no method can watch; vmas (may be
+ * NULL) the watchable mappings themselves (malloc'd, sorted). */
+int vmlab_proc_ranges(pid_t pid, const struct vmlab_range *skip, size_t nskip,
+                      struct vmlab_range **out, size_t *n, uint64_t *unmon,
+                      struct vmlab_range **vmas, size_t *nvmas);
+
+/* ---- the uffd backend ------------------------------------------------------ */
+
+enum vmlab_uffd_mode { VMLAB_UFFD_RW, VMLAB_UFFD_WRITE };
+
+/* A command started with the agent preloaded. */
+struct vmlab_agent_proc {
+    pid_t pid;
+    int sock;                /* vmlab's end; -1 once the agent is gone */
+    int status;              /* wait status once reaped */
+    int reaped;
+    struct vmlab_range skip[8];   /* the agent's own ranges (HELLO) */
+    size_t nskip;
+    uint64_t features;       /* the agent's uffd features */
+};
+
+/* One message each way (a SOCK_SEQPACKET datagram): 0 or -errno; recv
+ * waits up to timeout seconds (-ETIMEDOUT), -EPIPE when the peer left. */
+int vmlab_agent_send(int sock, uint32_t type, uint32_t seq, int64_t arg, const uint64_t *v, size_t n);
+int vmlab_agent_recv(int sock, struct vmlab_agent_msg *h, uint64_t *v, size_t cap, double timeout);
+
+/* Where libvmlab-agent.so is: $VMLAB_AGENT, $VMLAB_BUILD/, or next to the
+ * running executable.  0, or -ENOENT with the places tried in why. */
+int vmlab_agent_path(char *buf, size_t len, char *why, size_t whylen);
+/* Start argv with the agent preloaded.  0, or -errno with why filled. */
+int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why, size_t whylen);
+/* Wait for the agent's HELLO (up to timeout seconds, or until the command
+ * ends).  0; -EPERM/-ENOSYS... when it refused (why says why); -ETIMEDOUT
+ * when no agent answered (a static or setuid program ignores LD_PRELOAD). */
+int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, size_t whylen);
+/* Reap the command if it ended (block: wait for it).  1 when reaped. */
+int vmlab_agent_reap(struct vmlab_agent_proc *p, int block);
+void vmlab_agent_close(struct vmlab_agent_proc *p);
+
+/* Attach the uffd backend to d, whose one target is process p (its ranges
+ * NULL: they follow the mappings).  WRITE mode samples writes only, with
+ * no moves (WP_ASYNC + PAGEMAP_SCAN on /proc/PID/pagemap). */
+int vmlab_damon_uffd_attach(struct vmlab_damon *d, struct vmlab_agent_proc *p,
+                            enum vmlab_uffd_mode mode);
+extern const struct vmlab_damon_ops vmlab_damon_uffd_ops;
+
+struct vmlab_uffd_stats {
+    enum vmlab_uffd_mode mode;
+    uint64_t armed, accessed, unmonitorable, gone, huge, moves;
+    uint64_t unmon_bytes;    /* mapped but unwatchable, in the regions */
+    double agent_cpu;        /* seconds the agent spent */
+    int agent_gone;          /* the agent stopped answering */
+};
+/* The backend's counters (d->backend must be the uffd backend's). */
+void vmlab_damon_uffd_stats(const struct vmlab_damon *d, struct vmlab_uffd_stats *out);
+
+/* ---- vmlab record -- cmd ------------------------------------------------------ */
+
+struct vmlab_uffd_record_opts {
+    struct vmlab_damon_attrs attrs;
+    double budget;           /* fraction of one CPU */
+    double timeout;          /* seconds; 0: until the command ends */
+    enum vmlab_uffd_mode mode;
+    const char *out;         /* record file */
+    const char *format;      /* "json_compressed", "json", "record" */
+    uint64_t seed;
+    int verbose;             /* progress and a summary on stderr */
+};
+/* What a recording measured, and how. */
+struct vmlab_uffd_record_result {
+    struct vmlab_uffd_stats st;   /* mode, pages armed / touched ... */
+    uint64_t samples, aggregations;
+    uint64_t sample_us;           /* the sample interval really used (mean) */
+    double seconds, vmlab_cpu;    /* monitored time; vmlab's own CPU */
+};
+/* Run argv, monitor it until it ends, write the record.  Returns the
+ * command's exit status (128+signal when killed), or -1 with why filled
+ * when nothing could run or be monitored.  res may be NULL. */
+int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[], char *why,
+                      size_t whylen, struct vmlab_uffd_record_result *res);
+#endif

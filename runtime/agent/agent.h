@@ -1,0 +1,102 @@
+/* What the agent's two files share (runtime/agent/): its state, and the
+ * raw system calls its thread makes.  Nothing here is exported (the library
+ * is built with -fvisibility=hidden). */
+#ifndef VMLAB_AGENT_INTERNAL_H
+#define VMLAB_AGENT_INTERNAL_H
+#include "vmlab/uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HUGE VMLAB_AGENT_HUGE
+#define MAXB VMLAB_AGENT_MAX_BATCH
+#define STACK_SZ (256UL << 10)
+
+enum { U_OUT = 1, U_HOLE, U_DONE };
+
+struct unit {
+    uint64_t addr, len;   /* where it lives in the program (follows mremap) */
+    uint32_t state;
+    uint32_t flags;       /* VMLAB_AGENT_R_* */
+};
+
+struct agent {
+    int uffd, sock, pagemap;
+    uint64_t page;
+    uint64_t hold, hold_len;          /* MAXB slots of 2 MiB, for huge units */
+    uint64_t small, small_len;        /* MAXB slots of a page: a page table
+                                         under a 2 MiB slot would make the
+                                         kernel split the huge page moved in */
+    uint64_t self_lo, self_hi;        /* this block */
+    uint64_t stack_lo, stack_hi;
+    struct unit units[MAXB];
+    uint32_t map[MAXB];               /* armed address -> unit */
+    size_t nunits, naddr;
+    int sorted;                       /* units in address order */
+    size_t pending;                   /* touched units not yet back */
+    uint64_t lost;                    /* units that could not go back */
+    int debug;
+    /* fork: a forking thread asks (ctl, an eventfd) for every page to be
+     * home and sampling paused, waits for fork_ack (a futex word) */
+    int ctl;
+    int paused;
+    uint32_t fork_ack;
+    uint64_t last_cpu_ns;
+    struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
+    struct uffd_msg ev[64];
+};
+
+/* The thread makes system calls itself: the C library's wrappers read its
+ * own data (__libc_single_threaded, errno...), which may be a page that is
+ * out at that moment, and only this thread could bring it back. */
+static inline long rsys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = a4, r8 __asm__("r8") = a5, r9 __asm__("r9") = a6;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a1, x1 __asm__("x1") = a2,
+                  x2 __asm__("x2") = a3, x3 __asm__("x3") = a4, x4 __asm__("x4") = a5,
+                  x5 __asm__("x5") = a6;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    return x0;
+#else
+#error "the agent's raw system calls know x86_64 and aarch64"
+#endif
+}
+#define R_IOCTL(fd, req, arg) rsys(SYS_ioctl, (fd), (long)(req), (long)(uintptr_t)(arg), 0, 0, 0)
+#define R_CLOSE(fd) rsys(SYS_close, (fd), 0, 0, 0, 0, 0)
+
+/* VMLAB_UFFD_DEBUG=1: what went wrong, on stderr, without the C library. */
+void agent_dbg(const struct agent *a, const char *what, long v);
+int agent_send(struct agent *a, uint32_t type, uint32_t seq, int64_t arg, size_t n);
+int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode);
+/* The thread (agent.c): serve vmlab until it goes; finish puts every
+ * page home and closes everything. */
+void *agent_serve(void *arg);
+void agent_finish(struct agent *a);
+
+/* Read by the fork handlers; the thread writes them only once every page
+ * is home (finish). */
+extern int g_uffd, g_sock;
+extern struct agent *g_agent;
+
+#endif

@@ -1,0 +1,382 @@
+/* The uffd backend: DAMON's algorithm in vmlab, the page checks in the
+ * target through its agent (runtime/agent/agent.c).
+ *
+ * rw mode: prepare() sends the sampled addresses (ARM), the agent moves
+ * each page out and back on its next touch; check() asks (CHECK) which
+ * were touched.  write mode: no moves; the agent registered the target's
+ * anonymous memory WP_ASYNC once (per update), and vmlab write-protects
+ * each sampled page through /proc/PID/pagemap (PAGEMAP_SCAN with
+ * PM_SCAN_WP_MATCHING) and later asks the same file whether it was written.
+ * Both whole 2 MiB units inside huge pages, so no THP is split.
+ *
+ * Samples landing on memory neither method can watch (file mappings, gaps
+ * inside the three regions) are moved to a watchable page of their region;
+ * a region with none is left unmeasured and counted in unmon_bytes. */
+#include "vmlab/uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NONE UINT32_MAX
+
+struct uffd_state {
+    struct vmlab_agent_proc *p;
+    enum vmlab_uffd_mode mode;
+    uint64_t *addr;          /* what was armed, in region order */
+    uint64_t *len;           /* write mode: each unit's length */
+    uint32_t *ridx;          /* the region each belongs to */
+    uint64_t *res;
+    size_t n, cap;
+    uint32_t seq;
+    int armed;
+    int need_wp;             /* write mode: (re)register the mappings */
+    int pagemap;
+    struct vmlab_range *vmas;  /* watchable mappings, sorted */
+    size_t nvmas;
+    struct vmlab_uffd_stats st;
+};
+
+static int grow(struct uffd_state *s, size_t need)
+{
+    if (need <= s->cap)
+        return 0;
+    size_t cap = need + need / 2 + 64;
+    uint64_t *a = realloc(s->addr, cap * sizeof *a), *l, *r;
+    uint32_t *ri;
+    if (a)
+        s->addr = a;
+    l = realloc(s->len, cap * sizeof *l);
+    if (l)
+        s->len = l;
+    ri = realloc(s->ridx, cap * sizeof *ri);
+    if (ri)
+        s->ridx = ri;
+    r = realloc(s->res, cap * sizeof *r);
+    if (r)
+        s->res = r;
+    if (!a || !l || !ri || !r)
+        return -ENOMEM;
+    s->cap = cap;
+    return 0;
+}
+
+/* The first watchable mapping ending above addr (index), or nvmas. */
+static size_t vma_from(const struct uffd_state *s, uint64_t addr)
+{
+    size_t lo = 0, hi = s->nvmas;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->vmas[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A watchable page in region r near its sample, or 0 when it has none. */
+static uint64_t watchable_sample(struct vmlab_damon *d, struct uffd_state *s, const struct vmlab_region *r)
+{
+    uint64_t a = r->sampling_addr, pg = d->page;
+    size_t k = vma_from(s, a);
+
+    if (!s->nvmas || (k < s->nvmas && s->vmas[k].start <= a))
+        return a;
+    /* the next watchable mapping in the region, else the first one */
+    if (k >= s->nvmas || s->vmas[k].start >= r->end)
+        k = vma_from(s, r->start);
+    if (k >= s->nvmas || s->vmas[k].start >= r->end)
+        return 0;
+    {
+        uint64_t lo = s->vmas[k].start > r->start ? s->vmas[k].start : r->start;
+        uint64_t hi = s->vmas[k].end < r->end ? s->vmas[k].end : r->end;
+        return lo + vmlab_rng_range(&d->rng, 0, (hi - lo) / pg) * pg;
+    }
+}
+
+/* ---- write mode: PAGEMAP_SCAN on /proc/PID/pagemap ------------------------- */
+
+static long scan(struct uffd_state *s, uint64_t start, uint64_t end, uint64_t flags, uint64_t cat,
+                 uint64_t ret, struct page_region *pr)
+{
+    struct pm_scan_arg a = {.size = sizeof a, .flags = flags, .start = start, .end = end,
+                            .vec = (uint64_t)(uintptr_t)pr, .vec_len = 1, .category_mask = cat,
+                            .return_mask = ret};
+    return ioctl(s->pagemap, PAGEMAP_SCAN, &a);
+}
+
+static void wp_register(struct uffd_state *s)
+{
+    uint64_t *v = malloc((s->nvmas * 2 + 1) * sizeof *v);
+    struct vmlab_agent_msg h;
+    uint64_t dummy[1];
+    if (!v)
+        return;
+    for (size_t i = 0; i < s->nvmas; i++) {
+        v[2 * i] = s->vmas[i].start;
+        v[2 * i + 1] = s->vmas[i].end;
+    }
+    if (vmlab_agent_send(s->p->sock, VMLAB_AGENT_WP, 0, 0, v, s->nvmas * 2) == 0)
+        while (vmlab_agent_recv(s->p->sock, &h, dummy, 1, 2.0) == 0 && h.type != VMLAB_AGENT_ACK)
+            ;
+    free(v);
+    s->need_wp = 0;
+}
+
+static void wp_prepare(struct vmlab_damon *d, struct uffd_state *s)
+{
+    struct page_region pr;
+
+    if (s->need_wp)
+        wp_register(s);
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t a = s->addr[i], len = d->page;
+        long r = scan(s, a, a + len, 0, 0, PAGE_IS_HUGE | PAGE_IS_FILE, &pr);
+        if (r < 0 || (r > 0 && (pr.categories & PAGE_IS_FILE))) {
+            s->ridx[i] = NONE;
+            s->st.unmonitorable++;
+            continue;
+        }
+        if (r > 0 && (pr.categories & PAGE_IS_HUGE)) {
+            a &= ~(VMLAB_AGENT_HUGE - 1);
+            len = VMLAB_AGENT_HUGE;
+            s->st.huge++;
+        }
+        s->addr[i] = a;
+        s->len[i] = len;
+        /* write-protect it: a write from now on clears PAGE_IS_WRITTEN */
+        if (scan(s, a, a + len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN,
+                 PAGE_IS_WRITTEN, &pr) < 0) {
+            s->ridx[i] = NONE;
+            s->st.unmonitorable++;
+        }
+    }
+    (void)d;
+}
+
+static void wp_check(struct vmlab_damon *d, struct uffd_state *s)
+{
+    struct vmlab_regions *rs = &d->targets[0].regions;
+    struct page_region pr;
+
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
+            continue;
+        if (scan(s, s->addr[i], s->addr[i] + s->len[i], 0, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, &pr) > 0) {
+            rs->v[s->ridx[i]].nr_accesses++;
+            s->st.accessed++;
+            d->stats.faults++;
+        }
+    }
+}
+
+/* ---- rw mode: the agent moves ------------------------------------------------ */
+
+static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
+{
+    struct vmlab_regions *rs = &d->targets[0].regions;
+    struct vmlab_agent_msg h;
+    int e;
+
+    if (vmlab_agent_send(s->p->sock, VMLAB_AGENT_CHECK, ++s->seq, 0, NULL, 0) < 0) {
+        s->st.agent_gone = 1;
+        return;
+    }
+    for (;;) {
+        e = vmlab_agent_recv(s->p->sock, &h, s->res, s->cap, 2.0);
+        if (e == -ETIMEDOUT)
+            return;   /* stopped?  the late answer is dropped by its seq */
+        if (e < 0) {
+            s->st.agent_gone = 1;
+            return;
+        }
+        if (h.type == VMLAB_AGENT_HELLO) {   /* the command exec'ed: a new agent */
+            s->p->nskip = 0;
+            for (size_t i = 0; i + 1 < h.n && i + 1 < 8; i += 2)
+                s->p->skip[s->p->nskip++] = (struct vmlab_range){s->res[i], s->res[i + 1]};
+            return;
+        }
+        if (h.type == VMLAB_AGENT_RESULT && h.seq == s->seq)
+            break;
+    }
+    s->st.agent_cpu += (double)h.arg * 1e-9;
+    d->stats.cpu_seconds += (double)h.arg * 1e-9;   /* the budget covers the agent too */
+    for (size_t i = 0; i < s->n && i < h.n; i++) {
+        uint64_t f = s->res[i];
+        if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
+            continue;
+        if (f & VMLAB_AGENT_R_UNMON) {
+            s->st.unmonitorable++;
+            continue;
+        }
+        if (f & VMLAB_AGENT_R_HUGE)
+            s->st.huge++;
+        if (f & VMLAB_AGENT_R_GONE)
+            s->st.gone++;
+        if (!(f & VMLAB_AGENT_R_HOLE))
+            s->st.moves++;
+        if (f & VMLAB_AGENT_R_ACCESSED) {
+            rs->v[s->ridx[i]].nr_accesses++;
+            s->st.accessed++;
+            d->stats.faults++;
+        }
+    }
+}
+
+/* ---- the ops ---------------------------------------------------------------- */
+
+static int uffd_init(struct vmlab_damon *d)
+{
+    return d->nr_targets == 1 ? 0 : -EINVAL;
+}
+
+static void uffd_prepare(struct vmlab_damon *d)
+{
+    struct uffd_state *s = d->backend;
+    struct vmlab_regions *rs = &d->targets[0].regions;
+
+    s->n = 0;
+    s->armed = 0;
+    if (s->st.agent_gone || grow(s, rs->n) < 0)
+        return;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint64_t a = watchable_sample(d, s, &rs->v[i]);
+        if (!a)
+            continue;
+        s->addr[s->n] = a;
+        s->ridx[s->n++] = (uint32_t)i;
+    }
+    s->st.armed += s->n;
+    if (s->mode == VMLAB_UFFD_WRITE) {
+        wp_prepare(d, s);
+        s->armed = 1;
+        return;
+    }
+    for (size_t off = 0; off < s->n; off += VMLAB_AGENT_MAX_BATCH) {
+        size_t k = s->n - off < VMLAB_AGENT_MAX_BATCH ? s->n - off : VMLAB_AGENT_MAX_BATCH;
+        if (vmlab_agent_send(s->p->sock, VMLAB_AGENT_ARM, 0, 0, s->addr + off, k) < 0) {
+            s->st.agent_gone = 1;
+            return;
+        }
+        if (k < s->n) {   /* more than one batch: check this one at once */
+            s->n = k;
+            break;
+        }
+    }
+    s->armed = 1;
+}
+
+static void uffd_check(struct vmlab_damon *d)
+{
+    struct uffd_state *s = d->backend;
+
+    if (!s->armed || s->st.agent_gone)
+        return;
+    if (s->mode == VMLAB_UFFD_WRITE)
+        wp_check(d, s);
+    else
+        rw_check(d, s);
+    s->armed = 0;
+}
+
+static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out, size_t *n)
+{
+    struct uffd_state *s = d->backend;
+    struct vmlab_range *vmas = NULL;
+    size_t nv = 0;
+    int e;
+
+    (void)t;
+    e = vmlab_proc_ranges(s->p->pid, s->p->skip, s->p->nskip, out, n, &s->st.unmon_bytes, &vmas, &nv);
+    if (e < 0)
+        return e;
+    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas))) {
+        /* new mappings to register; after an exec, a new mm: its pagemap */
+        char path[64];
+        int fd;
+        snprintf(path, sizeof path, "/proc/%d/pagemap", (int)s->p->pid);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+            close(s->pagemap);
+            s->pagemap = fd;
+        }
+        s->need_wp = 1;
+    }
+    free(s->vmas);
+    s->vmas = vmas;
+    s->nvmas = nv;
+    return 0;
+}
+
+static void uffd_cleanup(struct vmlab_damon *d)
+{
+    struct uffd_state *s = d->backend;
+    if (!s)
+        return;
+    if (!s->st.agent_gone && s->p->sock >= 0)
+        vmlab_agent_send(s->p->sock, VMLAB_AGENT_BYE, 0, 0, NULL, 0);
+    if (s->pagemap >= 0)
+        close(s->pagemap);
+    free(s->addr);
+    free(s->len);
+    free(s->ridx);
+    free(s->res);
+    free(s->vmas);
+    free(s);
+    d->backend = NULL;
+}
+
+const struct vmlab_damon_ops vmlab_damon_uffd_ops = {
+    .name = "uffd",
+    .init = uffd_init,
+    .prepare = uffd_prepare,
+    .check = uffd_check,
+    .ranges = uffd_ranges,
+    .cleanup = uffd_cleanup,
+};
+
+int vmlab_damon_uffd_attach(struct vmlab_damon *d, struct vmlab_agent_proc *p, enum vmlab_uffd_mode mode)
+{
+    struct uffd_state *s;
+
+    if (d->nr_targets != 1 || p->sock < 0)
+        return -EINVAL;
+    if (mode == VMLAB_UFFD_WRITE && !(p->features & UFFD_FEATURE_WP_ASYNC))
+        return -ENOTSUP;
+    if (!(s = calloc(1, sizeof *s)))
+        return -ENOMEM;
+    s->p = p;
+    s->mode = mode;
+    s->st.mode = mode;
+    s->pagemap = -1;
+    s->need_wp = mode == VMLAB_UFFD_WRITE;
+    if (mode == VMLAB_UFFD_WRITE) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/pagemap", (int)p->pid);
+        if ((s->pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+            int e = -errno;
+            free(s);
+            return e;
+        }
+    }
+    if (grow(s, (size_t)d->attrs.max_nr_regions * 3 + 64) < 0) {
+        d->backend = s;
+        uffd_cleanup(d);
+        return -ENOMEM;
+    }
+    d->backend = s;
+    d->ops = &vmlab_damon_uffd_ops;
+    return 0;
+}
+
+void vmlab_damon_uffd_stats(const struct vmlab_damon *d, struct vmlab_uffd_stats *out)
+{
+    const struct uffd_state *s = d->backend;
+    if (s && d->ops == &vmlab_damon_uffd_ops)
+        *out = s->st;
+    else
+        memset(out, 0, sizeof *out);
+}
