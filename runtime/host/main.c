@@ -36,6 +36,7 @@ static const struct {
     const char *name, *module;
 } subcommands[] = {
     {"report", "vmlab.report"},
+    {"trace", "vmlab.trace"},
     {NULL, NULL}};
 
 static const char *subcommand(const char *word)

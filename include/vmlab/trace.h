@@ -1,0 +1,70 @@
+/* Reference traces: vmlab's binary trace file (docs/TRACE.md), a
+ * streaming reader for it and for the formats other simulators use
+ * (plain text, libCacheSim's csv and oracleGeneral), and writers for all
+ * of them.  Plain C; errors are negative errno values and a message. */
+#ifndef VMLAB_TRACE_H
+#define VMLAB_TRACE_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum vmlab_trace_kind { VMLAB_TRACE_READ = 0, VMLAB_TRACE_WRITE = 1 };
+
+struct vmlab_trace_event {
+    uint64_t time;      /* in the header's time unit (0: virtual, the index) */
+    uint64_t page;      /* virtual page number: address / page size */
+    uint32_t tid;
+    uint32_t target;    /* index into the header's targets + 1; 0 = none */
+    uint8_t kind;       /* enum vmlab_trace_kind */
+};
+
+#define VMLAB_TRACE_NAME_MAX 64
+struct vmlab_trace_target {
+    char name[VMLAB_TRACE_NAME_MAX];
+    uint64_t start, length;      /* addresses */
+    uint64_t inode, offset;      /* file segments: inode and file offset */
+};
+
+struct vmlab_trace_header {
+    uint32_t page_size;
+    uint32_t time_unit_ns;       /* 1000: microseconds; 0: virtual time */
+    uint32_t ntargets;
+    struct vmlab_trace_target *targets;
+};
+
+enum vmlab_trace_format {
+    VMLAB_TRACE_AUTO, VMLAB_TRACE_BINARY, VMLAB_TRACE_TEXT, VMLAB_TRACE_CSV,
+    VMLAB_TRACE_ORACLE, VMLAB_TRACE_PAGES
+};
+/* "binary", "text" (`time R|W page` lines), "csv", "oracleGeneral",
+ * "pages" (one page per line); -1 unknown. */
+int vmlab_trace_format_find(const char *name);
+const char *vmlab_trace_format_name(int fmt);
+
+/* ---- writing (runtime/trace_file.c, runtime/trace_text.c) ---- */
+struct vmlab_trace_writer;
+/* Create path in fmt (AUTO: from the suffix, binary by default).  The
+ * header is copied.  NULL with err set (and *errnum) on failure. */
+struct vmlab_trace_writer *vmlab_trace_create(const char *path, int fmt,
+                                              const struct vmlab_trace_header *h,
+                                              char *err, size_t errlen);
+int vmlab_trace_write(struct vmlab_trace_writer *w, const struct vmlab_trace_event *ev);
+/* Finish (flush the compressed stream) and close; 0 or -errno.  Safe to
+ * call once; frees w. */
+int vmlab_trace_finish(struct vmlab_trace_writer *w, char *err, size_t errlen);
+uint64_t vmlab_trace_written(const struct vmlab_trace_writer *w);
+
+/* ---- reading: one event at a time, never the whole file ---- */
+struct vmlab_trace_reader;
+struct vmlab_trace_reader *vmlab_trace_open(const char *path, int fmt, char *err, size_t errlen);
+const struct vmlab_trace_header *vmlab_trace_reader_header(const struct vmlab_trace_reader *r);
+int vmlab_trace_reader_format(const struct vmlab_trace_reader *r);
+/* 1: *ev filled; 0: end; -1: error (vmlab_trace_reader_error says what:
+ * a bad line, a truncated stream). */
+int vmlab_trace_next(struct vmlab_trace_reader *r, struct vmlab_trace_event *ev);
+const char *vmlab_trace_reader_error(const struct vmlab_trace_reader *r);
+void vmlab_trace_close(struct vmlab_trace_reader *r);
+
+/* Every page of a trace file into a malloc'ed array. 0 or -errno. */
+int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *n,
+                           char *err, size_t errlen);
+#endif
