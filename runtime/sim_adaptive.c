@@ -147,6 +147,7 @@ static void lirs_prune(struct links *s, uint32_t S, uint8_t *f)
 /* The bottom LIR page of S becomes a resident HIR page at the end of Q. */
 static void lirs_demote(struct links *s, uint32_t S, struct links *q, uint32_t Q, uint8_t *f)
 {
+    lirs_prune(s, S, f); /* before any LIR page existed the bottom may be HIR */
     uint32_t y = l_tail(s, S);
     if (y == S)
         return;

@@ -39,6 +39,7 @@ struct pmap {
     uint64_t *key;
     uint32_t *val;
     size_t cap, n;
+    uint64_t seed;       /* the hash is hash64(page ^ seed) */
 };
 static int pmap_init(struct pmap *t, size_t cap)
 {
@@ -62,13 +63,14 @@ static inline size_t pmap_slot(const struct pmap *t, uint64_t p, uint64_t h)
 static int pmap_grow(struct pmap *t)
 {
     struct pmap g;
+    g.seed = t->seed;
     if (pmap_init(&g, t->cap * 2)) {
         pmap_free(&g);
         return -1;
     }
     for (size_t i = 0; i < t->cap; i++)
         if (t->key[i]) {
-            size_t j = pmap_slot(&g, t->key[i] - 1, hash64(t->key[i] - 1));
+            size_t j = pmap_slot(&g, t->key[i] - 1, hash64((t->key[i] - 1) ^ t->seed));
             g.key[j] = t->key[i], g.val[j] = t->val[i];
         }
     g.n = t->n;
@@ -238,6 +240,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
         return free(filter), -EINVAL;
     while (hcap < 4 * hot)
         hcap <<= 1;
+    hs.seed = ps.seed = seed;
     if (!filter || pmap_init(&hs, hcap) || pmap_init(&ps, 1u << 12) ||
         (hot && find_hot(pages, n, hot, seed, &hs, filter)))
         goto out;
