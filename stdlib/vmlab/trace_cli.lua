@@ -41,7 +41,8 @@ end
 local function split(s, conv)
   local out = {}
   for w in s:gmatch("[^,%s]+") do
-    local v = conv and conv(w) or w
+    local v = w
+    if conv then v = conv(w) end
     if v == nil then return nil, w end
     out[#out + 1] = v
   end
