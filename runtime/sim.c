@@ -82,14 +82,12 @@ static inline uint64_t mix(uint64_t x)
 
 int64_t vmlab_sim_dense(const uint64_t *pages, size_t n, uint32_t *ids, uint64_t **orig)
 {
-    size_t cap = 1024, mask, m = 0;
+    size_t cap = 1 << 16, mask, m = 0;
     uint64_t *keys;
     uint32_t *vals;
     uint64_t *o = NULL;
     size_t ocap = 0;
 
-    while (cap < 2 * (n < (1u << 26) ? n : (1u << 26)))
-        cap <<= 1;
     keys = malloc(cap * sizeof *keys);
     vals = malloc(cap * sizeof *vals);
     if (!keys || !vals)
@@ -99,6 +97,11 @@ int64_t vmlab_sim_dense(const uint64_t *pages, size_t n, uint32_t *ids, uint64_t
     for (size_t i = 0; i < n; i++) {
         uint64_t p = pages[i];
         size_t h = mix(p) & mask;
+        if (i + 8 < n) { /* the table is bigger than the caches: fetch ahead */
+            size_t ah = mix(pages[i + 8]) & mask;
+            __builtin_prefetch(&keys[ah]);
+            __builtin_prefetch(&vals[ah]);
+        }
         while (vals[h] != UINT32_MAX && keys[h] != p)
             h = (h + 1) & mask;
         if (vals[h] == UINT32_MAX) {
