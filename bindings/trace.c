@@ -561,6 +561,108 @@ static int l_convert(lua_State *L)
     return 1;
 }
 
+/* ---- tracing segments: trace.start{...} -> tracer ---- */
+#define TRACER_MT "vmlab.trace.tracer"
+
+struct ltracer {
+    struct vmlab_tracer *t;
+    char output[512];
+};
+
+static int tracer_stop(lua_State *L)
+{
+    struct ltracer *lt = luaL_checkudata(L, 1, TRACER_MT);
+    char err[300] = "";
+    uint64_t ev = 0, dropped = 0;
+    if (!lt->t) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    vmlab_tracer_counts(lt->t, &ev, &dropped);
+    int r = vmlab_tracer_stop(lt->t, err, sizeof err);
+    lt->t = NULL;
+    if (r)
+        return vmlab_pushfail(L, -r, "tracer:stop(%s): %s", lt->output, err);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)ev);
+    lua_setfield(L, -2, "events");
+    lua_pushinteger(L, (lua_Integer)dropped);
+    lua_setfield(L, -2, "dropped");
+    lua_pushstring(L, lt->output);
+    lua_setfield(L, -2, "output");
+    return 1;
+}
+
+static int tracer_gc(lua_State *L)
+{
+    tracer_stop(L);
+    return 0;
+}
+
+static int tracer_counts(lua_State *L)
+{
+    struct ltracer *lt = luaL_checkudata(L, 1, TRACER_MT);
+    uint64_t ev = 0, dropped = 0;
+    if (lt->t)
+        vmlab_tracer_counts(lt->t, &ev, &dropped);
+    lua_pushinteger(L, (lua_Integer)ev);
+    lua_pushinteger(L, (lua_Integer)dropped);
+    return 2;
+}
+
+static int tracer_tostring(lua_State *L)
+{
+    struct ltracer *lt = luaL_checkudata(L, 1, TRACER_MT);
+    lua_pushfstring(L, "vmlab.trace.tracer (%s, %s)", lt->output, lt->t ? "running" : "stopped");
+    return 1;
+}
+
+/* start{targets={seg,...}, interval="500ms", window=1, output="x.trace", buffer=} */
+static int l_start(lua_State *L)
+{
+    static const char *const valid[] = {"targets", "interval", "window", "output", "buffer", NULL};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "trace.start", valid);
+    struct vmlab_tracer_opts o = {0};
+    o.interval = vmlab_optfield_time(L, 1, "interval", 0.5);
+    if (o.interval != 0 && o.interval < 0.001)
+        luaL_error(L, "trace.start: interval must be 0 (exact) or at least 1ms");
+    lua_Integer win = vmlab_optfield_int(L, 1, "window", 1);
+    if (win < 1 || win > 1 << 20)
+        luaL_error(L, "trace.start: window must be between 1 and 1048576 pages");
+    o.window = (size_t)win;
+    o.buffer = (size_t)vmlab_optfield_int(L, 1, "buffer", 0);
+    o.output = vmlab_optfield_string(L, 1, "output", NULL);
+    if (!o.output)
+        luaL_error(L, "trace.start: option 'output' (the trace file) is required");
+    if (lua_getfield(L, 1, "targets") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
+        luaL_error(L, "trace.start: targets must be an array of segments");
+    o.nsegs = lua_rawlen(L, -1);
+    o.segs = scratch(L, o.nsegs * sizeof *o.segs);
+    for (size_t i = 0; i < o.nsegs; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i + 1);
+        /* vmlab.seg's userdata starts with its struct vmlab_seg pointer */
+        struct vmlab_seg **sp = luaL_testudata(L, -1, "vmlab.seg");
+        if (!sp || !*sp)
+            luaL_error(L, "trace.start: target %d is not an open segment", (int)i + 1);
+        o.segs[i] = *sp;
+        lua_pop(L, 1);
+    }
+    struct ltracer *lt = lua_newuserdatauv(L, sizeof *lt, 1);
+    lt->t = NULL;
+    snprintf(lt->output, sizeof lt->output, "%s", o.output);
+    luaL_setmetatable(L, TRACER_MT);
+    lua_pushvalue(L, -3);               /* keep the segments alive with the tracer */
+    lua_setiuservalue(L, -2, 1);
+    char err[300] = "";
+    int r = vmlab_tracer_start(&o, &lt->t, err, sizeof err);
+    if (r == -EINVAL)
+        luaL_error(L, "%s", err);
+    if (r)
+        return vmlab_pushfail(L, -r, "trace.start(%s): %s", o.output, err);
+    return 1;
+}
+
 static int l_main(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -585,9 +687,14 @@ int luaopen_vmlab_trace(lua_State *L)
     static const luaL_Reg fns[] = {
         {"policies", l_policies}, {"simulate", l_simulate}, {"mrc", l_mrc},
         {"events", l_events}, {"header", l_header}, {"writer", l_writer},
-        {"convert", l_convert}, {"main", l_main}, {NULL, NULL}};
+        {"convert", l_convert}, {"start", l_start}, {"main", l_main}, {NULL, NULL}};
     vmlab_newclass(L, READER_MT, rmeth, rmeta);
     vmlab_newclass(L, WRITER_MT, wmeth, wmeta);
+    static const luaL_Reg tmeth[] = {{"stop", tracer_stop}, {"close", tracer_stop},
+                                     {"counts", tracer_counts}, {NULL, NULL}};
+    static const luaL_Reg tmeta[] = {{"__close", tracer_gc}, {"__gc", tracer_gc},
+                                     {"__tostring", tracer_tostring}, {NULL, NULL}};
+    vmlab_newclass(L, TRACER_MT, tmeth, tmeta);
     luaL_newlib(L, fns);
     return 1;
 }

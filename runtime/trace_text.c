@@ -237,3 +237,4 @@ int trace_text_next(struct vmlab_trace_reader *r, struct vmlab_trace_event *ev)
         return -1;
     }
 }
+

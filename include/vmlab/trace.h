@@ -68,3 +68,29 @@ void vmlab_trace_close(struct vmlab_trace_reader *r);
 int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *n,
                            char *err, size_t errlen);
 #endif
+
+/* ---- tracing segments in this process (runtime/trace_seg.c) ----
+ * vmtrace's method in user space: every `interval` seconds every page of
+ * the traced segments is revoked (PROT_NONE), and the first access to
+ * each page after that is logged (a read fault grants read, a later write
+ * fault grants write: a read then a write is two events; a first access
+ * that writes logs a read and a write).  interval 0: the exact reference
+ * string, only the `window` most recently touched pages stay accessible.
+ * A fault the tracer did not cause (outside its segments, a write to a
+ * read-only segment) goes on to the runtime's guards. */
+struct vmlab_seg;
+struct vmlab_tracer;
+struct vmlab_tracer_opts {
+    struct vmlab_seg **segs;
+    size_t nsegs;
+    double interval;        /* seconds; 0 = exact */
+    size_t window;          /* pages kept accessible when interval is 0 */
+    const char *output;     /* trace file (format from the suffix) */
+    size_t buffer;          /* events buffered between drains (0: 1M) */
+};
+int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **out,
+                       char *err, size_t errlen);
+/* Events so far, and events dropped (buffer full). */
+void vmlab_tracer_counts(const struct vmlab_tracer *t, uint64_t *events, uint64_t *dropped);
+/* Stop: restore the protections, drain, finish the file, free t. */
+int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen);
