@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define READER_MT "vmlab.trace.reader"
 #define WRITER_MT "vmlab.trace.writer"
@@ -663,6 +664,50 @@ static int l_start(lua_State *L)
     return 1;
 }
 
+/* lackey{command={...}, output=, instructions=true, valgrind=} ->
+ * {references=, events=, exit=|signal=} */
+static int l_lackey(lua_State *L)
+{
+    static const char *const valid[] = {"command", "output", "instructions", "valgrind", NULL};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    vmlab_checkopts(L, 1, "trace.lackey", valid);
+    struct vmlab_lackey_opts o = {0};
+    o.output = vmlab_optfield_string(L, 1, "output", NULL);
+    o.valgrind = vmlab_optfield_string(L, 1, "valgrind", NULL);
+    o.no_instr = !vmlab_optfield_bool(L, 1, "instructions", 1);
+    if (lua_getfield(L, 1, "command") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
+        luaL_error(L, "trace.lackey: command must be an array {program, args...}");
+    size_t n = lua_rawlen(L, -1);
+    char **argv = scratch(L, (n + 1) * sizeof *argv);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i + 1);
+        if (!lua_isstring(L, -1))
+            luaL_error(L, "trace.lackey: command word %d is not a string", (int)i + 1);
+        argv[i] = (char *)lua_tostring(L, -1);
+        lua_rawseti(L, -3, (lua_Integer)i + 1); /* keep the string alive in the table */
+    }
+    argv[n] = NULL;
+    o.argv = argv;
+    struct vmlab_lackey_result res;
+    char err[300] = "";
+    int r = vmlab_trace_lackey(&o, &res, err, sizeof err);
+    if (r)
+        return vmlab_pushfail(L, -r, "trace.lackey(%s): %s", argv[0], err);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)res.references);
+    lua_setfield(L, -2, "references");
+    lua_pushinteger(L, (lua_Integer)res.events);
+    lua_setfield(L, -2, "events");
+    if (WIFEXITED(res.status)) {
+        lua_pushinteger(L, WEXITSTATUS(res.status));
+        lua_setfield(L, -2, "exit");
+    } else if (WIFSIGNALED(res.status)) {
+        lua_pushinteger(L, WTERMSIG(res.status));
+        lua_setfield(L, -2, "signal");
+    }
+    return 1;
+}
+
 static int l_main(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -687,7 +732,7 @@ int luaopen_vmlab_trace(lua_State *L)
     static const luaL_Reg fns[] = {
         {"policies", l_policies}, {"simulate", l_simulate}, {"mrc", l_mrc},
         {"events", l_events}, {"header", l_header}, {"writer", l_writer},
-        {"convert", l_convert}, {"start", l_start}, {"main", l_main}, {NULL, NULL}};
+        {"convert", l_convert}, {"start", l_start}, {"lackey", l_lackey}, {"main", l_main}, {NULL, NULL}};
     vmlab_newclass(L, READER_MT, rmeth, rmeta);
     vmlab_newclass(L, WRITER_MT, wmeth, wmeta);
     static const luaL_Reg tmeth[] = {{"stop", tracer_stop}, {"close", tracer_stop},

@@ -94,3 +94,27 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
 void vmlab_tracer_counts(const struct vmlab_tracer *t, uint64_t *events, uint64_t *dropped);
 /* Stop: restore the protections, drain, finish the file, free t. */
 int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen);
+
+/* ---- tracing a command under valgrind's lackey (runtime/trace_lackey.c) ----
+ * valgrind --tool=lackey --trace-mem=yes streams every load, store, modify
+ * and instruction fetch through a pipe; each is collapsed to its page as
+ * it arrives (consecutive references to one page with one kind are one
+ * event), so nothing is held in memory.  Time is virtual: the index of the
+ * reference in lackey's stream.  A modify (M) is a read then a write. */
+struct vmlab_lackey_opts {
+    char *const *argv;       /* the command */
+    const char *output;      /* trace file (NULL: count only, for baselines) */
+    const char *valgrind;    /* NULL: "valgrind" from PATH */
+    int no_instr;            /* leave instruction fetches out */
+    size_t page_size;        /* 0: vmlab_pagesize() */
+};
+struct vmlab_lackey_result {
+    uint64_t references, events;
+    int status;              /* the command's wait status */
+};
+int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
+                       char *err, size_t errlen);
+/* Parse lackey's text from fd and count or write it (the streaming half,
+ * for tests and for input saved with --log-file). */
+int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,
+                          uint32_t tid, struct vmlab_lackey_result *res);

@@ -134,6 +134,26 @@ local function policies()
   return 0
 end
 
+-- vmlab trace [-o FILE] [--no-instr] -- cmd args
+local function command(args)
+  local o, i = { output = "vmlab.trace" }, 1
+  while i <= #args and args[i] ~= "--" do
+    local a = args[i]
+    if a == "-o" or a == "--output" then
+      if not args[i + 1] then return fail(a .. " needs a file") end
+      o.output = args[i + 1]; i = i + 2
+    elseif a == "--no-instr" then o.no_instr = true; i = i + 1
+    else return fail("unknown option or subcommand '" .. a .. "' (see vmlab trace -h)") end
+  end
+  if args[i] ~= "--" or not args[i + 1] then return fail("give the command after --: vmlab trace -o FILE -- cmd args") end
+  local cmd = table.move(args, i + 1, #args, 1, {})
+  local r, err = require("vmlab.trace").lackey { command = cmd, output = o.output, instructions = not o.no_instr }
+  if not r then return fail(err) end
+  io.stderr:write(string.format("vmlab trace: %d references, %d page events to %s\n", r.references, r.events, o.output))
+  if r.signal then return 128 + r.signal end
+  return r.exit or 0
+end
+
 function M.main(...)
   local args = { ... }
   local cmd = args[1]
@@ -147,7 +167,7 @@ function M.main(...)
   if cmd == "print" then return printev(args) end
   if cmd == "policies" then return policies() end
   if cmd == "plot" then return require("vmlab.trace_plot").main(table.unpack(args, 2)) end
-  return require("vmlab.trace_cmd").main(...)
+  return command(args)
 end
 
 return M
