@@ -708,6 +708,71 @@ static int l_lackey(lua_State *L)
     return 1;
 }
 
+/* oracle(path, {sample=, scale=, format=}) -> function(addr, time_us) ->
+ * accessed (in the sampling interval ending at time_us), and the span
+ * {start=, ["end"]=, duration_us=} of the trace */
+#define INDEX_MT "vmlab.trace.index"
+
+static int index_gc(lua_State *L)
+{
+    struct vmlab_trace_index **ix = luaL_checkudata(L, 1, INDEX_MT);
+    vmlab_trace_index_free(*ix);
+    *ix = NULL;
+    return 0;
+}
+
+static int index_tostring(lua_State *L)
+{
+    lua_pushstring(L, "vmlab.trace.index");
+    return 1;
+}
+
+static int oracle_call(lua_State *L)
+{
+    struct vmlab_trace_index **ix = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer window = lua_tointeger(L, lua_upvalueindex(2));
+    lua_Integer addr = luaL_checkinteger(L, 1), t = luaL_checkinteger(L, 2);
+    if (!*ix)
+        return luaL_error(L, "the trace oracle is closed");
+    lua_pushboolean(L, vmlab_trace_index_accessed(*ix, (uint64_t)addr, (uint64_t)t, (uint64_t)window));
+    return 1;
+}
+
+static int l_oracle(lua_State *L)
+{
+    static const char *const valid[] = {"sample", "scale", "format", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    vmlab_checkopts(L, 2, "trace.oracle", valid);
+    double sample = vmlab_optfield_time(L, 2, "sample", 0.005);
+    double scale = lua_istable(L, 2) ? (lua_getfield(L, 2, "scale"), luaL_optnumber(L, -1, 1.0)) : 1.0;
+    int fmt = vmlab_trace_format_find(vmlab_optfield_string(L, 2, "format", "auto"));
+    if (fmt < 0)
+        return luaL_error(L, "trace.oracle: unknown format");
+    if (!(sample > 0) || !(scale > 0))
+        return luaL_error(L, "trace.oracle: sample and scale must be above 0");
+    struct vmlab_trace_index **ix = lua_newuserdatauv(L, sizeof *ix, 0);
+    *ix = NULL;
+    luaL_setmetatable(L, INDEX_MT);
+    char err[300] = "";
+    int r = vmlab_trace_index_build(path, fmt, scale, ix, err, sizeof err);
+    if (r == -EINVAL)
+        return luaL_error(L, "trace.oracle: %s", err);
+    if (r)
+        return vmlab_pushfail(L, -r, "trace.oracle(%s): %s", path, err);
+    uint64_t lo, hi, end;
+    vmlab_trace_index_span(*ix, &lo, &hi, &end);
+    lua_pushinteger(L, (lua_Integer)(sample * 1e6 + 0.5));
+    lua_pushcclosure(L, oracle_call, 2);        /* fn */
+    lua_createtable(L, 0, 3);                   /* fn span */
+    lua_pushinteger(L, (lua_Integer)lo);
+    lua_setfield(L, -2, "start");
+    lua_pushinteger(L, (lua_Integer)hi);
+    lua_setfield(L, -2, "end");
+    lua_pushinteger(L, (lua_Integer)end);
+    lua_setfield(L, -2, "duration_us");
+    return 2;
+}
+
 static int l_main(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -732,7 +797,7 @@ int luaopen_vmlab_trace(lua_State *L)
     static const luaL_Reg fns[] = {
         {"policies", l_policies}, {"simulate", l_simulate}, {"mrc", l_mrc},
         {"events", l_events}, {"header", l_header}, {"writer", l_writer},
-        {"convert", l_convert}, {"start", l_start}, {"lackey", l_lackey}, {"main", l_main}, {NULL, NULL}};
+        {"convert", l_convert}, {"start", l_start}, {"lackey", l_lackey}, {"oracle", l_oracle}, {"main", l_main}, {NULL, NULL}};
     vmlab_newclass(L, READER_MT, rmeth, rmeta);
     vmlab_newclass(L, WRITER_MT, wmeth, wmeta);
     static const luaL_Reg tmeth[] = {{"stop", tracer_stop}, {"close", tracer_stop},
@@ -740,6 +805,9 @@ int luaopen_vmlab_trace(lua_State *L)
     static const luaL_Reg tmeta[] = {{"__close", tracer_gc}, {"__gc", tracer_gc},
                                      {"__tostring", tracer_tostring}, {NULL, NULL}};
     vmlab_newclass(L, TRACER_MT, tmeth, tmeta);
+    static const luaL_Reg imeta[] = {{"__gc", index_gc}, {"__close", index_gc},
+                                     {"__tostring", index_tostring}, {NULL, NULL}};
+    vmlab_newclass(L, INDEX_MT, NULL, imeta);
     luaL_newlib(L, fns);
     return 1;
 }

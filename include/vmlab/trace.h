@@ -118,3 +118,18 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
  * for tests and for input saved with --log-file). */
 int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,
                           uint32_t tid, struct vmlab_lackey_result *res);
+
+/* ---- a trace as the replay sampler's oracle (runtime/trace_oracle.c) ----
+ * Every access time of every page, sorted, so that "was the page holding
+ * addr accessed in (t - window, t]" is two binary searches.  Times are in
+ * microseconds: the trace's unit converted, or for virtual time `us_per_ref`
+ * microseconds per reference. */
+struct vmlab_trace_index;
+int vmlab_trace_index_build(const char *path, int fmt, double us_per_ref,
+                            struct vmlab_trace_index **out, char *err, size_t errlen);
+int vmlab_trace_index_accessed(const struct vmlab_trace_index *ix, uint64_t addr,
+                               uint64_t t_us, uint64_t window_us);
+/* The address range the trace covers (for monitor targets), its duration. */
+void vmlab_trace_index_span(const struct vmlab_trace_index *ix, uint64_t *lo, uint64_t *hi,
+                            uint64_t *end_us);
+void vmlab_trace_index_free(struct vmlab_trace_index *ix);
