@@ -133,3 +133,35 @@ int vmlab_trace_index_accessed(const struct vmlab_trace_index *ix, uint64_t addr
 void vmlab_trace_index_span(const struct vmlab_trace_index *ix, uint64_t *lo, uint64_t *hi,
                             uint64_t *end_us);
 void vmlab_trace_index_free(struct vmlab_trace_index *ix);
+
+/* ---- analyses for plots (runtime/trace_analyze.c) ---- */
+struct vmlab_addrplot;
+/* Read the trace twice: the distinct pages grouped in bands (a gap of
+ * more than `gap_pages` starts a new band; the header's targets name
+ * them), then every event into cells[rows x cols] by time and by rank of
+ * its page within the distinct pages (an address axis without the holes).
+ * Fills p (cells and bands malloc'ed: vmlab_trace_addrplot_free). */
+int vmlab_trace_addrplot(const char *path, int fmt, size_t rows, size_t cols, uint64_t gap_pages,
+                         struct vmlab_addrplot *p, char *err, size_t errlen);
+void vmlab_trace_addrplot_free(struct vmlab_addrplot *p);
+/* Denning's working set W(t, tau): distinct pages referenced in
+ * (t - tau, t], at `points` times spread over the trace (trace time
+ * units; tau 0: a hundredth of the duration).  t and w malloc'ed. */
+int vmlab_trace_wss(const char *path, int fmt, double tau, size_t points, double **t, double **w,
+                    size_t *n, char *err, size_t errlen);
+
+/* ---- charts of a trace (runtime/trace_charts.c) ---- */
+enum vmlab_trace_chart { VMLAB_CHART_ADDRESS, VMLAB_CHART_WSS, VMLAB_CHART_REUSE, VMLAB_CHART_MRC };
+struct vmlab_trace_plot_opts {
+    int kind;                 /* enum vmlab_trace_chart */
+    const char *output;       /* .png .svg .pdf */
+    int width, height;        /* 0: 1000 x 600 */
+    const char *title;        /* NULL: the file name */
+    double tau;               /* wss: the window in trace time units (0: auto) */
+    uint64_t gap_pages;       /* address: a new band after this gap (0: 4096) */
+    const int *policies;      /* mrc: policies (NULL: lru fifo clock arc linux opt) */
+    size_t npolicies;
+    size_t points;            /* wss and mrc: points (0: 200 / 24) */
+};
+int vmlab_trace_plot(const char *path, int fmt, const struct vmlab_trace_plot_opts *o,
+                     char *err, size_t errlen);

@@ -127,6 +127,19 @@ local function printev(args)
   return 0
 end
 
+local function plot(args)
+  local o, err = parse(args, 2, { ["-i"] = "input", ["-o"] = "output", ["--kind"] = "kind",
+    ["--policy"] = "policy", ["--tau"] = "tau", ["--width"] = "width", ["--height"] = "height",
+    ["--title"] = "title", ["--from"] = "from", ["--gap"] = "gap" })
+  if not o then return fail(err) end
+  if not o.input or not o.output then return fail("plot needs -i FILE -o IMAGE") end
+  local ok, e = require("vmlab.trace").plot(o.input, { output = o.output, kind = o.kind,
+    policies = o.policy and split(o.policy), tau = tonumber(o.tau), width = o.width and int(o.width),
+    height = o.height and int(o.height), title = o.title, format = o.from, gap = o.gap and int(o.gap) })
+  if not ok then return fail(e) end
+  return 0
+end
+
 local function policies()
   for _, p in ipairs(require("vmlab.trace").policies()) do
     print(string.format("%-14s %s", p.name, p.source))
@@ -166,7 +179,7 @@ function M.main(...)
   if cmd == "convert" then return convert(args) end
   if cmd == "print" then return printev(args) end
   if cmd == "policies" then return policies() end
-  if cmd == "plot" then return require("vmlab.trace_plot").main(table.unpack(args, 2)) end
+  if cmd == "plot" then return plot(args) end
   return command(args)
 end
 
