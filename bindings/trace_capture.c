@@ -125,13 +125,14 @@ static int l_start(lua_State *L)
  * {references=, events=, exit=|signal=} */
 static int l_lackey(lua_State *L)
 {
-    static const char *const valid[] = {"command", "output", "instructions", "valgrind", NULL};
+    static const char *const valid[] = {"command", "output", "instructions", "valgrind", "timeout", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     vmlab_checkopts(L, 1, "trace.lackey", valid);
     struct vmlab_lackey_opts o = {0};
     o.output = vmlab_optfield_string(L, 1, "output", NULL);
     o.valgrind = vmlab_optfield_string(L, 1, "valgrind", NULL);
     o.no_instr = !vmlab_optfield_bool(L, 1, "instructions", 1);
+    o.timeout = vmlab_optfield_time(L, 1, "timeout", 0);
     if (lua_getfield(L, 1, "command") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
         luaL_error(L, "trace.lackey: command must be an array {program, args...}");
     size_t n = lua_rawlen(L, -1);
@@ -155,6 +156,10 @@ static int l_lackey(lua_State *L)
     lua_setfield(L, -2, "references");
     lua_pushinteger(L, (lua_Integer)res.events);
     lua_setfield(L, -2, "events");
+    if (res.timed_out) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "timed_out");
+    }
     if (WIFEXITED(res.status)) {
         lua_pushinteger(L, WEXITSTATUS(res.status));
         lua_setfield(L, -2, "exit");

@@ -21,8 +21,17 @@ static inline int hexval(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,
-                          uint32_t tid, struct vmlab_lackey_result *res)
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The parser; with a deadline (> 0) it kills `pid` once it passes (the
+ * pipe then ends and what was read is kept). */
+static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr, uint32_t tid,
+                    struct vmlab_lackey_result *res, double deadline, pid_t pid)
 {
     enum { BUF = 1 << 17 };
     char *buf = malloc(BUF + 1);
@@ -87,6 +96,10 @@ int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size
         }
         if (got == 0)
             break;
+        if (deadline > 0 && !res->timed_out && mono() > deadline) {
+            kill(pid, SIGKILL);
+            res->timed_out = 1;
+        }
         if (got < BUF / 8) {
             /* valgrind writes one line per write(): let lines pile up in
              * the pipe instead of being woken for each */
@@ -102,6 +115,13 @@ out:
     free(buf);
     res->references = refs, res->events = events;
     return rc;
+}
+
+int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,
+                          uint32_t tid, struct vmlab_lackey_result *res)
+{
+    memset(res, 0, sizeof *res);
+    return parse_fd(fd, w, page_size, no_instr, tid, res, 0, 0);
 }
 
 int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
@@ -164,7 +184,8 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
             return -EIO;
         }
     }
-    int rc = vmlab_trace_lackey_fd(pfd[0], w, psz, o->no_instr, (uint32_t)pid, res);
+    int rc = parse_fd(pfd[0], w, psz, o->no_instr, (uint32_t)pid, res,
+                      o->timeout > 0 ? mono() + o->timeout : 0, pid);
     close(pfd[0]);
     if (rc) {
         kill(pid, SIGKILL);

@@ -107,10 +107,12 @@ struct vmlab_lackey_opts {
     const char *valgrind;    /* NULL: "valgrind" from PATH */
     int no_instr;            /* leave instruction fetches out */
     size_t page_size;        /* 0: vmlab_pagesize() */
+    double timeout;          /* seconds; > 0: kill the command then, keep the trace so far */
 };
 struct vmlab_lackey_result {
     uint64_t references, events;
     int status;              /* the command's wait status */
+    int timed_out;
 };
 int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
                        char *err, size_t errlen);

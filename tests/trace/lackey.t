@@ -30,6 +30,12 @@ local f = trace.lackey { command = { "sh", "-c", "exit 3" }, output = dir .. "/u
 tap.is(f.exit, 3, "the command's exit status is kept")
 local ni = trace.lackey { command = { "/bin/true" }, instructions = false }
 tap.cmp_ok(ni.references, "<", r.references, "without instruction fetches: fewer references")
+local loop = trace.lackey { command = { "sh", "-c", "while :; do :; done" }, output = dir .. "/l.trace", timeout = "2s" }
+tap.ok(loop.timed_out, "a timeout stops the command")
+tap.is(loop.signal, 9, "killed")
+local k = 0
+for _ in trace.events(dir .. "/l.trace") do k = k + 1 end
+tap.ok(k > 0 and k == loop.events, "and the trace so far is complete: " .. k .. " events")
 tap.error_like(function() trace.lackey { command = {} } end, "command must be", "an empty command")
 
 local _, _, code = os.execute(vm .. " trace -o " .. dir .. "/c.trace -- sh -c 'exit 5' 2>/dev/null")
