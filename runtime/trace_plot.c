@@ -270,6 +270,8 @@ static void draw_addr(cairo_t *cr, const void *arg, int w, int h)
         text(cr, ml + pw * i / 4.0, mt + ph + 16, buf, 0.5);
     }
     text(cr, ml + pw / 2, h - 12, p->xlabel ? p->xlabel : "time", 0.5);
+    cx.cairo_set_source_rgb(cr, col[3][0], col[3][1], col[3][2]);
+    text(cr, w - mr - 120, 22, "both", 0);
     cx.cairo_set_source_rgb(cr, col[1][0], col[1][1], col[1][2]);
     text(cr, w - mr - 80, 22, "read", 0);
     cx.cairo_set_source_rgb(cr, col[2][0], col[2][1], col[2][2]);
