@@ -45,32 +45,41 @@ void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, 
 /* ---- exact LRU ----
  * Every page's last reference is one set bit in a bitmap of times; the
  * LRU stack distance of a reference is 1 + the number of set bits after
- * the page's previous one.  A Fenwick tree counts bits per 512-bit block
- * (so it stays in L1 for a million pages), popcount does the rest of the
- * block.  Times run out at T = 2 x pages (at least); then the live bits are
- * renumbered in order (compaction, O(T) every T - live references). */
-#define BLK_BITS 512
+ * the page's previous one.  Counts per 512-bit block (u16) and per 64
+ * blocks (u32) make that a short sum: the rest of the word and block by
+ * popcount, then block counts, then superblock counts, and only up to the
+ * newest time (nothing is set beyond it), so the hot pages, whose last
+ * time is near the end, cost a few words.  Updates are two increments, not
+ * a tree walk.  Times run out at T = 2 x pages (at least); then the live
+ * bits are renumbered in order (compaction, O(T) every T - live refs). */
+#define BLK_BITS 512                 /* level 0: a block of 8 words */
 #define BLK_WORDS (BLK_BITS / 64)
+#define FAN 16                       /* blocks per group, groups per supergroup */
+#define GRP_BITS (BLK_BITS * FAN)
+#define SUP_BITS (GRP_BITS * FAN)
 
 struct sd {
     uint64_t *bits;
-    uint32_t *fen;      /* 1-based Fenwick tree over blocks */
+    uint16_t *bcnt;     /* set bits per block */
+    uint16_t *gcnt;     /* per group of FAN blocks */
+    uint32_t *scnt;     /* per supergroup of FAN groups */
     uint32_t *owner;    /* page at each time */
-    size_t T, nb, now, live;
+    size_t T, nb, ng, ns, now, live;
 };
 
 static int sd_init(struct sd *s, size_t pages)
 {
-    size_t T = 2 * pages + BLK_BITS;
-    if (T < (1u << 16))
-        T = 1u << 16;
-    T = (T + BLK_BITS - 1) / BLK_BITS * BLK_BITS;
-    s->T = T, s->nb = T / BLK_BITS, s->now = 0, s->live = 0;
+    size_t T = 2 * pages + SUP_BITS;
+    T = (T + SUP_BITS - 1) / SUP_BITS * SUP_BITS;
+    s->T = T, s->nb = T / BLK_BITS, s->ng = T / GRP_BITS, s->ns = T / SUP_BITS;
+    s->now = 0, s->live = 0;
     s->bits = calloc(T / 64, sizeof *s->bits);
-    s->fen = calloc(s->nb + 1, sizeof *s->fen);
+    s->bcnt = calloc(s->nb, sizeof *s->bcnt);
+    s->gcnt = calloc(s->ng, sizeof *s->gcnt);
+    s->scnt = calloc(s->ns, sizeof *s->scnt);
     s->owner = malloc(T * sizeof *s->owner);
-    if (!s->bits || !s->fen || !s->owner) {
-        free(s->bits), free(s->fen), free(s->owner);
+    if (!s->bits || !s->bcnt || !s->gcnt || !s->scnt || !s->owner) {
+        free(s->bits), free(s->bcnt), free(s->gcnt), free(s->scnt), free(s->owner);
         return -1;
     }
     return 0;
@@ -78,34 +87,42 @@ static int sd_init(struct sd *s, size_t pages)
 
 static void sd_free(struct sd *s)
 {
-    free(s->bits), free(s->fen), free(s->owner);
+    free(s->bits), free(s->bcnt), free(s->gcnt), free(s->scnt), free(s->owner);
 }
 
-static inline void fen_add(uint32_t *fen, size_t nb, size_t b, int32_t v)
+static inline void sd_add(struct sd *s, size_t t, int v)
 {
-    for (size_t i = b + 1; i <= nb; i += i & -i)
-        fen[i] += (uint32_t)v;
+    s->bcnt[t / BLK_BITS] = (uint16_t)(s->bcnt[t / BLK_BITS] + v);
+    s->gcnt[t / GRP_BITS] = (uint16_t)(s->gcnt[t / GRP_BITS] + v);
+    s->scnt[t / SUP_BITS] = (uint32_t)(s->scnt[t / SUP_BITS] + (uint32_t)v);
 }
 
-/* Set bits strictly before block b. */
-static inline uint32_t fen_prefix(const uint32_t *fen, size_t b)
+/* Set bits at times after p (p < now): the rest of p's word and block by
+ * popcount, then the rest of its group, supergroup, and the supergroups
+ * up to the newest time (nothing is set beyond it). */
+static inline size_t sd_after(const struct sd *s, size_t p)
 {
-    uint32_t s = 0;
-    for (size_t i = b; i > 0; i -= i & -i)
-        s += fen[i];
-    return s;
-}
-
-/* Set bits at times <= p. */
-static inline size_t sd_rank(const struct sd *s, size_t p)
-{
-    size_t b = p / BLK_BITS, w = p / 64, w0 = b * BLK_WORDS;
-    size_t r = fen_prefix(s->fen, b);
-    for (size_t i = w0; i < w; i++)
-        r += (size_t)__builtin_popcountll(s->bits[i]);
+    size_t last = s->now - 1;
+    size_t w = p / 64, b = p / BLK_BITS, g = p / GRP_BITS, sg = p / SUP_BITS;
     unsigned bit = p % 64;
-    uint64_t mask = bit == 63 ? ~0ULL : (2ULL << bit) - 1;
-    return r + (size_t)__builtin_popcountll(s->bits[w] & mask);
+    size_t lw = last / 64, lb = last / BLK_BITS, lg = last / GRP_BITS, ls = last / SUP_BITS;
+    size_t r = (size_t)__builtin_popcountll(bit == 63 ? 0 : s->bits[w] >> (bit + 1));
+    size_t e = b == lb ? lw + 1 : (b + 1) * BLK_WORDS;
+    for (size_t i = w + 1; i < e; i++)
+        r += (size_t)__builtin_popcountll(s->bits[i]);
+    if (b == lb)
+        return r;
+    e = g == lg ? lb + 1 : (g + 1) * FAN;
+    for (size_t i = b + 1; i < e; i++)
+        r += s->bcnt[i];
+    if (g == lg)
+        return r;
+    e = sg == ls ? lg + 1 : (sg + 1) * FAN;
+    for (size_t i = g + 1; i < e; i++)
+        r += s->gcnt[i];
+    for (size_t i = sg + 1; i <= ls; i++)
+        r += s->scnt[i];
+    return r;
 }
 
 /* Renumber the live times 0..live-1 in order; last[] follows. */
@@ -123,33 +140,42 @@ static void sd_compact(struct sd *s, uint32_t *last)
         }
     }
     memset(s->bits, 0, s->T / 8);
-    for (size_t p = 0; p < k; p++)
+    memset(s->bcnt, 0, s->nb * sizeof *s->bcnt);
+    memset(s->gcnt, 0, s->ng * sizeof *s->gcnt);
+    memset(s->scnt, 0, s->ns * sizeof *s->scnt);
+    for (size_t p = 0; p < k; p++) {
         s->bits[p / 64] |= 1ULL << (p % 64);
-    memset(s->fen, 0, (s->nb + 1) * sizeof *s->fen);
-    for (size_t b = 0; b < s->nb; b++) { /* O(nb) Fenwick build */
-        size_t cnt = 0;
-        for (size_t i = 0; i < BLK_WORDS; i++)
-            cnt += (size_t)__builtin_popcountll(s->bits[b * BLK_WORDS + i]);
-        s->fen[b + 1] += (uint32_t)cnt;
-        size_t up = (b + 1) + ((b + 1) & -(b + 1));
-        if (up <= s->nb)
-            s->fen[up] += s->fen[b + 1];
+        sd_add(s, p, 1);
     }
     s->now = k;
 }
 
+/* Built twice, with and without the popcnt instruction (the build targets
+ * plain x86-64, where popcount is a library call); the loader picks. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define POPCNT_CLONES
+#endif
+
+POPCNT_CLONES
 int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out)
 {
     struct sd s;
     uint32_t *last = malloc(((size_t)m + 1) * sizeof *last);
-    uint64_t *hist = calloc((size_t)m + 2, sizeof *hist), cold = 0;
+    uint32_t *hist = calloc((size_t)m + 2, sizeof *hist);
+    uint64_t cold = 0;
 
     memset(out, 0, sizeof *out);
-    if (!last || !hist || sd_init(&s, m)) {
+    if (!last || !hist || n >= UINT32_MAX || sd_init(&s, m)) {
         free(last), free(hist);
         return -ENOMEM;
     }
     memset(last, 0xff, ((size_t)m + 1) * sizeof *last);
+    /* the histogram is as big as the pages and hit at random: each count
+     * is prefetched and added PEND references later */
+    enum { PEND = 8 };
+    size_t pend[PEND] = {0};
     for (size_t i = 0; i < n; i++) {
         uint32_t x = ids[i];
         if (i + 16 < n)
@@ -161,16 +187,22 @@ int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *o
             cold++;
             s.live++;
         } else {
-            hist[s.live - sd_rank(&s, p) + 1]++;
+            size_t d = sd_after(&s, p) + 1, slot = i % PEND;
+            __builtin_prefetch(&hist[d], 1);
+            hist[pend[slot]]++;
+            pend[slot] = d;
             s.bits[p / 64] &= ~(1ULL << (p % 64));
-            fen_add(s.fen, s.nb, p / BLK_BITS, -1);
+            sd_add(&s, p, -1);
         }
         size_t t = s.now++;
         s.bits[t / 64] |= 1ULL << (t % 64);
-        fen_add(s.fen, s.nb, t / BLK_BITS, 1);
+        sd_add(&s, t, 1);
         s.owner[t] = x;
         last[x] = (uint32_t)t;
     }
+    for (size_t k = 0; k < PEND; k++)
+        hist[pend[k]]++;
+    hist[0] = 0; /* the pending slots start at 0, which counts nothing */
     sd_free(&s);
     free(last);
     out->hist = malloc(((size_t)m + 2) * sizeof *out->hist);
