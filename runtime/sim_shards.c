@@ -220,6 +220,10 @@ static int find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
     return 0;
 }
 
+/* With and without the popcnt instruction, as vmlab_mrc_lru. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
 int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_opts *o,
                      struct vmlab_mrc *out)
 {

@@ -3,7 +3,8 @@
  *   "VMTRACE\0"  u32 version (1)  u32 page_size  u32 time_unit_ns
  *   u32 ntargets, then per target: u64 start, length, inode, offset,
  *   u8 name length, the name bytes
- *   then one zlib stream of events, each:
+ *   then one zlib stream of events (written at zlib's fastest level: traces
+ *   are written while the traced program runs), each:
  *     u8 flags (bit 0 write, bit 1 tid follows, bit 2 target follows),
  *     varint zigzag(time - previous time), varint zigzag(page - previous
  *     page), [varint tid], [varint target]
@@ -183,7 +184,7 @@ struct vmlab_trace_writer *vmlab_trace_create(const char *path, int fmt,
         fwrite(tg->name, 1, nl, w->f);
     }
     w->buf = malloc(TRACE_CHUNK), w->zbuf = malloc(TRACE_CHUNK);
-    if (!w->buf || !w->zbuf || deflateInit(&w->z, 6) != Z_OK || ferror(w->f)) {
+    if (!w->buf || !w->zbuf || deflateInit(&w->z, Z_BEST_SPEED) != Z_OK || ferror(w->f)) {
         seterr(err, errlen, "trace %s: cannot start the stream", path);
         free(w->buf), free(w->zbuf), fclose(w->f), free(w->h.targets), free(w);
         return NULL;

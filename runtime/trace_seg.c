@@ -59,6 +59,9 @@ static void lock(struct vmlab_tracer *t)
 }
 static void unlock(struct vmlab_tracer *t) { atomic_flag_clear_explicit(&t->lock, memory_order_release); }
 
+/* gettid() once per thread: a system call per event is measurable */
+static __thread uint32_t my_tid;
+
 static void log_event(struct vmlab_tracer *t, size_t seg, uint64_t page, int kind)
 {
     unsigned long i = atomic_fetch_add(&t->head, 1);
@@ -68,7 +71,9 @@ static void log_event(struct vmlab_tracer *t, size_t seg, uint64_t page, int kin
     }
     struct slot *s = &t->ring[i % t->cap];
     s->ev.time = (uint64_t)((mono() - t->t0) * 1e6);
-    s->ev.tid = (uint32_t)syscall(SYS_gettid);
+    if (!my_tid)
+        my_tid = (uint32_t)syscall(SYS_gettid);
+    s->ev.tid = my_tid;
     s->ev.target = (uint32_t)seg + 1;
     s->ev.page = page;
     s->ev.kind = (uint8_t)kind;

@@ -4,20 +4,34 @@
  *   the exact LRU curve for every size (dense ids + one pass), >= 20M refs/s
  *   one size of fifo, clock and lru, >= 50M refs/s each
  *   the SHARDS curve at 1 % (hottest pages exact): MAE <= 0.01 over 100
- *   sizes against the exact curve, at >= 200M refs/s */
+ *   sizes against the exact curve, at >= 200M refs/s
+ * and the capture paths:
+ *   in-process tracing (interval 0, window 1): <= 3 us per event
+ *   vmlab trace -- cmd (lackey, parsed as it streams) within 1.1 x of
+ *   lackey writing to /dev/null, on the same command, in the same run.
+ * The machine may be shared: rates are per CPU second of this process
+ * (CLOCK_PROCESS_CPUTIME_ID), wall-clock rates are printed beside them. */
+#include "vmlab/seg.h"
 #include "vmlab/sim.h"
+#include "vmlab/trace.h"
+#include "vmlab/units.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void)
+static double clk(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clk(CLOCK_PROCESS_CPUTIME_ID); }
+static double wall(void) { return clk(CLOCK_MONOTONIC); }
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t xs(void)
@@ -66,14 +80,14 @@ int main(int argc, char **argv)
 
     /* exact LRU curve */
     struct vmlab_mrc exact;
-    double t0 = now();
+    double w0 = wall(), t0 = now();
     int64_t m = vmlab_sim_dense(pages, n, ids, NULL);
     double t1 = now();
     if (m < 0 || vmlab_mrc_lru(ids, n, (uint32_t)m, &exact))
         return 1;
-    double t2 = now();
-    printf("# %zu references, %lld distinct pages; dense ids %.3f s, LRU stack distances %.3f s\n", n,
-           (long long)m, t1 - t0, t2 - t1);
+    double t2 = now(), w2 = wall();
+    printf("# %zu references, %lld distinct pages; dense ids %.3f s, LRU stack distances %.3f s CPU"
+           " (%.3f s wall: %.1fM refs/s)\n", n, (long long)m, t1 - t0, t2 - t1, w2 - w0, (double)n / (w2 - w0) / 1e6);
     ok &= verdict("trace exact LRU curve (all sizes, incl. dense ids)", (double)n / (t2 - t0) / 1e6, "M refs/s", 20, 1);
 
     /* one size of fifo, clock, lru */
@@ -114,5 +128,85 @@ int main(int argc, char **argv)
     ok &= verdict("trace SHARDS 1% curve speed", (double)n / best / 1e6, "M refs/s", 200, 1);
     vmlab_mrc_free(&approx), vmlab_mrc_free(&exact);
     free(pages), free(ids);
+
+    /* in-process tracing: 200k page changes over 512 pages */
+    {
+        struct vmlab_seg *sg;
+        struct vmlab_seg_opts so2 = {.map = 1};
+        size_t psz = vmlab_pagesize(), np = 512, steps = 200000;
+        char err[256] = "", path[] = "/tmp/vmlab-bench-XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        if (vmlab_seg_anon("bench", np * psz, &so2, &sg) == 0) {
+            volatile char *a = sg->addr;
+            for (size_t i = 0; i < np; i++)
+                a[i * psz] = 1;
+            struct vmlab_tracer *tr;
+            struct vmlab_tracer_opts to = {.segs = &sg, .nsegs = 1, .interval = 0, .window = 1,
+                                           .output = path};
+            if (vmlab_tracer_start(&to, &tr, err, sizeof err) == 0) {
+                double a0 = wall(), c0 = now();
+                for (size_t i = 0; i < steps; i++)
+                    (void)a[(i * 7 % np) * psz];
+                double c1 = now(), a1 = wall();
+                uint64_t ev, dropped;
+                vmlab_tracer_counts(tr, &ev, &dropped);
+                vmlab_tracer_stop(tr, err, sizeof err);
+                printf("# in-process: %llu events (%llu dropped), %.2f us/event CPU, %.2f us wall\n",
+                       (unsigned long long)ev, (unsigned long long)dropped, (c1 - c0) / (double)ev * 1e6,
+                       (a1 - a0) / (double)ev * 1e6);
+                ok &= verdict("trace in-process tracing per event", (c1 - c0) / (double)ev * 1e6, " us", 3, 0);
+            } else
+                printf("# in-process tracing: %s\n", err);
+            vmlab_seg_remove(sg);
+        }
+        unlink(path);
+    }
+
+    /* lackey: the same command to /dev/null and through vmlab, in turns */
+    if (system("valgrind --version >/dev/null 2>&1") == 0) {
+        char *cmd[] = {"/bin/ls", "-l", "/usr/bin", NULL};
+        double best_null = 1e9, best_ours = 1e9;
+        for (int rep = 0; rep < 3; rep++) {
+            fflush(stdout);
+            double a = wall();
+            pid_t pid = fork();
+            if (pid == 0) {
+                freopen("/dev/null", "w", stdout);
+                execlp("valgrind", "valgrind", "--tool=lackey", "--trace-mem=yes", "-q",
+                       "--log-file=/dev/null", cmd[0], cmd[1], cmd[2], (char *)NULL);
+                _exit(127);
+            }
+            int st;
+            waitpid(pid, &st, 0);
+            double b = wall();
+            if (b - a < best_null)
+                best_null = b - a;
+            struct vmlab_lackey_opts lo = {.argv = cmd, .output = "/tmp/vmlab-bench-lackey.trace"};
+            struct vmlab_lackey_result lr;
+            char err[256] = "";
+            int saved = dup(1);
+            freopen("/dev/null", "w", stdout);
+            a = wall();
+            int rc = vmlab_trace_lackey(&lo, &lr, err, sizeof err);
+            b = wall();
+            fflush(stdout);
+            dup2(saved, 1);
+            close(saved);
+            if (rc) {
+                printf("# lackey: %s\n", err);
+                break;
+            }
+            if (b - a < best_ours)
+                best_ours = b - a;
+            if (rep == 0)
+                printf("# lackey on ls -l /usr/bin: %llu references, %llu page events\n",
+                       (unsigned long long)lr.references, (unsigned long long)lr.events);
+        }
+        unlink("/tmp/vmlab-bench-lackey.trace");
+        printf("# lackey to /dev/null %.2f s, through vmlab %.2f s (best of 3, wall)\n", best_null, best_ours);
+        ok &= verdict("trace lackey path vs lackey to /dev/null", best_ours / best_null, "x", 1.1, 0);
+    } else
+        printf("# valgrind missing: lackey not measured\n");
     return ok ? 0 : 1;
 }
