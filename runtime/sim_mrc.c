@@ -43,113 +43,8 @@ void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, 
 }
 
 /* ---- exact LRU ----
- * Every page's last reference is one set bit in a bitmap of times; the
- * LRU stack distance of a reference is 1 + the number of set bits after
- * the page's previous one.  Counts per 512-bit block (u16) and per 64
- * blocks (u32) make that a short sum: the rest of the word and block by
- * popcount, then block counts, then superblock counts, and only up to the
- * newest time (nothing is set beyond it), so the hot pages, whose last
- * time is near the end, cost a few words.  Updates are two increments, not
- * a tree walk.  Times run out at T = 2 x pages (at least); then the live
- * bits are renumbered in order (compaction, O(T) every T - live refs). */
-#define BLK_BITS 512                 /* level 0: a block of 8 words */
-#define BLK_WORDS (BLK_BITS / 64)
-#define FAN 16                       /* blocks per group, groups per supergroup */
-#define GRP_BITS (BLK_BITS * FAN)
-#define SUP_BITS (GRP_BITS * FAN)
-
-struct sd {
-    uint64_t *bits;
-    uint16_t *bcnt;     /* set bits per block */
-    uint16_t *gcnt;     /* per group of FAN blocks */
-    uint32_t *scnt;     /* per supergroup of FAN groups */
-    uint32_t *owner;    /* page at each time */
-    size_t T, nb, ng, ns, now, live;
-};
-
-static int sd_init(struct sd *s, size_t pages)
-{
-    size_t T = 2 * pages + SUP_BITS;
-    T = (T + SUP_BITS - 1) / SUP_BITS * SUP_BITS;
-    s->T = T, s->nb = T / BLK_BITS, s->ng = T / GRP_BITS, s->ns = T / SUP_BITS;
-    s->now = 0, s->live = 0;
-    s->bits = calloc(T / 64, sizeof *s->bits);
-    s->bcnt = calloc(s->nb, sizeof *s->bcnt);
-    s->gcnt = calloc(s->ng, sizeof *s->gcnt);
-    s->scnt = calloc(s->ns, sizeof *s->scnt);
-    s->owner = malloc(T * sizeof *s->owner);
-    if (!s->bits || !s->bcnt || !s->gcnt || !s->scnt || !s->owner) {
-        free(s->bits), free(s->bcnt), free(s->gcnt), free(s->scnt), free(s->owner);
-        return -1;
-    }
-    return 0;
-}
-
-static void sd_free(struct sd *s)
-{
-    free(s->bits), free(s->bcnt), free(s->gcnt), free(s->scnt), free(s->owner);
-}
-
-static inline void sd_add(struct sd *s, size_t t, int v)
-{
-    s->bcnt[t / BLK_BITS] = (uint16_t)(s->bcnt[t / BLK_BITS] + v);
-    s->gcnt[t / GRP_BITS] = (uint16_t)(s->gcnt[t / GRP_BITS] + v);
-    s->scnt[t / SUP_BITS] = (uint32_t)(s->scnt[t / SUP_BITS] + (uint32_t)v);
-}
-
-/* Set bits at times after p (p < now): the rest of p's word and block by
- * popcount, then the rest of its group, supergroup, and the supergroups
- * up to the newest time (nothing is set beyond it). */
-static inline size_t sd_after(const struct sd *s, size_t p)
-{
-    size_t last = s->now - 1;
-    size_t w = p / 64, b = p / BLK_BITS, g = p / GRP_BITS, sg = p / SUP_BITS;
-    unsigned bit = p % 64;
-    size_t lw = last / 64, lb = last / BLK_BITS, lg = last / GRP_BITS, ls = last / SUP_BITS;
-    size_t r = (size_t)__builtin_popcountll(bit == 63 ? 0 : s->bits[w] >> (bit + 1));
-    size_t e = b == lb ? lw + 1 : (b + 1) * BLK_WORDS;
-    for (size_t i = w + 1; i < e; i++)
-        r += (size_t)__builtin_popcountll(s->bits[i]);
-    if (b == lb)
-        return r;
-    e = g == lg ? lb + 1 : (g + 1) * FAN;
-    for (size_t i = b + 1; i < e; i++)
-        r += s->bcnt[i];
-    if (g == lg)
-        return r;
-    e = sg == ls ? lg + 1 : (sg + 1) * FAN;
-    for (size_t i = g + 1; i < e; i++)
-        r += s->gcnt[i];
-    for (size_t i = sg + 1; i <= ls; i++)
-        r += s->scnt[i];
-    return r;
-}
-
-/* Renumber the live times 0..live-1 in order; last[] follows. */
-static void sd_compact(struct sd *s, uint32_t *last)
-{
-    size_t k = 0;
-    for (size_t w = 0; w < s->T / 64; w++) {
-        uint64_t v = s->bits[w];
-        while (v) {
-            size_t p = w * 64 + (size_t)__builtin_ctzll(v);
-            v &= v - 1;
-            uint32_t x = s->owner[p];
-            s->owner[k] = x;
-            last[x] = (uint32_t)k++;
-        }
-    }
-    memset(s->bits, 0, s->T / 8);
-    memset(s->bcnt, 0, s->nb * sizeof *s->bcnt);
-    memset(s->gcnt, 0, s->ng * sizeof *s->gcnt);
-    memset(s->scnt, 0, s->ns * sizeof *s->scnt);
-    for (size_t p = 0; p < k; p++) {
-        s->bits[p / 64] |= 1ULL << (p % 64);
-        sd_add(s, p, 1);
-    }
-    s->now = k;
-}
-
+ * The stack of last-use times in sim_internal.h (struct sd): the hot
+ * pages, whose last time is near the newest, cost a few words each. */
 /* Built twice, with and without the popcnt instruction (the build targets
  * plain x86-64, where popcount is a library call); the loader picks. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -167,7 +62,7 @@ int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *o
     uint64_t cold = 0;
 
     memset(out, 0, sizeof *out);
-    if (!last || !hist || n >= UINT32_MAX || sd_init(&s, m)) {
+    if (!last || !hist || n >= UINT32_MAX || sd_init(&s, m, 0)) {
         free(last), free(hist);
         return -ENOMEM;
     }

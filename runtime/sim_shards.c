@@ -21,9 +21,6 @@
 #include <math.h>
 #include <string.h>
 
-#define BLK_BITS 512
-#define BLK_WORDS 8
-
 static inline uint64_t hash64(uint64_t x)
 {
     x ^= x >> 30;
@@ -79,90 +76,54 @@ static int pmap_grow(struct pmap *t)
     return 0;
 }
 
-/* ---- two-class timeline ---- */
-struct tl {
-    uint64_t *bits[2];
-    uint32_t *fen[2];
-    uint32_t *owner;
-    size_t T, nb, now, live[2];
-};
-
-static int tl_init(struct tl *s, size_t T)
+/* A bigger stack when the sampled pages outgrow it (times kept in order). */
+static int sd_grow(struct sd *s, uint32_t *last)
 {
-    T = (T + BLK_BITS - 1) / BLK_BITS * BLK_BITS;
-    memset(s, 0, sizeof *s);
-    s->T = T, s->nb = T / BLK_BITS;
-    for (int c = 0; c < 2; c++) {
-        s->bits[c] = calloc(T / 64, sizeof **s->bits);
-        s->fen[c] = calloc(s->nb + 1, sizeof **s->fen);
-    }
-    s->owner = malloc(T * sizeof *s->owner);
-    return s->bits[0] && s->bits[1] && s->fen[0] && s->fen[1] && s->owner ? 0 : -1;
-}
-static void tl_free(struct tl *s)
-{
-    for (int c = 0; c < 2; c++)
-        free(s->bits[c]), free(s->fen[c]);
-    free(s->owner);
-}
-static inline void fen_add(uint32_t *fen, size_t nb, size_t b, int32_t v)
-{
-    for (size_t i = b + 1; i <= nb; i += i & -i)
-        fen[i] += (uint32_t)v;
-}
-static inline size_t rank(const uint64_t *bits, const uint32_t *fen, size_t p)
-{
-    size_t b = p / BLK_BITS, w = p / 64, r = 0;
-    for (size_t i = b; i > 0; i -= i & -i)
-        r += fen[i];
-    for (size_t i = b * BLK_WORDS; i < w; i++)
-        r += (size_t)__builtin_popcountll(bits[i]);
-    unsigned bit = p % 64;
-    uint64_t mask = bit == 63 ? ~0ULL : (2ULL << bit) - 1;
-    return r + (size_t)__builtin_popcountll(bits[w] & mask);
-}
-static void fen_build(uint32_t *fen, const uint64_t *bits, size_t nb)
-{
-    memset(fen, 0, (nb + 1) * sizeof *fen);
-    for (size_t b = 0; b < nb; b++) {
-        size_t cnt = 0;
-        for (size_t i = 0; i < BLK_WORDS; i++)
-            cnt += (size_t)__builtin_popcountll(bits[b * BLK_WORDS + i]);
-        fen[b + 1] += (uint32_t)cnt;
-        size_t up = (b + 1) + ((b + 1) & -(b + 1));
-        if (up <= nb)
-            fen[up] += fen[b + 1];
-    }
-}
-/* Renumber live times in order; grow T when more than half is live. */
-static int tl_compact(struct tl *s, uint32_t *last)
-{
-    size_t live = s->live[0] + s->live[1], k = 0;
-    uint32_t *own = s->owner;
-    uint64_t *ob[2] = {s->bits[0], s->bits[1]};
-    size_t oT = s->T;
-    struct tl g;
-
-    if (tl_init(&g, live * 4 > oT ? oT * 2 : oT)) {
-        tl_free(&g);
+    struct sd g;
+    if (sd_init(&g, 2 * s->live + 4096, 1))
         return -1;
-    }
-    for (size_t w = 0; w < oT / 64; w++) {
-        uint64_t v = ob[0][w] | ob[1][w];
+    for (size_t w = 0; w < s->T / 64; w++) {
+        uint64_t v = s->bits[w];
         while (v) {
             size_t p = w * 64 + (size_t)__builtin_ctzll(v);
             v &= v - 1;
-            int c = (ob[1][w] >> (p % 64)) & 1;
-            g.bits[c][k / 64] |= 1ULL << (k % 64);
-            g.owner[k] = own[p];
-            last[own[p]] = (uint32_t)k++;
+            last[s->owner[p]] = (uint32_t)sd_push(&g, s->owner[p], s->gtime[p]);
         }
     }
-    for (int c = 0; c < 2; c++)
-        fen_build(g.fen[c], g.bits[c], g.nb);
-    g.now = k, g.live[0] = s->live[0], g.live[1] = s->live[1];
-    tl_free(s);
+    g.live = s->live;
+    sd_free(s);
     *s = g;
+    return 0;
+}
+
+/* Hot pages whose last reference is after g: a scan of their times (a
+ * few hundred words, in 16-wide chunks the compiler vectorizes). */
+static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < nh16; i += 16) {
+        uint32_t part = 0;
+        for (int k = 0; k < 16; k++)
+            part += hl[i + (size_t)k] + 1 > g + 1; /* UINT32_MAX (never) wraps to 0 */
+        c += part;
+    }
+    return c;
+}
+
+static int hist_add(double **hist, size_t *hlen, double d, double w)
+{
+    size_t b = (size_t)(d + 0.5);
+    if (b >= *hlen) {
+        size_t nl = *hlen;
+        while (nl <= b)
+            nl *= 2;
+        double *nh = realloc(*hist, nl * sizeof *nh);
+        if (!nh)
+            return -1;
+        memset(nh + *hlen, 0, (nl - *hlen) * sizeof *nh);
+        *hist = nh, *hlen = nl;
+    }
+    (*hist)[b] += w;
     return 0;
 }
 
@@ -227,103 +188,103 @@ __attribute__((target_clones("popcnt", "default")))
 int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_opts *o,
                      struct vmlab_mrc *out)
 {
-    double rate = o->rate, inv = 1.0 / rate, cold = 0, hot_refs = 0, samp_refs = 0;
+    enum { HOT_EVERY = 32 }; /* a hot page's distance is taken at one reference in 32 */
+    double rate = o->rate, inv = 1.0 / rate, cold = 0, wsum = 0;
     uint64_t thr = (uint64_t)(rate * (double)(1u << 24)), seed = o->seed * 0x9e3779b97f4a7c15ULL;
-    size_t hot = o->hot, hcap = 16, ntracked, tcap;
+    size_t hot = o->hot, hcap = 16, ntracked = 0, tcap = 4096, hlen = 1024, hotseen = 0;
     uint64_t *filter = calloc(1024, sizeof *filter); /* 2^16 bits */
     struct pmap hs = {0}, ps = {0};
-    uint32_t *last = NULL;
+    uint32_t *hlast = NULL, *slast = NULL;
     double *hist = NULL;
-    size_t hlen = 0;
-    struct tl s;
+    struct sd S = {0};
+    size_t nh16 = 0;
     int err = -ENOMEM;
 
     memset(out, 0, sizeof *out);
-    memset(&s, 0, sizeof s);
-    if (!(rate > 0 && rate <= 1))
-        return free(filter), -EINVAL;
+    if (!(rate > 0 && rate <= 1) || n >= UINT32_MAX) {
+        free(filter);
+        return -EINVAL;
+    }
     while (hcap < 4 * hot)
         hcap <<= 1;
     hs.seed = ps.seed = seed;
     if (!filter || pmap_init(&hs, hcap) || pmap_init(&ps, 1u << 12) ||
         (hot && find_hot(pages, n, hot, seed, &hs, filter)))
         goto out;
-    ntracked = hs.n, tcap = hs.n + 4096;
-    last = malloc(tcap * sizeof *last);
-    hlen = 1024;
+    nh16 = (hs.n + 15) / 16 * 16;
+    hlast = malloc((nh16 + 16) * sizeof *hlast); /* each hot page's last reference index */
+    slast = malloc(tcap * sizeof *slast);
     hist = calloc(hlen, sizeof *hist);
-    if (!last || !hist || tl_init(&s, 4 * tcap))
+    if (!hlast || !slast || !hist || sd_init(&S, 4096, 1))
         goto out;
-    memset(last, 0xff, tcap * sizeof *last);
+    memset(hlast, 0xff, (nh16 + 16) * sizeof *hlast);
     for (size_t i = 0; i < n; i++) {
         uint64_t p = pages[i], h = hash64(p ^ seed);
-        uint32_t k;
-        int c;
+        size_t j;
         if (hs.n && ((filter[(h >> 48) / 64] >> ((h >> 48) % 64)) & 1) &&
-            hs.key[pmap_slot(&hs, p, h)]) {
-            k = hs.val[pmap_slot(&hs, p, h)], c = 0;
-            hot_refs++;
-        } else if ((h & 0xffffff) < thr) {
-            size_t j = pmap_slot(&ps, p, h);
-            if (!ps.key[j]) {
-                if (ntracked == tcap) {
-                    uint32_t *nl = realloc(last, 2 * tcap * sizeof *last);
-                    if (!nl)
-                        goto out;
-                    memset(nl + tcap, 0xff, tcap * sizeof *nl);
-                    last = nl, tcap *= 2;
-                }
-                ps.key[j] = p + 1, ps.val[j] = (uint32_t)ntracked++, ps.n++;
-                k = ps.val[j];
-                if (2 * ps.n > ps.cap && pmap_grow(&ps))
+            hs.key[j = pmap_slot(&hs, p, h)]) {
+            /* a hot page: tracked exactly (its last reference index);
+             * its own distance is taken at one reference in HOT_EVERY */
+            uint32_t k = hs.val[j], q = hlast[k];
+            if (q == UINT32_MAX) {
+                cold += 1, wsum += 1;
+            } else if (++hotseen % HOT_EVERY == 0) {
+                double d = 1.0 + (double)hot_after(hlast, nh16, q) +
+                           (double)sd_after_gtime(&S, q) * inv;
+                if (hist_add(&hist, &hlen, d, HOT_EVERY))
                     goto out;
-            } else
-                k = ps.val[j];
-            c = 1;
-            samp_refs++;
-        } else
-            continue;
-        double w = c ? inv : 1.0;
-        if (s.now == s.T && tl_compact(&s, last))
-            goto out;
-        uint32_t t0 = last[k];
-        if (t0 == UINT32_MAX) {
-            cold += w;
-            s.live[c]++;
-        } else {
-            double d = 1.0 + (double)(s.live[0] - rank(s.bits[0], s.fen[0], t0)) +
-                       (double)(s.live[1] - rank(s.bits[1], s.fen[1], t0)) * inv;
-            size_t b = (size_t)(d + 0.5);
-            if (b >= hlen) {
-                size_t nl = hlen;
-                while (nl <= b)
-                    nl *= 2;
-                double *nh = realloc(hist, nl * sizeof *nh);
-                if (!nh)
-                    goto out;
-                memset(nh + hlen, 0, (nl - hlen) * sizeof *nh);
-                hist = nh, hlen = nl;
+                wsum += HOT_EVERY;
             }
-            hist[b] += w;
-            s.bits[c][t0 / 64] &= ~(1ULL << (t0 % 64));
-            fen_add(s.fen[c], s.nb, t0 / BLK_BITS, -1);
+            hlast[k] = (uint32_t)i;
+            continue;
         }
-        size_t t = s.now++;
-        s.bits[c][t / 64] |= 1ULL << (t % 64);
-        fen_add(s.fen[c], s.nb, t / BLK_BITS, 1);
-        s.owner[t] = k;
-        last[k] = (uint32_t)t;
+        if ((h & 0xffffff) >= thr)
+            continue;
+        /* a sampled page: weight 1 / rate */
+        j = pmap_slot(&ps, p, h);
+        uint32_t k;
+        if (!ps.key[j]) {
+            if (ntracked == tcap) {
+                uint32_t *nl = realloc(slast, 2 * tcap * sizeof *slast);
+                if (!nl)
+                    goto out;
+                slast = nl, tcap *= 2;
+            }
+            ps.key[j] = p + 1, ps.val[j] = (uint32_t)ntracked, ps.n++;
+            slast[ntracked] = UINT32_MAX;
+            k = (uint32_t)ntracked++;
+            if (2 * ps.n > ps.cap && pmap_grow(&ps))
+                goto out;
+        } else
+            k = ps.val[j];
+        if (S.now == S.T) {
+            if (2 * S.live + 1 > S.T / 2 ? sd_grow(&S, slast) : (sd_compact(&S, slast), 0))
+                goto out;
+        }
+        uint32_t q = slast[k];
+        if (q == UINT32_MAX) {
+            cold += inv, wsum += inv;
+            S.live++;
+        } else {
+            double d = 1.0 + (double)sd_after(&S, q) * inv + (double)hot_after(hlast, nh16, (uint32_t)S.gtime[q]);
+            if (hist_add(&hist, &hlen, d, inv))
+                goto out;
+            wsum += inv;
+            sd_clear(&S, q);
+        }
+        slast[k] = (uint32_t)sd_push(&S, k, i);
     }
-    if (o->adjust && hlen > 1)
-        hist[1] += ((double)n - hot_refs) - samp_refs * inv;
+    if (o->adjust && hlen > 1) /* SHARDS_adj: the weights sum to the references */
+        hist[1] += (double)n - wsum;
     out->hist = hist, hist = NULL;
     out->maxd = hlen - 1;
     out->cold = cold;
     out->refs = (double)n;
     err = 0;
 out:
-    free(hist), free(last), free(filter);
+    free(hist), free(hlast), free(slast), free(filter);
     pmap_free(&hs), pmap_free(&ps);
-    tl_free(&s);
+    if (S.bits)
+        sd_free(&S);
     return err;
 }
