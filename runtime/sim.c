@@ -80,31 +80,52 @@ static inline uint64_t mix(uint64_t x)
     return x;
 }
 
+/* One slot holds key and id, so a look-up is one cache line; the slot of
+ * the reference 16 ahead is prefetched (the table outgrows the caches). */
+struct dslot {
+    uint64_t key;
+    uint32_t id; /* UINT32_MAX: empty */
+};
+
+static int dense_grow(struct dslot **tab, size_t *cap)
+{
+    size_t ncap = *cap * 2;
+    struct dslot *nt = malloc(ncap * sizeof *nt);
+    if (!nt)
+        return -1;
+    for (size_t j = 0; j < ncap; j++)
+        nt[j].id = UINT32_MAX;
+    for (size_t j = 0; j < *cap; j++)
+        if ((*tab)[j].id != UINT32_MAX) {
+            size_t g = mix((*tab)[j].key) & (ncap - 1);
+            while (nt[g].id != UINT32_MAX)
+                g = (g + 1) & (ncap - 1);
+            nt[g] = (*tab)[j];
+        }
+    free(*tab);
+    *tab = nt, *cap = ncap;
+    return 0;
+}
+
 int64_t vmlab_sim_dense(const uint64_t *pages, size_t n, uint32_t *ids, uint64_t **orig)
 {
-    size_t cap = 1 << 16, mask, m = 0;
-    uint64_t *keys;
-    uint32_t *vals;
+    size_t cap = 1 << 16, m = 0, ocap = 0;
+    struct dslot *tab = malloc(cap * sizeof *tab);
     uint64_t *o = NULL;
-    size_t ocap = 0;
 
-    keys = malloc(cap * sizeof *keys);
-    vals = malloc(cap * sizeof *vals);
-    if (!keys || !vals)
-        goto nomem;
-    memset(vals, 0xff, cap * sizeof *vals);
-    mask = cap - 1;
+    if (!tab)
+        return -ENOMEM;
+    for (size_t j = 0; j < cap; j++)
+        tab[j].id = UINT32_MAX;
     for (size_t i = 0; i < n; i++) {
         uint64_t p = pages[i];
-        size_t h = mix(p) & mask;
-        if (i + 8 < n) { /* the table is bigger than the caches: fetch ahead */
-            size_t ah = mix(pages[i + 8]) & mask;
-            __builtin_prefetch(&keys[ah]);
-            __builtin_prefetch(&vals[ah]);
-        }
-        while (vals[h] != UINT32_MAX && keys[h] != p)
+        size_t mask = cap - 1, h = mix(p) & mask;
+        if (i + 16 < n)
+            __builtin_prefetch(&tab[mix(pages[i + 16]) & mask]);
+        while (tab[h].id != UINT32_MAX && tab[h].key != p)
             h = (h + 1) & mask;
-        if (vals[h] == UINT32_MAX) {
+        uint32_t id = tab[h].id;
+        if (id == UINT32_MAX) {
             if (m >= UINT32_MAX - 16)
                 goto nomem;
             if (orig) {
@@ -116,38 +137,19 @@ int64_t vmlab_sim_dense(const uint64_t *pages, size_t n, uint32_t *ids, uint64_t
                 }
                 o[m] = p;
             }
-            keys[h] = p, vals[h] = (uint32_t)m++;
-            if (2 * m > cap) { /* grow: rehash */
-                size_t ncap = cap * 2;
-                uint64_t *nk = malloc(ncap * sizeof *nk);
-                uint32_t *nv = malloc(ncap * sizeof *nv);
-                if (!nk || !nv) {
-                    free(nk), free(nv);
-                    goto nomem;
-                }
-                memset(nv, 0xff, ncap * sizeof *nv);
-                for (size_t j = 0; j < cap; j++)
-                    if (vals[j] != UINT32_MAX) {
-                        size_t g = mix(keys[j]) & (ncap - 1);
-                        while (nv[g] != UINT32_MAX)
-                            g = (g + 1) & (ncap - 1);
-                        nk[g] = keys[j], nv[g] = vals[j];
-                    }
-                free(keys), free(vals);
-                keys = nk, vals = nv, cap = ncap, mask = cap - 1;
-                h = mix(p) & mask;
-                while (keys[h] != p)
-                    h = (h + 1) & mask;
-            }
+            id = (uint32_t)m++;
+            tab[h].key = p, tab[h].id = id;
+            if (2 * m > cap && dense_grow(&tab, &cap))
+                goto nomem;
         }
-        ids[i] = vals[h];
+        ids[i] = id;
     }
-    free(keys), free(vals);
+    free(tab);
     if (orig)
         *orig = o;
     return (int64_t)m;
 nomem:
-    free(keys), free(vals), free(o);
+    free(tab), free(o);
     return -ENOMEM;
 }
 
