@@ -1,5 +1,5 @@
 -- `vmlab trace ...`: the command line of vmlab.trace.
---   vmlab trace [-o FILE] [--format F] -- cmd args    trace a command (valgrind lackey)
+--   vmlab trace [-o FILE] [--no-instr] [--timeout T] -- cmd args   trace a command (valgrind lackey)
 --   vmlab trace simulate -i FILE --policy P[,P] --frames N[,N] [--format text|tsv]
 --   vmlab trace mrc -i FILE [--method lru|opt|shards] [--rate R] [--hot K] [--points N]
 --   vmlab trace convert -i FILE -o FILE [--from F] [--to F]
@@ -9,7 +9,7 @@
 local M = {}
 
 local usage = [[
-usage: vmlab trace [-o FILE] [--to FORMAT] -- cmd args...
+usage: vmlab trace [-o FILE] [--no-instr] [--timeout T] -- cmd args...   (valgrind's lackey)
        vmlab trace simulate -i FILE --policy P[,P...] --frames N[,N...] [--format text|tsv] [--in FORMAT]
        vmlab trace mrc -i FILE [--method lru|opt|shards] [--rate R] [--hot K] [--points N] [--format text|tsv]
        vmlab trace convert -i FILE -o FILE [--from FORMAT] [--to FORMAT]
@@ -156,18 +156,33 @@ local function command(args)
       if not args[i + 1] then return fail(a .. " needs a file") end
       o.output = args[i + 1]; i = i + 2
     elseif a == "--no-instr" then o.no_instr = true; i = i + 1
+    elseif a == "--timeout" then
+      if not args[i + 1] then return fail(a .. " needs a time") end
+      o.timeout = args[i + 1]; i = i + 2
     else return fail("unknown option or subcommand '" .. a .. "' (see vmlab trace -h)") end
   end
   if args[i] ~= "--" or not args[i + 1] then return fail("give the command after --: vmlab trace -o FILE -- cmd args") end
   local cmd = table.move(args, i + 1, #args, 1, {})
-  local r, err = require("vmlab.trace").lackey { command = cmd, output = o.output, instructions = not o.no_instr }
+  local r, err = require("vmlab.trace").lackey { command = cmd, output = o.output, instructions = not o.no_instr,
+    timeout = o.timeout and (tonumber(o.timeout) or o.timeout) }
   if not r then return fail(err) end
-  io.stderr:write(string.format("vmlab trace: %d references, %d page events to %s\n", r.references, r.events, o.output))
+  io.stderr:write(string.format("vmlab trace: %d references, %d page events to %s%s\n", r.references, r.events,
+    o.output, r.timed_out and " (stopped at the timeout)" or ""))
   if r.signal then return 128 + r.signal end
   return r.exit or 0
 end
 
+local dispatch
+
+-- Bad input that the module rejects (raises) is a usage error here:
+-- the message without a traceback, exit status 2.
 function M.main(...)
+  local ok, res = pcall(dispatch, ...)
+  if ok then return res end
+  return fail((tostring(res):gsub("^[^:\n]*:%d+: ", "")))
+end
+
+function dispatch(...)
   local args = { ... }
   local cmd = args[1]
   if cmd == nil or cmd == "-h" or cmd == "--help" then
