@@ -27,8 +27,16 @@ struct slot {
     atomic_int ready;
 };
 
+/* What the tracer needs of a segment, copied at start: the segment itself
+ * may be closed (and freed) by its owner while the tracer runs. */
+struct tseg {
+    void *addr;
+    size_t size;
+    int prot;
+};
+
 struct vmlab_tracer {
-    struct vmlab_seg **segs;
+    struct tseg *segs;
     size_t nsegs, psz, window;
     uint8_t **state;              /* per segment, per page */
     double interval, t0;
@@ -87,7 +95,7 @@ static int hook(void *addr, int sig, int code, void *ctx)
     if (sig != SIGSEGV || code != SEGV_ACCERR)
         return 0;
     for (size_t i = 0; i < t->nsegs; i++) {
-        struct vmlab_seg *s = t->segs[i];
+        struct tseg *s = &t->segs[i];
         uintptr_t b = (uintptr_t)s->addr;
         if (a < b || a >= b + s->size)
             continue;
@@ -114,8 +122,8 @@ static int hook(void *addr, int sig, int code, void *ctx)
             if (t->nwin == t->window) {
                 uint64_t old = t->win[t->wpos];
                 for (size_t j = 0; j < t->nsegs; j++) {
-                    uintptr_t bj = (uintptr_t)t->segs[j]->addr;
-                    if (old >= bj && old < bj + t->segs[j]->size) {
+                    uintptr_t bj = (uintptr_t)t->segs[j].addr;
+                    if (old >= bj && old < bj + t->segs[j].size) {
                         t->state[j][(old - bj) / t->psz] = PG_NONE;
                         break;
                     }
@@ -136,8 +144,8 @@ static void revoke_all(struct vmlab_tracer *t)
 {
     lock(t);
     for (size_t i = 0; i < t->nsegs; i++) {
-        mprotect(t->segs[i]->addr, t->segs[i]->size, PROT_NONE);
-        memset(t->state[i], PG_NONE, t->segs[i]->size / t->psz);
+        mprotect(t->segs[i].addr, t->segs[i].size, PROT_NONE);
+        memset(t->state[i], PG_NONE, t->segs[i].size / t->psz);
     }
     t->nwin = t->wpos = 0;
     unlock(t);
@@ -207,7 +215,7 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
             r = -EINVAL;
             goto fail;
         }
-        t->segs[i] = s;
+        t->segs[i] = (struct tseg){s->addr, s->size, s->prot};
         if (!(t->state[i] = calloc(s->size / t->psz + 1, 1)))
             goto fail;
         snprintf(h.targets[i].name, sizeof h.targets[i].name, "%s", s->name);
@@ -265,7 +273,7 @@ int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen)
         pthread_join(t->thr, NULL);
     lock(t);
     for (size_t i = 0; i < t->nsegs; i++)
-        mprotect(t->segs[i]->addr, t->segs[i]->size, t->segs[i]->prot);
+        mprotect(t->segs[i].addr, t->segs[i].size, t->segs[i].prot);
     unlock(t);
     vmlab_fault_remove_hook(hook, t);
     drain(t);

@@ -77,7 +77,10 @@ int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *
  * that writes logs a read and a write).  interval 0: the exact reference
  * string, only the `window` most recently touched pages stay accessible.
  * A fault the tracer did not cause (outside its segments, a write to a
- * read-only segment) goes on to the runtime's guards. */
+ * read-only segment) goes on to the runtime's guards.  The segments'
+ * address, size and protection are copied at start: stop the tracer
+ * before unmapping, closing or re-protecting a traced segment (the tracer
+ * would otherwise revoke whatever is mapped there next). */
 struct vmlab_seg;
 struct vmlab_tracer;
 struct vmlab_tracer_opts {
