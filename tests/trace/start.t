@@ -64,6 +64,23 @@ local ok, err = pcall(ro.touch, ro, { op = "write" })
 tap.ok(not ok and tostring(err):match("SIGSEGV"), "a write to a read-only segment still raises")
 tr:stop()
 
+-- a file segment: its inode and file offset in the header
+do
+  local path = dir .. "/data"
+  local f <close> = seg.file(path, { create = 8 * psz, offset = 2 * psz, length = 4 * psz })
+  local t3 = trace.start { targets = { f }, interval = 0, output = dir .. "/g.trace" }
+  f:touch { op = "read" }
+  t3:stop()
+  local ino = io.popen("stat -c %i " .. path):read("l")
+  local hd = trace.header(dir .. "/g.trace")
+  tap.is(hd.targets[1].inode, math.tointeger(tonumber(ino)), "the file's inode")
+  tap.is(hd.targets[1].offset, 2 * psz, "the file offset")
+  local evs = {}
+  for e in trace.events(dir .. "/g.trace") do evs[#evs + 1] = e.target end
+  tap.is(#evs, 4, "four pages read")
+  tap.is(evs[1], 1, "events name their target")
+end
+
 tap.error_like(function() trace.start { targets = { s }, output = dir .. "/f", interval = "10us" } end, "at least 1ms", "too short an interval")
 tap.error_like(function() trace.start { targets = { s } } end, "output", "output is required")
 tap.error_like(function() trace.start { targets = { 1 }, output = "x" } end, "not an open segment", "a bad target")
