@@ -35,6 +35,11 @@ int64_t sim_2q(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
         if (st[x] == A1IN)
             continue;
         faults++;
+        /* the paper decides "x is in A1out" before reclaimfor(x), which may
+         * push A1out's tail (x itself) out */
+        int ghost = st[x] == A1OUT;
+        if (ghost)
+            l_remove(&l, x), st[x] = NONE, nout--;
         if (nin + nam == frames) { /* reclaimfor(x) */
             if (nin > kin || nam == 0) {
                 uint32_t y = l_tail(&l, in);
@@ -49,12 +54,10 @@ int64_t sim_2q(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
                 l_remove(&l, y), st[y] = NONE, nam--;
             }
         }
-        if (st[x] == A1OUT) {
-            l_remove(&l, x), nout--;
+        if (ghost)
             l_push_head(&l, am, x), st[x] = AM, nam++;
-        } else {
+        else
             l_push_head(&l, in, x), st[x] = A1IN, nin++;
-        }
     }
     links_free(&l);
     free(st);

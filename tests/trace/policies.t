@@ -136,6 +136,8 @@ ref["2q"] = function(r, c)
     elseif idx(a1in, x) then
     else
       f = f + 1
+      local ghost = idx(a1out, x) ~= nil -- decided before reclaimfor
+      if ghost then remove(a1out, x) end
       if #a1in + #am == c then
         if #a1in > kin or #am == 0 then
           local y = table.remove(a1in)
@@ -143,8 +145,7 @@ ref["2q"] = function(r, c)
           if #a1out > kout then table.remove(a1out) end
         else table.remove(am) end
       end
-      if idx(a1out, x) then remove(a1out, x); table.insert(am, 1, x)
-      else table.insert(a1in, 1, x) end
+      if ghost then table.insert(am, 1, x) else table.insert(a1in, 1, x) end
     end
   end
   return f
