@@ -4,6 +4,7 @@
 #include "vmlab/host.h"
 #include "vmlab/sim.h"
 #include "vmlab/trace.h"
+#include "vmlab/units.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -499,7 +500,7 @@ static int l_writer(lua_State *L)
     if (fmt < 0)
         return luaL_error(L, "trace.writer: unknown format '%s'", fname);
     struct vmlab_trace_header h = {
-        .page_size = (uint32_t)vmlab_optfield_int(L, 2, "page_size", 4096),
+        .page_size = (uint32_t)vmlab_optfield_int(L, 2, "page_size", (lua_Integer)vmlab_pagesize()),
         .time_unit_ns = (uint32_t)vmlab_optfield_int(L, 2, "time_unit_ns", 0)};
     if (lua_istable(L, 2) && lua_getfield(L, 2, "targets") == LUA_TTABLE) {
         h.ntargets = (uint32_t)lua_rawlen(L, -1);

@@ -3,6 +3,7 @@
 #include "vmlab/plot.h"
 #include "vmlab/sim.h"
 #include "vmlab/trace.h"
+#include "vmlab/units.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +44,12 @@ int vmlab_trace_addrplot(const char *path, int fmt, size_t rows, size_t cols, ui
     }
     uniq = orig;
     qsort(uniq, (size_t)m, sizeof *uniq, cmp_u64);
+    if (!gap_pages) { /* a new band after 16 MiB without references */
+        struct vmlab_trace_reader *hr = vmlab_trace_open(path, fmt, NULL, 0);
+        uint32_t hp = hr ? vmlab_trace_reader_header(hr)->page_size : 0;
+        vmlab_trace_close(hr);
+        gap_pages = (16u << 20) / (hp ? hp : vmlab_pagesize());
+    }
     /* bands: split at gaps; rows shared by distinct pages, at least 3 each */
     size_t nb = 1;
     for (int64_t i = 1; i < m; i++)
@@ -66,7 +73,7 @@ int vmlab_trace_addrplot(const char *path, int fmt, size_t rows, size_t cols, ui
         return -EINVAL;
     }
     const struct vmlab_trace_header *h = vmlab_trace_reader_header(r);
-    uint64_t psz = h->page_size ? h->page_size : 4096;
+    uint64_t psz = h->page_size ? h->page_size : vmlab_pagesize();
     size_t minrows = rows / nb < 3 ? rows / nb : 3, free_rows = rows - minrows * nb, row = 0;
     for (b = 0; b < nb; b++) {
         size_t cnt = bstart[b + 1] - bstart[b];

@@ -145,7 +145,7 @@ int vmlab_trace_plot(const char *path, int fmt, const struct vmlab_trace_plot_op
     case VMLAB_CHART_ADDRESS: {
         struct vmlab_addrplot p;
         size_t rows = (size_t)(h - 86), cols = (size_t)(w - 170);
-        if ((rc = vmlab_trace_addrplot(path, fmt, rows, cols, o->gap_pages ? o->gap_pages : 4096, &p, err, errlen)))
+        if ((rc = vmlab_trace_addrplot(path, fmt, rows, cols, o->gap_pages, &p, err, errlen)))
             return rc;
         p.title = title, p.xlabel = unit_name(path, fmt);
         rc = vmlab_plot_address(&p, o->output, w, h, err, errlen) ? -EIO : 0;

@@ -11,6 +11,7 @@
  * All integers little-endian; varints are LEB128.  A stream cut short (a
  * crash) reads back up to the last whole event, then reports truncation. */
 #include "trace_internal.h"
+#include "vmlab/units.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -401,7 +402,7 @@ struct vmlab_trace_reader *vmlab_trace_open(const char *path, int fmt, char *err
         rewind(r->f);
     }
     r->fmt = fmt;
-    r->h.page_size = 4096; /* foreign formats: pages as given */
+    r->h.page_size = (uint32_t)vmlab_pagesize(); /* foreign formats: pages as given */
     int rc = fmt == VMLAB_TRACE_BINARY ? bin_open(r, path) : trace_text_open(r);
     if (rc) {
         seterr(err, errlen, "%s", r->err[0] ? r->err : "out of memory");

@@ -2,6 +2,7 @@
  * accessed in this interval" by binary search (the replay backend asks
  * once per region per sample). */
 #include "vmlab/trace.h"
+#include "vmlab/units.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ int vmlab_trace_index_build(const char *path, int fmt, double us_per_ref,
         return -EINVAL;
     const struct vmlab_trace_header *h = vmlab_trace_reader_header(r);
     double scale = h->time_unit_ns ? (double)h->time_unit_ns / 1000.0 : us_per_ref;
-    size_t psz = h->page_size ? h->page_size : 4096;
+    size_t psz = h->page_size ? h->page_size : vmlab_pagesize();
     while ((rc = vmlab_trace_next(r, &ev)) == 1) {
         if (n == cap) {
             struct acc *nv = realloc(v, (cap = cap ? cap * 2 : 4096) * sizeof *v);

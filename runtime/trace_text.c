@@ -65,8 +65,9 @@ int trace_text_finish(struct vmlab_trace_writer *w, char *err, size_t errlen)
     while (cap < 2 * n + 2)
         cap <<= 1;
     uint64_t *key = calloc(cap, sizeof *key), *val = malloc(cap * sizeof *val);
-    uint64_t chunk[2 * 4096];
-    unsigned char out[24 * 4096];
+    enum { RECS = 4096 }; /* records per chunk */
+    uint64_t chunk[2 * RECS];
+    unsigned char out[24 * RECS];
     double scale = w->h.time_unit_ns ? (double)w->h.time_unit_ns / 1e9 : 1.0;
     int rc = 0;
 
@@ -76,7 +77,7 @@ int trace_text_finish(struct vmlab_trace_writer *w, char *err, size_t errlen)
     }
     fflush(w->spool);
     for (size_t end = n; end > 0;) {
-        size_t beg = end > 4096 ? end - 4096 : 0, k = end - beg;
+        size_t beg = end > RECS ? end - RECS : 0, k = end - beg;
         if (fseek(w->spool, (long)(beg * 16), SEEK_SET) || fread(chunk, 16, k, w->spool) != k) {
             rc = -EIO;
             goto done;

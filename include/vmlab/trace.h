@@ -142,7 +142,7 @@ void vmlab_trace_index_free(struct vmlab_trace_index *ix);
 /* ---- analyses for plots (runtime/trace_analyze.c) ---- */
 struct vmlab_addrplot;
 /* Read the trace twice: the distinct pages grouped in bands (a gap of
- * more than `gap_pages` starts a new band; the header's targets name
+ * more than `gap_pages` starts a new band, 0: 16 MiB; the header's targets name
  * them), then every event into cells[rows x cols] by time and by rank of
  * its page within the distinct pages (an address axis without the holes).
  * Fills p (cells and bands malloc'ed: vmlab_trace_addrplot_free). */
@@ -163,7 +163,7 @@ struct vmlab_trace_plot_opts {
     int width, height;        /* 0: 1000 x 600 */
     const char *title;        /* NULL: the file name */
     double tau;               /* wss: the window in trace time units (0: auto) */
-    uint64_t gap_pages;       /* address: a new band after this gap (0: 4096) */
+    uint64_t gap_pages;       /* address: a new band after this gap (0: 16 MiB) */
     const int *policies;      /* mrc: policies (NULL: lru fifo clock arc linux opt) */
     size_t npolicies;
     size_t points;            /* wss and mrc: points (0: 200 / 24) */
