@@ -38,6 +38,7 @@ static const struct {
 } subcommands[] = {
     {"report", "vmlab.report"},
     {"record", "vmlab.record_cli"},
+    {"trace", "vmlab.trace"},
     {NULL, NULL}};
 
 static const char *subcommand(const char *word)

@@ -1,0 +1,290 @@
+/* Approximate LRU miss-ratio curves by spatially hashed sampling (SHARDS,
+ * Waldspurger, Park, Garthwaite, Ahmad, FAST'15), with the hottest pages
+ * kept exact.
+ *
+ * A page is tracked when hash(page) falls under rate x 2^24; every tracked
+ * page stands for 1/rate pages, so its stack distance (in tracked pages)
+ * and its reference count are scaled by 1/rate.  On a Zipf-headed trace
+ * the few hottest pages carry most of the references, and whether each
+ * one happens to be sampled moves the whole curve: so `hot` pages, found
+ * first from a 1/64 subsample, are tracked with weight 1 and the rest are
+ * sampled.  A tracked reference's distance is then
+ *     1 + (hot pages touched since) + (sampled pages touched since) / rate,
+ * both counted as in sim_mrc.c (bitmaps of last-use times, one per class,
+ * with Fenwick trees over 512-bit blocks).  SHARDS_adj: the sampled
+ * references are fewer or more than rate x (references to non-hot pages);
+ * the difference goes to the first bucket, so the curve's total is right. */
+#include "vmlab/sim.h"
+#include "sim_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+static inline uint64_t hash64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* page -> small int, open addressing; keys+1 so 0 means empty */
+struct pmap {
+    uint64_t *key;
+    uint32_t *val;
+    size_t cap, n;
+    uint64_t seed;       /* the hash is hash64(page ^ seed) */
+};
+static int pmap_init(struct pmap *t, size_t cap)
+{
+    t->cap = cap, t->n = 0;
+    t->key = calloc(cap, sizeof *t->key);
+    t->val = malloc(cap * sizeof *t->val);
+    return t->key && t->val ? 0 : -1;
+}
+static void pmap_free(struct pmap *t)
+{
+    free(t->key), free(t->val);
+}
+/* The slot of page p (its key is p + 1, or 0 when absent). */
+static inline size_t pmap_slot(const struct pmap *t, uint64_t p, uint64_t h)
+{
+    size_t i = h & (t->cap - 1);
+    while (t->key[i] && t->key[i] != p + 1)
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+static int pmap_grow(struct pmap *t)
+{
+    struct pmap g;
+    g.seed = t->seed;
+    if (pmap_init(&g, t->cap * 2)) {
+        pmap_free(&g);
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->key[i]) {
+            size_t j = pmap_slot(&g, t->key[i] - 1, hash64((t->key[i] - 1) ^ t->seed));
+            g.key[j] = t->key[i], g.val[j] = t->val[i];
+        }
+    g.n = t->n;
+    pmap_free(t);
+    *t = g;
+    return 0;
+}
+
+/* A bigger stack when the sampled pages outgrow it (times kept in order). */
+static int sd_grow(struct sd *s, uint32_t *last)
+{
+    struct sd g;
+    if (sd_init(&g, 2 * s->live + 4096, 1))
+        return -1;
+    for (size_t w = 0; w < s->T / 64; w++) {
+        uint64_t v = s->bits[w];
+        while (v) {
+            size_t p = w * 64 + (size_t)__builtin_ctzll(v);
+            v &= v - 1;
+            last[s->owner[p]] = (uint32_t)sd_push(&g, s->owner[p], s->gtime[p]);
+        }
+    }
+    g.live = s->live;
+    sd_free(s);
+    *s = g;
+    return 0;
+}
+
+/* Hot pages whose last reference is after g: a scan of their times (a
+ * few hundred words, in 16-wide chunks the compiler vectorizes). */
+static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < nh16; i += 16) {
+        uint32_t part = 0;
+        for (int k = 0; k < 16; k++)
+            part += hl[i + (size_t)k] + 1 > g + 1; /* UINT32_MAX (never) wraps to 0 */
+        c += part;
+    }
+    return c;
+}
+
+static int hist_add(double **hist, size_t *hlen, double d, double w)
+{
+    size_t b = (size_t)(d + 0.5);
+    if (b >= *hlen) {
+        size_t nl = *hlen;
+        while (nl <= b)
+            nl *= 2;
+        double *nh = realloc(*hist, nl * sizeof *nh);
+        if (!nh)
+            return -1;
+        memset(nh + *hlen, 0, (nl - *hlen) * sizeof *nh);
+        *hist = nh, *hlen = nl;
+    }
+    (*hist)[b] += w;
+    return 0;
+}
+
+/* The `hot` most referenced pages of a 1/64 subsample, into a table. */
+static int find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
+                    struct pmap *hs, uint64_t *filter)
+{
+    struct pmap cnt;
+    size_t cap = 1024;
+    while (cap < 2 * (n / 64 + 1))
+        cap <<= 1;
+    if (pmap_init(&cnt, cap)) {
+        pmap_free(&cnt);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 64) {
+        size_t j = pmap_slot(&cnt, pages[i], hash64(pages[i] ^ seed));
+        if (!cnt.key[j])
+            cnt.key[j] = pages[i] + 1, cnt.val[j] = 0, cnt.n++;
+        cnt.val[j]++;
+    }
+    /* the hot-th largest count, from a histogram of counts */
+    size_t maxc = n / 64 + 2, want = hot, thr = 1;
+    size_t *h = calloc(maxc + 1, sizeof *h);
+    if (!h) {
+        pmap_free(&cnt);
+        return -1;
+    }
+    for (size_t i = 0; i < cnt.cap; i++)
+        if (cnt.key[i])
+            h[cnt.val[i]]++;
+    size_t above = 0;
+    for (size_t c = maxc; c >= 1; c--) {
+        if (above + h[c] >= want) {
+            thr = c;
+            break;
+        }
+        above += h[c];
+    }
+    free(h);
+    /* pages above thr, then those at thr until `hot` */
+    size_t taken = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < cnt.cap && taken < hot; i++) {
+            if (!cnt.key[i] || cnt.val[i] < thr || (pass == 0) != (cnt.val[i] > thr))
+                continue;
+            if (cnt.val[i] < 2)
+                continue; /* seen once: nothing says it is hot */
+            uint64_t p = cnt.key[i] - 1, hh = hash64(p ^ seed);
+            size_t j = pmap_slot(hs, p, hh);
+            hs->key[j] = p + 1, hs->val[j] = (uint32_t)taken++, hs->n++;
+            filter[(hh >> 48) / 64] |= 1ULL << ((hh >> 48) % 64);
+        }
+    pmap_free(&cnt);
+    return 0;
+}
+
+/* With and without the popcnt instruction, as vmlab_mrc_lru. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_opts *o,
+                     struct vmlab_mrc *out)
+{
+    enum { HOT_EVERY = 32 }; /* a hot page's distance is taken at one reference in 32 */
+    double rate = o->rate, inv = 1.0 / rate, cold = 0, wsum = 0;
+    uint64_t thr = (uint64_t)(rate * (double)(1u << 24)), seed = o->seed * 0x9e3779b97f4a7c15ULL;
+    size_t hot = o->hot, hcap = 16, ntracked = 0, tcap = 4096, hlen = 1024, hotseen = 0;
+    uint64_t *filter = calloc(1024, sizeof *filter); /* 2^16 bits */
+    struct pmap hs = {0}, ps = {0};
+    uint32_t *hlast = NULL, *slast = NULL;
+    double *hist = NULL;
+    struct sd S = {0};
+    size_t nh16 = 0;
+    int err = -ENOMEM;
+
+    memset(out, 0, sizeof *out);
+    if (!(rate > 0 && rate <= 1) || n >= UINT32_MAX) {
+        free(filter);
+        return -EINVAL;
+    }
+    while (hcap < 4 * hot)
+        hcap <<= 1;
+    hs.seed = ps.seed = seed;
+    if (!filter || pmap_init(&hs, hcap) || pmap_init(&ps, 1u << 12) ||
+        (hot && find_hot(pages, n, hot, seed, &hs, filter)))
+        goto out;
+    nh16 = (hs.n + 15) / 16 * 16;
+    hlast = malloc((nh16 + 16) * sizeof *hlast); /* each hot page's last reference index */
+    slast = malloc(tcap * sizeof *slast);
+    hist = calloc(hlen, sizeof *hist);
+    if (!hlast || !slast || !hist || sd_init(&S, 4096, 1))
+        goto out;
+    memset(hlast, 0xff, (nh16 + 16) * sizeof *hlast);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t p = pages[i], h = hash64(p ^ seed);
+        size_t j;
+        if (hs.n && ((filter[(h >> 48) / 64] >> ((h >> 48) % 64)) & 1) &&
+            hs.key[j = pmap_slot(&hs, p, h)]) {
+            /* a hot page: tracked exactly (its last reference index);
+             * its own distance is taken at one reference in HOT_EVERY */
+            uint32_t k = hs.val[j], q = hlast[k];
+            if (q == UINT32_MAX) {
+                cold += 1, wsum += 1;
+            } else if (++hotseen % HOT_EVERY == 0) {
+                double d = 1.0 + (double)hot_after(hlast, nh16, q) +
+                           (double)sd_after_gtime(&S, q) * inv;
+                if (hist_add(&hist, &hlen, d, HOT_EVERY))
+                    goto out;
+                wsum += HOT_EVERY;
+            }
+            hlast[k] = (uint32_t)i;
+            continue;
+        }
+        if ((h & 0xffffff) >= thr)
+            continue;
+        /* a sampled page: weight 1 / rate */
+        j = pmap_slot(&ps, p, h);
+        uint32_t k;
+        if (!ps.key[j]) {
+            if (ntracked == tcap) {
+                uint32_t *nl = realloc(slast, 2 * tcap * sizeof *slast);
+                if (!nl)
+                    goto out;
+                slast = nl, tcap *= 2;
+            }
+            ps.key[j] = p + 1, ps.val[j] = (uint32_t)ntracked, ps.n++;
+            slast[ntracked] = UINT32_MAX;
+            k = (uint32_t)ntracked++;
+            if (2 * ps.n > ps.cap && pmap_grow(&ps))
+                goto out;
+        } else
+            k = ps.val[j];
+        if (S.now == S.T) {
+            if (2 * S.live + 1 > S.T / 2 ? sd_grow(&S, slast) : (sd_compact(&S, slast), 0))
+                goto out;
+        }
+        uint32_t q = slast[k];
+        if (q == UINT32_MAX) {
+            cold += inv, wsum += inv;
+            S.live++;
+        } else {
+            double d = 1.0 + (double)sd_after(&S, q) * inv + (double)hot_after(hlast, nh16, (uint32_t)S.gtime[q]);
+            if (hist_add(&hist, &hlen, d, inv))
+                goto out;
+            wsum += inv;
+            sd_clear(&S, q);
+        }
+        slast[k] = (uint32_t)sd_push(&S, k, i);
+    }
+    if (o->adjust && hlen > 1) /* SHARDS_adj: the weights sum to the references */
+        hist[1] += (double)n - wsum;
+    out->hist = hist, hist = NULL;
+    out->maxd = hlen - 1;
+    out->cold = cold;
+    out->refs = (double)n;
+    err = 0;
+out:
+    free(hist), free(hlast), free(slast), free(filter);
+    pmap_free(&hs), pmap_free(&ps);
+    if (S.bits)
+        sd_free(&S);
+    return err;
+}

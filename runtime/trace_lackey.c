@@ -1,0 +1,205 @@
+/* `vmlab trace -- cmd`: the exact reference string of an unmodified
+ * command, from valgrind's lackey tool, parsed as it streams. */
+#include "vmlab/trace.h"
+#include "vmlab/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The parser; with a deadline (> 0) it kills `pid` once it passes (the
+ * pipe then ends and what was read is kept). */
+static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr, uint32_t tid,
+                    struct vmlab_lackey_result *res, double deadline, pid_t pid)
+{
+    enum { BUF = 1 << 17 };
+    char *buf = malloc(BUF + 1);
+    size_t have = 0;
+    unsigned shift = (unsigned)__builtin_ctzll(page_size);
+    uint64_t prev_page = UINT64_MAX, refs = 0, events = 0;
+    int prev_kind = -1, rc = 0;
+    struct vmlab_trace_event ev = {.tid = tid};
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t got = read(fd, buf + have, BUF - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = -errno;
+            break;
+        }
+        if (got == 0 && have == 0)
+            break;
+        have += (size_t)got;
+        size_t pos = 0;
+        for (;;) {
+            char *nl = memchr(buf + pos, '\n', have - pos);
+            if (!nl) {
+                if (got == 0) /* a last line without a newline */
+                    nl = buf + have, buf[have] = '\n';
+                else
+                    break;
+            }
+            const unsigned char *p = (const unsigned char *)buf + pos;
+            pos = (size_t)((char *)nl - buf) + 1;
+            /* "I  addr,size" or " L addr,size" (S, M) */
+            int kind;
+            if (p[0] == 'I' && !no_instr)
+                kind = 0;
+            else if (p[0] == ' ' && (p[1] == 'L' || p[1] == 'S' || p[1] == 'M'))
+                kind = p[1] == 'L' ? 0 : p[1] == 'S' ? 1 : 2;
+            else
+                continue;
+            p += 3;
+            uint64_t a = 0;
+            int h;
+            while ((h = hexval(*p)) >= 0)
+                a = a << 4 | (uint64_t)h, p++;
+            uint64_t page = a >> shift;
+            refs++;
+            for (int k = kind == 2 ? 0 : kind; k <= (kind == 2 ? 1 : kind); k++) {
+                if (page == prev_page && k == prev_kind)
+                    continue;
+                prev_page = page, prev_kind = k;
+                events++;
+                if (w) {
+                    ev.time = refs - 1, ev.page = page, ev.kind = (uint8_t)k;
+                    if ((rc = vmlab_trace_write(w, &ev)))
+                        goto out;
+                }
+            }
+            if (got == 0 && pos >= have)
+                break;
+        }
+        if (got == 0)
+            break;
+        if (deadline > 0 && !res->timed_out && mono() > deadline) {
+            kill(pid, SIGKILL);
+            res->timed_out = 1;
+        }
+        if (got < BUF / 8) {
+            /* valgrind writes one line per write(): let lines pile up in
+             * the pipe instead of being woken for each */
+            struct timespec ts = {0, 300000};
+            nanosleep(&ts, NULL);
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+        if (have == BUF) /* a line longer than the buffer: not lackey's */
+            have = 0;
+    }
+out:
+    free(buf);
+    res->references = refs, res->events = events;
+    return rc;
+}
+
+int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,
+                          uint32_t tid, struct vmlab_lackey_result *res)
+{
+    memset(res, 0, sizeof *res);
+    return parse_fd(fd, w, page_size, no_instr, tid, res, 0, 0);
+}
+
+int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
+                       char *err, size_t errlen)
+{
+    int pfd[2];
+    char logfd[32];
+    size_t psz = o->page_size ? o->page_size : vmlab_pagesize();
+    struct vmlab_trace_writer *w = NULL;
+    int argc = 0;
+
+    memset(res, 0, sizeof *res);
+    while (o->argv[argc])
+        argc++;
+    if (argc == 0) {
+        snprintf(err, errlen, "trace: no command to run");
+        return -EINVAL;
+    }
+    if (pipe2(pfd, O_CLOEXEC)) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -errno;
+    }
+    /* a big pipe: valgrind writes a line at a time, and every write that
+     * finds the reader asleep costs a wake-up */
+    fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
+    snprintf(logfd, sizeof logfd, "--log-fd=%d", pfd[1]);
+    char **av = calloc((size_t)argc + 8, sizeof *av);
+    if (!av)
+        return -ENOMEM;
+    int k = 0;
+    av[k++] = (char *)(o->valgrind ? o->valgrind : "valgrind");
+    av[k++] = "--tool=lackey";
+    av[k++] = "--trace-mem=yes";
+    av[k++] = "-q";
+    av[k++] = logfd;
+    for (int i = 0; i < argc; i++)
+        av[k++] = o->argv[i];
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        free(av);
+        return -errno;
+    }
+    if (pid == 0) {
+        fcntl(pfd[1], F_SETFD, 0); /* valgrind writes to it */
+        close(pfd[0]);
+        execvp(av[0], av);
+        fprintf(stderr, "vmlab trace: exec %s: %s\n", av[0], strerror(errno));
+        _exit(127);
+    }
+    free(av);
+    close(pfd[1]);
+    if (o->output) {
+        struct vmlab_trace_header h = {.page_size = (uint32_t)psz, .time_unit_ns = 0};
+        w = vmlab_trace_create(o->output, VMLAB_TRACE_AUTO, &h, err, errlen);
+        if (!w) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            close(pfd[0]);
+            return -EIO;
+        }
+    }
+    int rc = parse_fd(pfd[0], w, psz, o->no_instr, (uint32_t)pid, res,
+                      o->timeout > 0 ? mono() + o->timeout : 0, pid);
+    close(pfd[0]);
+    if (rc) {
+        kill(pid, SIGKILL);
+        snprintf(err, errlen, "reading lackey's stream: %s", strerror(-rc));
+    }
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+        ;
+    if (w) {
+        int fr = vmlab_trace_finish(w, err, errlen);
+        rc = rc ? rc : fr;
+    }
+    if (!rc && WIFEXITED(res->status) && WEXITSTATUS(res->status) == 127 && res->references == 0) {
+        snprintf(err, errlen, "could not run valgrind or the command (exit 127)");
+        return -ENOENT;
+    }
+    return rc;
+}

@@ -1,0 +1,285 @@
+/* Tracing segments of this process by page protection (vmtrace's
+ * kptecleaner in user space).  The fault hook runs in signal context: it
+ * only mprotects one page, reads the clock and fills a slot of a ring of
+ * events; a thread revokes every page each interval and drains the ring
+ * into the trace writer (zlib is not for signal handlers). */
+#include "vmlab/fault.h"
+#include "vmlab/seg.h"
+#include "vmlab/trace.h"
+#include "vmlab/units.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PG_NONE, PG_READ, PG_WRITE };
+
+struct slot {
+    struct vmlab_trace_event ev;
+    atomic_int ready;
+};
+
+/* What the tracer needs of a segment, copied at start: the segment itself
+ * may be closed (and freed) by its owner while the tracer runs. */
+struct tseg {
+    void *addr;
+    size_t size;
+    int prot;
+};
+
+struct vmlab_tracer {
+    struct tseg *segs;
+    size_t nsegs, psz, window;
+    uint8_t **state;              /* per segment, per page */
+    double interval, t0;
+    struct slot *ring;
+    size_t cap;
+    atomic_ulong head, dropped;
+    unsigned long tail;           /* drained up to here (the thread only) */
+    atomic_flag lock;             /* page states and the window */
+    uint64_t *win;                /* interval 0: the accessible pages (addresses) */
+    size_t nwin, wpos;
+    struct vmlab_trace_writer *w;
+    pthread_t thr;
+    int running;
+    atomic_int stop;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void lock(struct vmlab_tracer *t)
+{
+    while (atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire))
+        ;
+}
+static void unlock(struct vmlab_tracer *t) { atomic_flag_clear_explicit(&t->lock, memory_order_release); }
+
+/* gettid() once per thread: a system call per event is measurable */
+static __thread uint32_t my_tid;
+
+static void log_event(struct vmlab_tracer *t, size_t seg, uint64_t page, int kind)
+{
+    unsigned long i = atomic_fetch_add(&t->head, 1);
+    if (i - t->tail >= t->cap) { /* full: the drain is behind */
+        atomic_fetch_add(&t->dropped, 1);
+        return;
+    }
+    struct slot *s = &t->ring[i % t->cap];
+    s->ev.time = (uint64_t)((mono() - t->t0) * 1e6);
+    if (!my_tid)
+        my_tid = (uint32_t)syscall(SYS_gettid);
+    s->ev.tid = my_tid;
+    s->ev.target = (uint32_t)seg + 1;
+    s->ev.page = page;
+    s->ev.kind = (uint8_t)kind;
+    atomic_store_explicit(&s->ready, 1, memory_order_release);
+}
+
+static int hook(void *addr, int sig, int code, void *ctx)
+{
+    struct vmlab_tracer *t = ctx;
+    uintptr_t a = (uintptr_t)addr;
+    if (sig != SIGSEGV || code != SEGV_ACCERR)
+        return 0;
+    for (size_t i = 0; i < t->nsegs; i++) {
+        struct tseg *s = &t->segs[i];
+        uintptr_t b = (uintptr_t)s->addr;
+        if (a < b || a >= b + s->size)
+            continue;
+        size_t pg = (a - b) / t->psz;
+        void *pa = (void *)(b + pg * t->psz);
+        int handled = 0;
+        lock(t);
+        uint8_t st = t->state[i][pg];
+        if (st != PG_READ) { /* revoked: the first access of this interval */
+            if (mprotect(pa, t->psz, PROT_READ) == 0) {
+                t->state[i][pg] = PG_READ;
+                log_event(t, i, (uint64_t)(uintptr_t)pa / t->psz, VMLAB_TRACE_READ);
+                handled = 1;
+            }
+        } else if (s->prot & PROT_WRITE) { /* readable, and it wrote */
+            if (mprotect(pa, t->psz, PROT_READ | PROT_WRITE) == 0) {
+                t->state[i][pg] = PG_WRITE;
+                log_event(t, i, (uint64_t)(uintptr_t)pa / t->psz, VMLAB_TRACE_WRITE);
+                handled = 1;
+            }
+        }
+        if (handled && t->interval == 0 && st == PG_NONE) {
+            /* exact mode: keep `window` pages open, close the oldest */
+            if (t->nwin == t->window) {
+                uint64_t old = t->win[t->wpos];
+                for (size_t j = 0; j < t->nsegs; j++) {
+                    uintptr_t bj = (uintptr_t)t->segs[j].addr;
+                    if (old >= bj && old < bj + t->segs[j].size) {
+                        t->state[j][(old - bj) / t->psz] = PG_NONE;
+                        break;
+                    }
+                }
+                mprotect((void *)(uintptr_t)old, t->psz, PROT_NONE);
+            } else
+                t->nwin++;
+            t->win[t->wpos] = (uint64_t)(uintptr_t)pa;
+            t->wpos = (t->wpos + 1) % t->window;
+        }
+        unlock(t);
+        return handled;
+    }
+    return 0;
+}
+
+static void revoke_all(struct vmlab_tracer *t)
+{
+    lock(t);
+    for (size_t i = 0; i < t->nsegs; i++) {
+        mprotect(t->segs[i].addr, t->segs[i].size, PROT_NONE);
+        memset(t->state[i], PG_NONE, t->segs[i].size / t->psz);
+    }
+    t->nwin = t->wpos = 0;
+    unlock(t);
+}
+
+static void drain(struct vmlab_tracer *t)
+{
+    unsigned long head = atomic_load(&t->head);
+    while (t->tail < head) {
+        struct slot *s = &t->ring[t->tail % t->cap];
+        if (!atomic_load_explicit(&s->ready, memory_order_acquire)) {
+            if (atomic_load(&t->dropped) && t->tail + t->cap <= head)
+                ; /* a dropped index never becomes ready: skip it below */
+            else
+                break;
+        }
+        if (atomic_load_explicit(&s->ready, memory_order_acquire))
+            vmlab_trace_write(t->w, &s->ev);
+        atomic_store(&s->ready, 0);
+        t->tail++;
+    }
+}
+
+static void *run(void *arg)
+{
+    struct vmlab_tracer *t = arg;
+    double next = mono() + t->interval;
+    while (!atomic_load(&t->stop)) {
+        struct timespec ts = {0, 1000000}; /* 1 ms: drain often, revoke on time */
+        nanosleep(&ts, NULL);
+        drain(t);
+        if (t->interval > 0 && mono() >= next) {
+            revoke_all(t);
+            next += t->interval;
+            if (next < mono())
+                next = mono() + t->interval;
+        }
+    }
+    return NULL;
+}
+
+int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **out, char *err,
+                       size_t errlen)
+{
+    struct vmlab_tracer *t = calloc(1, sizeof *t);
+    struct vmlab_trace_header h = {0};
+    int r = -ENOMEM;
+
+    if (!t)
+        goto fail;
+    t->psz = vmlab_pagesize();
+    t->nsegs = o->nsegs, t->interval = o->interval, t->window = o->window ? o->window : 1;
+    t->cap = o->buffer ? o->buffer : 1 << 20;
+    t->segs = calloc(o->nsegs, sizeof *t->segs);
+    t->state = calloc(o->nsegs, sizeof *t->state);
+    t->ring = calloc(t->cap, sizeof *t->ring);
+    t->win = calloc(t->window, sizeof *t->win);
+    h.targets = calloc(o->nsegs + 1, sizeof *h.targets);
+    if (!t->segs || !t->state || !t->ring || !t->win || !h.targets)
+        goto fail;
+    atomic_flag_clear(&t->lock);
+    for (size_t i = 0; i < o->nsegs; i++) {
+        struct vmlab_seg *s = o->segs[i];
+        if (!s->mapped || s->pagesize != t->psz) {
+            snprintf(err, errlen, "trace.start: segment '%s' is %s", s->name,
+                     s->mapped ? "on huge pages (not traced)" : "not mapped");
+            r = -EINVAL;
+            goto fail;
+        }
+        t->segs[i] = (struct tseg){s->addr, s->size, s->prot};
+        if (!(t->state[i] = calloc(s->size / t->psz + 1, 1)))
+            goto fail;
+        snprintf(h.targets[i].name, sizeof h.targets[i].name, "%s", s->name);
+        h.targets[i].start = (uint64_t)(uintptr_t)s->addr, h.targets[i].length = s->size;
+        if (s->fd >= 0) {
+            struct stat st;
+            h.targets[i].offset = (uint64_t)s->offset;
+            if (fstat(s->fd, &st) == 0)
+                h.targets[i].inode = (uint64_t)st.st_ino;
+        }
+    }
+    h.page_size = (uint32_t)t->psz, h.time_unit_ns = 1000, h.ntargets = (uint32_t)o->nsegs;
+    t->w = vmlab_trace_create(o->output, VMLAB_TRACE_AUTO, &h, err, errlen);
+    if (!t->w) {
+        r = -EIO;
+        goto fail;
+    }
+    free(h.targets);
+    h.targets = NULL;
+    if (vmlab_fault_init() || vmlab_fault_add_hook(hook, t)) {
+        r = -errno;
+        snprintf(err, errlen, "trace.start: no fault hook: %s", strerror(errno));
+        vmlab_trace_finish(t->w, NULL, 0);
+        t->w = NULL;
+        goto fail;
+    }
+    t->t0 = mono();
+    revoke_all(t);
+    if (pthread_create(&t->thr, NULL, run, t) == 0)
+        t->running = 1;
+    *out = t;
+    return 0;
+fail:
+    if (r == -ENOMEM && err && errlen && !*err)
+        snprintf(err, errlen, "trace.start: out of memory");
+    if (t) {
+        for (size_t i = 0; t->state && i < t->nsegs; i++)
+            free(t->state[i]);
+        free(t->segs), free(t->state), free(t->ring), free(t->win), free(t);
+    }
+    free(h.targets);
+    return r;
+}
+
+void vmlab_tracer_counts(const struct vmlab_tracer *t, uint64_t *events, uint64_t *dropped)
+{
+    *dropped = atomic_load(&((struct vmlab_tracer *)t)->dropped);
+    *events = atomic_load(&((struct vmlab_tracer *)t)->head) - *dropped;
+}
+
+int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen)
+{
+    atomic_store(&t->stop, 1);
+    if (t->running)
+        pthread_join(t->thr, NULL);
+    lock(t);
+    for (size_t i = 0; i < t->nsegs; i++)
+        mprotect(t->segs[i].addr, t->segs[i].size, t->segs[i].prot);
+    unlock(t);
+    vmlab_fault_remove_hook(hook, t);
+    drain(t);
+    int r = vmlab_trace_finish(t->w, err, errlen);
+    for (size_t i = 0; i < t->nsegs; i++)
+        free(t->state[i]);
+    free(t->segs), free(t->state), free(t->ring), free(t->win), free(t);
+    return r;
+}
