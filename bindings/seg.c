@@ -38,6 +38,14 @@ struct vmlab_seg *segl_check(lua_State *L, int idx)
     return ls->s;
 }
 
+/* For other bindings (host.h): the open segment at idx, or NULL, without
+ * knowing vmlab.seg's userdata layout. */
+struct vmlab_seg *vmlab_testseg(lua_State *L, int idx)
+{
+    struct lseg *ls = luaL_testudata(L, idx, SEG_MT);
+    return ls ? ls->s : NULL;
+}
+
 /* "seg 'buf' +0x1000 4 MiB" for messages. */
 const char *segl_describe(lua_State *L, const struct vmlab_seg *s, uint64_t off, uint64_t len)
 {

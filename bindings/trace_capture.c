@@ -99,11 +99,10 @@ static int l_start(lua_State *L)
     o.segs = scratch(L, o.nsegs * sizeof *o.segs);
     for (size_t i = 0; i < o.nsegs; i++) {
         lua_rawgeti(L, -2, (lua_Integer)i + 1);
-        /* vmlab.seg's userdata starts with its struct vmlab_seg pointer */
-        struct vmlab_seg **sp = luaL_testudata(L, -1, "vmlab.seg");
-        if (!sp || !*sp)
+        struct vmlab_seg *sg = vmlab_testseg(L, -1);
+        if (!sg)
             luaL_error(L, "trace.start: target %d is not an open segment", (int)i + 1);
-        o.segs[i] = *sp;
+        o.segs[i] = sg;
         lua_pop(L, 1);
     }
     struct ltracer *lt = lua_newuserdatauv(L, sizeof *lt, 1);

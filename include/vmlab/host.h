@@ -131,6 +131,12 @@ void vmlab_checknodes(lua_State *L, int idx, struct vmlab_nodemask *m);
 void vmlab_checkcpus(lua_State *L, int idx, struct vmlab_nodemask *m);
 void vmlab_pushnodes(lua_State *L, const struct vmlab_nodemask *m);
 
+/* The open segment (vmlab.seg userdata) at idx, or NULL when it is not
+ * one or is closed (bindings/seg.c): other bindings ask this instead of
+ * knowing vmlab.seg's userdata layout. */
+struct vmlab_seg;
+struct vmlab_seg *vmlab_testseg(lua_State *L, int idx);
+
 /* Regions as tables {start, end, nr_accesses, age}; `extra` reserves room
  * for fields the caller adds.  pushregions pushes an array of them. */
 struct vmlab_region;
