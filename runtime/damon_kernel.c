@@ -143,6 +143,12 @@ int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a
     TRY(put(dir, "nr_schemes", "1"), "nr_schemes");
     snprintf(dir, sizeof dir, "%s/schemes/0", ctx);
     TRY(put(dir, "action", "stat"), "scheme action");
+    /* The kernel creates the access pattern as 0..0 for size, accesses and
+     * age, which matches no region: the tried regions stayed empty. */
+    snprintf(dir, sizeof dir, "%s/schemes/0/access_pattern", ctx);
+    TRY(put(dir, "sz/max", "18446744073709551615"), "access_pattern/sz/max");
+    TRY(put(dir, "nr_accesses/max", "4294967295"), "access_pattern/nr_accesses/max");
+    TRY(put(dir, "age/max", "4294967295"), "access_pattern/age/max");
     snprintf(k->scheme, sizeof k->scheme, "%s/schemes/0", ctx);
     TRY(put(k->dir, "state", "on"), "state on");
     return 0;
