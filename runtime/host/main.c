@@ -36,6 +36,7 @@ static const struct {
     const char *name, *module;
 } subcommands[] = {
     {"report", "vmlab.report"},
+    {"damon", "vmlab.damon_cmd"},
     {NULL, NULL}};
 
 static const char *subcommand(const char *word)
