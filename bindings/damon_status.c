@@ -155,7 +155,8 @@ static void push_ctx(lua_State *L, const struct vmlab_kstatus_ctx *c)
     lua_createtable(L, (int)c->nr_targets, 0);               /* c ts */
     for (size_t i = 0; i < c->nr_targets; i++) {
         lua_createtable(L, 0, 2);                            /* c ts t */
-        setopt(L, "pid", c->targets[i].pid);
+        if (strcmp(c->operations, "paddr"))                  /* paddr's pid_target reads 0 */
+            setopt(L, "pid", c->targets[i].pid);
         vmlab_pushregions(L, c->targets[i].regions.v, c->targets[i].regions.n);
         lua_setfield(L, -2, "regions");                      /* c ts t */
         lua_rawseti(L, -2, (lua_Integer)i + 1);              /* c ts */

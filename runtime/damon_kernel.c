@@ -97,7 +97,7 @@ void vmlab_kdamon_stop(struct vmlab_kdamon *k)
 int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a, int pid,
                        const struct vmlab_range *ranges, size_t n, char *why, size_t len)
 {
-    char kd[400], ctx[600], dir[700], ops[256];
+    char kd[400], ctx[600], dir[700], ops[256] = "";
     const char *w = NULL;
     int e;
 
@@ -116,7 +116,9 @@ int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a
         w = "operations (the kernel lacks vaddr)";
         goto fail;
     }
-    TRY(put(ctx, "operations", "vaddr"), "operations");
+    /* A segment's ranges stay fixed (fvaddr): vaddr would replace them with
+     * the process's three regions at the first update interval. */
+    TRY(put(ctx, "operations", n && strstr(ops, "fvaddr") ? "fvaddr" : "vaddr"), "operations");
     snprintf(dir, sizeof dir, "%s/monitoring_attrs/intervals", ctx);
     TRY(putu(dir, "sample_us", a->sample_us), "sample_us");
     TRY(putu(dir, "aggr_us", a->aggr_us), "aggr_us");

@@ -11,6 +11,7 @@
 #include "vmlab/kstatus.h"
 #include "vmlab/sysfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,48 @@ static int range(struct rd *rd, const char *dir, const char *name, struct vmlab_
     sub(d, dir, name);
     CHK(u64(rd, d, "min", &r->min));
     CHK(u64(rd, d, "max", &r->max));
+    return 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The names of dir's entries that are numbers, sorted. */
+static int numbered_entries(struct rd *rd, const char *dir, size_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : fail(rd, dir, -errno);
+    while ((de = readdir(d))) {
+        char *end;
+        unsigned long v;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        v = strtoul(de->d_name, &end, 10);
+        if (*end)
+            continue;
+        if (*n == cap) {
+            size_t *p = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *p);
+            if (!p) {
+                closedir(d);
+                free(*out);
+                *out = NULL;
+                return -ENOMEM;
+            }
+            *out = p;
+        }
+        (*out)[(*n)++] = v;
+    }
+    closedir(d);
+    qsort(*out, *n, sizeof **out, cmp_size);
     return 0;
 }
 
@@ -205,22 +248,28 @@ static int read_scheme(struct rd *rd, const char *dir, struct vmlab_kstatus_sche
     if ((e = i64(rd, d, "total_bytes", &s->tried_total_bytes)) < 0)
         return e;
     s->has_tried = e == 0;
-    /* tried_regions has no nr_ file: its entries are 0.. until one is missing */
-    for (size_t i = 0; s->has_tried; i++) {
-        char r[PATHLEN];
-        uint64_t st = 0, en = 0, acc = 0, age = 0;
-        if (snprintf(r, sizeof r, "%s/%zu", d, i) >= (int)sizeof r)
-            break;
-        if ((e = u64(rd, r, "start", &st)) < 0)
+    /* tried_regions has no nr_ file, and its entries are not 0..n-1: 6.12
+     * numbers the regions of all schemes from one counter (scheme 0 gets
+     * 0 2 4 7..., scheme 1 gets 1 3 5...), so list the directory. */
+    if (s->has_tried) {
+        size_t *idx = NULL, nr = 0;
+        if ((e = numbered_entries(rd, d, &idx, &nr)) < 0)
             return e;
-        if (e == 1)
-            break;
-        CHK(u64(rd, r, "end", &en));
-        CHK(u64(rd, r, "nr_accesses", &acc));
-        CHK(u64(rd, r, "age", &age));
-        CHK(vmlab_regions_push(&s->tried, st, en));
-        s->tried.v[s->tried.n - 1].nr_accesses = (uint32_t)acc;
-        s->tried.v[s->tried.n - 1].age = (uint32_t)age;
+        for (size_t i = 0; i < nr; i++) {
+            char r[PATHLEN];
+            uint64_t st = 0, en = 0, acc = 0, age = 0;
+            if (snprintf(r, sizeof r, "%s/%zu", d, idx[i]) >= (int)sizeof r)
+                r[0] = '\0';
+            if ((e = u64(rd, r, "start", &st)) < 0 || (e = u64(rd, r, "end", &en)) < 0 ||
+                (e = u64(rd, r, "nr_accesses", &acc)) < 0 || (e = u64(rd, r, "age", &age)) < 0 ||
+                (e = vmlab_regions_push(&s->tried, st, en)) < 0) {
+                free(idx);
+                return e;
+            }
+            s->tried.v[s->tried.n - 1].nr_accesses = (uint32_t)acc;
+            s->tried.v[s->tried.n - 1].age = (uint32_t)age;
+        }
+        free(idx);
     }
     return 0;
 }

@@ -83,14 +83,16 @@ local function model(old)
     mk(s .. "quotas/goals/0/target_value", "1000")
     mk(s .. "quotas/goals/0/current_value", "250")
     mk(s .. "tried_regions/total_bytes", "8192")
-    mk(s .. "tried_regions/0/start", "4096")
-    mk(s .. "tried_regions/0/end", "8192")
-    mk(s .. "tried_regions/0/nr_accesses", "0")
-    mk(s .. "tried_regions/0/age", "15")
-    mk(s .. "tried_regions/1/start", "8192")
-    mk(s .. "tried_regions/1/end", "12288")
-    mk(s .. "tried_regions/1/nr_accesses", "0")
-    mk(s .. "tried_regions/1/age", "40")
+    -- 6.12 numbers the tried regions of all schemes from one counter:
+    -- this scheme's are 2 and 10 (in that order, not the names' order)
+    mk(s .. "tried_regions/2/start", "4096")
+    mk(s .. "tried_regions/2/end", "8192")
+    mk(s .. "tried_regions/2/nr_accesses", "0")
+    mk(s .. "tried_regions/2/age", "15")
+    mk(s .. "tried_regions/10/start", "8192")
+    mk(s .. "tried_regions/10/end", "12288")
+    mk(s .. "tried_regions/10/nr_accesses", "0")
+    mk(s .. "tried_regions/10/age", "40")
   end
 end
 
@@ -134,7 +136,8 @@ t.is_deeply(sc.filters, { { kind = "filters", type = "anon", matching = true, ad
   target_idx = 0 } }, "filters")
 t.is_deeply(sc.stats, { nr_tried = 12, sz_tried = 50331648, nr_applied = 10, sz_applied = 41943040,
   qt_exceeds = 2 }, "stats")
-t.is(sc.tried_regions and #sc.tried_regions, 2, "tried regions")
+t.is(sc.tried_regions and #sc.tried_regions, 2, "tried regions (numbered 2 and 10: listed, not counted from 0)")
+t.is(sc.tried_regions and sc.tried_regions[1].start, 4096, "in the kernel's order")
 t.is(sc.tried_regions and sc.tried_regions.total_bytes, 8192, "their total_bytes")
 t.is_deeply(sc.tried_regions and sc.tried_regions[2], { start = 8192, ["end"] = 12288, nr_accesses = 0, age = 40 },
   "a tried region")
