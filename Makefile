@@ -188,9 +188,15 @@ $(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c
 # both; they skip with the reason when qemu or the kernel cannot be had.
 DEB_PKGS    += qemu-system-x86 busybox-static cpio
 EXTRA_TESTS += tests/numa/guest tests/kernel/guest
-.PHONY: test-numa
+.PHONY: test-numa test-kernels
 test-numa: deps
 	$(MAKE) --no-print-directory $(VMLAB)
 	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
 	  $(PROVE) -v -e tests/run-test tests/numa/guest
+# The kernel matrix: NUMA, kernel DAMON and DAMOS-effect suites on each of
+# KERNELS (guests one at a time; "host" runs them here), as a table.
+KERNELS ?= host default 6.12
+test-kernels: deps
+	$(MAKE) --no-print-directory $(VMLAB)
+	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) tests/guest/matrix $(KERNELS)
 
