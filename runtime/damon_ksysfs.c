@@ -176,9 +176,18 @@ int vmlab_ksysfs_start(struct vmlab_ksysfs *k, const struct vmlab_ksysfs_spec *s
     int e;
 
     memset(k, 0, sizeof *k);
+    sub(kd, vmlab_kstatus_root(), "kdamonds", 0);
+    {
+        /* the probe says "no DAMON" for any failure: name EACCES first */
+        char path[PATHLEN], b[32];
+        snprintf(path, sizeof path, "%s/nr_kdamonds", kd);
+        if ((e = vmlab_read_line(path, b, sizeof b)) == -EACCES || e == -EPERM) {
+            snprintf(why, len, "reading %s (DAMON's sysfs interface is root's)", path);
+            return e;
+        }
+    }
     if ((e = vmlab_damon_kernel_probe(why, len)) < 0)
         return e;
-    sub(kd, vmlab_kstatus_root(), "kdamonds", 0);
     if ((e = put(&w, kd, "nr_kdamonds", "1")) < 0)
         return e;
     k->started = 1;

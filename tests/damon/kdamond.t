@@ -148,6 +148,28 @@ t.like(out, "writing 'young' to " .. dir:gsub("%p", "%%%0") .. "/kdamonds/0/cont
 t.like(out, "\t2\n", "with the errno")
 t.is(cat("kdamonds/nr_kdamonds"), "0", "the half-made kdamond is removed")
 
+-- as nobody: EACCES, naming the file (a model only root may read)
+if os.execute("command -v setpriv >/dev/null && id nobody >/dev/null 2>&1") and
+   io.popen("id -u"):read("l") == "0" then
+  model("0")
+  os.execute("chmod 0711 '" .. dir .. "' '" .. dir .. "/kdamonds'; chmod 0600 '" .. dir .. "/kdamonds/nr_kdamonds'")
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[print(require("vmlab.damon.kdamond").start { pid = 1 })]])
+  f:close()
+  os.execute("chmod 0644 " .. script)
+  local p = io.popen(string.format("VMLAB_DAMON_SYSFS='%s' setpriv --reuid=nobody --regid=nogroup --clear-groups %s %s 2>&1",
+    dir, vmlab_bin, script))
+  out = p:read("a")
+  p:close()
+  os.remove(script)
+  t.like(out, "nil\tkdamond.start: reading .*/kdamonds/nr_kdamonds %(DAMON's sysfs interface is root's%): Permission denied\t13",
+    "as nobody: EACCES, naming the file")
+  t.is(cat("kdamonds/nr_kdamonds"), "0", "nothing written")
+else
+  t.skip("needs root, setpriv and the user nobody", 2)
+end
+
 -- options: checked before anything is written (run against a model of a
 -- busy kernel, so that a check that let one through could start nothing)
 model("1")
