@@ -180,7 +180,7 @@ int vmlab_ksysfs_start(struct vmlab_ksysfs *k, const struct vmlab_ksysfs_spec *s
     {
         /* the probe says "no DAMON" for any failure: name EACCES first */
         char path[PATHLEN], b[32];
-        snprintf(path, sizeof path, "%s/nr_kdamonds", kd);
+        sub(path, kd, "nr_kdamonds", 0);
         if ((e = vmlab_read_line(path, b, sizeof b)) == -EACCES || e == -EPERM) {
             snprintf(why, len, "reading %s (DAMON's sysfs interface is root's)", path);
             return e;
@@ -188,11 +188,14 @@ int vmlab_ksysfs_start(struct vmlab_ksysfs *k, const struct vmlab_ksysfs_spec *s
     }
     if ((e = vmlab_damon_kernel_probe(why, len)) < 0)
         return e;
+    if (snprintf(k->dir, sizeof k->dir, "%s/0", kd) >= (int)sizeof k->dir ||
+        snprintf(k->ctx, sizeof k->ctx, "%s/contexts/0", k->dir) >= (int)sizeof k->ctx) {
+        snprintf(why, len, "the DAMON sysfs root is too long: %s", kd);
+        return -ENAMETOOLONG;
+    }
     if ((e = put(&w, kd, "nr_kdamonds", "1")) < 0)
         return e;
     k->started = 1;
-    snprintf(k->dir, sizeof k->dir, "%s/0", kd);
-    snprintf(k->ctx, sizeof k->ctx, "%s/contexts/0", k->dir);
     if ((e = configure(k, &w, sp)) < 0) {
         char keep[512];
         snprintf(keep, sizeof keep, "%s", why);
@@ -276,7 +279,7 @@ void vmlab_ksysfs_stop(struct vmlab_ksysfs *k)
     snprintf(b, sizeof b, "?");
     {
         char path[PATHLEN];
-        snprintf(path, sizeof path, "%s/nr_kdamonds", kd);
+        sub(path, kd, "nr_kdamonds", 0);
         if (vmlab_read_line(path, b, sizeof b) == 0 && !strcmp(b, "1"))
             put(&w, kd, "nr_kdamonds", "0");
     }

@@ -29,6 +29,27 @@ function M.attrs()
   return a
 end
 
+-- QEMU's TCG sets a PTE's accessed bit only when it fills its software TLB,
+-- and x86 Linux clears accessed bits without a TLB flush (DAMON's mkold),
+-- so a thread that never leaves its CPU keeps hitting its cached entries
+-- and the kernel sees no access.  On a real machine other processes force
+-- context switches (CR3 writes flush the TLB); here a spinning process on
+-- the workload's CPU does.  Returns the spinner (kick("KILL") it), or nil
+-- outside a TCG guest.
+function M.tlb_churn(cpu)
+  if M.accel ~= "tcg" then return nil end
+  local numa = require "vmlab.numa"
+  return require("vmlab.proc").fork(function()
+    assert(numa.cpus({ cpu }))
+    while true do end
+  end)
+end
+
+-- Run the calling process (all its threads to come) on one CPU.
+function M.pin(cpu)
+  return require("vmlab.numa").cpus({ cpu })
+end
+
 -- Score regions against a hot range [hot, hot+hot_len) in [base, base+size):
 -- hot_cov: fraction of the hot bytes inside regions seen accessed;
 -- cold_hot: fraction of the cold bytes reported accessed; wss: bytes seen accessed.
