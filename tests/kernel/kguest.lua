@@ -45,9 +45,11 @@ function M.tlb_churn(cpu)
   end)
 end
 
--- Run the calling process (all its threads to come) on one CPU.
-function M.pin(cpu)
-  return require("vmlab.numa").cpus({ cpu })
+-- Run the calling thread (and the threads it starts from now on) on these
+-- CPUs: M.pin(1) before a workload starts puts it beside the spinner,
+-- M.pin(0, 1) after lets the rest run anywhere.
+function M.pin(...)
+  return require("vmlab.numa").cpus({ ... })
 end
 
 -- Score regions against a hot range [hot, hot+hot_len) in [base, base+size):

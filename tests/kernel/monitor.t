@@ -13,7 +13,10 @@ local a = g.attrs()
 t.note("attributes: " .. a.text)
 local w = require("vmlab.workload").new { target = s, pattern = "hotspot",
   hot = { offset = 16 * MiB, length = 64 * MiB // 10 // g.ps * g.ps }, hot_share = 1, op = "write" }
+local spinner = g.tlb_churn(1)        -- see kguest.lua: TCG's accessed bits
+assert(g.pin(1))
 w:start()
+assert(g.pin(0, 1))
 local m = assert(damon.monitor { backend = "kernel", targets = { s }, sample = a.sample, aggr = a.aggr,
   update = a.update, min_regions = 10, max_regions = 1000 })
 local oks, err = m:start()
@@ -31,6 +34,7 @@ end
 m:stop()
 w:close()
 m:close()
+if spinner then spinner:kick("KILL"); spinner:wait(10) end
 t.cmp_ok(nregs, ">", 0, "the snapshots have the kernel's regions (" .. nregs .. ")")
 local sc = g.median(scores)
 t.note(sc.text)
