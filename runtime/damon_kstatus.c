@@ -147,7 +147,8 @@ static int numbered_entries(struct rd *rd, const char *dir, size_t **out, size_t
         (*out)[(*n)++] = v;
     }
     closedir(d);
-    qsort(*out, *n, sizeof **out, cmp_size);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_size);
     return 0;
 }
 

@@ -181,6 +181,13 @@ else
   t.skip("needs root, setpriv and the user nobody", 4)
 end
 
+-- a scheme that tried nothing yet: an empty tried_regions directory
+model(false)
+os.execute("rm -rf '" .. dir .. "/" .. s .. "tried_regions/2' '" .. dir .. "/" .. s .. "tried_regions/10'")
+st = status.kernel_status { root = dir }
+sc = st and st.kdamonds[1].contexts[1].schemes[1] or {}
+t.is(sc.tried_regions and #sc.tried_regions, 0, "no tried regions: an empty list")
+
 -- an older kernel (5.18): no apply interval, target node, goals or tried regions
 model(true)
 st, err = status.kernel_status { root = dir }
