@@ -38,31 +38,37 @@ local function stat_median(k)
   end
   return g.median(scores), n
 end
--- vaddr with no regions (first, on a fresh child): the kernel monitors its whole
--- address space (three regions) and still finds the hotspot
-local kd, err = kdamond.start { ops = "vaddr", pid = child.pid, sample = a.sample, aggr = a.aggr, update = a.update,
-  min_regions = 10, max_regions = 1000, schemes = { { action = "stat" } } }
-t.ok(kd, "a vaddr kdamond on the whole child starts" .. (kd and "" or ": " .. tostring(err)))
-if not kd then child:kick("KILL"); if spinner then spinner:kick("KILL") end; t.done_testing(); return end
--- from a few huge regions to the hotspot takes DAMON more aggregations
-vmlab.snooze(2 * a.settle)
-local sc = stat_median(kd)
-local lo, hi = math.huge, 0
-for _, r in ipairs(sc.regs) do lo = math.min(lo, r.start); hi = math.max(hi, r["end"]) end
-t.note(string.format("vaddr, whole process, after %.1f s: %s; regions span 0x%x-0x%x", 2 * a.settle, sc.text, lo, hi))
-t.ok(lo < s.addr and hi > s.addr + s.size, "the regions span the process, beyond the segment")
-if not t.cmp_ok(sc.hot_cov, ">=", 0.9, "the hotspot is found among them: " .. sc.text) then
-  for _, r in ipairs(sc.regs) do
-    if r["end"] > s.addr and r.start < s.addr + s.size then
-      t.diag(string.format("region %+d MiB, %d MiB: nr_accesses %d, age %d", (r.start - s.addr) >> 20,
-        (r["end"] - r.start) >> 20, r.nr_accesses, r.age))
+if vmlab.sanitized then
+  -- the sanitizers' shadow maps span terabytes: three regions of such a
+  -- process do not narrow down to a 6 MiB hotspot in seconds
+  t.skip("vaddr on the whole process: AddressSanitizer's shadow spans terabytes", 3)
+else
+  -- vaddr with no regions (first, on a fresh child): the kernel monitors its whole
+  -- address space (three regions) and still finds the hotspot
+  local kd, err = kdamond.start { ops = "vaddr", pid = child.pid, sample = a.sample, aggr = a.aggr, update = a.update,
+    min_regions = 10, max_regions = 1000, schemes = { { action = "stat" } } }
+  t.ok(kd, "a vaddr kdamond on the whole child starts" .. (kd and "" or ": " .. tostring(err)))
+  if not kd then child:kick("KILL"); if spinner then spinner:kick("KILL") end; t.done_testing(); return end
+  -- from a few huge regions to the hotspot takes DAMON more aggregations
+  vmlab.snooze(2 * a.settle)
+  local sc = stat_median(kd)
+  local lo, hi = math.huge, 0
+  for _, r in ipairs(sc.regs) do lo = math.min(lo, r.start); hi = math.max(hi, r["end"]) end
+  t.note(string.format("vaddr, whole process, after %.1f s: %s; regions span 0x%x-0x%x", 2 * a.settle, sc.text, lo, hi))
+  t.ok(lo < s.addr and hi > s.addr + s.size, "the regions span the process, beyond the segment")
+  if not t.cmp_ok(sc.hot_cov, ">=", 0.9, "the hotspot is found among them: " .. sc.text) then
+    for _, r in ipairs(sc.regs) do
+      if r["end"] > s.addr and r.start < s.addr + s.size then
+        t.diag(string.format("region %+d MiB, %d MiB: nr_accesses %d, age %d", (r.start - s.addr) >> 20,
+          (r["end"] - r.start) >> 20, r.nr_accesses, r.age))
+      end
     end
   end
+  kd:close()
 end
-kd:close()
 
 -- fvaddr on the segment, with a pageout scheme
-kd, err = kdamond.start { pid = child.pid, regions = { s }, sample = a.sample, aggr = a.aggr,
+local kd, err = kdamond.start { pid = child.pid, regions = { s }, sample = a.sample, aggr = a.aggr,
   update = a.update, min_regions = 10, max_regions = 1000,
   schemes = { { action = "stat" }, { action = "pageout", nr_accesses = { max = 0 }, age = { min = 3 } } } }
 t.ok(kd, "a kdamond on the child's pid starts" .. (kd and "" or ": " .. tostring(err)))
@@ -75,8 +81,7 @@ t.is(again, nil, "a second kdamond is refused while ours runs")
 t.ok(aerrno == 16 and tostring(aerr):find("already runs 1 kdamond"), "EBUSY, with the reason: " .. tostring(aerr))
 
 vmlab.snooze(a.settle)
-local nregs
-sc, nregs = stat_median(kd)
+local sc, nregs = stat_median(kd)
 t.note("fvaddr, stat scheme after " .. a.settle .. " s: " .. sc.text)
 t.cmp_ok(nregs, ">", 0, "the stat scheme's tried regions are not empty")
 t.cmp_ok(sc.hot_cov, ">=", 0.9, "the 10% hotspot is found (" .. a.text .. "): " .. sc.text)
