@@ -21,7 +21,7 @@ end
 function M.attrs()
   local f = (M.accel == "tcg") and 4 or 1
   local a = { sample = 5000 * f, aggr = 100000 * f, update = 500000 * f }
-  a.settle = 12 * a.aggr / 1e6
+  a.settle = 16 * a.aggr / 1e6
   a.sample_s, a.aggr_s, a.update_s = a.sample / 1e6, a.aggr / 1e6, a.update / 1e6
   a.text = string.format("%s: sample %d us, aggr %d us, update %d us, settle %.1f s", M.accel,
     a.sample, a.aggr, a.update, a.settle)
