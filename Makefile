@@ -105,7 +105,7 @@ $(BUILD)/tests/c/%: tests/c/%.c $(BUILD)/libvmlabrt.a | $(BUILD)/gen/vmlab_modul
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libvmlabrt.a $(LDLIBS)
 
 # prove runs every Lua scenario with vmlab and every C test as a program.
-TESTS_T   = $(sort $(shell find tests -name '*.t' -not -path 'tests/numa/*'))
+TESTS_T   = $(sort $(shell find tests -name '*.t' -not -path 'tests/numa/*' -not -path 'tests/kernel/*'))
 PROVE    ?= prove
 PROVE_J  ?= 2
 test: deps
@@ -195,16 +195,25 @@ $(BUILD)/tests/vmmalloc/libdeep.so: tests/vmmalloc/deep_lib.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -fPIC -shared $(WARN) -Wno-missing-prototypes $(OPT) -o $@ $<
 
-# --- NUMA guest: make test-numa (issue 3) ---
-# A two-node QEMU guest runs tests/numa/*.t for real (tests/numa/guest);
-# `make test` includes it, and it skips with the reason when qemu cannot run.
+# --- guests: make test-numa (issue 3), kernel DAMON (issue 14) ---
+# tests/guest/run boots a Debian kernel package (fetched once into
+# $(BUILD)/guest/kernels) in QEMU and relays the scenarios it runs inside:
+# tests/numa/guest runs tests/numa/*.t on the default (6.1) kernel with two
+# nodes, tests/kernel/guest tests/kernel/*.t on 6.12.  `make test` includes
+# both; they skip with the reason when qemu or the kernel cannot be had.
 DEB_PKGS    += qemu-system-x86 busybox-static cpio
-EXTRA_TESTS += tests/numa/guest
-.PHONY: test-numa
+EXTRA_TESTS += tests/numa/guest tests/kernel/guest
+.PHONY: test-numa test-kernels
 test-numa: deps
 	$(MAKE) --no-print-directory $(VMLAB)
 	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) \
 	  $(PROVE) -v -e tests/run-test tests/numa/guest
+# The kernel matrix: NUMA, kernel DAMON and DAMOS-effect suites on each of
+# KERNELS (guests one at a time; "host" runs them here), as a table.
+KERNELS ?= host default 6.12
+test-kernels: deps
+	$(MAKE) --no-print-directory $(VMLAB)
+	VMLAB=$(abspath $(VMLAB)) VMLAB_BUILD=$(abspath $(BUILD)) tests/guest/matrix $(KERNELS)
 
 
 # --- uffd: libvmlab-agent.so and the hotspot workload (issue 15) ---

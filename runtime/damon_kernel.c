@@ -110,7 +110,7 @@ void vmlab_kdamon_stop(struct vmlab_kdamon *k)
 int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a, int pid,
                        const struct vmlab_range *ranges, size_t n, char *why, size_t len)
 {
-    char kd[400], ctx[600], dir[700], ops[256];
+    char kd[400], ctx[600], dir[700], ops[256] = "";
     const char *w = NULL;
     int e;
 
@@ -129,7 +129,9 @@ int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a
         w = "operations (the kernel lacks vaddr)";
         goto fail;
     }
-    TRY(put(ctx, "operations", "vaddr"), "operations");
+    /* A segment's ranges stay fixed (fvaddr): vaddr would replace them with
+     * the process's three regions at the first update interval. */
+    TRY(put(ctx, "operations", n && strstr(ops, "fvaddr") ? "fvaddr" : "vaddr"), "operations");
     snprintf(dir, sizeof dir, "%s/monitoring_attrs/intervals", ctx);
     TRY(putu(dir, "sample_us", a->sample_us), "sample_us");
     TRY(putu(dir, "aggr_us", a->aggr_us), "aggr_us");
@@ -156,6 +158,12 @@ int vmlab_kdamon_start(struct vmlab_kdamon *k, const struct vmlab_damon_attrs *a
     TRY(put(dir, "nr_schemes", "1"), "nr_schemes");
     snprintf(dir, sizeof dir, "%s/schemes/0", ctx);
     TRY(put(dir, "action", "stat"), "scheme action");
+    /* The kernel creates the access pattern as 0..0 for size, accesses and
+     * age, which matches no region: the tried regions stayed empty. */
+    snprintf(dir, sizeof dir, "%s/schemes/0/access_pattern", ctx);
+    TRY(put(dir, "sz/max", "18446744073709551615"), "access_pattern/sz/max");
+    TRY(put(dir, "nr_accesses/max", "4294967295"), "access_pattern/nr_accesses/max");
+    TRY(put(dir, "age/max", "4294967295"), "access_pattern/age/max");
     snprintf(k->scheme, sizeof k->scheme, "%s/schemes/0", ctx);
     TRY(put(k->dir, "state", "on"), "state on");
     return 0;

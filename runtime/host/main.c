@@ -17,6 +17,8 @@ static void usage(FILE *f)
         "usage: %s [options] [script [args]]\n"
         "       %s report <kind> -i <record> [options]\n"
         "       %s record [options] -- command [args]   (record -h for more)\n"
+        "       %s trace [simulate|mrc|convert|print|plot|policies] ...  (trace -h)\n"
+        "       %s damon status [--root DIR]\n"
         "Run a Lua 5.4 scenario with the vmlab modules; with no script, read\n"
         "statements at a prompt (a terminal) or a script from stdin (a pipe).\n"
         "  -e code    run the Lua statement 'code'\n"
@@ -28,7 +30,7 @@ static void usage(FILE *f)
         "  -h, -x     print this help and exit\n"
         "  --         stop handling options\n"
         "  -          run stdin as a script and stop handling options\n",
-        progname, progname, progname);
+        progname, progname, progname, progname, progname);
 }
 
 /* Subcommands: `vmlab NAME args...` runs MODULE.main(args...).  A file of
@@ -39,6 +41,7 @@ static const struct {
     {"report", "vmlab.report"},
     {"record", "vmlab.record_cli"},
     {"trace", "vmlab.trace"},
+    {"damon", "vmlab.damon_cmd"},
     {NULL, NULL}};
 
 static const char *subcommand(const char *word)

@@ -4,6 +4,16 @@
 -- YAML block (got, expected, file, line) with every string quoted so that
 -- prove's YAMLish reader always accepts it.  The host calls _finish() after
 -- the script, which gives Test::Builder's exit status.
+--
+-- KTAP (the kernel's dialect, Documentation/dev-tools/ktap.rst) instead,
+-- when VMLAB_TAP=ktap or t.options{ format = "ktap" } before the first line:
+-- "KTAP version 1" heads the file and every subtest, subtests indent by two
+-- spaces, a plan is printed only where it can follow the version line (KTAP
+-- has no trailing plan: done_testing() leaves it out, as the spec allows),
+-- result lines are "ok N name [# SKIP|TODO reason]", and a failure's
+-- details are "# " diagnostic lines on stdout (KTAP has no YAML, and the
+-- kernel's runners read one stream), so kselftest's runner and KernelCI's
+-- parsers take vmlab suites as they are.  prove keeps getting TAP 13.
 
 local M = {}
 
@@ -12,6 +22,11 @@ local out = io.stdout
 out:setvbuf("line")
 
 local header_done = false
+local formats = { tap13 = true, ktap = true }
+local format = os.getenv("VMLAB_TAP")
+if not formats[format] then format = "tap13" end
+local ktap = format == "ktap"
+local step = ktap and "  " or "    "
 
 -- One state per (sub)test level.
 local function new_state(indent, name)
@@ -24,11 +39,13 @@ end
 local top = new_state("", nil)
 local cur = top
 
+local function emit_header()
+  out:write(ktap and "KTAP version 1\n" or "TAP version 13\n")
+  header_done = true
+end
+
 local function emit(line)
-  if not header_done then
-    out:write("TAP version 13\n")
-    header_done = true
-  end
+  if not header_done then emit_header() end
   out:write(cur.indent, line, "\n")
   out:flush()
 end
@@ -41,12 +58,13 @@ local function to_diag_lines(msg)
   return lines
 end
 
--- diag: stderr (or stdout inside a todo block, as Test::Builder does).
+-- diag: stderr (or stdout inside a todo block, as Test::Builder does);
+-- KTAP: stdout, where the kernel's runners read diagnostics.
 function M.diag(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
   local lines = to_diag_lines(table.concat(parts, " "))
-  if cur.todo then
+  if cur.todo or ktap then
     for _, l in ipairs(lines) do emit(l) end
   else
     out:flush()
@@ -62,9 +80,38 @@ function M.note(...)
 end
 
 -- Test names: '#' and '\' are escaped as Test::More does; a newline would
--- end the test line, so it becomes a space.
+-- end the test line, so it becomes a space.  KTAP has no escapes (a '#'
+-- starts the directive), so there '#' becomes "%23".
 local function escape_name(name)
+  if ktap then return (tostring(name):gsub("#", "%%23"):gsub("[\r\n]", " ")) end
   return (tostring(name):gsub("\\", "\\\\"):gsub("#", "\\#"):gsub("[\r\n]", " "))
+end
+
+-- A result line: "ok 3 - name # TODO why" (TAP 13), "ok 3 name # TODO why" (KTAP).
+local function result_line(ok, n, name, directive, why)
+  local line = (ok and "ok " or "not ok ") .. n
+  if name ~= nil and name ~= "" then line = line .. (ktap and " " or " - ") .. escape_name(name) end
+  if directive then
+    if ktap or directive == "TODO" then directive = directive:upper() else directive = directive:lower() end
+    line = line .. " # " .. directive .. (why and why ~= "" and " " .. escape_name(why) or "")
+  end
+  return line
+end
+
+-- options{ format = "ktap" | "tap13" }: before the first line is printed.
+function M.options(opts)
+  require("vmlab").checkopts(opts, "tap.options", { "format" })
+  if opts.format ~= nil then
+    if not formats[opts.format] then
+      error("tap.options: bad format '" .. tostring(opts.format) .. "' (ktap or tap13)", 2)
+    end
+    if header_done and opts.format ~= format then
+      error("tap.options: the format is set before the first line is printed", 2)
+    end
+    format, ktap = opts.format, opts.format == "ktap"
+    step = ktap and "  " or "    "
+  end
+  return { format = format }
 end
 
 -- A YAML double-quoted scalar; '"', '\' and control bytes as \xNN so the
@@ -108,10 +155,7 @@ end
 local function result(ok, name, extra)
   ok = not not ok
   cur.count = cur.count + 1
-  local line = (ok and "ok " or "not ok ") .. cur.count
-  if name ~= nil and name ~= "" then line = line .. " - " .. escape_name(name) end
-  if cur.todo then line = line .. " # TODO " .. escape_name(cur.todo) end
-  emit(line)
+  emit(result_line(ok, cur.count, name, cur.todo and "TODO", cur.todo))
   if not ok then
     if not cur.todo then cur.failed = cur.failed + 1 end
     local file, lineno = caller_pos()
@@ -130,7 +174,7 @@ local function result(ok, name, extra)
     y[#y + 1] = "  file: " .. yq(file)
     y[#y + 1] = "  line: " .. tostring(lineno)
     y[#y + 1] = "  ..."
-    for _, l in ipairs(y) do emit(l) end
+    if not ktap then for _, l in ipairs(y) do emit(l) end end
     M.diag(table.concat(d, "\n"))
   end
   return ok
@@ -264,7 +308,7 @@ function M.skip(why, count)
   count = count or 1
   for _ = 1, count do
     cur.count = cur.count + 1
-    emit("ok " .. cur.count .. " # skip " .. escape_name(why or ""))
+    emit(result_line(true, cur.count, nil, "SKIP", why or ""))
   end
 end
 
@@ -291,10 +335,11 @@ function M.done_testing(n)
   if cur.done then return end
   if n ~= nil and cur.planned == nil then
     cur.planned = n
-    emit("1.." .. n)
+    if not ktap then emit("1.." .. n) end
   elseif cur.planned == nil then
     cur.planned = cur.count
-    emit("1.." .. cur.count)
+    -- KTAP's plan follows the version line or is left out: no trailing plan
+    if not ktap then emit("1.." .. cur.count) end
   elseif n ~= nil and n ~= cur.planned then
     result(false, "planned to run " .. cur.planned .. " but done_testing() expects " .. n)
   end
@@ -327,9 +372,10 @@ end
 
 function M.subtest(name, fn, ...)
   local parent = cur
-  local child = new_state(parent.indent .. "    ", name)
+  local child = new_state(parent.indent .. step, name)
   child.todo = nil
   cur = child
+  if ktap then emit("KTAP version 1") end
   emit("# Subtest: " .. escape_name(name))
   local ok, err = xpcall(fn, debug.traceback, ...)
   local extra
@@ -344,7 +390,7 @@ function M.subtest(name, fn, ...)
         extra = { { "message", "no tests run for subtest '" .. tostring(name) .. "'" } }
       else
         child.planned = child.count
-        emit("1.." .. child.count)
+        if not ktap then emit("1.." .. child.count) end
       end
     end
   end
@@ -354,7 +400,7 @@ function M.subtest(name, fn, ...)
   cur = parent
   if child.skipped_all then
     parent.count = parent.count + 1
-    emit("ok " .. parent.count .. " - " .. escape_name(name) .. " # skip " .. escape_name(child.skipped_all))
+    emit(result_line(true, parent.count, name, "SKIP", child.skipped_all))
     return true
   end
   return result(not extra and child.failed == 0, name, extra)

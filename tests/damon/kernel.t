@@ -68,6 +68,10 @@ local function model(nr_kdamonds, state)
   mk(ctx .. "targets/0/regions/0/end", "0")
   mk(ctx .. "schemes/nr_schemes", "0")
   mk(ctx .. "schemes/0/action", "")
+  for _, f in ipairs { "sz", "nr_accesses", "age" } do
+    mk(ctx .. "schemes/0/access_pattern/" .. f .. "/min", "0")
+    mk(ctx .. "schemes/0/access_pattern/" .. f .. "/max", "0")
+  end
   -- what the kernel would report for the stat scheme
   local regions = { { 4096, 65536, 7, 3 }, { 65536, 1048576, 0, 12 } }
   for i, r in ipairs(regions) do
@@ -119,6 +123,10 @@ t.is(cat(ctx .. "targets/nr_targets"), "1", "one target")
 t.is(tonumber(cat(ctx .. "targets/0/pid_target")), pid, "the target is the monitoring process")
 t.is(cat(ctx .. "schemes/nr_schemes"), "1", "one scheme")
 t.is(cat(ctx .. "schemes/0/action"), "stat", "a stat scheme, whose tried regions are the snapshot")
+-- the kernel creates the pattern as 0..0 (matching nothing): vmlab widens it
+t.is(cat(ctx .. "schemes/0/access_pattern/sz/max"), "18446744073709551615", "the stat scheme takes any size")
+t.is(cat(ctx .. "schemes/0/access_pattern/nr_accesses/max"), "4294967295", "any nr_accesses")
+t.is(cat(ctx .. "schemes/0/access_pattern/age/max"), "4294967295", "any age")
 t.like(out, "region 4096 65536 7 3\nregion 65536 1048576 0 12\n", "the snapshot is the kernel's tried regions")
 t.like(out, "snapshots 2", "snapshots{count=2} polls the kernel")
 t.is(cat("kdamonds/0/state"), "off", "stop turns it off")

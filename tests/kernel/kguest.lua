@@ -1,0 +1,85 @@
+-- Helpers the kernel-DAMON guest scenarios share (dofile next to the .t).
+local vmlab = require "vmlab"
+local seg = require "vmlab.seg"
+local M = {}
+M.ps = vmlab.pagesize()
+M.accel = os.getenv("VMLAB_GUEST_ACCEL") or "host"
+
+-- A fresh anonymous segment of n small pages, off THP (Debian's kernels
+-- have THP "always": a huge page would be one access bit for 512 pages).
+function M.segment(name, npages)
+  local s = assert(seg.anon(name, npages * M.ps))
+  assert(s:advise("nohugepage"))
+  return s
+end
+
+-- Monitoring attributes scaled to the machine's speed: under TCG the
+-- workload makes some 10x fewer accesses per second, and a sample interval
+-- must still see a hot page accessed, so sampling and aggregation stretch
+-- by that factor.  `settle` is how long to let the kdamond adapt its regions
+-- (some update intervals and aggregations).
+function M.attrs()
+  local f = (M.accel == "tcg") and 4 or 1
+  local a = { sample = 5000 * f, aggr = 100000 * f, update = 500000 * f }
+  a.settle = 16 * a.aggr / 1e6
+  a.sample_s, a.aggr_s, a.update_s = a.sample / 1e6, a.aggr / 1e6, a.update / 1e6
+  a.text = string.format("%s: sample %d us, aggr %d us, update %d us, settle %.1f s", M.accel,
+    a.sample, a.aggr, a.update, a.settle)
+  a.sample, a.aggr, a.update = a.sample .. "us", a.aggr .. "us", a.update .. "us"
+  return a
+end
+
+-- QEMU's TCG sets a PTE's accessed bit only when it fills its software TLB,
+-- and x86 Linux clears accessed bits without a TLB flush (DAMON's mkold),
+-- so a thread that never leaves its CPU keeps hitting its cached entries
+-- and the kernel sees no access.  On a real machine other processes force
+-- context switches (CR3 writes flush the TLB); here a spinning process on
+-- the workload's CPU does.  Returns the spinner (kick("KILL") it), or nil
+-- outside a TCG guest.
+function M.tlb_churn(cpu)
+  if M.accel ~= "tcg" then return nil end
+  local numa = require "vmlab.numa"
+  return require("vmlab.proc").fork(function()
+    assert(numa.cpus({ cpu }))
+    while true do end
+  end)
+end
+
+-- Run the calling thread (and the threads it starts from now on) on these
+-- CPUs: M.pin(1) before a workload starts puts it beside the spinner,
+-- M.pin(0, 1) after lets the rest run anywhere.
+function M.pin(...)
+  return require("vmlab.numa").cpus({ ... })
+end
+
+-- Score regions against a hot range [hot, hot+hot_len) in [base, base+size):
+-- hot_cov: fraction of the hot bytes inside regions seen accessed;
+-- cold_hot: fraction of the cold bytes reported accessed; wss: bytes seen accessed.
+function M.score(regions, hot, hot_len, base, size)
+  local covered, cold_in, wss, maxacc = 0, 0, 0, 0
+  for _, r in ipairs(regions) do
+    local a, b = math.max(r.start, base), math.min(r["end"], base + size)
+    if b > a and r.nr_accesses > 0 then
+      wss = wss + (b - a)
+      local lo, hi = math.max(a, hot), math.min(b, hot + hot_len)
+      local inhot = hi > lo and hi - lo or 0
+      covered = covered + inhot
+      cold_in = cold_in + (b - a) - inhot
+    end
+    maxacc = math.max(maxacc, r.nr_accesses)
+  end
+  local sc = { hot_cov = covered / hot_len, cold_hot = cold_in / (size - hot_len), wss = wss, max_acc = maxacc }
+  sc.text = string.format("hot bytes covered %.1f%%, cold bytes reported %.1f%%, wss %.1f MiB, %d regions, max nr_accesses %d",
+    sc.hot_cov * 100, sc.cold_hot * 100, wss / 1048576, #regions, maxacc)
+  return sc
+end
+-- The median by hot coverage of scores of consecutive aggregations: one
+-- aggregation in which the workload thread was descheduled (TCG runs all
+-- vCPUs on one host thread) must not decide a result.
+function M.median(scores)
+  table.sort(scores, function(x, y) return x.hot_cov < y.hot_cov end)
+  local m = scores[(#scores + 1) // 2]
+  m.text = m.text .. string.format(" (median of %d aggregations)", #scores)
+  return m
+end
+return M
