@@ -772,6 +772,21 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg meta[] = {
     {"__tostring", mon_tostring}, {"__close", mon_close}, {"__gc", mon_close}, {NULL, NULL}};
 
+/* damon.kernel_status([{root=}]): the read-only view of every kdamond
+ * (vmlab.damon.status, loaded on first use so vmlab.damon starts cheap). */
+static int l_kernel_status(lua_State *L)
+{
+    int nargs = lua_gettop(L);
+    lua_getglobal(L, "require");                         /* args require */
+    lua_pushliteral(L, "vmlab.damon.status");
+    lua_call(L, 1, 1);                                   /* args status */
+    lua_getfield(L, -1, "kernel_status");                /* args status fn */
+    lua_replace(L, -2);                                  /* args fn */
+    lua_insert(L, 1);                                    /* fn args */
+    lua_call(L, nargs, LUA_MULTRET);                     /* results */
+    return lua_gettop(L);
+}
+
 /* damon.kernel_available() -> true, or false and why not */
 static int l_kernel_available(lua_State *L)
 {
@@ -783,7 +798,8 @@ static int l_kernel_available(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-    {"monitor", l_monitor}, {"kernel_available", l_kernel_available}, {NULL, NULL}};
+    {"monitor", l_monitor}, {"kernel_available", l_kernel_available},
+    {"kernel_status", l_kernel_status}, {NULL, NULL}};
 
 int luaopen_vmlab_damon(lua_State *L)
 {
