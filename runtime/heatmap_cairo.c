@@ -2,50 +2,12 @@
  * a colour bar, on any of cairo's vector or raster surfaces. */
 #include "vmlab/heatmap.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
-#include <cairo.h>
-#include <dlfcn.h>
+#include "vmlab/cairo_dl.h"
+
 #include <stdio.h>
 #include <string.h>
 
-/* cairo is loaded when the first image is drawn: linking it would load
- * two dozen libraries (X11 and friends) into every vmlab start-up, which
- * then took twice as long as a bare Lua's. */
-#define CAIRO_FNS(X) \
-    X(cairo_image_surface_create) X(cairo_svg_surface_create) X(cairo_pdf_surface_create) \
-    X(cairo_create) X(cairo_destroy) X(cairo_surface_write_to_png) X(cairo_surface_finish) \
-    X(cairo_surface_status) X(cairo_surface_destroy) X(cairo_status_to_string) \
-    X(cairo_set_source_rgb) X(cairo_paint) X(cairo_rectangle) X(cairo_fill) \
-    X(cairo_set_line_width) X(cairo_stroke) X(cairo_select_font_face) X(cairo_set_font_size) \
-    X(cairo_move_to) X(cairo_line_to) X(cairo_save) X(cairo_restore) X(cairo_rotate) \
-    X(cairo_show_text) X(cairo_text_extents) X(cairo_image_surface_get_data) \
-    X(cairo_image_surface_get_stride) X(cairo_surface_flush) X(cairo_surface_mark_dirty) \
-    X(cairo_set_source_surface) X(cairo_get_source) X(cairo_pattern_set_filter) X(cairo_scale) \
-    X(cairo_arc) X(cairo_new_path) X(cairo_clip) X(cairo_translate)
-
-static struct {
-#define X(f) __typeof__(f) *f;
-    CAIRO_FNS(X)
-#undef X
-} cx;
-
-static const char *load_cairo(void)
-{
-    static int loaded;
-    void *h;
-
-    if (loaded)
-        return NULL;
-    h = dlopen("libcairo.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return dlerror();
-#define X(f) if (!(*(void **)&cx.f = dlsym(h, #f))) return "libcairo.so.2 lacks " #f;
-    CAIRO_FNS(X)
-#undef X
-    loaded = 1;
-    return NULL;
-}
+#define cx vmlab_cx
 
 /* From here on, cairo's names go through the table. */
 #define X(f) ,f
@@ -251,7 +213,7 @@ static cairo_surface_t *surface_for(const char *path, int width, int height, cha
 {
     const char *ext = suffix(path), *why;
 
-    if ((why = load_cairo())) {
+    if ((why = vmlab_cairo_load())) {
         snprintf(err, errlen, "cannot draw images without cairo: %s", why);
         return NULL;
     }

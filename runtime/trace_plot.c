@@ -1,46 +1,15 @@
 /* Charts with cairo: lines/bars with axes and a legend, and the
  * time-address scatter (reads and writes in two colours, a band per
- * mapping).  cairo is dlopen'ed as runtime/heatmap_cairo.c does (its
- * loader is private to that file, so this one has its own table). */
+ * mapping).  cairo comes through runtime/cairo_dl.c, loaded at the first chart. */
 #include "vmlab/plot.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
-#include <cairo.h>
-#include <dlfcn.h>
+#include "vmlab/cairo_dl.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#define FNS(X) \
-    X(cairo_image_surface_create) X(cairo_svg_surface_create) X(cairo_pdf_surface_create) \
-    X(cairo_create) X(cairo_destroy) X(cairo_surface_write_to_png) X(cairo_surface_finish) \
-    X(cairo_surface_status) X(cairo_surface_destroy) X(cairo_status_to_string) \
-    X(cairo_set_source_rgb) X(cairo_paint) X(cairo_rectangle) X(cairo_fill) \
-    X(cairo_set_line_width) X(cairo_stroke) X(cairo_select_font_face) X(cairo_set_font_size) \
-    X(cairo_move_to) X(cairo_line_to) X(cairo_save) X(cairo_restore) X(cairo_rotate) \
-    X(cairo_show_text) X(cairo_text_extents) X(cairo_set_source_rgba) X(cairo_new_path)
-
-static struct {
-#define X(f) __typeof__(f) *f;
-    FNS(X)
-#undef X
-} cx;
-
-static const char *load(void)
-{
-    static int loaded;
-    void *h;
-    if (loaded)
-        return NULL;
-    if (!(h = dlopen("libcairo.so.2", RTLD_NOW | RTLD_LOCAL)))
-        return dlerror();
-#define X(f) if (!(*(void **)&cx.f = dlsym(h, #f))) return "libcairo.so.2 lacks " #f;
-    FNS(X)
-#undef X
-    loaded = 1;
-    return NULL;
-}
+#define cx vmlab_cx
 
 static const char *suffix(const char *path)
 {
@@ -71,7 +40,7 @@ static int render(const char *path, int w, int h, void (*draw)(cairo_t *, const 
 {
     const char *ext = suffix(path), *why;
     cairo_surface_t *s;
-    if ((why = load())) {
+    if ((why = vmlab_cairo_load())) {
         snprintf(err, errlen, "cannot draw images without cairo: %s", why);
         return -1;
     }
