@@ -33,7 +33,7 @@ static void amount(enum vmlab_progress_unit unit, double v, char *buf, size_t le
     if (unit == VMLAB_PROGRESS_BYTES)
         vmlab_fmtsize((uint64_t)v, buf, len);
     else if (unit == VMLAB_PROGRESS_SECONDS)
-        snprintf(buf, len, "%.1f s", v);
+        snprintf(buf, len, "%.1f s", v / 1e6);
     else
         snprintf(buf, len, "%.0f", v);
 }
@@ -49,12 +49,14 @@ int vmlab_progress_format(const struct vmlab_progress *p, double now, char *buf,
         amount(p->unit, rate, r, sizeof r - 2);
         strcat(r, "/s");
     } else if (p->unit == VMLAB_PROGRESS_SECONDS) {
-        snprintf(r, sizeof r, "%.2fx real time", rate);
+        snprintf(r, sizeof r, "%.2fx real time", rate / 1e6);
     } else {
         snprintf(r, sizeof r, "%.0f/s", rate);
     }
     if (rate > 0 && p->total > p->done)
         snprintf(left, sizeof left, "%.1f s left", (double)(p->total - p->done) / rate);
+    else if (p->total <= p->done)
+        snprintf(left, sizeof left, "0.0 s left");
     else
         snprintf(left, sizeof left, "-- left");
     return snprintf(buf, len, "%s: %s of %s (%.0f%%), %s, %s", p->what, done, total,

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SECONDS counts microseconds (a run of known length), shown as seconds. */
 enum vmlab_progress_unit { VMLAB_PROGRESS_BYTES, VMLAB_PROGRESS_COUNT, VMLAB_PROGRESS_SECONDS };
 
 struct vmlab_progress {
