@@ -246,6 +246,8 @@ static lua_Integer run_step(lua_State *L, struct lmon *m, int mon, uint64_t nr, 
                             int queue, const char *what)
 {
     struct vmlab_damon *d = m->d;
+    struct vmlab_progress pr;
+    char label[64];
     int top = lua_gettop(L), oracle_failed = 0;
     lua_Integer total = 0;
     long r = 0;
@@ -265,16 +267,22 @@ static lua_Integer run_step(lua_State *L, struct lmon *m, int mon, uint64_t nr, 
     m->oracle_slot = top + 1;
     d->caller = L;
     m->depth++;                         /* callbacks run from here */
+    /* a run of known length draws a progress line on a terminal (nothing
+     * raises inside the loop: the oracle and hooks run under pcall) */
+    snprintf(label, sizeof label, "%s samples", what);
+    vmlab_progress_begin(&pr, label, until_aggr ? 0 : nr, VMLAB_PROGRESS_COUNT, 0);
     for (uint64_t done = 0; done < nr;) {
-        uint64_t chunk = nr - done < 1024 ? nr - done : 1024;
+        uint64_t step = pr.on ? 128 : 1024, chunk = nr - done < step ? nr - done : step;
         r = vmlab_damon_step(d, chunk, until_aggr);
         if (r < 0)
             break;
         total += r;
         done += chunk;
+        vmlab_progress_update(&pr, done);
         if ((until_aggr && r > 0) || vmlab_interrupted() || m->close_pending)
             break;
     }
+    vmlab_progress_end(&pr);
     oracle_failed = r == -ECANCELED && !m->close_pending;
     d->caller = NULL;
     m->L = NULL;
@@ -622,6 +630,7 @@ static int snapshots_iter(lua_State *L)
     struct lmon *m = luaL_checkudata(L, lua_upvalueindex(1), MON_MT);
     lua_Integer left = lua_tointeger(L, lua_upvalueindex(2));
     double timeout = lua_tonumber(L, lua_upvalueindex(3));
+    struct vmlab_progress *pr;
 
     if (left == 0 || !m->open)
         return 0;
@@ -645,20 +654,35 @@ static int snapshots_iter(lua_State *L)
     }
     lua_pushinteger(L, left - 1);
     lua_replace(L, lua_upvalueindex(2));
+    pr = vmlab_checkprogress(L, lua_upvalueindex(4));
+    vmlab_progress_update(pr, pr->total - (uint64_t)(left - 1));
+    if (left == 1)
+        vmlab_progress_end(pr);
     return 1;
 }
 
-/* for snap in m:snapshots{count=, timeout=} do ... end */
+/* for snap in m:snapshots{count=, timeout=} do ... end; a count draws a
+ * progress line on a terminal, ended by the for's closing value. */
 static int mon_snapshots(lua_State *L)
 {
     static const char *const keys[] = {"count", "timeout", NULL};
+    lua_Integer count;
+
     checkmon(L, 1);
     vmlab_checkopts(L, 2, "m:snapshots", keys);
+    count = vmlab_optfield_int(L, 2, "count", -1);
     lua_pushvalue(L, 1);
-    lua_pushinteger(L, vmlab_optfield_int(L, 2, "count", -1));
+    lua_pushinteger(L, count);
     lua_pushnumber(L, vmlab_optfield_time(L, 2, "timeout", 10));
-    lua_pushcclosure(L, snapshots_iter, 3);
-    return 1;
+    vmlab_pushprogress(L, "m:snapshots", count > 0 ? (uint64_t)count : 0, VMLAB_PROGRESS_COUNT, 0);
+    lua_pushvalue(L, -1);                                      /* m mon n t p p */
+    lua_insert(L, -5);                                         /* m p mon n t p */
+    lua_pushcclosure(L, snapshots_iter, 4);                    /* m p iter */
+    lua_insert(L, -2);                                         /* m iter p */
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_rotate(L, -3, 2);                                      /* m iter nil nil p */
+    return 4;
 }
 
 static int mon_on_aggregate(lua_State *L)

@@ -262,6 +262,7 @@ static int l_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     struct writer *w = lua_newuserdatauv(L, sizeof *w, 1);   /* path w (frees on error) */
+    struct vmlab_progress *pr;
     char err[512];
     size_t n;
 
@@ -277,7 +278,10 @@ static int l_read(lua_State *L)
     }
     w->open = 1;
     n = nsnapshots(&w->r);
-    lua_createtable(L, (int)n, 0);                            /* path w list */
+    /* tables for a large record take seconds: a line on a terminal */
+    pr = vmlab_pushprogress(L, "load record", n, VMLAB_PROGRESS_COUNT, 0);   /* path w p */
+    lua_toclose(L, -1);
+    lua_createtable(L, (int)n, 0);                            /* path w p list */
     for (size_t k = 0; k < n; k++) {
         uint64_t end = 0, start = 0;
         int ti = 0;
@@ -307,6 +311,7 @@ static int l_read(lua_State *L)
         lua_pushinteger(L, (lua_Integer)start); lua_setfield(L, -2, "start_ns");
         lua_pushinteger(L, (lua_Integer)end); lua_setfield(L, -2, "end_ns");
         lua_rawseti(L, -2, (lua_Integer)k + 1);
+        vmlab_progress_update(pr, k + 1);
     }
     lua_createtable(L, 0, 3);                                 /* .. list info */
     if (w->r.aggr_us) {

@@ -52,10 +52,16 @@ static int l_now(lua_State *L)
  * Idle work (snapshots for on_aggregate callbacks) runs every 10 ms. */
 static int l_snooze(lua_State *L)
 {
-    double end = vmlab_now() + vmlab_checktime(L, 1);
+    double t = vmlab_checktime(L, 1), end = vmlab_now() + t;
+    /* a long wait (a monitor run of known length) draws a progress line
+     * on a terminal; to-be-closed, so an error clears it too */
+    struct vmlab_progress *pr =
+        vmlab_pushprogress(L, "snooze", (uint64_t)(t * 1e6), VMLAB_PROGRESS_SECONDS, 1000000);
 
+    lua_toclose(L, -1);
     for (;;) {
         double left = end - vmlab_now();
+        vmlab_progress_update(pr, left > 0 ? (uint64_t)((t - left) * 1e6) : pr->total);
         vmlab_run_idle(L);
         if (left <= 0)
             return 0;

@@ -14,17 +14,19 @@ void vmlab_progress_begin(struct vmlab_progress *p, const char *what, uint64_t t
                           enum vmlab_progress_unit unit, uint64_t min)
 {
     const char *env = getenv("VMLAB_PROGRESS");
+    int always = env && !strcmp(env, "1");
 
     memset(p, 0, sizeof *p);
     snprintf(p->what, sizeof p->what, "%s", what ? what : "");
     p->total = total;
     p->unit = unit;
-    if (env && !strcmp(env, "1"))
+    if (always)
         min = 0;
     p->on = isatty(2) && total > 0 && total >= min && !(env && !strcmp(env, "0"));
     if (p->on) {
         p->start = vmlab_now();
-        p->next = p->start + FIRST_DRAW;
+        /* "1": any work, drawn from its first update (tests need no timing) */
+        p->next = always ? p->start : p->start + FIRST_DRAW;
     }
 }
 
@@ -33,7 +35,7 @@ static void amount(enum vmlab_progress_unit unit, double v, char *buf, size_t le
     if (unit == VMLAB_PROGRESS_BYTES)
         vmlab_fmtsize((uint64_t)v, buf, len);
     else if (unit == VMLAB_PROGRESS_SECONDS)
-        snprintf(buf, len, "%.1f s", v);
+        snprintf(buf, len, "%.1f s", v / 1e6);
     else
         snprintf(buf, len, "%.0f", v);
 }
@@ -49,12 +51,14 @@ int vmlab_progress_format(const struct vmlab_progress *p, double now, char *buf,
         amount(p->unit, rate, r, sizeof r - 2);
         strcat(r, "/s");
     } else if (p->unit == VMLAB_PROGRESS_SECONDS) {
-        snprintf(r, sizeof r, "%.2fx real time", rate);
+        snprintf(r, sizeof r, "%.2fx real time", rate / 1e6);
     } else {
         snprintf(r, sizeof r, "%.0f/s", rate);
     }
     if (rate > 0 && p->total > p->done)
         snprintf(left, sizeof left, "%.1f s left", (double)(p->total - p->done) / rate);
+    else if (p->total <= p->done)
+        snprintf(left, sizeof left, "0.0 s left");
     else
         snprintf(left, sizeof left, "-- left");
     return snprintf(buf, len, "%s: %s of %s (%.0f%%), %s, %s", p->what, done, total,
@@ -66,9 +70,9 @@ void vmlab_progress_update(struct vmlab_progress *p, uint64_t done)
     char line[256];
     double now;
 
+    p->done = done;
     if (!p->on)
         return;
-    p->done = done;
     now = vmlab_now();
     if (now < p->next)
         return;

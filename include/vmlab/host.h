@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "vmlab/progress.h"
 #include "vmlab/units.h"
 
 /* Every binding's luaopen_vmlab_*() (the list make generates). */
@@ -150,6 +151,16 @@ void vmlab_pushregions(lua_State *L, const struct vmlab_region *v, size_t n);
 #define VMLAB_IDLE_KEY "vmlab.idle"
 void vmlab_set_idle(lua_State *L, int owner, int fn);   /* fn 0: remove */
 void vmlab_run_idle(lua_State *L);
+
+/* A progress line (include/vmlab/progress.h) as a userdata of class
+ * VMLAB_PROGRESS_MT, pushed begun: update it with vmlab_progress_update;
+ * closing it (p:done(), __close, __gc) ends the line, so a loop that
+ * raises leaves no line behind.  Lua: p:update(done), p:done(). */
+#define VMLAB_PROGRESS_MT "vmlab.progress"
+struct vmlab_progress *vmlab_pushprogress(lua_State *L, const char *what, uint64_t total,
+                                          enum vmlab_progress_unit unit, uint64_t min);
+/* The progress at idx; raises if it is done. */
+struct vmlab_progress *vmlab_checkprogress(lua_State *L, int idx);
 
 /* Verbosity set by -v, kept in the registry under this key. */
 #define VMLAB_VERBOSE_KEY "vmlab.verbose"

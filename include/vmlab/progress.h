@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SECONDS counts microseconds (a run of known length), shown as seconds. */
 enum vmlab_progress_unit { VMLAB_PROGRESS_BYTES, VMLAB_PROGRESS_COUNT, VMLAB_PROGRESS_SECONDS };
 
 struct vmlab_progress {
@@ -24,7 +25,8 @@ struct vmlab_progress {
 };
 
 /* Shows nothing unless stderr is a terminal and total >= min (and
- * VMLAB_PROGRESS is not "0"; "1" lowers min to 0). */
+ * VMLAB_PROGRESS is not "0"; "1" lowers min to 0 and draws from the first
+ * update, not 0.3 s in). */
 void vmlab_progress_begin(struct vmlab_progress *p, const char *what, uint64_t total,
                           enum vmlab_progress_unit unit, uint64_t min);
 /* Cheap when nothing is due: one clock read at most. */

@@ -57,6 +57,7 @@ local access_opts = { "raw_form", "raw_number", "style", "sort_regions_by", "sor
 
 local function raw_form(recs, raw)
   local lines = {}
+  local p <close>, done = records_of.progress("report access", recs), 0
   for _, rec in ipairs(recs) do
     local snaps = rec.snapshots
     if #snaps > 0 then
@@ -64,6 +65,8 @@ local function raw_form(recs, raw)
       lines[#lines + 1] = "base_time_absolute: " .. fmt.time_ns(base, raw)
       lines[#lines + 1] = "data source: unknown\n"
       for _, s in ipairs(snaps) do
+        done = done + 1
+        p:update(done)
         lines[#lines + 1] = string.format("monitoring_start:    %16s", fmt.time_ns(s.start_time - base, raw))
         lines[#lines + 1] = string.format("monitoring_end:      %16s", fmt.time_ns(s.end_time - base, raw))
         lines[#lines + 1] = string.format("monitoring_duration: %16s", fmt.time_ns(s.end_time - s.start_time, raw))
@@ -308,9 +311,12 @@ function M.wss(src, opts)
   if math.type(skip) ~= "integer" or skip < 0 then error("report.wss: exclude_samples is a count >= 0", 2) end
   local recs = records_of.adjust(load(src), work_time, skip)
   local dists = {}
+  local p <close>, done = records_of.progress("report wss", recs), 0
   for _, rec in ipairs(recs) do
     local values = {}
     for _, s in ipairs(rec.snapshots) do
+      done = done + 1
+      p:update(done)
       local wss = 0
       for _, r in ipairs(s.regions) do
         local sz = r["end"] - r.start

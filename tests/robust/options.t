@@ -54,6 +54,7 @@ local rows = {
   { "w:truth", function() local w = workload.new { target = s } w:truth { form = 0 } end, "form" },
   -- vmlab
   { "vmlab.checkopts", function() vmlab.checkopts({ smaple = 1 }, "x.f", { "sample" }) end, "smaple" },
+  { "progress.start", function() require("vmlab.progress").start("x", 1, { unti = "count" }) end, "unti" },
   -- vmlab.damon, vmlab.damos (the damon helper)
   { "damon.monitor", function() require("vmlab.damon").monitor { targets = { s }, smaple = "1ms" } end, "smaple" },
   { "m:snapshots", function() monitor():snapshots { cuont = 1, timeout = 0 } end, "cuont" },

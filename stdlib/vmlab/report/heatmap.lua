@@ -11,6 +11,7 @@
 -- time x space they cover.  A pixel no region touched has no heat (NaN).
 
 local fmt = require "vmlab.report.fmt"
+local progress = require "vmlab.progress"
 
 local M = {}
 
@@ -56,9 +57,15 @@ end
 -- records -> guides, the largest address space first (damo's get_guide_info)
 function M.guides(records)
   local guides, order = {}, {}
+  -- two passes over the snapshots: a progress line for large records
+  local n, done = 0, 0
+  for _, rec in ipairs(records) do n = n + #rec.snapshots end
+  local p <close> = progress.start("record guide", 2 * n)
   for _, rec in ipairs(records) do
     local id = rec.target_id
     for _, s in ipairs(rec.snapshots) do
+      done = done + 1
+      p:update(done)
       local g = guides[id]
       if not g then
         g = { target_id = id, start_time = oldest_monitor_time(s, rec.intervals), gaps = {} }
@@ -89,6 +96,8 @@ function M.guides(records)
     for _, rec in ipairs(records) do
       if rec.target_id == g.target_id then
         for _, s in ipairs(rec.snapshots) do
+          done = done + 1
+          p:update(done)
           for _, r in ipairs(s.regions) do
             if r.samples ~= 0 then
               for _, gr in ipairs(g.regions) do
@@ -164,10 +173,15 @@ function M.build(records, time_range, addr_range, resol)
   local function tidx(t) return trunc((t - t0) / tu) end
   local function aidx(a) return trunc((a - a0) / au) end
   local last
+  local n, done = 0, 0
+  for _, rec in ipairs(records) do n = n + #rec.snapshots end
+  local p <close> = progress.start("heatmap", n)
   for _, rec in ipairs(records) do
     local iv = rec.intervals
     local aggr_ns = iv and iv.aggr * 1000
     for _, s in ipairs(rec.snapshots) do
+      done = done + 1
+      p:update(done)
       for _, r in ipairs(s.regions) do
         if not (r["end"] < a0 or addr_end < r.start) then
           local st = s.start_time

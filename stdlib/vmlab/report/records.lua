@@ -7,8 +7,18 @@
 -- monitors and vmlab.record.read give.
 
 local record = require "vmlab.record"
+local progress = require "vmlab.progress"
 
 local M = {}
+
+-- A progress line over every snapshot of records (times passes): a long
+-- report on a terminal shows how far it is (vmlab.progress; nothing when
+-- stderr is not a terminal or the work is short).
+function M.progress(what, records, passes)
+  local n = 0
+  for _, rec in ipairs(records) do n = n + #rec.snapshots end
+  return progress.start(what, n * (passes or 1))
+end
 
 local AGE_UNKNOWN = 4294967295
 
@@ -25,7 +35,9 @@ end
 -- snapshots (monitor-shaped) and intervals -> records
 function M.from_snapshots(snaps, intervals)
   local records, by_id = {}, {}
+  local p <close> = progress.start("load snapshots", #snaps)
   for si, s in ipairs(snaps) do
+    p:update(si)
     if type(s) ~= "table" or type(s.targets) ~= "table" then
       error(("snapshot %d: a table with targets={{id=, regions=}} expected"):format(si), 0)
     end
@@ -122,12 +134,16 @@ local function aggregate(snaps)
 end
 
 function M.adjust(records, aggr_us, skip)
+  local p <close> = M.progress("aggregate snapshots", records)
+  local done = 0
   for _, rec in ipairs(records) do
     if rec.intervals then rec.intervals = { sample = rec.intervals.sample, aggr = aggr_us,
       update = rec.intervals.update } end
     local out, group = {}, {}
     for k = skip + 1, #rec.snapshots do
       local s = rec.snapshots[k]
+      done = done + 1
+      p:update(done)
       group[#group + 1] = s
       if group[#group].end_time - group[1].start_time >= aggr_us * 1000 then
         out[#out + 1] = aggregate(group)
