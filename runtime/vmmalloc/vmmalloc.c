@@ -438,9 +438,18 @@ static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t hav
         size_t want = n < 2 * have ? 2 * have : 2 * n;
         if (have >= GROW_IN_PLACE_MIN && xallocx(p, n, want - n, 0) >= n)
             return p;
-        if ((q = vmje_malloc(want))) {
+        /* a block that moves at 32 KiB or more skips the thread cache
+         * both ways: from the arena it lands where the free space after
+         * it lets the next growth happen in place, and the old block goes
+         * back to the arena instead of sitting cached where a neighbour
+         * might want to grow (small-step row 24.9 -> 23.0 ms) */
+        int big = have >= GROW_IN_PLACE_MIN;
+        if ((q = big ? mallocx(want, MALLOCX_TCACHE_NONE) : vmje_malloc(want))) {
             memcpy(q, p, have);
-            vmje_free(p);
+            if (big)
+                dallocx(p, MALLOCX_TCACHE_NONE);
+            else
+                vmje_free(p);
             return q;
         }
     }
