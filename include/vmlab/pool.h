@@ -24,7 +24,7 @@ int vmlab_pool_fd_high(int fd);
 struct vmlab_pool_space;
 /* File space is reserved (fallocate) in steps of this many bytes as
  * jemalloc commits pieces of the pool. */
-#define VMLAB_POOL_RESERVE_STEP ((size_t)1 << 20)
+#define VMLAB_POOL_RESERVE_STEP ((size_t)1 << 16)
 /* Size the file (sparse) to size (rounded down to pages), map it shared,
  * and keep fd (moved high).  fd stays the caller's on failure. */
 int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out);

@@ -423,12 +423,36 @@ EXPORT size_t malloc_usable_size(void *p)
 /* A pool block of `have` usable bytes to n: glibc often grows a block in
  * place, where jemalloc moves it at every size class, so a block that
  * grows gets room to double (twice what was asked when the growth itself
- * doubles it) and any run of growths costs a bounded number of copies. */
+ * doubles it) and any run of growths costs a bounded number of copies.
+ * A block of 32 KiB or more first tries to grow in place (xallocx: the
+ * extent after it, when free), which spares a large copy; below, a failed
+ * try (arena locks, extent searches) cost more than the copy it might
+ * spare.  A move is malloc, copy and free, whose thread-cache fast paths
+ * cost a fraction of jemalloc's realloc machinery (the doubling row went
+ * from 0.28x to 0.64x glibc's speed). */
+#define GROW_IN_PLACE_MIN ((size_t)32 << 10)
 static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t have)
 {
     void *q = NULL;
-    if (n > have && n < ((size_t)64 << 20))
-        q = vmje_realloc(p, n < 2 * have ? 2 * have : 2 * n);
+    if (n > have && n < ((size_t)64 << 20)) {
+        size_t want = n < 2 * have ? 2 * have : 2 * n;
+        if (have >= GROW_IN_PLACE_MIN && xallocx(p, n, want - n, 0) >= n)
+            return p;
+        /* a block that moves at 32 KiB or more skips the thread cache
+         * both ways: from the arena it lands where the free space after
+         * it lets the next growth happen in place, and the old block goes
+         * back to the arena instead of sitting cached where a neighbour
+         * might want to grow (small-step row 24.9 -> 23.0 ms) */
+        int big = have >= GROW_IN_PLACE_MIN;
+        if ((q = big ? mallocx(want, MALLOCX_TCACHE_NONE) : vmje_malloc(want))) {
+            memcpy(q, p, have);
+            if (big)
+                dallocx(p, MALLOCX_TCACHE_NONE);
+            else
+                vmje_free(p);
+            return q;
+        }
+    }
     if (!q)
         q = vmje_realloc(p, n ? n : 1);
     if (!q) {

@@ -74,6 +74,37 @@ int main(int argc, char **argv)
         ok(b && b[999] == 9 && b[0] == 0 && malloc_usable_size(b) >= 1000, "shrinking keeps the start");
         free(b);
     }
+    /* a buffer doubled 16 B -> 256 KiB with a small block kept after each
+     * step (it moves: the malloc-copy-free path, the arena's for large
+     * blocks), twice, each byte checked at every step */
+    for (bad = 0, i = 0; i < 2; i++) {
+        unsigned char *b = NULL;
+        void *keep[16];
+        int k = 0;
+        size_t have = 0;
+        for (size_t sz = 16; sz <= 256 * 1024; sz *= 2) {
+            unsigned char *nb = realloc(b, sz);
+            if (!nb) {
+                bad++;
+                break;
+            }
+            b = nb;
+            if (!in_pool(b) || malloc_usable_size(b) < sz) {
+                bad++;
+                break;
+            }
+            for (size_t j = 0; j < have; j++)
+                bad += b[j] != (unsigned char)(j * 7 + i);
+            for (size_t j = have; j < sz; j++)
+                b[j] = (unsigned char)(j * 7 + i);
+            have = sz;
+            keep[k++] = malloc(24);
+        }
+        free(b);
+        while (k)
+            free(keep[--k]);
+    }
+    ok(bad == 0, "a buffer doubled to 256 KiB with blocks kept between steps keeps every byte");
     for (size_t a = 16; a <= 2 * MiB; a *= 8) {
         void *r = NULL;
         ok(posix_memalign(&r, a, 1000) == 0 && ((uintptr_t)r % a) == 0 && in_pool(r), "posix_memalign %zu", a);
