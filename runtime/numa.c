@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* a line of a sysfs or /proc file (cpulists, meminfo, distances) */
+#define LINE_LEN 8192
+
 #ifndef MPOL_LOCAL
 #define MPOL_LOCAL 4
 #endif
@@ -298,7 +301,7 @@ long vmlab_numa_migrate(int pid, const struct vmlab_nodemask *from,
 
 int vmlab_numa_online(struct vmlab_nodemask *m)
 {
-    char buf[4096], err[128];
+    char buf[LINE_LEN], err[128];
     memset(m, 0, sizeof *m);
     if (vmlab_read_line("/sys/devices/system/node/online", buf, sizeof buf) < 0) {
         vmlab_nodes_set(m, 0);                /* no NUMA in the kernel: one node */
@@ -309,7 +312,7 @@ int vmlab_numa_online(struct vmlab_nodemask *m)
 
 int vmlab_numa_allowed(struct vmlab_nodemask *m)
 {
-    char line[4096], err[128];
+    char line[LINE_LEN], err[128];
     FILE *f = fopen("/proc/self/status", "r");
     int r = -ENOENT;
 
@@ -364,7 +367,7 @@ int vmlab_numa_nodes(struct vmlab_node_info *out, int max)
 
 int vmlab_numa_distance(int a, int b)
 {
-    char path[128], line[4096], *p;
+    char path[128], line[LINE_LEN], *p;
     int d = -1;
 
     snprintf(path, sizeof path, "/sys/devices/system/node/node%d/distance", a);

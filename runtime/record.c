@@ -118,7 +118,7 @@ static int inflate_all(const unsigned char *in, size_t len, unsigned char **out,
                        char *err, size_t errlen)
 {
     z_stream zs;
-    size_t cap = len * 4 + 4096;
+    size_t cap = len * 4 + 65536;   /* a first guess; grows as needed */
     unsigned char *buf = malloc(cap);
     int zr;
 

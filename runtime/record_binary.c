@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* more targets than this in one snapshot is corruption, not a record */
+#define MAX_TARGETS 65536
+
 #define MAGIC "damon_recfmt_ver"
 
 static int put(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
@@ -127,7 +130,7 @@ int vmlab_rec_read_binary(const unsigned char *buf, size_t len, struct vmlab_rec
             snprintf(err, errlen, "corrupt record file: snapshot at offset %zu goes back in time", at);
             return -1;
         }
-        if (ntargets > 4096) {
+        if (ntargets > MAX_TARGETS) {
             snprintf(err, errlen, "corrupt record file: %u targets at offset %zu", ntargets, at + 16);
             return -1;
         }

@@ -106,7 +106,7 @@ int vmlab_seg_pages(struct vmlab_seg *s, uint64_t off, uint64_t len, struct vmla
 
 /* Queried in chunks: small reused arrays instead of two page-table-sized
  * ones, which would cost more in page faults than the query itself. */
-#define WHERE_CHUNK 4096
+#define WHERE_CHUNK 8192
 
 int vmlab_seg_where_each(struct vmlab_seg *s, uint64_t off, uint64_t len,
                          void (*fn)(void *ctx, uint64_t first, const int *nodes, uint64_t n),

@@ -161,7 +161,7 @@ uint64_t vmlab_checkaddr(lua_State *L, int idx)
     unsigned long long v;
 
     if (lua_isinteger(L, idx))
-        return (uint64_t)lua_tointeger(L, idx);      /* -4096 is 0xfffffffffffff000 */
+        return (uint64_t)lua_tointeger(L, idx);      /* -1 is 0xffffffffffffffff */
     if (lua_type(L, idx) != LUA_TSTRING)
         luaL_typeerror(L, idx, "address (integer or string like '0x7f0000000000')");
     if (!(s = cstring(L, idx, "address", NULL)))

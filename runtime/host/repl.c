@@ -31,7 +31,7 @@ static volatile sig_atomic_t prompt_sigint;
 static char *history_path(const char *file)
 {
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    char dir[4096], *path;
+    char dir[PATH_MAX], *path;
 
     if (state && *state)
         snprintf(dir, sizeof dir, "%s/vmlab", state);
