@@ -225,6 +225,7 @@ struct kernel_backend {
     pthread_mutex_t mu;           /* delivered, for snapshots waiting on cv */
     pthread_cond_t cv;
     uint64_t delivered;
+    int failed;                   /* poll's errno once it gave up */
 };
 
 static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
@@ -238,6 +239,7 @@ static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
         return e;
     }
     kb->last_ask = 0;
+    kb->failed = 0;
     if ((e = vmlab_damon_thread_start(d)) < 0) {
         snprintf(why, len, "kernel backend: starting its reader thread: %s", strerror(-e));
         vmlab_kdamon_stop(&kb->kd);
@@ -299,11 +301,15 @@ static int kernel_poll(struct vmlab_damon *d)
     kb->last_ask = vmlab_now();
     vmlab_regions_free(&kb->buf);
     if ((e = vmlab_kdamon_read(&kb->kd, &kb->buf)) < 0) {
-        snprintf(msg, sizeof msg, "kernel backend: reading the tried regions under %s: %s",
-                 kb->kd.scheme, strerror(-e));
+        snprintf(msg, sizeof msg, "kernel backend: %s: %s", e == -ENOMEM ? "reading the tried regions"
+                 : "writing update_schemes_tried_regions to the kdamond's state", strerror(-e));
         vmlab_damon_lock(d);
         vmlab_damon_hook_error(d, msg);
         vmlab_damon_unlock(d);
+        pthread_mutex_lock(&kb->mu);
+        kb->failed = e;
+        pthread_cond_broadcast(&kb->cv);
+        pthread_mutex_unlock(&kb->mu);
         return e;
     }
     if (!kb->buf.n)
@@ -341,8 +347,10 @@ static int kernel_snapshot(struct vmlab_damon *d, struct vmlab_damon_snapshot *o
     }
     pthread_mutex_lock(&kb->mu);
     seen = kb->delivered;
-    while (kb->delivered == seen && e == 0)
+    while (kb->delivered == seen && !kb->failed && e == 0)
         e = pthread_cond_timedwait(&kb->cv, &kb->mu, &dl);
+    if (kb->failed)
+        e = -kb->failed;          /* the reader gave up: its errno */
     pthread_mutex_unlock(&kb->mu);
     if (e)
         return e == ETIMEDOUT ? -ETIMEDOUT : -e;

@@ -199,6 +199,32 @@ if df then
 else
   t.skip("damo not found (set VMLAB_DAMO to damo 3.x's damo script)", 3)
 end
+
+-- the kernel stops answering (here: its state file cannot be written):
+-- the reader gives up, snapshots say why at once, stop and close work
+model("0", "off")
+f = assert(io.open(rscript, "w"))
+f:write(string.format([[
+local damon = require "vmlab.damon"
+local m = assert(damon.monitor { backend = "kernel", sample = "5ms", aggr = "50ms" })
+assert(m:start())
+assert(m:snapshot())
+os.remove("%s/kdamonds/0/state")
+os.execute("mkdir '%s/kdamonds/0/state'")
+local t0 = require("vmlab").now()
+local s, err = m:snapshot()
+print("snapshot", s, err, string.format("%%.1f", require("vmlab").now() - t0))
+print("snooze", pcall(require("vmlab").snooze, 0.2))
+print("stop", m:stop())
+m:close()
+print("closed")
+]], dir, dir))
+f:close()
+os.execute("mkdir -p '" .. rdir .. "'")
+out = run_rec("", "")
+t.like(out, "snapshot\tnil\t[^\n]*Is a directory\t0%.%d", "a reader that fails: the snapshot says why, at once")
+t.like(out, "snooze\tfalse\t[^\n]*update_schemes_tried_regions[^\n]*Is a directory", "and the Lua side is told (raised)")
+t.like(out, "stop\ttrue\nclosed", "stop and close still work")
 os.execute("rm -rf '" .. rdir .. "'")
 
 -- a kdamond vmlab did not start: nothing is written
