@@ -629,9 +629,13 @@ static int snapshots_iter(lua_State *L)
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));                     /* mon */
     if (m->d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL) {
-        /* the kernel aggregates on its own: look once per interval */
-        if (vmlab_snooze((double)m->d->attrs.aggr_us / 1e6) < 0)
-            vmlab_checkinterrupt(L);
+        /* the kernel aggregates on its own: on_aggregate's due first,
+         * then its next aggregation (read_now waits for it) */
+        drain(L, m, 1, 0, 0);
+        lua_settop(L, 1);
+        if (!m->open)
+            return 0;
+        vmlab_checkinterrupt(L);
         if (read_now(L, m, "damon snapshot (kernel tried regions)") != 1)
             return 0;
     } else {
