@@ -7,6 +7,7 @@
  * which owns the backends, recording and hooks.  Lua's side stays here: the
  * oracle and on_aggregate callbacks, snapshots as tables, and the callback
  * rule of docs/DESIGN.md (close waits for the callback; re-entry is busy). */
+#include "damon_glue.h"
 #include "vmlab/damon.h"
 #include "vmlab/damos.h"
 #include "vmlab/seg.h"
@@ -637,9 +638,13 @@ static int snapshots_iter(lua_State *L)
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));                     /* mon */
     if (m->d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL) {
-        /* the kernel aggregates on its own: look once per interval */
-        if (vmlab_snooze((double)m->d->attrs.aggr_us / 1e6) < 0)
-            vmlab_checkinterrupt(L);
+        /* the kernel aggregates on its own: on_aggregate's due first,
+         * then its next aggregation (read_now waits for it) */
+        drain(L, m, 1, 0, 0);
+        lua_settop(L, 1);
+        if (!m->open)
+            return 0;
+        vmlab_checkinterrupt(L);
         if (read_now(L, m, "damon snapshot (kernel tried regions)") != 1)
             return 0;
     } else {
@@ -796,34 +801,9 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg meta[] = {
     {"__tostring", mon_tostring}, {"__close", mon_close}, {"__gc", mon_close}, {NULL, NULL}};
 
-/* damon.kernel_status([{root=}]): the read-only view of every kdamond
- * (vmlab.damon.status, loaded on first use so vmlab.damon starts cheap). */
-static int l_kernel_status(lua_State *L)
-{
-    int nargs = lua_gettop(L);
-    lua_getglobal(L, "require");                         /* args require */
-    lua_pushliteral(L, "vmlab.damon.status");
-    lua_call(L, 1, 1);                                   /* args status */
-    lua_getfield(L, -1, "kernel_status");                /* args status fn */
-    lua_replace(L, -2);                                  /* args fn */
-    lua_insert(L, 1);                                    /* fn args */
-    lua_call(L, nargs, LUA_MULTRET);                     /* results */
-    return lua_gettop(L);
-}
-
-/* damon.kernel_available() -> true, or false and why not */
-static int l_kernel_available(lua_State *L)
-{
-    char why[256];
-    int r = vmlab_damon_kernel_probe(why, sizeof why);
-    lua_pushboolean(L, r == 0);
-    lua_pushstring(L, why);
-    return 2;
-}
-
 static const luaL_Reg funcs[] = {
-    {"monitor", l_monitor}, {"kernel_available", l_kernel_available},
-    {"kernel_status", l_kernel_status}, {NULL, NULL}};
+    {"monitor", l_monitor}, {"kernel_available", vmlab_damon_lua_kernel_available},
+    {"kernel_status", vmlab_damon_lua_kernel_status}, {NULL, NULL}};
 
 int luaopen_vmlab_damon(lua_State *L)
 {

@@ -6,6 +6,8 @@
  * Reads the DAMON sysfs tree (runtime/damon_kstatus.c) and never writes:
  * kdamonds vmlab did not start are safe to look at.  Values the kernel
  * lacks are nil; a maximum beyond Lua's integers (ULONG_MAX) is math.huge. */
+#include "damon_glue.h"
+#include "vmlab/damon.h"
 #include "vmlab/host.h"
 #include "vmlab/kstatus.h"
 
@@ -176,8 +178,18 @@ static int scratch_gc(lua_State *L)
     return 0;
 }
 
-/* kernel_status([{root = dir}]) -> { root, kdamonds = {...} } | nil, msg, errno */
-static int l_kernel_status(lua_State *L)
+static void scratch_mt(lua_State *L)
+{
+    if (luaL_newmetatable(L, SCRATCH_MT)) {                  /* mt */
+        lua_pushcfunction(L, scratch_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+}
+
+/* kernel_status([{root = dir}]) -> { root, kdamonds = {...} } | nil, msg, errno
+ * (also vmlab.damon's kernel_status: damon_glue.h) */
+int vmlab_damon_lua_kernel_status(lua_State *L)
 {
     static const char *const valid[] = {"root", NULL};
     struct vmlab_kstatus *st;
@@ -189,6 +201,7 @@ static int l_kernel_status(lua_State *L)
         vmlab_checkopts(L, 1, "damon.kernel_status", valid);
         root = vmlab_optfield_string(L, 1, "root", NULL);
     }
+    scratch_mt(L);
     /* The C tree lives in a userdata until the tables are built: a memory
      * error while building them must not leak it. */
     st = lua_newuserdatauv(L, sizeof *st, 0);                /* ud */
@@ -221,15 +234,21 @@ static int l_kernel_status(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg funcs[] = {{"kernel_status", l_kernel_status}, {NULL, NULL}};
+/* vmlab.damon's kernel_available() -> true, or false and why not */
+int vmlab_damon_lua_kernel_available(lua_State *L)
+{
+    char why[256];
+    int r = vmlab_damon_kernel_probe(why, sizeof why);
+    lua_pushboolean(L, r == 0);
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static const luaL_Reg funcs[] = {{"kernel_status", vmlab_damon_lua_kernel_status}, {NULL, NULL}};
 
 int luaopen_vmlab_damon_status(lua_State *L)
 {
-    if (luaL_newmetatable(L, SCRATCH_MT)) {                  /* mt */
-        lua_pushcfunction(L, scratch_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_pop(L, 1);
+    scratch_mt(L);
     luaL_newlib(L, funcs);                                   /* M */
     return 1;
 }

@@ -127,7 +127,8 @@ struct vmlab_damon *vmlab_damon_new(const struct vmlab_damon_opts *o, int *err, 
         return fail(d, err, e, why, len, e == -ENOMEM ? "not enough memory" : NULL);
     if ((e = attach_backend(d, o, why, len)) < 0)
         return fail(d, err, e, why, len, NULL);
-    if ((d->ops->caps & VMLAB_DAMON_CAP_HOOKS) && (e = vmlab_damon_init(d)) < 0) {
+    if ((d->ops->caps & (VMLAB_DAMON_CAP_HOOKS | VMLAB_DAMON_CAP_EXTERNAL)) == VMLAB_DAMON_CAP_HOOKS &&
+        (e = vmlab_damon_init(d)) < 0) {
         snprintf(why, len, "setting up the regions: %s", strerror(-e));
         return fail(d, err, e, why, len, NULL);
     }
@@ -271,4 +272,20 @@ int vmlab_damon_take_hook_error(struct vmlab_damon *d, char *buf, size_t len)
     }
     vmlab_damon_unlock(d);
     return r;
+}
+
+/* The kernel aggregated: its regions are in d->targets.  The intervals are
+ * the ones asked for (the kernel keeps them; it has no budget). */
+void vmlab_damon_deliver(struct vmlab_damon *d, uint64_t time_us)
+{
+    if (!d->stats.aggregations)
+        d->first_aggr_start_us = time_us > d->attrs.aggr_us ? time_us - d->attrs.aggr_us : 0;
+    d->now_us = time_us;
+    d->last = d->overall = (struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us,
+                                                          d->attrs.update_us};
+    d->stats.effective_sample_us = d->attrs.sample_us;
+    if (d->on_aggr)
+        d->on_aggr(d, time_us, d->on_aggr_ctx);
+    vmlab_damon_run_hooks(d);
+    d->stats.aggregations++;
 }

@@ -204,14 +204,28 @@ int vmlab_kdamon_read(struct vmlab_kdamon *k, struct vmlab_regions *out)
 
 /* ---- the kernel backend's ops ------------------------------------------- */
 
+/* The kdamond samples and aggregates; vmlab's sampling thread (poll) asks
+ * it for its regions once per aggregation (writing
+ * update_schemes_tried_regions returns after the kdamond's next pass) and
+ * delivers them to the reporter and hooks, as the other backends' own
+ * aggregations: so record= and on_aggregate see every kernel aggregation.
+ * vmlab's DAMOS schemes are refused (damos.c: the kernel's are
+ * vmlab.damon.kdamond's). */
 #include "vmlab/units.h"
 
-#include <unistd.h>
+#include <pthread.h>
+#include <time.h>
 
 struct kernel_backend {
     struct vmlab_kdamon kd;
     struct vmlab_range *ranges;   /* the targets' ranges: the kdamond's regions */
     size_t n;
+    struct vmlab_regions buf;     /* the last read, outside the monitor's lock */
+    double last_ask;              /* when poll last asked the kernel */
+    pthread_mutex_t mu;           /* delivered, for snapshots waiting on cv */
+    pthread_cond_t cv;
+    uint64_t delivered;
+    int failed;                   /* poll's errno once it gave up */
 };
 
 static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
@@ -220,35 +234,130 @@ static int kernel_start(struct vmlab_damon *d, char *why, size_t len)
     char reason[512];
     int e = vmlab_kdamon_start(&kb->kd, &d->attrs, (int)getpid(), kb->ranges, kb->n, reason,
                                sizeof reason);
-    if (e < 0)
+    if (e < 0) {
         snprintf(why, len, "kernel backend: %s", reason);
+        return e;
+    }
+    kb->last_ask = 0;
+    kb->failed = 0;
+    if ((e = vmlab_damon_thread_start(d)) < 0) {
+        snprintf(why, len, "kernel backend: starting its reader thread: %s", strerror(-e));
+        vmlab_kdamon_stop(&kb->kd);
+    }
     return e;
 }
 
 static void kernel_stop(struct vmlab_damon *d)
 {
+    vmlab_damon_thread_stop(d);
     vmlab_kdamon_stop(&((struct kernel_backend *)d->backend)->kd);
 }
 
-/* The kernel's regions now: its stat scheme's tried regions, one target. */
+/* The kernel's regions into the targets they fall in (clipped): one
+ * kdamond target holds every segment's ranges. */
+static int distribute(struct vmlab_damon *d, const struct vmlab_regions *k)
+{
+    int e;
+
+    for (size_t t = 0; t < d->nr_targets; t++)
+        d->targets[t].regions.n = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        const struct vmlab_region *r = &k->v[i];
+        for (size_t t = 0; t < d->nr_targets; t++) {
+            struct vmlab_damon_target *tg = &d->targets[t];
+            uint64_t s = r->start, en = r->end;
+            struct vmlab_regions *out = &tg->regions;
+            if (tg->nr_ranges) {
+                s = s > tg->ranges[0].start ? s : tg->ranges[0].start;
+                en = en < tg->ranges[0].end ? en : tg->ranges[0].end;
+                if (s >= en)
+                    continue;
+            }
+            if ((e = vmlab_regions_push(out, s, en)) < 0)
+                return e;
+            out->v[out->n - 1].nr_accesses = r->nr_accesses;
+            out->v[out->n - 1].age = r->age;
+            if (!tg->nr_ranges)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* The sampling thread's loop body: one kernel aggregation, delivered. */
+static int kernel_poll(struct vmlab_damon *d)
+{
+    struct kernel_backend *kb = d->backend;
+    double pace = (double)d->attrs.aggr_us * 0.9e-6, now = vmlab_now(), wait;
+    char msg[1024];
+    int e;
+
+    /* The real kernel blocks the ask until its next pass; a model sysfs
+     * (the tests') does not: never ask more than about once per interval. */
+    if (kb->last_ask && (wait = kb->last_ask + pace - now) > 0) {
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    kb->last_ask = vmlab_now();
+    vmlab_regions_free(&kb->buf);
+    if ((e = vmlab_kdamon_read(&kb->kd, &kb->buf)) < 0) {
+        snprintf(msg, sizeof msg, "kernel backend: %s: %s", e == -ENOMEM ? "reading the tried regions"
+                 : "writing update_schemes_tried_regions to the kdamond's state", strerror(-e));
+        vmlab_damon_lock(d);
+        vmlab_damon_hook_error(d, msg);
+        vmlab_damon_unlock(d);
+        pthread_mutex_lock(&kb->mu);
+        kb->failed = e;
+        pthread_cond_broadcast(&kb->cv);
+        pthread_mutex_unlock(&kb->mu);
+        return e;
+    }
+    if (!kb->buf.n)
+        return 0;                 /* no pass yet */
+    vmlab_damon_lock(d);
+    if ((e = distribute(d, &kb->buf)) == 0)
+        vmlab_damon_deliver(d, (uint64_t)(vmlab_now() * 1e6));
+    vmlab_damon_unlock(d);
+    if (e < 0)
+        return e;
+    pthread_mutex_lock(&kb->mu);
+    kb->delivered++;
+    pthread_cond_broadcast(&kb->cv);
+    pthread_mutex_unlock(&kb->mu);
+    return 0;
+}
+
+/* The kernel's next aggregation (waiting for it), as every target's regions. */
 static int kernel_snapshot(struct vmlab_damon *d, struct vmlab_damon_snapshot *out)
 {
     struct kernel_backend *kb = d->backend;
-    int e;
+    struct timespec dl;
+    uint64_t seen;
+    double limit = (double)d->attrs.aggr_us * 3e-6 + 2;
+    int e = 0;
 
-    if (!kb->kd.started)
+    if (!kb->kd.started || !d->runner)
         return -ESRCH;
-    out->targets = calloc(1, sizeof *out->targets);
-    if (!out->targets)
-        return -ENOMEM;
-    out->nr_targets = 1;
-    if ((e = vmlab_kdamon_read(&kb->kd, &out->targets[0])) < 0)
-        return e;
-    d->now_us = (uint64_t)(vmlab_now() * 1e6);
-    out->time_us = d->now_us;
-    out->intervals = (struct vmlab_damon_intervals){d->attrs.sample_us, d->attrs.aggr_us,
-                                                    d->attrs.update_us};
-    return 0;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += (time_t)limit;
+    dl.tv_nsec += (long)((limit - (double)(time_t)limit) * 1e9);
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&kb->mu);
+    seen = kb->delivered;
+    while (kb->delivered == seen && !kb->failed && e == 0)
+        e = pthread_cond_timedwait(&kb->cv, &kb->mu, &dl);
+    if (kb->failed)
+        e = -kb->failed;          /* the reader gave up: its errno */
+    pthread_mutex_unlock(&kb->mu);
+    if (e)
+        return e == ETIMEDOUT ? -ETIMEDOUT : -e;
+    vmlab_damon_lock(d);
+    e = vmlab_damon_snapshot_copy(d, d->now_us, out);
+    vmlab_damon_unlock(d);
+    return e;
 }
 
 static void kernel_cleanup(struct vmlab_damon *d)
@@ -257,19 +366,23 @@ static void kernel_cleanup(struct vmlab_damon *d)
     if (!kb)
         return;
     vmlab_kdamon_stop(&kb->kd);
+    vmlab_regions_free(&kb->buf);
+    pthread_mutex_destroy(&kb->mu);
+    pthread_cond_destroy(&kb->cv);
     free(kb->ranges);
     free(kb);
     d->backend = NULL;
 }
 
-/* The kernel samples and aggregates in its own thread: no hooks, no
- * actions of vmlab's on its regions, not stepped. */
+/* The kernel samples and aggregates in its own thread; its aggregations
+ * reach the hooks (poll), but vmlab does not act on its regions. */
 const struct vmlab_damon_ops vmlab_damon_kernel_ops = {
     .name = "kernel",
-    .caps = VMLAB_DAMON_CAP_EXTERNAL,
+    .caps = VMLAB_DAMON_CAP_EXTERNAL | VMLAB_DAMON_CAP_HOOKS,
     .start = kernel_start,
     .stop = kernel_stop,
     .snapshot = kernel_snapshot,
+    .poll = kernel_poll,
     .cleanup = kernel_cleanup,
 };
 
@@ -290,6 +403,8 @@ int vmlab_damon_kernel_attach(struct vmlab_damon *d)
     for (size_t t = 0; t < d->nr_targets; t++)
         for (size_t i = 0; i < d->targets[t].nr_ranges; i++)
             kb->ranges[kb->n++] = d->targets[t].ranges[i];
+    pthread_mutex_init(&kb->mu, NULL);
+    pthread_cond_init(&kb->cv, NULL);
     d->backend = kb;
     d->ops = &vmlab_damon_kernel_ops;
     return 0;

@@ -215,7 +215,7 @@ static void measure_intervals(struct vmlab_damon *d)
     }
 }
 
-static void run_hooks(struct vmlab_damon *d)
+void vmlab_damon_run_hooks(struct vmlab_damon *d)
 {
     size_t n;
 
@@ -238,7 +238,7 @@ static void aggregate(struct vmlab_damon *d)
     measure_intervals(d);
     if (d->on_aggr)
         d->on_aggr(d, d->now_us, d->on_aggr_ctx);
-    run_hooks(d);
+    vmlab_damon_run_hooks(d);
     reset_aggregated(d);
     split_regions(d);
     d->stats.aggregations++;

@@ -39,7 +39,18 @@ static void *run(void *arg)
     struct runner *r = d->runner;
 
     pthread_mutex_lock(&r->mu);
-    while (!r->stop) {
+    while (!r->stop && d->ops->poll) {
+        /* Sampled elsewhere (the kernel): wait for its aggregations. */
+        double c0 = thread_cpu();
+        int e;
+        pthread_mutex_unlock(&r->mu);
+        e = d->ops->poll(d);
+        pthread_mutex_lock(&r->mu);
+        d->stats.cpu_seconds += thread_cpu() - c0;
+        if (e < 0)
+            break;
+    }
+    while (!r->stop && !d->ops->poll) {
         struct timespec ts;
         uint64_t us = d->stats.effective_sample_us;
         double c0, cost;

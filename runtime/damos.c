@@ -440,9 +440,9 @@ int vmlab_damos_attach(struct vmlab_damos *s, struct vmlab_damon *d, int apply,
     struct vmlab_damon_hook h = {vmlab_damos_hook, release, s};
     int e;
 
-    if (!(d->ops->caps & VMLAB_DAMON_CAP_HOOKS)) {
+    if (!(d->ops->caps & VMLAB_DAMON_CAP_HOOKS) || (d->ops->caps & VMLAB_DAMON_CAP_EXTERNAL)) {
         snprintf(why, len, "the %s backend aggregates outside vmlab: its schemes are the kernel's "
-                 "(use damo or sysfs)", d->ops->name);
+                 "DAMOS (run them with vmlab.damon.kdamond{schemes=...})", d->ops->name);
         return -ENOTSUP;
     }
     s->apply = apply < 0 ? (d->ops->caps & VMLAB_DAMON_CAP_APPLY) != 0 : apply;

@@ -142,6 +142,11 @@ struct vmlab_damon_ops {
     void (*stop)(struct vmlab_damon *d);
     /* CAP_EXTERNAL: the regions as the sampler sees them now. */
     int (*snapshot)(struct vmlab_damon *d, struct vmlab_damon_snapshot *out);
+    /* CAP_EXTERNAL with CAP_HOOKS: the sampling thread calls it in a loop,
+     * unlocked; it waits for the sampler's next aggregation and hands it
+     * over with vmlab_damon_deliver (locked).  < 0 ends the thread (the
+     * reason goes to vmlab_damon_hook_error). */
+    int (*poll)(struct vmlab_damon *d);
     void (*cleanup)(struct vmlab_damon *d);
 };
 
@@ -293,6 +298,12 @@ int vmlab_damon_add_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, voi
 void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx);
 
 unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d);
+
+/* An aggregation made elsewhere (CAP_EXTERNAL: the kernel), its regions
+ * already in d->targets at time_us: the reporter and hooks run on it (as
+ * after vmlab_damon_sample's own) and it is counted.  Call it locked. */
+void vmlab_damon_deliver(struct vmlab_damon *d, uint64_t time_us);
+void vmlab_damon_run_hooks(struct vmlab_damon *d);
 
 /* ---- snapshots: what each aggregation reports ---------------------------------- */
 

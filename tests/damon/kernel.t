@@ -132,6 +132,101 @@ t.like(out, "snapshots 2", "snapshots{count=2} polls the kernel")
 t.is(cat("kdamonds/0/state"), "off", "stop turns it off")
 t.is(cat("kdamonds/nr_kdamonds"), "0", "and removes the kdamond it started")
 
+-- record= and on_aggregate: the kernel's aggregations (read by vmlab's
+-- sampling thread) go through the same hooks as vmlab's own; vmlab's own
+-- DAMOS schemes are refused, naming vmlab.damon.kdamond
+model("0", "off")
+local rdir = os.tmpname()
+os.remove(rdir)
+os.execute("mkdir -p '" .. rdir .. "'")
+local rscript = rdir .. "/rec.lua"
+f = assert(io.open(rscript, "w"))
+f:write([[
+local damon = require "vmlab.damon"
+local m = assert(damon.monitor { backend = "kernel", sample = "5ms", aggr = "50ms",
+  record = os.getenv("REC"), format = os.getenv("RECFMT") })
+local n, regs, t0 = 0, {}, nil
+m:on_aggregate(function(s) n = n + 1; regs = s.targets[1].regions; t0 = t0 or s.time end)
+local ok, err = pcall(m.scheme, m, { action = "pageout" })
+print("scheme", ok, err)
+assert(m:start())
+-- 25 aggregations (damo's nr_regions skips the first 20), however slow the machine
+local vm, t1 = require("vmlab"), os.time() + 30
+while n < 25 and os.time() < t1 do vm.snooze(0.05) end
+assert(m:stop())
+print("aggregations", n, "regions", #regs, regs[1] and regs[1].nr_accesses)
+m:close()
+]])
+f:close()
+local function run_rec(path, fmt)
+  local p = io.popen(string.format("REC='%s' RECFMT='%s' VMLAB_DAMON_SYSFS='%s' %s %s 2>&1", path, fmt, dir,
+    vmlab_bin, rscript))
+  local o = p:read("a")
+  p:close()
+  return o
+end
+local rec = rdir .. "/k.json.z"
+out = run_rec(rec, "json_compressed")
+t.like(out, "scheme\tfalse\t[^\n]*vmlab%.damon%.kdamond", "m:scheme on a kernel monitor refuses, naming vmlab.damon.kdamond")
+local nagg, nreg, acc = out:match("aggregations\t(%d+)\tregions\t(%d+)\t(%d+)")
+nagg = tonumber(nagg)
+t.ok(nagg and nagg >= 25, "on_aggregate sees the kernel's aggregations (" .. tostring(nagg) .. ", 50 ms apart)")
+if not nagg then t.diag(out) end
+t.is(tonumber(nreg), 2, "each with the kernel's regions")
+t.is(tonumber(acc), 7, "and their nr_accesses")
+t.is(cat("kdamonds/nr_kdamonds"), "0", "the kdamond is removed after a recorded run")
+local record = require "vmlab.record"
+local snaps = record.read(rec)
+t.is(snaps and #snaps, nagg, "vmlab.record reads the kernel run's record: every aggregation on_aggregate saw")
+local r1 = snaps and snaps[1] and snaps[1].targets[1].regions[1]
+t.ok(r1 and r1.start == 4096 and r1["end"] == 65536 and r1.nr_accesses == 7 and r1.age == 3,
+  "with the kernel's first region, as the kernel reported it")
+local p = io.popen(vmlab_bin .. " report nr_regions -i " .. rec .. " 2>&1")
+local rep = p:read("a")
+p:close()
+t.like(rep, "\n%s*50%s+2%s*\n", "vmlab report nr_regions reads it: 2 regions")
+local damo3 = os.getenv("VMLAB_DAMO")
+local df = damo3 and io.open(damo3)
+if df then
+  df:close()
+  for _, args in ipairs { "nr_regions", "wss --raw_number", "access --raw_form" } do
+    local function sh(c) local q = io.popen(c .. " 2>&1") local o = q:read("a") q:close() return o end
+    local want = sh("python3 " .. damo3 .. " report " .. args .. " -i " .. rec)
+    local got = sh(vmlab_bin .. " report " .. args .. " -i " .. rec)
+    if args:match("^access") and want:sub(-1) ~= "\n" then want = want .. "\n" end
+    t.is(got, want, "damo reads the kernel run's record as vmlab does: report " .. args)
+  end
+else
+  t.skip("damo not found (set VMLAB_DAMO to damo 3.x's damo script)", 3)
+end
+
+-- the kernel stops answering (here: its state file cannot be written):
+-- the reader gives up, snapshots say why at once, stop and close work
+model("0", "off")
+f = assert(io.open(rscript, "w"))
+f:write(string.format([[
+local damon = require "vmlab.damon"
+local m = assert(damon.monitor { backend = "kernel", sample = "5ms", aggr = "50ms" })
+assert(m:start())
+assert(m:snapshot())
+os.remove("%s/kdamonds/0/state")
+os.execute("mkdir '%s/kdamonds/0/state'")
+local t0 = require("vmlab").now()
+local s, err = m:snapshot()
+print("snapshot", s, err, string.format("%%.1f", require("vmlab").now() - t0))
+print("snooze", pcall(require("vmlab").snooze, 0.2))
+print("stop", m:stop())
+m:close()
+print("closed")
+]], dir, dir))
+f:close()
+os.execute("mkdir -p '" .. rdir .. "'")
+out = run_rec("", "")
+t.like(out, "snapshot\tnil\t[^\n]*Is a directory\t0%.%d", "a reader that fails: the snapshot says why, at once")
+t.like(out, "snooze\tfalse\t[^\n]*update_schemes_tried_regions[^\n]*Is a directory", "and the Lua side is told (raised)")
+t.like(out, "stop\ttrue\nclosed", "stop and close still work")
+os.execute("rm -rf '" .. rdir .. "'")
+
 -- a kdamond vmlab did not start: nothing is written
 model("1", "on")
 out = run()

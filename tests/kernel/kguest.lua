@@ -2,6 +2,13 @@
 local vmlab = require "vmlab"
 local seg = require "vmlab.seg"
 local M = {}
+-- These scenarios start kdamonds: outside a guest (tests/guest/run sets
+-- VMLAB_GUEST_NAME) they would touch this machine's DAMON, which vmlab
+-- leaves alone unless asked (VMLAB_MATRIX_HOST_DAMON=1, tests/guest/matrix).
+if not os.getenv("VMLAB_GUEST_NAME") and os.getenv("VMLAB_MATRIX_HOST_DAMON") ~= "1" then
+  require("vmlab.tap").skip_all("kernel-DAMON scenarios run in a guest (tests/kernel/guest); " ..
+    "VMLAB_MATRIX_HOST_DAMON=1 runs them on this machine's kernel")
+end
 M.ps = vmlab.pagesize()
 M.accel = os.getenv("VMLAB_GUEST_ACCEL") or "host"
 

@@ -3,9 +3,9 @@
 -- hotspot workload; the kernel's regions come back as snapshots.
 local t = require "vmlab.tap"
 local damon = require "vmlab.damon"
+local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local ok, why = damon.kernel_available()
 if not ok then t.skip_all("kernel DAMON: " .. why) end
-local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local MiB = 1024 * 1024
 local s = g.segment("kmon", 64 * MiB // g.ps)
 s:touch({ op = "write", all = true })

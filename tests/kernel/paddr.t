@@ -6,9 +6,9 @@ local t = require "vmlab.tap"
 local damon = require "vmlab.damon"
 local vmlab = require "vmlab"
 local kdamond = require "vmlab.damon.kdamond"
+local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local ok, why = damon.kernel_available()
 if not ok then t.skip_all("kernel DAMON: " .. why) end
-local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local a = g.attrs()
 local kd, err = kdamond.start { ops = "paddr", sample = a.sample, aggr = a.aggr, update = a.update,
   schemes = { { action = "stat" },

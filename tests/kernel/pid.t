@@ -5,13 +5,13 @@
 -- aggregations must show applied regions in its stats and tried regions.
 local t = require "vmlab.tap"
 local damon = require "vmlab.damon"
+local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local ok, why = damon.kernel_available()
 if not ok then t.skip_all("kernel DAMON: " .. why) end
 local vmlab = require "vmlab"
 local proc = require "vmlab.proc"
 local kdamond = require "vmlab.damon.kdamond"
 local status = require "vmlab.damon.status"
-local g = dofile(arg[0]:match("^(.*/)") .. "kguest.lua")
 local MiB = 1024 * 1024
 local size = 64 * MiB
 local hot_off, hot_len = 16 * MiB, size // 10 // g.ps * g.ps
