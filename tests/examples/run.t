@@ -38,8 +38,12 @@ for _, f in ipairs(examples) do
       t.diag(out:sub(-2000))
     end
   elseif name == "prcl.lua" then
-    local saved = tonumber(out:match("saved (%d+) MiB"))
-    t.cmp_ok(saved or -1, ">", 0, "prcl: memory saved (" .. tostring(saved) .. " MiB)")
+    local function saved() return tonumber(out:match("saved (%d+) MiB")) end
+    -- as ethp: a starved sampler may see nothing cold once; a second run decides
+    if (saved() or 0) == 0 then out = run(f) end
+    if not t.cmp_ok(saved() or -1, ">", 0, "prcl: memory saved (" .. tostring(saved()) .. " MiB)") then
+      t.diag(out:sub(-2000))
+    end
   end
 end
 for _, f in ipairs(list(root .. "/examples/memtoy/*.mt")) do
