@@ -378,7 +378,10 @@ static int uffd_apply(struct vmlab_damon *d, size_t t, int action, uint64_t star
         s->pidfd = -1;
         return e;
     }
-    return syscall(SYS_process_madvise, s->pidfd, &iov, 1UL, adv, 0U) < 0 ? -errno : 0;
+    /* ENOMEM: the range has holes; like madvise, it advised what is mapped */
+    if (syscall(SYS_process_madvise, s->pidfd, &iov, 1UL, adv, 0U) < 0 && errno != ENOMEM)
+        return -errno;
+    return 0;
 }
 
 static void uffd_cleanup(struct vmlab_damon *d)
