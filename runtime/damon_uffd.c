@@ -316,6 +316,13 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
 
     (void)t;
     e = vmlab_proc_ranges(s->p->pid, s->p->skip, s->p->nskip, out, n, &s->st.unmon_bytes, &vmas, &nv);
+    if (e == -ENOENT || e == -ESRCH) {
+        /* nothing to watch (yet, or any more: the command ended, even
+         * before the monitor was set up): no regions, not an error */
+        *out = NULL;
+        *n = 0;
+        return 0;
+    }
     if (e < 0)
         return e;
     if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas))) {
