@@ -12,6 +12,9 @@ size_t vmlab_damon_lua_targets(lua_State *L, int opts, struct vmlab_range **rang
 {
     size_t n;
 
+    if (lua_getfield(L, opts, "mode") != LUA_TNIL)
+        luaL_error(L, "damon.monitor: option 'mode' is the uffd backend's (\"rw\" or \"write\")");
+    lua_pop(L, 1);
     lua_getfield(L, opts, "targets");                          /* targets */
     if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "self"))) {
         lua_pop(L, 1);

@@ -92,6 +92,8 @@ t.error_like(function() damon.monitor { backend = "uffd", targets = {} } end,
   "one target", "no target raises")
 t.error_like(function() damon.monitor { backend = "uffd", mode = "read", targets = { { command = { "true" } } } } end,
   "invalid option 'read'", "a bad mode raises")
+t.error_like(function() damon.monitor { backend = "replay", mode = "write", targets = { { start = 0, ["end"] = 4096 } } } end,
+  "option 'mode' is the uffd backend's", "mode on another backend raises")
 local m, err = damon.monitor { backend = "uffd", targets = { { command = { "/nonexistent/cmd" } } } }
 t.ok(m == nil and err:match("exec%(/nonexistent/cmd%)"), "a missing command: nil, " .. tostring(err))
 -- where userfaultfd is forbidden (a seccomp filter on vmlab and so on the
