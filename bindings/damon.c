@@ -15,6 +15,8 @@
 #include "vmlab/interrupt.h"
 #include "vmlab/record.h"
 #include "vmlab/units.h"
+#include "damon_targets.h"
+#include "uffd_lua.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -130,6 +132,9 @@ static void push_snapshot(lua_State *L, const struct vmlab_damon_snapshot *s)
         lua_rawseti(L, -2, (lua_Integer)t + 1);
     }
     lua_setfield(L, -2, "targets");
+    if (s->mode) {
+        lua_pushstring(L, s->mode); lua_setfield(L, -2, "mode");
+    }
 }
 
 /* Say once that the budget stretched the intervals: through vmlab.tap's
@@ -137,6 +142,7 @@ static void push_snapshot(lua_State *L, const struct vmlab_damon_snapshot *s)
 static void show_note(lua_State *L, struct lmon *m)
 {
     char note[256];
+    int top = lua_gettop(L);
     if (!m->d || !vmlab_damon_take_note(m->d, note, sizeof note))
         return;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -147,7 +153,7 @@ static void show_note(lua_State *L, struct lmon *m)
         lua_pop(L, 2);
         return;
     }
-    lua_pop(L, 3);
+    lua_settop(L, top);   /* vmlab.tap not loaded: 2 values pushed, else 3 */
     fprintf(stderr, "vmlab: %s\n", note);
 }
 
@@ -302,97 +308,6 @@ static lua_Integer run_step(lua_State *L, struct lmon *m, int mon, uint64_t nr, 
 
 /* ---- construction ------------------------------------------------------------ */
 
-/* Targets: "self" (nil), or an array of segments ({addr=, size=, prot=})
- * and {start=, ["end"]=} ranges, into Lua-owned arrays. */
-static size_t parse_targets(lua_State *L, int opts, struct vmlab_range **ranges, int **prot)
-{
-    size_t n;
-
-    lua_getfield(L, opts, "targets");                          /* targets */
-    if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "self"))) {
-        lua_pop(L, 1);
-        *ranges = NULL;
-        *prot = NULL;
-        return 0;
-    }
-    if (!lua_istable(L, -1))
-        luaL_error(L, "damon.monitor: bad option 'targets' (\"self\" or an array of segments and ranges)");
-    n = lua_rawlen(L, -1);
-    if (n == 0)
-        luaL_error(L, "damon.monitor: bad option 'targets' (empty)");
-    *ranges = lua_newuserdatauv(L, n * sizeof **ranges, 0);   /* targets ranges */
-    *prot = lua_newuserdatauv(L, n * sizeof **prot, 0);       /* targets ranges prot */
-    lua_rotate(L, -3, 2);                                      /* ranges prot targets */
-    for (size_t t = 0; t < n; t++) {
-        uint64_t start, end;
-        const char *p;
-        lua_rawgeti(L, -1, (lua_Integer)t + 1);                /* .. targets tg */
-        if (!lua_istable(L, -1) && !lua_isuserdata(L, -1))
-            luaL_error(L, "bad target %d: a segment or {start=, [\"end\"]=} expected", (int)t + 1);
-        if (lua_getfield(L, -1, "start") == LUA_TNUMBER) {
-            lua_getfield(L, -2, "end");
-            if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
-                luaL_error(L, "bad target %d: start and end must be integers", (int)t + 1);
-            start = (uint64_t)lua_tointeger(L, -2);
-            end = (uint64_t)lua_tointeger(L, -1);
-            lua_pop(L, 2);
-            (*prot)[t] = PROT_READ | PROT_WRITE;
-        } else {
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "addr");
-            lua_getfield(L, -2, "size");
-            if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1))
-                luaL_error(L, "bad target %d: a segment or {start=, [\"end\"]=} expected", (int)t + 1);
-            start = (uint64_t)lua_tointeger(L, -2);
-            end = start + (uint64_t)lua_tointeger(L, -1);
-            lua_pop(L, 2);
-            lua_getfield(L, -1, "prot");
-            p = lua_tostring(L, -1);
-            if (!p || vmlab_parse_prot(p, &(*prot)[t]) < 0)
-                (*prot)[t] = PROT_READ | PROT_WRITE;
-            lua_pop(L, 1);
-        }
-        (*ranges)[t] = (struct vmlab_range){start, end};
-        lua_pop(L, 1);                                         /* .. targets */
-    }
-    lua_pop(L, 1);                                             /* ranges prot */
-    return n;
-}
-
-/* oracle = {{start=, ["end"]=, p=1, from=, to=}, ...}: a synthetic
- * pattern answered in C (fast enough for long replays).  Pushes the
- * Lua-owned array. */
-static struct vmlab_damon_pattern *parse_pattern(lua_State *L, int idx, size_t *np)
-{
-    static const char *const keys[] = {"start", "end", "p", "from", "to", NULL};
-    size_t n = lua_rawlen(L, idx);
-    struct vmlab_damon_pattern *v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
-
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i + 1);
-        int r = lua_gettop(L);
-        if (!lua_istable(L, r))
-            luaL_error(L, "bad oracle pattern entry %d: a table {start=, [\"end\"]=, p=} expected", (int)i + 1);
-        vmlab_checkopts(L, r, "damon.monitor (oracle pattern)", keys);
-        lua_getfield(L, r, "start");
-        lua_getfield(L, r, "end");
-        if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= lua_tointeger(L, -2))
-            luaL_error(L, "bad oracle pattern entry %d: start and end must be integers, end above start", (int)i + 1);
-        v[i].start = (uint64_t)lua_tointeger(L, -2);
-        v[i].end = (uint64_t)lua_tointeger(L, -1);
-        lua_pop(L, 2);
-        v[i].p = vmlab_optfield_number(L, r, "p", 1.0, 0, 1);   /* a probability; NaN named */
-        double from = vmlab_optfield_time(L, r, "from", 0), to = vmlab_optfield_time(L, r, "to", 0);
-        if (!(from <= 1e9 && to <= 1e9))    /* microseconds must fit: about 30 years */
-            luaL_error(L, "bad oracle pattern entry %d: from and to are at most 1e9 s", (int)i + 1);
-        v[i].from_us = (uint64_t)(from * 1e6);
-        v[i].until_us = (uint64_t)(to * 1e6);
-        lua_pop(L, 1);
-    }
-    *np = n;
-    return v;
-}
-
 /* An interval option in microseconds: at most a day. */
 static uint64_t us_opt(lua_State *L, int opts, const char *k, uint64_t def)
 {
@@ -414,12 +329,12 @@ static unsigned count_opt(lua_State *L, int opts, const char *k, unsigned def)
 
 static const char *const monitor_opts[] = {
     "targets", "backend", "sample", "aggr", "update", "min_regions", "max_regions", "record",
-    "format", "seed", "budget", "oracle", NULL};
+    "format", "seed", "budget", "oracle", "mode", NULL};
 
 /* damon.monitor(opts) -> monitor, or nil, message, errno */
 static int l_monitor(lua_State *L)
 {
-    static const char *const backends[] = {"prot", "replay", "kernel", NULL};
+    static const char *const backends[] = {"prot", "replay", "kernel", "uffd", NULL};
     struct vmlab_damon_opts o;
     struct lmon *m;
     char why[512];
@@ -457,11 +372,14 @@ static int l_monitor(lua_State *L)
             return luaL_error(L, "damon.monitor: bad option 'format' (json_compressed, json or record)");
     }
     lua_pop(L, 1);
-    o.nr_targets = parse_targets(L, 1, (struct vmlab_range **)&o.ranges, (int **)&o.prot);
+    if (o.backend == VMLAB_DAMON_UFFD)   /* a process: {command = {...}} */
+        vmlab_uffd_lua_target(L, 1, &o);
+    else
+        o.nr_targets = vmlab_damon_lua_targets(L, 1, (struct vmlab_range **)&o.ranges, (int **)&o.prot);
     if (o.backend == VMLAB_DAMON_REPLAY) {
         lua_getfield(L, 1, "oracle");
         if (lua_istable(L, -1))
-            o.pattern = parse_pattern(L, lua_gettop(L), &o.nr_pattern);
+            o.pattern = vmlab_damon_lua_pattern(L, lua_gettop(L), &o.nr_pattern);
         else if (!lua_isfunction(L, -1) && !lua_isnil(L, -1))
             return luaL_error(L, "damon.monitor: bad option 'oracle' (a function or a pattern table)");
     }
@@ -778,6 +696,7 @@ static int mon_stats(lua_State *L)
         lua_pushinteger(L, rec); lua_setfield(L, -2, "recorded");
     }
     lua_pushstring(L, d->ops->name); lua_setfield(L, -2, "backend");
+    vmlab_uffd_lua_stats(L, d);   /* uffd: mode, pages, the agent, the command */
     return 1;
 }
 

@@ -11,12 +11,86 @@
 #include "vmlab/host.h"
 #include "vmlab/record.h"
 #include "vmlab/uffd.h"
+#include "uffd_lua.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+/* A command: a non-empty array of strings, as a Lua-owned argv (pushed;
+ * the strings stay alive through the array at idx). */
+static char **check_argv(lua_State *L, int idx, const char *what)
+{
+    size_t n = lua_istable(L, idx) ? lua_rawlen(L, idx) : 0;
+    char **argv;
+
+    if (n == 0)
+        luaL_error(L, "%s: option 'command' must be a non-empty array of strings", what);
+    argv = lua_newuserdatauv(L, (n + 1) * sizeof *argv, 0);   /* argv */
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);               /* argv s */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: command[%d] is not a string", what, (int)i + 1);
+        argv[i] = (char *)lua_tostring(L, -1);
+        lua_pop(L, 1);                                         /* argv */
+    }
+    argv[n] = NULL;
+    return argv;
+}
+
+void vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
+{
+    static const char *const modes[] = {"rw", "write", NULL};
+    static const char *const keys[] = {"command", NULL};
+    int t;
+
+    lua_getfield(L, opts, "mode");                             /* mode */
+    o->uffd_mode = luaL_checkoption(L, -1, "rw", modes) == 1 ? VMLAB_UFFD_WRITE : VMLAB_UFFD_RW;
+    lua_pop(L, 1);
+    if (lua_getfield(L, opts, "targets") != LUA_TTABLE || lua_rawlen(L, -1) != 1)
+        luaL_error(L, "damon.monitor: the uffd backend takes one target: targets = {{command = "
+                   "{\"cmd\", \"arg\", ...}}}");
+    lua_rawgeti(L, -1, 1);                                     /* targets tg */
+    t = lua_gettop(L);
+    if (!lua_istable(L, t))
+        luaL_error(L, "damon.monitor: bad uffd target (a table {command = {...}} expected)");
+    vmlab_checkopts(L, t, "damon.monitor (uffd target)", keys);
+    lua_getfield(L, t, "command");                             /* targets tg cmd */
+    o->argv = check_argv(L, lua_gettop(L), "damon.monitor (uffd target)");  /* .. cmd argv */
+    lua_rotate(L, t - 1, 1);                                   /* argv targets tg cmd */
+    lua_settop(L, t - 1);                                      /* argv: the strings live in opts */
+}
+
+void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
+{
+    struct vmlab_uffd_stats st;
+    pid_t pid;
+    int status, ended;
+
+    if (d->ops != &vmlab_damon_uffd_ops)
+        return;
+    vmlab_damon_lock(d);
+    vmlab_damon_uffd_stats(d, &st);
+    ended = vmlab_damon_uffd_command(d, &pid, &status);
+    vmlab_damon_unlock(d);
+    lua_pushstring(L, st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
+    lua_pushinteger(L, (lua_Integer)st.armed); lua_setfield(L, -2, "armed");
+    lua_pushinteger(L, (lua_Integer)st.accessed); lua_setfield(L, -2, "touched");
+    lua_pushinteger(L, (lua_Integer)st.unmonitorable); lua_setfield(L, -2, "unmonitorable");
+    lua_pushinteger(L, (lua_Integer)st.unmon_bytes); lua_setfield(L, -2, "unmonitored_bytes");
+    lua_pushinteger(L, (lua_Integer)st.huge); lua_setfield(L, -2, "huge");
+    lua_pushnumber(L, st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    lua_pushboolean(L, st.agent_gone); lua_setfield(L, -2, "agent_gone");
+    lua_pushinteger(L, pid); lua_setfield(L, -2, "pid");
+    lua_pushboolean(L, ended != 1); lua_setfield(L, -2, "running");
+    if (ended == 1) {   /* the shell's convention: 128 + signal when killed */
+        lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        lua_setfield(L, -2, "status");
+    }
+}
 
 static int l_record(lua_State *L)
 {
@@ -28,7 +102,6 @@ static int l_record(lua_State *L)
     struct vmlab_uffd_record_result res;
     const char *why;
     char **argv, err[512];
-    size_t n;
     int r, mode;
 
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -58,17 +131,8 @@ static int l_record(lua_State *L)
         return luaL_error(L, "uffd.record: bad option 'format' (json_compressed, json or record)");
     o.seed = (uint64_t)vmlab_optfield_int(L, 1, "seed", 42);
     o.verbose = vmlab_optfield_bool(L, 1, "verbose", 0);
-    if (lua_getfield(L, 1, "command") != LUA_TTABLE || (n = lua_rawlen(L, -1)) == 0)
-        return luaL_error(L, "uffd.record: option 'command' must be a non-empty array of strings");
-    argv = lua_newuserdatauv(L, (n + 1) * sizeof *argv, 0);   /* opts cmd argv */
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, -2, (lua_Integer)i + 1);               /* opts cmd argv s */
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "uffd.record: command[%d] is not a string", (int)i + 1);
-        argv[i] = (char *)lua_tostring(L, -1);                 /* kept alive by cmd */
-        lua_pop(L, 1);
-    }
-    argv[n] = NULL;
+    lua_getfield(L, 1, "command");                             /* opts cmd */
+    argv = check_argv(L, lua_gettop(L), "uffd.record");                    /* opts cmd argv */
     r = vmlab_uffd_record(&o, argv, err, sizeof err, &res);
     if (r < 0) {
         lua_pushnil(L);

@@ -79,6 +79,7 @@ int vmlab_damon_snapshot_copy(const struct vmlab_damon *d, uint64_t time_us,
     }
     s->time_us = time_us;
     s->intervals = d->last;      /* the requested ones until an aggregation measured them */
+    s->mode = d->mode;
     return 0;
 }
 

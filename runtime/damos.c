@@ -332,6 +332,7 @@ static int apply_band(struct vmlab_damon *d, struct vmlab_damos *s, struct pass 
             uint64_t t0 = quota ? vmlab_damos_quota_clock(s) : 0;
             int rc = s->fn ? s->fn(s->fn_ctx, r, (unsigned)t)
                      : !s->apply ? 0
+                     : d->ops->apply ? d->ops->apply(d, t, s->action, r->start, r->end)
                      : (s->action == VMLAB_DAMOS_MIGRATE_HOT || s->action == VMLAB_DAMOS_MIGRATE_COLD)
                          ? vmlab_damos_migrate(r->start, r->end, s->node)
                          : vmlab_damos_do_action(s->action, r->start, r->end);
@@ -445,7 +446,13 @@ int vmlab_damos_attach(struct vmlab_damos *s, struct vmlab_damon *d, int apply,
                  "DAMOS (run them with vmlab.damon.kdamond{schemes=...})", d->ops->name);
         return -ENOTSUP;
     }
-    s->apply = apply < 0 ? (d->ops->caps & VMLAB_DAMON_CAP_APPLY) != 0 : apply;
+    s->apply = apply < 0 ? (d->ops->caps & (VMLAB_DAMON_CAP_APPLY | VMLAB_DAMON_CAP_REMOTE)) != 0 : apply;
+    /* another process's memory: only what its ops->apply can do */
+    if (s->apply && !s->fn && d->ops->apply && d->ops->apply(d, 0, s->action, 0, 0) == -EOPNOTSUPP) {
+        snprintf(why, len, "the %s backend cannot apply this action to another process's memory "
+                 "(process_madvise takes cold, pageout, willneed, collapse; or stat)", d->ops->name);
+        return -ENOTSUP;
+    }
     /* the kernel starts a watermarked scheme deactivated until its first check */
     s->wmark.active = s->wmark.interval_us == 0;
     if ((e = vmlab_damon_add_hook(d, &h)) < 0)

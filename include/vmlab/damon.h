@@ -115,6 +115,8 @@ enum {
     VMLAB_DAMON_CAP_EXTERNAL = 4,  /* samples elsewhere (the kernel): snapshot() reads it */
     VMLAB_DAMON_CAP_APPLY = 8,     /* its regions are this process's memory: actions apply */
     VMLAB_DAMON_CAP_HOOKS = 16,    /* aggregates here, so aggregation hooks run */
+    VMLAB_DAMON_CAP_REMOTE = 32,   /* its regions are another process's memory: actions
+                                      go through ops->apply (process_madvise) */
 };
 
 /* A backend.  Every one has the same lifecycle, driven by the engine:
@@ -148,6 +150,9 @@ struct vmlab_damon_ops {
      * reason goes to vmlab_damon_hook_error). */
     int (*poll)(struct vmlab_damon *d);
     void (*cleanup)(struct vmlab_damon *d);
+    /* CAP_REMOTE: apply DAMOS action (VMLAB_DAMOS_*) to [start, end) of
+     * target t; 0, -errno, -EOPNOTSUPP for an action it cannot apply. */
+    int (*apply)(struct vmlab_damon *d, size_t t, int action, uint64_t start, uint64_t end);
 };
 
 struct vmlab_damon_stats {
@@ -210,11 +215,16 @@ struct vmlab_damon {
      * caller to raise on its thread; empty when none. */
     char hook_error[256];
     struct vmlab_damon_recorder *recorder;
+    /* What measured the accesses, when the backend has modes (uffd: "rw"
+     * or "write"); copied into each snapshot.  NULL: not said. */
+    const char *mode;
 };
 
 /* ---- constructing and driving a monitor ---------------------------------------- */
 
-enum vmlab_damon_backend { VMLAB_DAMON_PROT, VMLAB_DAMON_REPLAY, VMLAB_DAMON_KERNEL };
+enum vmlab_damon_backend { VMLAB_DAMON_PROT, VMLAB_DAMON_REPLAY, VMLAB_DAMON_KERNEL,
+                           VMLAB_DAMON_UFFD };
+struct vmlab_agent_proc;
 
 /* A synthetic access pattern for the replay backend: each range is
  * accessed with probability p per sample, from from_us of virtual time
@@ -248,6 +258,13 @@ struct vmlab_damon_opts {
     /* record every aggregation to this file (NULL: none) */
     const char *record;
     int record_format;                 /* enum vmlab_rec_format */
+    /* uffd (include/vmlab/uffd.h): one process target, whole process:
+     * argv, a command started here with the agent (the monitor owns it),
+     * or proc, one started with the agent (vmlab_agent_spawn + hello; the
+     * caller owns it and keeps it until the monitor is freed). */
+    char *const *argv;
+    struct vmlab_agent_proc *proc;
+    int uffd_mode;                     /* enum vmlab_uffd_mode: rw or write */
 };
 
 /* A monitor set up and initialised (regions split evenly), stopped.  NULL
@@ -312,6 +329,7 @@ struct vmlab_damon_snapshot {
     struct vmlab_damon_intervals intervals;  /* as they ran for this aggregation */
     size_t nr_targets;
     struct vmlab_regions *targets;  /* a copy of each target's regions */
+    const char *mode;               /* d->mode: what measured them (NULL: not said) */
 };
 
 /* Copy the monitor's regions into s (reusing its buffers). */

@@ -150,6 +150,15 @@ void vmlab_agent_close(struct vmlab_agent_proc *p);
 int vmlab_damon_uffd_attach(struct vmlab_damon *d, struct vmlab_agent_proc *p,
                             enum vmlab_uffd_mode mode);
 extern const struct vmlab_damon_ops vmlab_damon_uffd_ops;
+/* What vmlab_damon_new calls for VMLAB_DAMON_UFFD: start o->argv with the
+ * agent (then the monitor owns it: freeing the monitor puts every page
+ * back, then ends the command, SIGTERM and after 1 s SIGKILL) or take
+ * o->proc; attach in o->uffd_mode.  0 or -errno with why filled. */
+int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *o, char *why,
+                          size_t len);
+/* The target process: its pid, and whether it ended (1, *status its wait
+ * status) or runs (0, *status -1).  Reaps it if it ended. */
+int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status);
 
 struct vmlab_uffd_stats {
     enum vmlab_uffd_mode mode;

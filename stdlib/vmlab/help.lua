@@ -90,7 +90,7 @@ M.groups = {
     { "close", "c:close()", "end it and forget it" },
   },
   { name = "damon", module = "vmlab.damon", what = "the access sampler, DAMON's algorithm",
-    { "monitor", "damon.monitor{targets, backend, sample, aggr, update, ...} -> m", "a monitor (prot, replay or kernel backend)" },
+    { "monitor", "damon.monitor{targets, backend, sample, aggr, update, ...} -> m", "a monitor (prot, replay, kernel or uffd backend: `targets = {{command = {...}}}`, `mode`)" },
     { "kernel_available", "damon.kernel_available() -> bool, why", "whether the kernel's DAMON can be used" },
     { "kernel_status", "damon.kernel_status([{root}]) -> status | nil, err, errno", "every kdamond, read-only from sysfs (damo status)" },
   },
