@@ -29,24 +29,41 @@ static const char *unit_name(const char *path, int fmt)
     return u;
 }
 
+/* A trace's pages as dense ids 0..m-1 (*ids malloc'd): 0, or -errno with
+ * err (an empty trace is -EINVAL). */
+static int load_dense(const char *path, int fmt, uint32_t **ids, size_t *n, int64_t *m,
+                      char *err, size_t errlen)
+{
+    uint64_t *pages;
+    int rc = vmlab_trace_load_pages(path, fmt, &pages, n, err, errlen);
+    if (rc)
+        return rc;
+    *ids = malloc((*n + 1) * sizeof **ids);
+    *m = *ids ? vmlab_sim_dense(pages, *n, *ids, NULL) : -ENOMEM;
+    free(pages);
+    if (*m > 0)
+        return 0;
+    free(*ids);
+    snprintf(err, errlen, *m == 0 ? "%s: an empty trace" : "%s: out of memory", path);
+    return *m == 0 ? -EINVAL : -ENOMEM;
+}
+
 static int reuse(const char *path, int fmt, const struct vmlab_trace_plot_opts *o, int w, int h,
                  const char *title, char *err, size_t errlen)
 {
-    uint64_t *pages;
+    uint32_t *ids;
     size_t n;
-    int rc = vmlab_trace_load_pages(path, fmt, &pages, &n, err, errlen);
+    int64_t m;
+    int rc = load_dense(path, fmt, &ids, &n, &m, err, errlen);
     if (rc)
         return rc;
-    uint32_t *ids = malloc((n + 1) * sizeof *ids);
-    int64_t m = ids ? vmlab_sim_dense(pages, n, ids, NULL) : -ENOMEM;
-    free(pages);
     struct vmlab_mrc c = {0};
-    if (m <= 0 || vmlab_mrc_lru(ids, n, (uint32_t)m, &c)) {
-        free(ids);
-        snprintf(err, errlen, m == 0 ? "%s: an empty trace" : "%s: out of memory", path);
-        return m == 0 ? -EINVAL : -ENOMEM;
-    }
+    rc = vmlab_mrc_lru(ids, n, (uint32_t)m, &c);
     free(ids);
+    if (rc) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
     /* log2 bins: bin k holds distances [2^k, 2^(k+1)); the last bar is
      * the first references (infinite distance) */
     double x[66], y[66];
@@ -72,21 +89,19 @@ static int mrc(const char *path, int fmt, const struct vmlab_trace_plot_opts *o,
                                    VMLAB_SIM_LINUX, VMLAB_SIM_OPT};
     const int *pol = o->policies ? o->policies : defaults;
     size_t np = o->policies ? o->npolicies : 6, pts = o->points ? o->points : 24;
-    uint64_t *pages;
+    uint32_t *ids;
     size_t n;
-    int rc = vmlab_trace_load_pages(path, fmt, &pages, &n, err, errlen);
+    int64_t m;
+    int rc = load_dense(path, fmt, &ids, &n, &m, err, errlen);
     if (rc)
         return rc;
-    uint32_t *ids = malloc((n + 1) * sizeof *ids);
-    int64_t m = ids ? vmlab_sim_dense(pages, n, ids, NULL) : -ENOMEM;
-    free(pages);
     double *xs = calloc(pts * np + 1, sizeof *xs), *ys = calloc(pts * np + 1, sizeof *ys);
     struct vmlab_plot_series *se = calloc(np + 1, sizeof *se);
     size_t *sizes = calloc(pts + 1, sizeof *sizes);
-    if (m <= 0 || !xs || !ys || !se || !sizes) {
+    if (!xs || !ys || !se || !sizes) {
         free(ids), free(xs), free(ys), free(se), free(sizes);
-        snprintf(err, errlen, m == 0 ? "%s: an empty trace" : "%s: out of memory", path);
-        return m == 0 ? -EINVAL : -ENOMEM;
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
     }
     size_t k = 0; /* log-spaced sizes from 1 to the distinct pages */
     for (size_t i = 0; i < pts; i++) {
