@@ -21,6 +21,8 @@
 #include <math.h>
 #include <string.h>
 
+enum { SHARDS_BLOCK = 1024 };
+
 static inline uint64_t hash64(uint64_t x)
 {
     x ^= x >> 30;
@@ -112,7 +114,7 @@ static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
     return c;
 }
 
-static int hist_add(double **hist, size_t *hlen, double d, double w)
+static inline int hist_add(double **hist, size_t *hlen, double d, double w)
 {
     size_t b = (size_t)(d + 0.5);
     if (b >= *hlen) {
@@ -135,8 +137,11 @@ static inline uint64_t hmul(uint64_t p, uint64_t seed)
 {
     return (p ^ seed) * 0x9e3779b97f4a7c15ULL;
 }
-enum { DM_BITS = 13 };
+enum { DM_BITS = 13, FILTER_BITS = 16 };
 static inline size_t dm_slot(uint64_t h) { return (size_t)(h >> 25) & ((1u << DM_BITS) - 1); }
+/* a bit per value of 16 hash bits (8 KiB): set for the hot pages; the
+ * direct-mapped slot is the low 13 of them */
+static inline size_t filter_bit(uint64_t h) { return (size_t)(h >> 25) & ((1u << FILTER_BITS) - 1); }
 
 /* The `hot` most referenced pages of a 1/64 subsample, into the
  * direct-mapped table dm (slot -> index into hotpage; `none` when empty).
@@ -144,7 +149,7 @@ static inline size_t dm_slot(uint64_t h) { return (size_t)(h >> 25) & ((1u << DM
  * is a filter every reference goes through, so it has no probing).
  * Returns the number of hot pages, or -1. */
 static long find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
-                     uint16_t *dm, uint16_t none, uint64_t *hotpage)
+                     uint16_t *dm, uint16_t none, uint64_t *hotpage, uint64_t *filter)
 {
     struct pmap cnt;
     size_t cap = 1024;
@@ -156,7 +161,7 @@ static long find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
         return -1;
     }
     for (size_t i = 0; i < n; i += 64) {
-        size_t j = pmap_slot(&cnt, pages[i], hash64(pages[i] ^ seed));
+        size_t j = pmap_slot(&cnt, pages[i], hmul(pages[i], seed) >> 24);
         if (!cnt.key[j])
             cnt.key[j] = pages[i] + 1, cnt.val[j] = 0, cnt.n++;
         cnt.val[j]++;
@@ -189,9 +194,11 @@ static long find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
             if (cnt.val[i] < 2)
                 continue; /* seen once: nothing says it is hot */
             uint64_t p = cnt.key[i] - 1;
-            size_t j = dm_slot(hmul(p, seed));
+            uint64_t hh = hmul(p, seed);
+            size_t j = dm_slot(hh);
             if (dm[j] != none)
                 continue;
+            filter[filter_bit(hh) / 64] |= 1ULL << (filter_bit(hh) % 64);
             hotpage[taken] = p;
             dm[j] = (uint16_t)taken++;
         }
@@ -207,11 +214,13 @@ __attribute__((target_clones("arch=x86-64-v3", "popcnt", "default")))
 int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_opts *o,
                      struct vmlab_mrc *out)
 {
-    enum { HOT_EVERY = 32 }; /* a hot page's distance is taken at one reference in 32 */
+    enum { HOT_EVERY = 64 }; /* a hot page's distance is taken at one reference in 64 */
     double rate = o->rate, inv = 1.0 / rate, cold = 0, wsum = 0;
     uint64_t thr = (uint64_t)(rate * (double)(1u << 24)), seed = o->seed * 0x9e3779b97f4a7c15ULL;
     size_t hot = o->hot, ntracked = 0, tcap = 4096, hlen = 1024, nh16 = 0;
     uint16_t *dm = malloc(sizeof *dm << DM_BITS);
+    uint64_t *filter = calloc((1u << FILTER_BITS) / 64, sizeof *filter);
+    uint32_t *cand = malloc(SHARDS_BLOCK * sizeof *cand);
     uint64_t *hotpage = NULL, hotcold = 0;
     struct pmap ps = {0};
     uint32_t *hlast = NULL, *slast = NULL;
@@ -234,11 +243,11 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     hotpage = malloc((nh16 + 1) * sizeof *hotpage);
     hlast = malloc((nh16 + 1) * sizeof *hlast);
     ps.seed = seed;
-    if (!dm || !hotpage || !hlast || pmap_init(&ps, 1u << 12))
+    if (!dm || !filter || !cand || !hotpage || !hlast || pmap_init(&ps, 1u << 12))
         goto out;
     for (size_t j = 0; j < (1u << DM_BITS); j++)
         dm[j] = none;
-    long nh = hot ? find_hot(pages, n, hot, seed, dm, none, hotpage) : 0;
+    long nh = hot ? find_hot(pages, n, hot, seed, dm, none, hotpage, filter) : 0;
     if (nh < 0)
         goto out;
     nh16 = ((size_t)nh + 15) / 16 * 16;
@@ -252,8 +261,20 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
      * (i x phi) mod 2^64 below 2^64 / HOT_EVERY: one in HOT_EVERY, spread
      * evenly (a Weyl sequence, so no period of the trace aliases it). */
     const uint64_t phi = 0x9e3779b97f4a7c15ULL, hot_cut = UINT64_MAX / HOT_EVERY;
-    uint64_t tick = 0;
-    for (size_t i = 0; i < n; i++, tick += phi) {
+    /* In blocks: a first pass keeps the references that may be hot (their
+     * filter bit) or sampled, with no branch (99 % of the others go); the
+     * second does the work on those, in order. */
+    for (size_t i0 = 0; i0 < n; i0 += SHARDS_BLOCK) {
+      size_t nb = n - i0 < SHARDS_BLOCK ? n - i0 : SHARDS_BLOCK, nc = 0;
+      for (size_t j = 0; j < nb; j++) {
+        uint64_t h = hmul(pages[i0 + j], seed);
+        size_t fb = filter_bit(h);
+        cand[nc] = (uint32_t)j;
+        nc += ((filter[fb / 64] >> (fb % 64)) & 1) | ((h >> 40) < thr);
+      }
+      for (size_t c = 0; c < nc; c++) {
+        size_t i = i0 + cand[c];
+        uint64_t tick = (uint64_t)i * phi;
         uint64_t p = pages[i], h = hmul(p, seed);
         /* a hot page: tracked exactly (its last reference index + 1), with
          * no branch on whether it is one: other pages update a dummy */
@@ -305,6 +326,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
             sd_clear(&S, q);
         }
         slast[j] = (uint32_t)sd_push(&S, (uint32_t)j, i);
+      }
     }
     for (size_t k = 0; k < nh16; k++) /* each hot page's first reference */
         hotcold += hlast[k] != 0;
@@ -317,7 +339,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     out->refs = (double)n;
     err = 0;
 out:
-    free(hist), free(hlast), free(slast), free(dm), free(hotpage);
+    free(hist), free(hlast), free(slast), free(dm), free(hotpage), free(filter), free(cand);
     pmap_free(&ps);
     if (S.bits)
         sd_free(&S);
