@@ -11,7 +11,10 @@
  * sampled.  A tracked reference's distance is then
  *     1 + (hot pages touched since) + (sampled pages touched since) / rate,
  * both counted as in sim_mrc.c (bitmaps of last-use times, one per class,
- * with Fenwick trees over 512-bit blocks).  SHARDS_adj: the sampled
+ * with counts over 512-bit blocks).  Every reference goes through one
+ * multiply and a bit of a filter, in blocks whose first pass keeps only
+ * those that may be hot or sampled; the hot pages' last references are
+ * updated without a branch.  SHARDS_adj: the sampled
  * references are fewer or more than rate x (references to non-hot pages);
  * the difference goes to the first bucket, so the curve's total is right. */
 #include "vmlab/sim.h"

@@ -53,8 +53,8 @@ double vmlab_mrc_misses(const struct vmlab_mrc *c, size_t frames);
 void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, double *out);
 
 /* Exact LRU stack distances for every size in one pass (Mattson et al.
- * 1970), counted with a Fenwick tree over 512-bit blocks of a bitmap of
- * last-access times that is compacted when full. */
+ * 1970), counted on a bitmap of last-access times with set-bit counts
+ * per 512-bit block, group and supergroup; compacted when full. */
 int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out);
 /* Exact OPT for every size: Mattson's stack algorithm with the priority
  * "next use" (Belady's MIN is a stack algorithm).  O(n x mean depth):
