@@ -147,7 +147,9 @@ static int hook(void *addr, int sig, int code, void *ctx)
  * neighbours unmergeable, so each page is a VMA of its own for the whole
  * run and an mprotect only changes it.  The price: those pages are left
  * out of a core dump while tracing, and a VMA per page, so only up to
- * SPLIT_MAX pages (vm.max_map_count is 65530 by default). */
+ * SPLIT_MAX pages (vm.max_map_count is 65530 by default).  Exact mode
+ * only: an interval's revocation would then change every page's VMA one
+ * by one (measured slower than the merges it saves). */
 enum { SPLIT_MAX = 16384 };
 static void split_pages(struct vmlab_tracer *t, int on)
 {
@@ -267,7 +269,7 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
     size_t total = 0;
     for (size_t i = 0; i < t->nsegs; i++)
         total += t->segs[i].size / t->psz;
-    if (total <= SPLIT_MAX) {
+    if (t->interval == 0 && total <= SPLIT_MAX) {
         t->split = 1;
         split_pages(t, 1);
     }
