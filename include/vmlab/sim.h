@@ -65,7 +65,7 @@ int vmlab_mrc_opt(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *o
  * 2^24; its distances are scaled by 1/rate.  `hot` > 0 first finds that
  * many of the most referenced pages from a 1/64 subsample and keeps them
  * exact (weight 1; at most 2048, and a hot page whose filter slot is
- * taken by a hotter one stays sampled); the rest are sampled.  The count of sampled
+ * taken by another stays sampled); the rest are sampled.  The count of sampled
  * references is adjusted to the expected one in the first bucket
  * (SHARDS_adj).  seed picks the hash. */
 struct vmlab_shards_opts {
