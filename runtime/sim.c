@@ -90,7 +90,7 @@ struct dslot {
 static int dense_grow(struct dslot **tab, size_t *cap)
 {
     size_t ncap = *cap * 2;
-    struct dslot *nt = malloc(ncap * sizeof *nt);
+    struct dslot *nt = sim_big(ncap * sizeof *nt);
     if (!nt)
         return -1;
     for (size_t j = 0; j < ncap; j++)
@@ -110,7 +110,7 @@ static int dense_grow(struct dslot **tab, size_t *cap)
 int64_t vmlab_sim_dense(const uint64_t *pages, size_t n, uint32_t *ids, uint64_t **orig)
 {
     size_t cap = 1 << 16, m = 0, ocap = 0;
-    struct dslot *tab = malloc(cap * sizeof *tab);
+    struct dslot *tab = sim_big(cap * sizeof *tab);
     uint64_t *o = NULL;
 
     if (!tab)

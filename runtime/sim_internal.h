@@ -91,6 +91,22 @@ int64_t sim_mglru(const uint32_t *, size_t, uint32_t, size_t);
  * updates are three increments.  When times run out, the live bits are
  * renumbered in order (compaction). */
 #include <string.h>
+#include <sys/mman.h>
+/* An array the curves hit at random: on transparent huge pages where the
+ * kernel offers them on request (a TLB miss per reference otherwise).
+ * Freed with free(). */
+static inline void *sim_big(size_t bytes)
+{
+    if (bytes < (2u << 20))
+        return malloc(bytes);
+    size_t al = 2u << 20, sz = (bytes + al - 1) / al * al;
+    void *p = aligned_alloc(al, sz);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, sz, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 #define BLK_BITS 512                 /* level 0: a block of 8 words */
 #define BLK_WORDS (BLK_BITS / 64)
 #define FAN 16                       /* blocks per group, groups per supergroup */
@@ -119,7 +135,7 @@ static inline int sd_init(struct sd *s, size_t pages, int with_gtime)
     s->bcnt = calloc(s->nb, sizeof *s->bcnt);
     s->gcnt = calloc(s->ng, sizeof *s->gcnt);
     s->scnt = calloc(s->ns, sizeof *s->scnt);
-    s->owner = malloc(T * sizeof *s->owner);
+    s->owner = sim_big(T * sizeof *s->owner);
     s->gtime = with_gtime ? malloc(T * sizeof *s->gtime) : NULL;
     if (!s->bits || !s->bcnt || !s->gcnt || !s->scnt || !s->owner || (with_gtime && !s->gtime)) {
         free(s->bits), free(s->bcnt), free(s->gcnt), free(s->scnt), free(s->owner), free(s->gtime);

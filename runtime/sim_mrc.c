@@ -57,8 +57,8 @@ POPCNT_CLONES
 int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out)
 {
     struct sd s;
-    uint32_t *last = malloc(((size_t)m + 1) * sizeof *last);
-    uint32_t *hist = calloc((size_t)m + 2, sizeof *hist);
+    uint32_t *last = sim_big(((size_t)m + 1) * sizeof *last);
+    uint32_t *hist = sim_big(((size_t)m + 2) * sizeof *hist);
     uint64_t cold = 0;
 
     memset(out, 0, sizeof *out);
@@ -67,6 +67,7 @@ int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *o
         return -ENOMEM;
     }
     memset(last, 0xff, ((size_t)m + 1) * sizeof *last);
+    memset(hist, 0, ((size_t)m + 2) * sizeof *hist);
     /* the histogram is as big as the pages and hit at random: each count
      * is prefetched and added PEND references later */
     enum { PEND = 8 };

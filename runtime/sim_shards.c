@@ -11,7 +11,10 @@
  * sampled.  A tracked reference's distance is then
  *     1 + (hot pages touched since) + (sampled pages touched since) / rate,
  * both counted as in sim_mrc.c (bitmaps of last-use times, one per class,
- * with Fenwick trees over 512-bit blocks).  SHARDS_adj: the sampled
+ * with counts over 512-bit blocks).  Every reference goes through one
+ * multiply and a bit of a filter, in blocks whose first pass keeps only
+ * those that may be hot or sampled; the hot pages' last references are
+ * updated without a branch.  SHARDS_adj: the sampled
  * references are fewer or more than rate x (references to non-hot pages);
  * the difference goes to the first bucket, so the curve's total is right. */
 #include "vmlab/sim.h"
@@ -20,6 +23,8 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+
+enum { SHARDS_BLOCK = 1024 };
 
 static inline uint64_t hash64(uint64_t x)
 {
@@ -97,20 +102,22 @@ static int sd_grow(struct sd *s, uint32_t *last)
 }
 
 /* Hot pages whose last reference is after g: a scan of their times (a
- * few hundred words, in 16-wide chunks the compiler vectorizes). */
+ * few hundred words, in 16-wide chunks the compiler vectorizes).  hl holds
+ * index + 1 of each page's last reference, 0 for never. */
 static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
 {
     size_t c = 0;
+    uint32_t g1 = g + 1;
     for (size_t i = 0; i < nh16; i += 16) {
         uint32_t part = 0;
         for (int k = 0; k < 16; k++)
-            part += hl[i + (size_t)k] + 1 > g + 1; /* UINT32_MAX (never) wraps to 0 */
+            part += hl[i + (size_t)k] > g1;
         c += part;
     }
     return c;
 }
 
-static int hist_add(double **hist, size_t *hlen, double d, double w)
+static inline int hist_add(double **hist, size_t *hlen, double d, double w)
 {
     size_t b = (size_t)(d + 0.5);
     if (b >= *hlen) {
@@ -127,12 +134,29 @@ static int hist_add(double **hist, size_t *hlen, double d, double w)
     return 0;
 }
 
-/* The `hot` most referenced pages of a 1/64 subsample, into a table. */
-static int find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
-                    struct pmap *hs, uint64_t *filter)
+/* The sampling hash: one multiply; its top 24 bits decide the sample
+ * and the 15 below them pick the hot pages' direct-mapped slot. */
+static inline uint64_t hmul(uint64_t p, uint64_t seed)
+{
+    return (p ^ seed) * 0x9e3779b97f4a7c15ULL;
+}
+enum { DM_BITS = 13, FILTER_BITS = 16 };
+static inline size_t dm_slot(uint64_t h) { return (size_t)(h >> 25) & ((1u << DM_BITS) - 1); }
+/* a bit per value of 16 hash bits (8 KiB): set for the hot pages; the
+ * direct-mapped slot is the low 13 of them */
+static inline size_t filter_bit(uint64_t h) { return (size_t)(h >> 25) & ((1u << FILTER_BITS) - 1); }
+
+/* The `hot` most referenced pages of a 1/64 subsample, into the
+ * direct-mapped table dm (slot -> index into hotpage; `none` when empty).
+ * Two hot pages on one slot: the second stays an ordinary page (the table
+ * is a filter every reference goes through, so it has no probing).
+ * Returns the number of hot pages, or -1. */
+static long find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
+                     uint16_t *dm, uint16_t none, uint64_t *hotpage, uint64_t *filter)
 {
     struct pmap cnt;
     size_t cap = 1024;
+    cnt.seed = seed;
     while (cap < 2 * (n / 64 + 1))
         cap <<= 1;
     if (pmap_init(&cnt, cap)) {
@@ -140,7 +164,7 @@ static int find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
         return -1;
     }
     for (size_t i = 0; i < n; i += 64) {
-        size_t j = pmap_slot(&cnt, pages[i], hash64(pages[i] ^ seed));
+        size_t j = pmap_slot(&cnt, pages[i], hmul(pages[i], seed) >> 24);
         if (!cnt.key[j])
             cnt.key[j] = pages[i] + 1, cnt.val[j] = 0, cnt.n++;
         cnt.val[j]++;
@@ -172,77 +196,109 @@ static int find_hot(const uint64_t *pages, size_t n, size_t hot, uint64_t seed,
                 continue;
             if (cnt.val[i] < 2)
                 continue; /* seen once: nothing says it is hot */
-            uint64_t p = cnt.key[i] - 1, hh = hash64(p ^ seed);
-            size_t j = pmap_slot(hs, p, hh);
-            hs->key[j] = p + 1, hs->val[j] = (uint32_t)taken++, hs->n++;
-            filter[(hh >> 48) / 64] |= 1ULL << ((hh >> 48) % 64);
+            uint64_t p = cnt.key[i] - 1;
+            uint64_t hh = hmul(p, seed);
+            size_t j = dm_slot(hh);
+            if (dm[j] != none)
+                continue;
+            filter[filter_bit(hh) / 64] |= 1ULL << (filter_bit(hh) % 64);
+            hotpage[taken] = p;
+            dm[j] = (uint16_t)taken++;
         }
     pmap_free(&cnt);
-    return 0;
+    return (long)taken;
 }
 
-/* With and without the popcnt instruction, as vmlab_mrc_lru. */
+/* With and without the popcnt instruction, as vmlab_mrc_lru, and for
+ * x86-64-v3 (AVX2: hot_after's compares 8 at a time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("popcnt", "default")))
+__attribute__((target_clones("arch=x86-64-v3", "popcnt", "default")))
 #endif
 int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_opts *o,
                      struct vmlab_mrc *out)
 {
-    enum { HOT_EVERY = 32 }; /* a hot page's distance is taken at one reference in 32 */
+    enum { HOT_EVERY = 64 }; /* a hot page's distance is taken at one reference in 64 */
     double rate = o->rate, inv = 1.0 / rate, cold = 0, wsum = 0;
     uint64_t thr = (uint64_t)(rate * (double)(1u << 24)), seed = o->seed * 0x9e3779b97f4a7c15ULL;
-    size_t hot = o->hot, hcap = 16, ntracked = 0, tcap = 4096, hlen = 1024, hotseen = 0;
-    uint64_t *filter = calloc(1024, sizeof *filter); /* 2^16 bits */
-    struct pmap hs = {0}, ps = {0};
+    size_t hot = o->hot, ntracked = 0, tcap = 4096, hlen = 1024, nh16 = 0;
+    uint16_t *dm = malloc(sizeof *dm << DM_BITS);
+    uint64_t *filter = calloc((1u << FILTER_BITS) / 64, sizeof *filter);
+    uint32_t *cand = malloc(SHARDS_BLOCK * sizeof *cand);
+    uint64_t *hotpage = NULL, hotcold = 0;
+    struct pmap ps = {0};
     uint32_t *hlast = NULL, *slast = NULL;
     double *hist = NULL;
     struct sd S = {0};
-    size_t nh16 = 0;
     int err = -ENOMEM;
 
     memset(out, 0, sizeof *out);
     if (!(rate > 0 && rate <= 1) || n >= UINT32_MAX) {
-        free(filter);
+        free(dm);
         return -EINVAL;
     }
-    while (hcap < 4 * hot)
-        hcap <<= 1;
-    hs.seed = ps.seed = seed;
-    if (!filter || pmap_init(&hs, hcap) || pmap_init(&ps, 1u << 12) ||
-        (hot && find_hot(pages, n, hot, seed, &hs, filter)))
+    if (hot > (1u << DM_BITS) / 4)
+        hot = (1u << DM_BITS) / 4; /* the direct-mapped filter stays sparse */
+    /* hot indices 0 .. nh-1, then padding to 16 for hot_after, then one
+     * dummy (`none`) that every other reference updates, so that the hot
+     * path has no branch */
+    nh16 = (hot + 15) / 16 * 16;
+    uint16_t none = (uint16_t)nh16;
+    hotpage = malloc((nh16 + 1) * sizeof *hotpage);
+    hlast = malloc((nh16 + 1) * sizeof *hlast);
+    ps.seed = seed;
+    if (!dm || !filter || !cand || !hotpage || !hlast || pmap_init(&ps, 1u << 12))
         goto out;
-    nh16 = (hs.n + 15) / 16 * 16;
-    hlast = malloc((nh16 + 16) * sizeof *hlast); /* each hot page's last reference index */
+    for (size_t j = 0; j < (1u << DM_BITS); j++)
+        dm[j] = none;
+    long nh = hot ? find_hot(pages, n, hot, seed, dm, none, hotpage, filter) : 0;
+    if (nh < 0)
+        goto out;
+    nh16 = ((size_t)nh + 15) / 16 * 16;
     slast = malloc(tcap * sizeof *slast);
     hist = calloc(hlen, sizeof *hist);
-    if (!hlast || !slast || !hist || sd_init(&S, 4096, 1))
+    if (!slast || !hist || sd_init(&S, 4096, 1))
         goto out;
-    memset(hlast, 0xff, (nh16 + 16) * sizeof *hlast);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t p = pages[i], h = hash64(p ^ seed);
-        size_t j;
-        if (hs.n && ((filter[(h >> 48) / 64] >> ((h >> 48) % 64)) & 1) &&
-            hs.key[j = pmap_slot(&hs, p, h)]) {
-            /* a hot page: tracked exactly (its last reference index);
-             * its own distance is taken at one reference in HOT_EVERY */
-            uint32_t k = hs.val[j], q = hlast[k];
-            if (q == UINT32_MAX) {
-                cold += 1, wsum += 1;
-            } else if (++hotseen % HOT_EVERY == 0) {
-                double d = 1.0 + (double)hot_after(hlast, nh16, q) +
-                           (double)sd_after_gtime(&S, q) * inv;
-                if (hist_add(&hist, &hlen, d, HOT_EVERY))
-                    goto out;
-                wsum += HOT_EVERY;
-            }
-            hlast[k] = (uint32_t)i;
+    memset(hlast, 0, (none + 1) * sizeof *hlast);
+    hotpage[none] = 0;
+    /* A hot page's distance is taken at the references whose index i has
+     * (i x phi) mod 2^64 below 2^64 / HOT_EVERY: one in HOT_EVERY, spread
+     * evenly (a Weyl sequence, so no period of the trace aliases it). */
+    const uint64_t phi = 0x9e3779b97f4a7c15ULL, hot_cut = UINT64_MAX / HOT_EVERY;
+    /* In blocks: a first pass keeps the references that may be hot (their
+     * filter bit) or sampled, with no branch (99 % of the others go); the
+     * second does the work on those, in order. */
+    for (size_t i0 = 0; i0 < n; i0 += SHARDS_BLOCK) {
+      size_t nb = n - i0 < SHARDS_BLOCK ? n - i0 : SHARDS_BLOCK, nc = 0;
+      for (size_t j = 0; j < nb; j++) {
+        uint64_t h = hmul(pages[i0 + j], seed);
+        size_t fb = filter_bit(h);
+        cand[nc] = (uint32_t)j;
+        nc += ((filter[fb / 64] >> (fb % 64)) & 1) | ((h >> 40) < thr);
+      }
+      for (size_t c = 0; c < nc; c++) {
+        size_t i = i0 + cand[c];
+        uint64_t tick = (uint64_t)i * phi;
+        uint64_t p = pages[i], h = hmul(p, seed);
+        /* a hot page: tracked exactly (its last reference index + 1), with
+         * no branch on whether it is one: other pages update a dummy */
+        uint16_t k = dm[dm_slot(h)];
+        int match = (k != none) & (hotpage[k] == p);
+        k = match ? k : none;
+        uint32_t q = hlast[k];
+        hlast[k] = (uint32_t)i + 1;
+        int rare = match ? (tick < hot_cut) & (q != 0) : (h >> 40) < thr;
+        if (__builtin_expect(!rare, 1))
+            continue;
+        if (match) {
+            /* hot_after counts this page itself (just updated): the 1 */
+            double d = (double)hot_after(hlast, nh16, q - 1) + (double)sd_after_gtime(&S, q - 1) * inv;
+            if (hist_add(&hist, &hlen, d, HOT_EVERY))
+                goto out;
+            wsum += HOT_EVERY;
             continue;
         }
-        if ((h & 0xffffff) >= thr)
-            continue;
-        /* a sampled page: weight 1 / rate */
-        j = pmap_slot(&ps, p, h);
-        uint32_t k;
+        /* a sampled page (1 in 1/rate): weight 1 / rate */
+        size_t j = pmap_slot(&ps, p, hash64(p ^ seed));
         if (!ps.key[j]) {
             if (ntracked == tcap) {
                 uint32_t *nl = realloc(slast, 2 * tcap * sizeof *slast);
@@ -252,16 +308,16 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
             }
             ps.key[j] = p + 1, ps.val[j] = (uint32_t)ntracked, ps.n++;
             slast[ntracked] = UINT32_MAX;
-            k = (uint32_t)ntracked++;
+            j = ntracked++;
             if (2 * ps.n > ps.cap && pmap_grow(&ps))
                 goto out;
         } else
-            k = ps.val[j];
+            j = ps.val[j];
         if (S.now == S.T) {
             if (2 * S.live + 1 > S.T / 2 ? sd_grow(&S, slast) : (sd_compact(&S, slast), 0))
                 goto out;
         }
-        uint32_t q = slast[k];
+        q = slast[j];
         if (q == UINT32_MAX) {
             cold += inv, wsum += inv;
             S.live++;
@@ -272,8 +328,12 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
             wsum += inv;
             sd_clear(&S, q);
         }
-        slast[k] = (uint32_t)sd_push(&S, k, i);
+        slast[j] = (uint32_t)sd_push(&S, (uint32_t)j, i);
+      }
     }
+    for (size_t k = 0; k < nh16; k++) /* each hot page's first reference */
+        hotcold += hlast[k] != 0;
+    cold += (double)hotcold, wsum += (double)hotcold;
     if (o->adjust && hlen > 1) /* SHARDS_adj: the weights sum to the references */
         hist[1] += (double)n - wsum;
     out->hist = hist, hist = NULL;
@@ -282,8 +342,8 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     out->refs = (double)n;
     err = 0;
 out:
-    free(hist), free(hlast), free(slast), free(filter);
-    pmap_free(&hs), pmap_free(&ps);
+    free(hist), free(hlast), free(slast), free(dm), free(hotpage), free(filter), free(cand);
+    pmap_free(&ps);
     if (S.bits)
         sd_free(&S);
     return err;

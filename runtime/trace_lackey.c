@@ -13,13 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* hex digit values; 16 for anything else (a newline among them, which
+ * is the sentinel that stops every scan at the end of what was read) */
+static const unsigned char hexv[256] = {
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16};
 
 static double mono(void)
 {
@@ -33,7 +37,7 @@ static double mono(void)
 static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr, uint32_t tid,
                     struct vmlab_lackey_result *res, double deadline, pid_t pid)
 {
-    enum { BUF = 1 << 17 };
+    enum { BUF = 1 << 20 };
     char *buf = malloc(BUF + 1);
     size_t have = 0;
     unsigned shift = (unsigned)__builtin_ctzll(page_size);
@@ -54,30 +58,39 @@ static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int 
         if (got == 0 && have == 0)
             break;
         have += (size_t)got;
+        /* Lines are parsed in place with no search for their end first:
+         * a newline after the data stops the scans, and a line that
+         * reaches it is incomplete (kept for the next read) unless the
+         * stream has ended. */
+        buf[have] = '\n';
         size_t pos = 0;
-        for (;;) {
-            char *nl = memchr(buf + pos, '\n', have - pos);
-            if (!nl) {
-                if (got == 0) /* a last line without a newline */
-                    nl = buf + have, buf[have] = '\n';
-                else
-                    break;
-            }
-            const unsigned char *p = (const unsigned char *)buf + pos;
-            pos = (size_t)((char *)nl - buf) + 1;
+        while (pos < have) {
+            const unsigned char *p = (const unsigned char *)buf + pos, *end = (const unsigned char *)buf + have;
             /* "I  addr,size" or " L addr,size" (S, M) */
-            int kind;
-            if (p[0] == 'I' && !no_instr)
-                kind = 0;
-            else if (p[0] == ' ' && (p[1] == 'L' || p[1] == 'S' || p[1] == 'M'))
-                kind = p[1] == 'L' ? 0 : p[1] == 'S' ? 1 : 2;
-            else
-                continue;
-            p += 3;
+            int kind = -1, fast = 0;
+            if (end - p >= 4 && p[2] == ' ') {
+                if (p[0] == 'I')
+                    fast = 1, kind = no_instr ? -1 : 0;
+                else if (p[0] == ' ')
+                    kind = p[1] == 'L' ? 0 : p[1] == 'S' ? 1 : p[1] == 'M' ? 2 : -1, fast = kind >= 0;
+            }
             uint64_t a = 0;
-            int h;
-            while ((h = hexval(*p)) >= 0)
-                a = a << 4 | (uint64_t)h, p++;
+            if (fast) {
+                p += 3;
+                unsigned h;
+                while ((h = hexv[*p]) < 16)
+                    a = a << 4 | h, p++;
+                while (*p != '\n')
+                    p++;
+            } else {
+                const unsigned char *nl = memchr(p, '\n', (size_t)(end - p) + 1);
+                p = nl;
+            }
+            if (p == end && got != 0)
+                break; /* incomplete: wait for the rest */
+            pos = (size_t)((const char *)p - buf) + 1;
+            if (kind < 0)
+                continue;
             uint64_t page = a >> shift;
             refs++;
             for (int k = kind == 2 ? 0 : kind; k <= (kind == 2 ? 1 : kind); k++) {
@@ -91,9 +104,9 @@ static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int 
                         goto out;
                 }
             }
-            if (got == 0 && pos >= have)
-                break;
         }
+        if (pos > have)
+            pos = have;
         if (got == 0)
             break;
         if (deadline > 0 && !res->timed_out && mono() > deadline) {
@@ -103,7 +116,7 @@ static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int 
         if (got < BUF / 8) {
             /* valgrind writes one line per write(): let lines pile up in
              * the pipe instead of being woken for each */
-            struct timespec ts = {0, 300000};
+            struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
         memmove(buf, buf + pos, have - pos);

@@ -48,6 +48,7 @@ struct vmlab_tracer {
     uint64_t *win;                /* interval 0: the accessible pages (addresses) */
     size_t nwin, wpos;
     struct vmlab_trace_writer *w;
+    int split;                    /* the segments' pages are single VMAs */
     pthread_t thr;
     int running;
     atomic_int stop;
@@ -138,6 +139,29 @@ static int hook(void *addr, int sig, int code, void *ctx)
         return handled;
     }
     return 0;
+}
+
+/* A one-page mprotect inside a bigger mapping splits it in three, and
+ * the next one merges them back: VMA surgery that cost more than the
+ * protection change itself.  Every other page marked MADV_DONTDUMP makes
+ * neighbours unmergeable, so each page is a VMA of its own for the whole
+ * run and an mprotect only changes it.  The price: those pages are left
+ * out of a core dump while tracing, and a VMA per page, so only up to
+ * SPLIT_MAX pages (vm.max_map_count is 65530 by default).  Exact mode
+ * only: an interval's revocation would then change every page's VMA one
+ * by one (measured slower than the merges it saves). */
+enum { SPLIT_MAX = 16384 };
+static void split_pages(struct vmlab_tracer *t, int on)
+{
+    for (size_t i = 0; i < t->nsegs; i++) {
+        struct tseg *s = &t->segs[i];
+        if (!on) {
+            madvise(s->addr, s->size, MADV_DODUMP);
+            continue;
+        }
+        for (size_t pg = 1; pg < s->size / t->psz; pg += 2)
+            madvise((char *)s->addr + pg * t->psz, t->psz, MADV_DONTDUMP);
+    }
 }
 
 static void revoke_all(struct vmlab_tracer *t)
@@ -242,6 +266,13 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
         t->w = NULL;
         goto fail;
     }
+    size_t total = 0;
+    for (size_t i = 0; i < t->nsegs; i++)
+        total += t->segs[i].size / t->psz;
+    if (t->interval == 0 && total <= SPLIT_MAX) {
+        t->split = 1;
+        split_pages(t, 1);
+    }
     t->t0 = mono();
     revoke_all(t);
     if (pthread_create(&t->thr, NULL, run, t) == 0)
@@ -274,6 +305,8 @@ int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen)
     lock(t);
     for (size_t i = 0; i < t->nsegs; i++)
         mprotect(t->segs[i].addr, t->segs[i].size, t->segs[i].prot);
+    if (t->split)
+        split_pages(t, 0);
     unlock(t);
     vmlab_fault_remove_hook(hook, t);
     drain(t);

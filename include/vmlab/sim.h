@@ -53,8 +53,8 @@ double vmlab_mrc_misses(const struct vmlab_mrc *c, size_t frames);
 void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, double *out);
 
 /* Exact LRU stack distances for every size in one pass (Mattson et al.
- * 1970), counted with a Fenwick tree over 512-bit blocks of a bitmap of
- * last-access times that is compacted when full. */
+ * 1970), counted on a bitmap of last-access times with set-bit counts
+ * per 512-bit block, group and supergroup; compacted when full. */
 int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out);
 /* Exact OPT for every size: Mattson's stack algorithm with the priority
  * "next use" (Belady's MIN is a stack algorithm).  O(n x mean depth):
@@ -64,7 +64,8 @@ int vmlab_mrc_opt(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *o
  * et al., FAST'15): a page is sampled when hash(page) mod 2^24 < rate *
  * 2^24; its distances are scaled by 1/rate.  `hot` > 0 first finds that
  * many of the most referenced pages from a 1/64 subsample and keeps them
- * exact (weight 1); the rest are sampled.  The count of sampled
+ * exact (weight 1; at most 2048, and a hot page whose filter slot is
+ * taken by another stays sampled); the rest are sampled.  The count of sampled
  * references is adjusted to the expected one in the first bucket
  * (SHARDS_adj).  seed picks the hash. */
 struct vmlab_shards_opts {

@@ -31,6 +31,29 @@ local h = trace.header(dir .. "/a.trace")
 tap.is(h.targets[1].name, "tr", "the segment is a target")
 tap.is(h.targets[1].length, 16 * psz, "its length")
 
+-- exact mode keeps each page a VMA of its own while it runs (every other
+-- page MADV_DONTDUMP): the mapping is whole again and dumpable after stop
+local function vmas(sg)
+  local n, dd, inside = 0, false, false
+  for line in io.lines("/proc/self/smaps") do
+    local a, b = line:match("^(%x+)%-(%x+) ")
+    if a then
+      inside = tonumber(a, 16) < sg.addr + sg.size and tonumber(b, 16) > sg.addr
+      if inside then n = n + 1 end
+    elseif inside and line:match("^VmFlags:.* dd") then
+      dd = true
+    end
+  end
+  return n, dd
+end
+tr = trace.start { targets = { s }, interval = 0, window = 1, output = dir .. "/s.trace" }
+local during = vmas(s)
+tr:stop()
+local after, dd = vmas(s)
+tap.cmp_ok(during, ">=", 16, "while tracing: a VMA per page (" .. during .. ")")
+tap.is(after, 1, "after stop: one mapping again")
+tap.ok(not dd, "and no page left out of core dumps")
+
 -- window 4: re-touching the last 4 pages costs nothing
 tr = trace.start { targets = { s }, interval = 0, window = 4, output = dir .. "/b.trace" }
 for _ = 1, 3 do s:touch { op = "read", length = "4p" } end
