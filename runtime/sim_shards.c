@@ -24,6 +24,9 @@
 #include <math.h>
 #include <string.h>
 
+/* first sizes of the distance structures and tracked-page tables (they grow) */
+#define SD_SLACK 8192
+
 enum { SHARDS_BLOCK = 1024 };
 
 static inline uint64_t hash64(uint64_t x)
@@ -85,7 +88,7 @@ static int pmap_grow(struct pmap *t)
 static int sd_grow(struct sd *s, uint32_t *last)
 {
     struct sd g;
-    if (sd_init(&g, 2 * s->live + 4096, 1))
+    if (sd_init(&g, 2 * s->live + SD_SLACK, 1))
         return -1;
     for (size_t w = 0; w < s->T / 64; w++) {
         uint64_t v = s->bits[w];
@@ -220,7 +223,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     enum { HOT_EVERY = 64 }; /* a hot page's distance is taken at one reference in 64 */
     double rate = o->rate, inv = 1.0 / rate, cold = 0, wsum = 0;
     uint64_t thr = (uint64_t)(rate * (double)(1u << 24)), seed = o->seed * 0x9e3779b97f4a7c15ULL;
-    size_t hot = o->hot, ntracked = 0, tcap = 4096, hlen = 1024, nh16 = 0;
+    size_t hot = o->hot, ntracked = 0, tcap = SD_SLACK, hlen = 1024, nh16 = 0;
     uint16_t *dm = malloc(sizeof *dm << DM_BITS);
     uint64_t *filter = calloc((1u << FILTER_BITS) / 64, sizeof *filter);
     uint32_t *cand = malloc(SHARDS_BLOCK * sizeof *cand);
@@ -256,7 +259,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     nh16 = ((size_t)nh + 15) / 16 * 16;
     slast = malloc(tcap * sizeof *slast);
     hist = calloc(hlen, sizeof *hist);
-    if (!slast || !hist || sd_init(&S, 4096, 1))
+    if (!slast || !hist || sd_init(&S, SD_SLACK, 1))
         goto out;
     memset(hlast, 0, (none + 1) * sizeof *hlast);
     hotpage[none] = 0;

@@ -135,7 +135,7 @@ int vmlab_trace_wss(const char *path, int fmt, double tau, size_t points, double
         return -EINVAL;
     while ((rc = vmlab_trace_next(r, &ev)) == 1) {
         if (n == cap) {
-            cap = cap ? 2 * cap : 4096;
+            cap = cap ? 2 * cap : 1024;
             uint64_t *a = realloc(times, cap * sizeof *a), *b = a ? realloc(pages, cap * sizeof *b) : NULL;
             if (a) times = a;
             if (b) pages = b;

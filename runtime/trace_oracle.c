@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* accesses a page list starts with; it doubles as it fills */
+#define FIRST_CAP 1024
+
 struct acc {
     uint64_t page, t;
 };
@@ -46,7 +49,7 @@ int vmlab_trace_index_build(const char *path, int fmt, double us_per_ref,
     size_t psz = h->page_size ? h->page_size : vmlab_pagesize();
     while ((rc = vmlab_trace_next(r, &ev)) == 1) {
         if (n == cap) {
-            struct acc *nv = realloc(v, (cap = cap ? cap * 2 : 4096) * sizeof *v);
+            struct acc *nv = realloc(v, (cap = cap ? cap * 2 : FIRST_CAP) * sizeof *v);
             if (!nv) {
                 rc = -ENOMEM;
                 break;

@@ -65,7 +65,7 @@ int trace_text_finish(struct vmlab_trace_writer *w, char *err, size_t errlen)
     while (cap < 2 * n + 2)
         cap <<= 1;
     uint64_t *key = calloc(cap, sizeof *key), *val = malloc(cap * sizeof *val);
-    enum { RECS = 4096 }; /* records per chunk */
+    enum { RECS = 8192 }; /* records per chunk */
     uint64_t chunk[2 * RECS];
     unsigned char out[24 * RECS];
     double scale = w->h.time_unit_ns ? (double)w->h.time_unit_ns / 1e9 : 1.0;
