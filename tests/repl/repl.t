@@ -1,36 +1,7 @@
 -- The REPL driven through a real pseudo-terminal (tests/repl/pty-drive.pl).
 local t = require "vmlab.tap"
-t.requires { program = "perl" }
-do
-  local ok = os.execute("perl -MIO::Pty -e 1 2>/dev/null")
-  if not ok then t.skip_all("needs Perl's IO::Pty (libio-pty-perl)") end
-end
-
-local vmlab = os.getenv("VMLAB") or "build/vmlab"
-local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local state = os.tmpname()
-os.remove(state)
-os.execute("mkdir -p " .. state)
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
--- Run one session; returns ok (every expect matched) and the transcript.
-local function session(steps, args)
-  local cmd = { "XDG_STATE_HOME=" .. q(state), "perl", q(dir .. "/pty-drive.pl"), q(vmlab) }
-  for _, a in ipairs(args or {}) do cmd[#cmd + 1] = q(a) end
-  cmd[#cmd + 1] = "--"
-  for _, s in ipairs(steps) do cmd[#cmd + 1] = q(s) end
-  local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
-
-local function check(name, steps, args)
-  local ok, out = session(steps, args)
-  if not t.ok(ok, name) then t.diag(out) end
-  return out
-end
+local pty = dofile(arg[0]:match("^(.*/)") .. "ptylib.lua")
+local session, check, state = pty.session, pty.check, pty.state
 
 check("expressions, =expr and statements print their values", {
   "expect:> ", "send:1 + 1\\n", "expect:\\n2\\n> ",

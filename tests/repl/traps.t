@@ -2,36 +2,8 @@
 -- names that are also memtoy commands, quit/exit, help, Tab on a segment,
 -- and memtoy's own prompt (Ctrl-C, pause, history, completion, children).
 local t = require "vmlab.tap"
-t.requires { program = "perl" }
-do
-  local ok = os.execute("perl -MIO::Pty -e 1 2>/dev/null")
-  if not ok then t.skip_all("needs Perl's IO::Pty (libio-pty-perl)") end
-end
-
-local vmlab = os.getenv("VMLAB") or "build/vmlab"
-local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local state = os.tmpname()
-os.remove(state)
-os.execute("mkdir -p " .. state)
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function session(steps, args)
-  local cmd = { "XDG_STATE_HOME=" .. q(state), "perl", q(dir .. "/pty-drive.pl"), q(vmlab) }
-  for _, a in ipairs(args or {}) do cmd[#cmd + 1] = q(a) end
-  cmd[#cmd + 1] = "--"
-  for _, s in ipairs(steps) do cmd[#cmd + 1] = q(s) end
-  local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
-
-local function check(name, steps, args)
-  local ok, out = session(steps, args)
-  if not t.ok(ok, name) then t.diag(out) end
-  return out
-end
+local pty = dofile(arg[0]:match("^(.*/)") .. "ptylib.lua")
+local session, check, state = pty.session, pty.check, pty.state
 
 -- ---- the Lua REPL -------------------------------------------------------------
 
