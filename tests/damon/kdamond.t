@@ -7,21 +7,8 @@ local t = require "vmlab.tap"
 local kdamond = require "vmlab.damon.kdamond"
 local vmlab_bin = os.getenv("VMLAB") or "build/vmlab"
 
-local dir = os.tmpname()
-os.remove(dir)
-local function mk(path, content)
-  os.execute("mkdir -p '" .. (dir .. "/" .. path):match("^(.*)/[^/]*$") .. "'")
-  local f = assert(io.open(dir .. "/" .. path, "w"))
-  f:write(content or "")
-  f:close()
-end
-local function cat(path)
-  local f = io.open(dir .. "/" .. path)
-  if not f then return nil end
-  local s = f:read("a"):gsub("\n$", "")
-  f:close()
-  return s
-end
+local fs = dofile(arg[0]:match("^(.*/)") .. "sysfs_model.lua")
+local dir, mk, cat = fs.dir, fs.mk, fs.cat
 local c = "kdamonds/0/contexts/0/"
 local function model(nr, opts)
   opts = opts or {}

@@ -35,21 +35,8 @@ else
   t.like(out, "\nnil\tdamon.monitor%(kernel backend%):[^\n]*Permission denied[^\n]*\t13", "the monitor is refused with EACCES")
 end
 
-local dir = os.tmpname()
-os.remove(dir)
-local function mk(path, content)
-  os.execute("mkdir -p '" .. (dir .. "/" .. path):match("^(.*)/[^/]*$") .. "'")
-  local f = assert(io.open(dir .. "/" .. path, "w"))
-  f:write(content or "")
-  f:close()
-end
-local function cat(path)
-  local f = io.open(dir .. "/" .. path)
-  if not f then return nil end
-  local s = f:read("a"):gsub("\n$", "")
-  f:close()
-  return s
-end
+local fs = dofile(arg[0]:match("^(.*/)") .. "sysfs_model.lua")
+local dir, mk, cat = fs.dir, fs.mk, fs.cat
 local ctx = "kdamonds/0/contexts/0/"
 local function model(nr_kdamonds, state)
   os.execute("rm -rf '" .. dir .. "'")
