@@ -89,4 +89,36 @@ function M.median(scores)
   m.text = m.text .. string.format(" (median of %d aggregations)", #scores)
   return m
 end
+-- Read aggregations (next() returns one aggregation's regions, or nil and
+-- why) until the median of the last three finds the hotspot (>= 90% of the
+-- hot bytes, <= 10% of the cold ones) or `max` aggregations have been read.
+-- DAMON adapts its regions over several aggregations, and how many it needs
+-- depends on how fast the guest runs (a TCG guest on a loaded 2-core host
+-- runs slower): the verdict is the first window that passes, or the last
+-- one.  Returns that median score (its .tried says how many were read, .errs
+-- the reasons of any empty reads) and the most regions one aggregation had.
+function M.converge(next, hot, hot_len, base, size, max)
+  local window, nregs, errs, tried = {}, 0, {}, 0
+  local sc
+  for i = 1, max or 12 do
+    tried = i
+    local regs, why = next()
+    if not regs then errs[#errs + 1] = tostring(why); regs = {} end
+    nregs = math.max(nregs, #regs)
+    local one = M.score(regs, hot, hot_len, base, size)
+    one.regs = regs
+    window[#window + 1] = one
+    if #window > 3 then table.remove(window, 1) end
+    if #window == 3 then
+      local copy = { window[1], window[2], window[3] }
+      sc = M.median(copy)
+      if sc.hot_cov >= 0.9 and sc.cold_hot <= 0.1 then break end
+    end
+  end
+  sc = sc or M.median(window)
+  sc.tried, sc.errs = tried, errs
+  sc.text = sc.text .. string.format(", after %d aggregation(s) read", tried) ..
+    (#errs > 0 and ("; empty reads: " .. table.concat(errs, "; ")) or "")
+  return sc, nregs
+end
 return M

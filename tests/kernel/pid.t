@@ -27,16 +27,13 @@ local child = proc.fork(function()
 end)
 local a = g.attrs()
 t.note("attributes: " .. a.text)
--- three consecutive aggregations (each update waits for the next one)
+-- consecutive aggregations (each update waits for the next one) until three
+-- in a row find the hotspot, or 12 (kguest.lua's converge)
 local function stat_median(k)
-  local scores, n = {}, 0
-  for _ = 1, 3 do
-    local regs = k:scheme(1).tried_regions or {}
-    n = math.max(n, #regs)
-    scores[#scores + 1] = g.score(regs, s.addr + hot_off, hot_len, s.addr, s.size)
-    scores[#scores].regs = regs
-  end
-  return g.median(scores), n
+  return g.converge(function()
+    local sch = k:scheme(1)
+    return sch and sch.tried_regions or nil, "no scheme 1"
+  end, s.addr + hot_off, hot_len, s.addr, s.size)
 end
 if vmlab.sanitized then
   -- the sanitizers' shadow maps span terabytes: three regions of such a
