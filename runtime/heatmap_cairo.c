@@ -91,6 +91,17 @@ static void text(cairo_t *cr, double x, double y, const char *s, double align)
 /* The cells as one raster, one pixel per cell, scaled up without
  * smoothing: vector outputs embed it as a single image instead of a path
  * per cell (500x500 cells were 12 MB of SVG). */
+/* The plot area's black frame, and the labels' font. */
+static void frame(cairo_t *cr, double ml, double mt, double pw, double ph)
+{
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, ml, mt, pw, ph);
+    cairo_stroke(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+}
+
 static int raster_cells(cairo_t *cr, const struct vmlab_heatmap *h, double min, double max, double x,
                         double y, double w, double ht)
 {
@@ -157,12 +168,7 @@ static int draw(cairo_t *cr, const struct vmlab_heatmap *h, int w, int ht)
     cairo_paint(cr);
     if (raster_cells(cr, h, min, max, ml, mt, pw, ph) < 0)
         return -1;
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, ml, mt, pw, ph);
-    cairo_stroke(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 11);
+    frame(cr, ml, mt, pw, ph);
     for (int i = 0; i <= 4; i++) {
         double fx = i / 4.0;
         snprintf(buf, sizeof buf, "%.2f s", h->t0 + (h->t1 - h->t0) * fx);
@@ -299,12 +305,7 @@ int vmlab_plot_write(const struct vmlab_plot *p, const char *path, int width, in
     cr = cairo_create(s);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, ml, mt, pw, ph);
-    cairo_stroke(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 11);
+    frame(cr, ml, mt, pw, ph);
     for (int i = 0; i <= 4; i++) {
         double f = i / 4.0;
         snprintf(buf, sizeof buf, "%.4g", x0 + (x1 - x0) * f);
