@@ -4,7 +4,6 @@
 -- the lines on a terminal.
 local t = require "vmlab.tap"
 local progress = require "vmlab.progress"
-local record = require "vmlab.record"
 
 local vmlab = os.getenv("VMLAB") or "build/vmlab"
 local tmp = os.tmpname()
@@ -87,17 +86,7 @@ t.is(out, "active false\ndone\n", "stderr on a pipe: nothing added to the output
 
 -- a record of 300 snapshots: each report phase would draw a line
 local rec = tmp .. "/rec.data"
-do
-  local snaps, base = {}, 0x7f0000000000
-  for i = 1, 300 do
-    local regions = {}
-    for k = 1, 10 do
-      regions[k] = { start = base + (k - 1) * (1 << 20), ["end"] = base + k * (1 << 20), nr_accesses = (i * k) % 21, age = k }
-    end
-    snaps[i] = { time_us = i * 100000, targets = { { id = 0, regions = regions } } }
-  end
-  assert(record.write(rec, snaps, { intervals = { sample = 0.005, aggr = 0.1, update = 1 } }))
-end
+dofile(arg[0]:match("^(.*/)") .. "../report/synthrec.lua")(rec, 300, 10)
 for _, kind in ipairs { "heatmap --stdout_colorset none", "wss", "record_info", "access --raw_form" } do
   ok, out = run("report " .. kind .. " -i " .. q(rec), nil, err)
   t.ok(ok and #out > 0, "vmlab report " .. kind .. " printed its report")

@@ -9,7 +9,6 @@ do
   local ok = os.execute("perl -MIO::Pty -e 1 2>/dev/null")
   if not ok then t.skip_all("needs Perl's IO::Pty (libio-pty-perl)") end
 end
-local record = require "vmlab.record"
 
 local vmlab = os.getenv("VMLAB") or "build/vmlab"
 local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
@@ -102,17 +101,7 @@ print("raised " .. tostring(not ok))
 -- A record of 400 snapshots x 20 regions (json.z): every phase of a
 -- report draws its line, each cleared before the report prints.
 local rec = tmp .. "/rec.data"
-do
-  local snaps, base = {}, 0x7f0000000000
-  for i = 1, 400 do
-    local regions = {}
-    for k = 1, 20 do
-      regions[k] = { start = base + (k - 1) * (1 << 20), ["end"] = base + k * (1 << 20), nr_accesses = (i * k) % 21, age = k }
-    end
-    snaps[i] = { time_us = i * 100000, targets = { { id = 0, regions = regions } } }
-  end
-  assert(record.write(rec, snaps, { intervals = { sample = 0.005, aggr = 0.1, update = 1 } }))
-end
+dofile(arg[0]:match("^(.*/)") .. "../report/synthrec.lua")(rec, 400, 20)
 
 session("vmlab report heatmap: reading, loading and drawing show progress", "1",
   { "report", "heatmap", "-i", rec, "--resol", "4", "8", "--stdout_colorset", "none" },
