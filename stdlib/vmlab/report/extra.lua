@@ -194,25 +194,15 @@ local function pick(recs, tid)
   error("the record has no target " .. fmt.u64(tid), 0)
 end
 
-local function find_snapshot(snaps, t)
-  local lo, hi = 1, #snaps
+-- The element of v (sorted, disjoint [lo_key, hi_key) spans) holding x.
+local function find_span(v, x, lo_key, hi_key)
+  local lo, hi = 1, #v
   while lo <= hi do
     local mid = (lo + hi) // 2
-    local s = snaps[mid]
-    if t < s.start_time then hi = mid - 1
-    elseif t >= s.end_time then lo = mid + 1
-    else return s end
-  end
-end
-
-local function find_region(regions, a)
-  local lo, hi = 1, #regions
-  while lo <= hi do
-    local mid = (lo + hi) // 2
-    local r = regions[mid]
-    if a < r.start then hi = mid - 1
-    elseif a >= r["end"] then lo = mid + 1
-    else return r end
+    local e = v[mid]
+    if x < e[lo_key] then hi = mid - 1
+    elseif x >= e[hi_key] then lo = mid + 1
+    else return e end
   end
 end
 
@@ -242,9 +232,9 @@ function M.replay_oracle(src, opts)
   info.regions = guide and guide.regions or {}
   return function(addr, time_us)
     local t = t0 + time_us * 1000
-    local s = find_snapshot(snaps, t)
+    local s = find_span(snaps, t, "start_time", "end_time")
     if not s then return false end
-    local r = find_region(s.regions, addr - off)
+    local r = find_span(s.regions, addr - off, "start", "end")
     if not r or r.samples <= 0 then return false end
     local slot = (t - s.start_time) * slots // (s.end_time - s.start_time)
     return slot < r.samples
