@@ -12,6 +12,8 @@
 #include "vmlab/record.h"
 #include "vmlab/uffd.h"
 #include "uffd_lua.h"
+#include "damon_targets.h"
+#include "vmlab/uffd_self.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,20 +43,71 @@ static char **check_argv(lua_State *L, int idx, const char *what)
     return argv;
 }
 
+static void vmlab_uffd_lua_proc(lua_State *L, int tg, struct vmlab_damon_opts *o)
+{
+    (void)tg; (void)o;
+    luaL_error(L, "damon.monitor: process targets: not yet");
+}
+
+/* What a uffd target is: 'c' a command, 'p' a process (a vmlab.proc
+ * child or {pid = N}), 's' a segment or range. */
+static int target_kind(lua_State *L, int tg)
+{
+    int k;
+    if (luaL_testudata(L, tg, "vmlab.proc.child"))
+        return 'p';
+    if (!lua_istable(L, tg))
+        return 's';
+    if (lua_getfield(L, tg, "command") != LUA_TNIL)
+        k = 'c';
+    else if (lua_getfield(L, tg, "pid") != LUA_TNIL)
+        k = 'p';
+    else if (lua_getfield(L, tg, "addr") != LUA_TNIL || lua_getfield(L, tg, "start") != LUA_TNIL)
+        k = 's';
+    else
+        k = 'c';   /* a table of nothing known: checked (and refused) as a command */
+    lua_settop(L, tg);
+    return k;
+}
+
 void vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
 {
     static const char *const modes[] = {"rw", "write", NULL};
     static const char *const keys[] = {"command", NULL};
-    int t;
+    int t, kind;
 
     lua_getfield(L, opts, "mode");                             /* mode */
     o->uffd_mode = luaL_checkoption(L, -1, "rw", modes) == 1 ? VMLAB_UFFD_WRITE : VMLAB_UFFD_RW;
     lua_pop(L, 1);
-    if (lua_getfield(L, opts, "targets") != LUA_TTABLE || lua_rawlen(L, -1) != 1)
-        luaL_error(L, "damon.monitor: the uffd backend takes one target: targets = {{command = "
-                   "{\"cmd\", \"arg\", ...}}}");
+    if (lua_getfield(L, opts, "targets") != LUA_TTABLE || lua_rawlen(L, -1) < 1)
+        luaL_error(L, "damon.monitor: the uffd backend takes one process target (targets = {{command = "
+                   "{\"cmd\", \"arg\", ...}}}, a vmlab.proc child or {pid = N}) or segments");
     lua_rawgeti(L, -1, 1);                                     /* targets tg */
     t = lua_gettop(L);
+    kind = target_kind(L, t);
+    if (kind == 's') {
+        /* vmlab's own segments: parsed as the prot backend's (without
+         * our mode option, which that parser refuses) */
+        for (lua_Integer i = 2; i <= (lua_Integer)lua_rawlen(L, t - 1); i++) {
+            lua_rawgeti(L, t - 1, i);
+            if (target_kind(L, lua_gettop(L)) != 's')
+                luaL_error(L, "damon.monitor: uffd target %d: segments and processes do not mix", (int)i);
+            lua_pop(L, 1);
+        }
+        lua_settop(L, t - 1);                                  /* targets */
+        lua_createtable(L, 0, 1);                              /* targets opts' */
+        lua_insert(L, -2);                                     /* opts' targets */
+        lua_setfield(L, -2, "targets");                        /* opts' */
+        o->nr_targets = vmlab_damon_lua_targets(L, lua_gettop(L), (struct vmlab_range **)&o->ranges,
+                                                (int **)&o->prot);   /* opts' ranges prot */
+        return;
+    }
+    if (lua_rawlen(L, t - 1) != 1)
+        luaL_error(L, "damon.monitor: the uffd backend takes one process target");
+    if (kind == 'p') {
+        vmlab_uffd_lua_proc(L, t, o);                          /* targets tg proc */
+        return;
+    }
     if (!lua_istable(L, t))
         luaL_error(L, "damon.monitor: bad uffd target (a table {command = {...}} expected)");
     vmlab_checkopts(L, t, "damon.monitor (uffd target)", keys);
@@ -67,14 +120,18 @@ void vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
 void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
 {
     struct vmlab_uffd_stats st;
-    pid_t pid;
-    int status, ended;
+    pid_t pid = 0;
+    int status = -1, ended = 0, self = d->ops == &vmlab_damon_uffd_self_ops;
 
-    if (d->ops != &vmlab_damon_uffd_ops)
+    if (d->ops != &vmlab_damon_uffd_ops && !self)
         return;
     vmlab_damon_lock(d);
-    vmlab_damon_uffd_stats(d, &st);
-    ended = vmlab_damon_uffd_command(d, &pid, &status);
+    if (self) {
+        vmlab_damon_uffd_self_stats(d, &st);
+    } else {
+        vmlab_damon_uffd_stats(d, &st);
+        ended = vmlab_damon_uffd_command(d, &pid, &status);
+    }
     vmlab_damon_unlock(d);
     lua_pushstring(L, st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
     lua_pushinteger(L, (lua_Integer)st.armed); lua_setfield(L, -2, "armed");
@@ -82,8 +139,11 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     lua_pushinteger(L, (lua_Integer)st.unmonitorable); lua_setfield(L, -2, "unmonitorable");
     lua_pushinteger(L, (lua_Integer)st.unmon_bytes); lua_setfield(L, -2, "unmonitored_bytes");
     lua_pushinteger(L, (lua_Integer)st.huge); lua_setfield(L, -2, "huge");
+    lua_pushinteger(L, (lua_Integer)st.gone); lua_setfield(L, -2, "gone");
     lua_pushnumber(L, st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
     lua_pushboolean(L, st.agent_gone); lua_setfield(L, -2, "agent_gone");
+    if (self)
+        return;   /* this process: no pid, always running */
     lua_pushinteger(L, pid); lua_setfield(L, -2, "pid");
     lua_pushboolean(L, ended != 1); lua_setfield(L, -2, "running");
     if (ended == 1) {   /* the shell's convention: 128 + signal when killed */
