@@ -112,7 +112,22 @@ static void wp_range(struct self_state *s, uint64_t start, uint64_t end)
 
 static int wp_open(struct vmlab_damon *d, struct self_state *s, char *why, size_t len)
 {
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+    struct uffdio_api probe = {.api = UFFD_API}, api = {.api = UFFD_API};
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    if (fd < 0) {
+        int e = -errno;
+        snprintf(why, len, "userfaultfd(): %s%s", strerror(-e),
+                 e == -EPERM ? " (vm.unprivileged_userfaultfd is 0, or a seccomp filter)" : "");
+        return e;
+    } else {   /* WP_UNPOPULATED where the kernel has it (6.7+) */
+        if (ioctl(fd, UFFDIO_API, &probe) == 0)
+            api.features = UFFD_FEATURE_WP_ASYNC | (probe.features & UFFD_FEATURE_WP_UNPOPULATED);
+        close(fd);
+    }
+    if (!(probe.features & UFFD_FEATURE_WP_ASYNC)) {
+        snprintf(why, len, "write mode needs userfaultfd with UFFD_FEATURE_WP_ASYNC (Linux 6.7 or later)");
+        return -ENOTSUP;
+    }
     s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (s->uffd < 0 || ioctl(s->uffd, UFFDIO_API, &api) < 0) {
         int e = -errno;

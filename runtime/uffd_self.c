@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -530,7 +531,14 @@ int vmlab_mover_new(struct vmlab_mover **out, const struct vmlab_range *r, size_
         m->reg[m->nreg++] = r[i];
     }
     pthread_once(&atfork_once, install_atfork);
-    if ((e = pthread_create(&m->th, NULL, mover_main, m)) != 0) {
+    {   /* the thread takes no signal: SIGINT is the Lua thread's */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        e = pthread_create(&m->th, NULL, mover_main, m);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    if (e != 0) {
         snprintf(why, len, "pthread_create(mover): %s", strerror(e));
         vmlab_mover_free(m);
         return -e;
