@@ -214,7 +214,9 @@ static int lua_proc_target(lua_State *L, int tg, struct vmlab_damon_opts *o)
     e = vmlab_agent_accept(lsock, (pid_t)pid, AGENT_WAIT, p, why, sizeof why);
     close(lsock);
     if (e < 0)
-        return vmlab_pushfail(L, -e, "damon.monitor: the agent in child pid %d: %s", (int)pid, why);
+        return vmlab_pushfail(L, -e, "damon.monitor: the agent in child pid %d: %s%s", (int)pid, why,
+                              e == -EPERM ? " (vm.unprivileged_userfaultfd is 0 and no CAP_SYS_PTRACE, or a "
+                              "seccomp filter)" : "");
     o->proc = p;
     return 0;
 }

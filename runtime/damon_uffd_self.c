@@ -113,7 +113,10 @@ static void wp_range(struct self_state *s, uint64_t start, uint64_t end)
 static int wp_open(struct vmlab_damon *d, struct self_state *s, char *why, size_t len)
 {
     struct uffdio_api probe = {.api = UFFD_API}, api = {.api = UFFD_API};
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    /* user-mode only: WP_ASYNC resolves kernel-mode writes too, and so a
+     * user without CAP_SYS_PTRACE may use it when
+     * vm.unprivileged_userfaultfd is 0 */
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
     if (fd < 0) {
         int e = -errno;
         snprintf(why, len, "userfaultfd(): %s%s", strerror(-e),
@@ -128,7 +131,7 @@ static int wp_open(struct vmlab_damon *d, struct self_state *s, char *why, size_
         snprintf(why, len, "write mode needs userfaultfd with UFFD_FEATURE_WP_ASYNC (Linux 6.7 or later)");
         return -ENOTSUP;
     }
-    s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (s->uffd < 0 || ioctl(s->uffd, UFFDIO_API, &api) < 0) {
         int e = -errno;
         snprintf(why, len, "write mode needs userfaultfd with UFFD_FEATURE_WP_ASYNC (Linux 6.7 or later): %s",

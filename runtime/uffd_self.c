@@ -506,7 +506,8 @@ int vmlab_mover_new(struct vmlab_mover **out, const struct vmlab_range *r, size_
     if (m->uffd < 0 || ioctl(m->uffd, UFFDIO_API, &api) < 0) {
         e = -errno;
         snprintf(why, len, "userfaultfd(MOVE, UNMAP/REMOVE/REMAP events): %s%s", strerror(-e),
-                 e == -EPERM ? " (vm.unprivileged_userfaultfd is 0, or a seccomp filter)"
+                 e == -EPERM ? " (vm.unprivileged_userfaultfd is 0 and no CAP_SYS_PTRACE, or a seccomp "
+                 "filter; mode = \"write\" needs neither)"
                  : e == -EINVAL ? " (Linux 6.8 or later is needed)" : "");
         vmlab_mover_free(m);
         return e;

@@ -167,6 +167,44 @@ do
   a:close()
 end
 
+-- as nobody: where vm.unprivileged_userfaultfd is 0, rw mode says why and
+-- write mode (user-mode-only userfaultfd: WP_ASYNC needs no more) works
+if os.execute("command -v setpriv >/dev/null && id nobody >/dev/null 2>&1") and
+   io.popen("id -u"):read("l") == "0" then
+  local script = os.tmpname()
+  local sf = assert(io.open(script, "w"))
+  sf:write([[
+local s = require("vmlab.seg").anon("x", "4m")
+s:fill { seed = 1 }
+local damon = require "vmlab.damon"
+print("rw", damon.monitor { backend = "uffd", targets = { s } })
+local m = assert(damon.monitor { backend = "uffd", mode = "write", targets = { s }, sample = "1ms", aggr = "10ms" })
+m:start()
+for _ in m:snapshots { count = 2, timeout = 20 } do end
+m:close()
+print("write", m ~= nil, s:verify { seed = 1 })
+]])
+  sf:close()
+  os.execute("chmod 0644 " .. script)
+  local V = os.getenv("VMLAB") or ((os.getenv("VMLAB_BUILD") or "build") .. "/vmlab")
+  local p = io.popen("setpriv --reuid=nobody --regid=nogroup --clear-groups " .. V .. " " .. script .. " 2>&1")
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  local sysctl = io.open("/proc/sys/vm/unprivileged_userfaultfd")
+  local allowed = sysctl and sysctl:read("l") == "1"
+  if sysctl then sysctl:close() end
+  if allowed then
+    t.like(out, "rw\tdamon monitor", "as nobody: rw mode (vm.unprivileged_userfaultfd is 1)")
+  else
+    t.like(out, "rw\tnil\t.*unprivileged_userfaultfd is 0.*mode = \"write\" needs neither",
+      "as nobody: rw mode refused with the reason and the way out")
+  end
+  t.like(out, "write\ttrue\ttrue", "as nobody: write mode samples (user-mode-only userfaultfd)")
+else
+  t.skip("needs root, setpriv and the user nobody", 2)
+end
+
 -- refusals
 local f = seg.memfd("uself_memfd", "4m")
 t.error_like(function() damon.monitor { backend = "uffd", targets = { f } } end,
