@@ -89,6 +89,30 @@ static int registered(const struct vmlab_mover *m, uint64_t lo, uint64_t hi)
 
 static void events(struct vmlab_mover *m);
 
+/* The move home was refused (the target's VMA changed under the held page:
+ * mlock'ed, mprotect'ed): copy the data home instead, which resolves a
+ * waiting fault too.  The slot is unregistered first: the kernel reading a
+ * hole of a registered slot would fault to this very thread. */
+static int copy_home(struct vmlab_mover *m, struct vmlab_mover_unit *u)
+{
+    uint64_t slot = slot_of(m, u);
+    struct uffdio_copy c = {.dst = u->addr, .src = slot, .len = u->len};
+    int e;
+    unreg(m, slot, u->len);
+    e = ioctl(m->uffd, UFFDIO_COPY, &c) < 0 ? -errno : 0;
+    if (e == -EEXIST && c.copy >= 0 && (uint64_t)c.copy < u->len) {
+        /* part of a huge unit was there already: page by page */
+        e = 0;
+        for (uint64_t off = 0; off < u->len; off += m->page) {
+            struct uffdio_copy p1 = {.dst = u->addr + off, .src = slot + off, .len = m->page};
+            if (ioctl(m->uffd, UFFDIO_COPY, &p1) < 0 && errno != EEXIST)
+                e = -errno;
+        }
+    }
+    drop_slot(m, u);   /* re-registers it */
+    return e;
+}
+
 /* Move unit u back (its page, or whatever of its huge page is left);
  * -EAGAIN while the mm changes: read the events (which may zap the unit)
  * and try again: a page left in a slot would be lost. */
@@ -104,12 +128,29 @@ static void move_home(struct vmlab_mover *m, struct vmlab_mover_unit *u)
             u->state = U_DONE;
             return;
         }
-        if (tries >= 20000) {
+        events(m);   /* an unmap or remap of it, pending: it zaps or moves u */
+        if (u->state != U_OUT)
+            return;
+        /* refused for good (not -EAGAIN: the mm changing): copy instead */
+        if (e != -EAGAIN) {
+            int c = copy_home(m, u);
+            if (c == 0 || c == -EEXIST) {   /* EEXIST: it was home already */
+                u->state = U_DONE;
+                return;
+            }
+        }
+        if (tries >= (e == -EAGAIN ? 20000 : 100)) {
+            /* lost: a waiting fault must not hang, so the range is
+             * filled with zeros (counted; it should never happen) */
+            struct uffdio_zeropage z = {.range = {u->addr, u->len}};
+            struct uffdio_range w = {u->addr, u->len};
             m->lost++;
+            drop_slot(m, u);
+            ioctl(m->uffd, UFFDIO_ZEROPAGE, &z);
+            ioctl(m->uffd, UFFDIO_WAKE, &w);
             u->state = U_DONE;
             return;
         }
-        events(m);
         if (tries > 100)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
         else if (tries > 2)
@@ -259,6 +300,18 @@ static int64_t categories(struct vmlab_mover *m, uint64_t addr)
     return n ? (int64_t)pr.categories : 0;
 }
 
+/* Whether anything of [slot, slot + len) is there (a move that failed
+ * half way leaves part of a huge page in its slot). */
+static int slot_has_pages(struct vmlab_mover *m, uint64_t slot, uint64_t len)
+{
+    struct page_region pr;
+    struct pm_scan_arg s = {.size = sizeof s, .start = slot, .end = slot + len,
+                            .vec = (uint64_t)(uintptr_t)&pr, .vec_len = 1,
+                            .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                            .return_mask = PAGE_IS_PRESENT};
+    return ioctl(m->pagemap, PAGEMAP_SCAN, &s) != 0;   /* an error: assume so */
+}
+
 /* Take one page (its whole huge page inside a THP) out. */
 static void arm_one(struct vmlab_mover *m, uint64_t addr, size_t i)
 {
@@ -309,8 +362,10 @@ static void arm_one(struct vmlab_mover *m, uint64_t addr, size_t i)
         return;
     }
     /* a huge page split meanwhile moves part of it: bring that back */
-    u->state = U_OUT;
-    move_home(m, u);
+    if (slot_has_pages(m, slot_of(m, u), u->len)) {
+        u->state = U_OUT;
+        move_home(m, u);
+    }
     if (u->len == HUGE)
         drop_slot(m, u);
     u->state = U_DONE;
@@ -433,7 +488,7 @@ static void child_after_fork(void)
     /* the child has neither the threads nor the registrations (no
      * UFFD_FEATURE_EVENT_FORK): its copies of the movers are inert */
     movers = NULL;
-    pthread_mutex_init(&movers_mu, NULL);
+    pthread_mutex_unlock(&movers_mu);
 }
 
 static void install_atfork(void)

@@ -125,6 +125,28 @@ do
   t.ok(s:verify { seed = 7 }, "a monitor collected while running put every page home")
 end
 
+-- the segment changes under held pages: mlock (it populates, faulting on
+-- the pages that are out) and mprotect read-only; a move home into a VMA
+-- that no longer matches the holding area is refused, so the data is
+-- copied home instead
+do
+  local m = assert(damon.monitor { backend = "uffd", targets = { s }, sample = "1ms", aggr = "10ms",
+    min_regions = 200, max_regions = 400, budget = 1 })
+  m:start()
+  vmlab.snooze("30ms")
+  local locked, lerr = s:lock()
+  vmlab.snooze("20ms")
+  if locked then s:unlock() end
+  t.ok(locked, "mlock of a sampled segment returns (" .. tostring(lerr) .. ")")
+  s:protect("r")
+  vmlab.snooze("20ms")
+  t.ok(s:verify { seed = 7 }, "mlock and mprotect of a sampled segment: data intact")
+  s:protect("rw")
+  vmlab.snooze("20ms")
+  m:close()
+  t.ok(s:verify { seed = 7 }, "and after close")
+end
+
 -- huge pages are moved whole and kept
 do
   local h = seg.anon("uself_thp", "32m", { huge = true, align = "2m" })
