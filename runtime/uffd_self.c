@@ -320,10 +320,10 @@ static void arm_one(struct vmlab_mover *m, uint64_t addr, size_t i)
     int64_t cat;
     int e;
 
-    for (size_t k = m->nunits; k-- > 0;) {   /* two samples in one unit */
-        u = &m->units[k];
+    if (m->nunits) {   /* two samples in one unit: they come in address order */
+        u = &m->units[m->nunits - 1];
         if (page >= u->addr && page < u->addr + u->len) {
-            m->map[i] = (uint32_t)k;
+            m->map[i] = (uint32_t)(m->nunits - 1);
             return;
         }
     }
