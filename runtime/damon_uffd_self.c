@@ -10,6 +10,7 @@
  * cut a 64 MiB segment into 63). */
 #include "uffd_self_priv.h"
 #include "vmlab/damos.h"
+#include "vmlab/maps.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,37 +33,42 @@ struct self_state {
     struct vmlab_uffd_stats st;
 };
 
+/* Walking /proc/self/maps over one target: how far it is covered by
+ * private anonymous writable mappings, and whether another kind was met. */
+struct cover {
+    uint64_t start, end, covered;
+    int bad;
+};
+
+static int cover_one(void *ctx, const struct vmlab_mapping *mp)
+{
+    struct cover *c = ctx;
+    if (mp->end <= c->covered || mp->start >= c->end)
+        return mp->start >= c->end;   /* past it: stop */
+    if (mp->start > c->covered)
+        return 1;                     /* a gap */
+    if (strncmp(mp->perms, "rw", 2) || mp->perms[3] != 'p' || mp->inode != 0 || strchr(mp->path, '/')) {
+        c->bad = 1;
+        return 1;
+    }
+    c->covered = mp->end;
+    return c->covered >= c->end;
+}
+
 /* Whether [start, end) is all private anonymous writable mappings. */
 static int check_range(const struct vmlab_range *r, size_t t, char *why, size_t len)
 {
-    char line[512];
-    uint64_t covered = r->start;
-    FILE *f = fopen("/proc/self/maps", "re");
-    int bad = 0;
+    struct cover c = {r->start, r->end, r->start, 0};
+    int e = vmlab_maps_each(cover_one, &c);
 
-    if (!f) {
-        snprintf(why, len, "open(/proc/self/maps): %s", strerror(errno));
-        return -errno;
+    if (e < 0) {
+        snprintf(why, len, "reading /proc/self/maps: %s", strerror(-e));
+        return e;
     }
-    while (fgets(line, sizeof line, f) && covered < r->end) {
-        uint64_t s, e, ino;
-        char perms[5] = "", path[256] = "";
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %" SCNu64 " %255[^\n]", &s, &e, perms,
-                   &ino, path) < 4 || e <= covered || s >= r->end)
-            continue;
-        if (s > covered)
-            break;   /* a gap */
-        if (strncmp(perms, "rw", 2) || perms[3] != 'p' || ino != 0 || strchr(path, '/')) {
-            bad = 1;
-            break;
-        }
-        covered = e;
-    }
-    fclose(f);
-    if (bad || covered < r->end) {
+    if (c.bad || c.covered < r->end) {
         snprintf(why, len, "target %zu: [0x%" PRIx64 ", 0x%" PRIx64 ") is %s (the uffd backend moves "
                  "pages of private anonymous writable memory: an anon segment)", t + 1, r->start, r->end,
-                 bad ? "not private anonymous writable memory" : "not mapped whole");
+                 c.bad ? "not private anonymous writable memory" : "not mapped whole");
         return -EINVAL;
     }
     return 0;
