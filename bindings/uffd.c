@@ -184,7 +184,10 @@ static int lua_proc_target(lua_State *L, int tg, struct vmlab_damon_opts *o)
         union sigval v;
         double end = vmlab_now() + AGENT_WAIT;
         while (!catches((pid_t)pid, sig) && vmlab_now() < end)
-            vmlab_snooze(0.002);   /* just forked: the handler comes at once */
+            if (vmlab_snooze(0.002) < 0) {   /* just forked: the handler comes at once */
+                close(lsock);
+                vmlab_checkinterrupt(L);
+            }
         v.sival_int = (int)token;
         if (!catches((pid_t)pid, sig) || sigqueue((pid_t)pid, sig, v) < 0) {
             close(lsock);
@@ -213,6 +216,8 @@ static int lua_proc_target(lua_State *L, int tg, struct vmlab_damon_opts *o)
     lua_setmetatable(L, -2);
     e = vmlab_agent_accept(lsock, (pid_t)pid, AGENT_WAIT, p, why, sizeof why);
     close(lsock);
+    if (e == -EINTR)
+        vmlab_checkinterrupt(L);   /* Ctrl-C: "interrupted!" */
     if (e < 0)
         return vmlab_pushfail(L, -e, "damon.monitor: the agent in child pid %d: %s%s", (int)pid, why,
                               e == -EPERM ? " (vm.unprivileged_userfaultfd is 0 and no CAP_SYS_PTRACE, or a "

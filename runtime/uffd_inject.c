@@ -7,6 +7,7 @@
  * Nothing needs ptrace or passing descriptors. */
 #include "vmlab/uffd_self.h"
 #include "agent/agent.h"
+#include "vmlab/interrupt.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -104,6 +105,10 @@ int vmlab_agent_accept(int lsock, pid_t child, double timeout, struct vmlab_agen
     for (;;) {
         struct pollfd pf = {lsock, POLLIN, 0};
         double left = end - mono();
+        if (vmlab_interrupted()) {
+            snprintf(why, whylen, "interrupted");
+            return -EINTR;
+        }
         if (left <= 0) {
             snprintf(why, whylen, "pid %d did not connect within %g s (a child starts its agent when "
                      "it next runs Lua code: not while it sleeps in C)", (int)child, timeout);
