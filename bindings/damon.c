@@ -372,9 +372,9 @@ static int l_monitor(lua_State *L)
             return luaL_error(L, "damon.monitor: bad option 'format' (json_compressed, json or record)");
     }
     lua_pop(L, 1);
-    if (o.backend == VMLAB_DAMON_UFFD)   /* a process: {command = {...}} */
-        vmlab_uffd_lua_target(L, 1, &o);
-    else
+    if (o.backend == VMLAB_DAMON_UFFD && (e = vmlab_uffd_lua_target(L, 1, &o)) > 0)
+        return e;   /* a child's agent did not start: nil, message, errno */
+    else if (o.backend != VMLAB_DAMON_UFFD)
         o.nr_targets = vmlab_damon_lua_targets(L, 1, (struct vmlab_range **)&o.ranges, (int **)&o.prot);
     if (o.backend == VMLAB_DAMON_REPLAY) {
         lua_getfield(L, 1, "oracle");

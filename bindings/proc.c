@@ -3,6 +3,7 @@
 #include "vmlab/host.h"
 #include "vmlab/proc.h"
 #include "vmlab/units.h"
+#include "uffd_lua.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -409,6 +410,7 @@ static int l_fork(lua_State *L)
         reply_fd = -1;
         forget_siblings(L);
         signal(SIGINT, SIG_DFL);
+        vmlab_uffd_lua_child(L);                     /* a uffd monitor may ask for its agent */
         lua_pop(L, 1);                               /* fn args */
         if (vmlab_docall(L, nargs, 1) != LUA_OK) {
             /* the parent's f:wait() returns it; stderr only if it cannot */

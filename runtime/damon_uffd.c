@@ -388,7 +388,7 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
 static void end_command(struct vmlab_agent_proc *p)
 {
     vmlab_agent_close(p);
-    if (vmlab_agent_reap(p, 0))
+    if (p->borrowed || vmlab_agent_reap(p, 0))   /* a vmlab.proc child runs on */
         return;
     kill(p->pid, SIGTERM);
     for (int i = 0; i < 100 && !vmlab_agent_reap(p, 0); i++)
@@ -529,6 +529,10 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
             end_command(&own);
             return e;
         }
+        p = &own;
+    } else if (p->borrowed) {   /* a vmlab.proc child: the monitor takes its socket */
+        own = *p;
+        o->proc->sock = -1;
         p = &own;
     }
     if (mode == VMLAB_UFFD_WRITE && !(p->features & UFFD_FEATURE_WP_ASYNC)) {

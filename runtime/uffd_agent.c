@@ -229,6 +229,15 @@ int vmlab_agent_reap(struct vmlab_agent_proc *p, int block)
         return 1;
     if (p->pid <= 0)
         return 0;
+    if (p->borrowed) {   /* someone else's to reap (a vmlab.proc handle): look only */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != p->pid)
+            return 0;
+        p->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+        p->reaped = 1;
+        return 1;
+    }
     do
         r = waitpid(p->pid, &st, block ? 0 : WNOHANG);
     while (r < 0 && errno == EINTR && block);

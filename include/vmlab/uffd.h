@@ -124,6 +124,9 @@ struct vmlab_agent_proc {
     struct vmlab_range skip[8];   /* the agent's own ranges (HELLO) */
     size_t nskip;
     uint64_t features;       /* the agent's uffd features */
+    int borrowed;            /* a vmlab.proc child (runtime/uffd_inject.c): the
+                                monitor takes its socket over, and detaches
+                                (BYE) without ending or reaping it */
 };
 
 /* One message each way (a SOCK_SEQPACKET datagram): 0 or -errno; recv

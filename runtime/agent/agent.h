@@ -92,6 +92,9 @@ int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode);
 /* The thread (agent.c): serve vmlab until it goes; finish puts every
  * page home and closes everything. */
 void *agent_serve(void *arg);
+/* Set the agent up on socket sock (setup.c): HELLO and the thread, or
+ * REFUSE with the reason (sock closed).  0 or < 0. */
+int agent_setup(int sock);
 void agent_finish(struct agent *a);
 
 /* Read by the fork handlers; the thread writes them only once every page

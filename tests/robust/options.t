@@ -57,6 +57,13 @@ local rows = {
   { "progress.start", function() require("vmlab.progress").start("x", 1, { unti = "count" }) end, "unti" },
   -- vmlab.damon, vmlab.damos (the damon helper)
   { "damon.monitor", function() require("vmlab.damon").monitor { targets = { s }, smaple = "1ms" } end, "smaple" },
+  { "damon.monitor uffd {command}", function() require("vmlab.damon").monitor { backend = "uffd",
+    targets = { { comand = { "true" } } } } end, "comand" },
+  { "damon.monitor uffd {pid}", function() require("vmlab.damon").monitor { backend = "uffd",
+    targets = { { pid = 1, pdi = 1 } } } end, "pdi" },
+  { "damon.monitor uffd segments", function() require("vmlab.damon").monitor { backend = "uffd", mode = "write",
+    targets = { s }, buget = 0.1 } end, "buget" },
+  { "uffd.record", function() require("vmlab.uffd").record { command = { "true" }, smaple = "1ms" } end, "smaple" },
   { "m:snapshots", function() monitor():snapshots { cuont = 1, timeout = 0 } end, "cuont" },
   { "m:scheme", function() monitor():scheme { action = "stat", agee = { 0, 10 } } end, "agee" },
   { "m:scheme goals=", function() monitor():scheme { action = "stat", quota = { sz = "1m", goals = { { metric = "user_input" } } } } end, "goals" },
