@@ -63,7 +63,10 @@ local doomed = seg.anon("doomed", "4m")
 local wd = wl.start { target = doomed, pattern = "random", op = "read" }
 vmlab.snooze("50ms")
 doomed:unmap()
-vmlab.snooze("50ms")
+-- the thread faults at its next access once it runs: on a loaded machine
+-- that may take a while, so wait for the report (up to 10 s), not 50 ms
+local deadline = vmlab.now() + 10
+while not wd:stats().fault_addr and vmlab.now() < deadline do vmlab.snooze("10ms") end
 t.ok(wd:stats().fault_addr, "a fault in the thread is reported")
 wd:close()
 
