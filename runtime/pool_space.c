@@ -40,8 +40,11 @@
  * buffer grown by realloc to 64 KiB and freed, again and again, stays off
  * the arena's locks and extent trees (tests/bench/pool's doubling row
  * 0.45x -> 0.64x glibc's speed; 128 KiB cost the small-step realloc row,
- * whose blocks then came from the cache with no free space after them). */
-const char *malloc_conf = "background_thread:false,narenas:1,retain:false,tcache_max:65536";
+ * whose blocks then came from the cache with no free space after them).
+ * The caches' garbage collection runs every MiB allocated instead of every
+ * 64 KiB: each pass costs a fence and a walk of the bins, and the
+ * malloc/free loop ran 1.1x faster, the doubling row 1.05x. */
+const char *malloc_conf = "background_thread:false,narenas:1,retain:false,tcache_max:65536,tcache_gc_incr_bytes:1048576";
 
 /* Reservation step: 64 KiB, one fallocate per run of them.  On tmpfs a
  * reserved page is an allocated page: a MiB step cost a program that uses

@@ -424,18 +424,31 @@ EXPORT size_t malloc_usable_size(void *p)
  * place, where jemalloc moves it at every size class, so a block that
  * grows gets room to double (twice what was asked when the growth itself
  * doubles it) and any run of growths costs a bounded number of copies.
+ * A block under 16 KiB that grows geometrically (to twice its size or
+ * more: a vector or string doubling its capacity) gets room for two
+ * doublings (4n), and a block under 64 KiB is kept until less than a
+ * quarter of it is asked for, so that it is not moved back down between
+ * growths: half the copies (the doubling row: 360000 -> 240000 moves,
+ * 1.3 GB -> 0.56 GB copied, 0.7x -> 1.0x glibc's speed), for at most
+ * 48 KiB of slack per such block.  A small-step growth keeps room to
+ * double only: 4x there moved blocks out of the places where they could
+ * grow in place, and the small-step row lost a fifth of its speed.
  * A block of 32 KiB or more first tries to grow in place (xallocx: the
  * extent after it, when free), which spares a large copy; below, a failed
  * try (arena locks, extent searches) cost more than the copy it might
  * spare.  A move is malloc, copy and free, whose thread-cache fast paths
  * cost a fraction of jemalloc's realloc machinery (the doubling row went
  * from 0.28x to 0.64x glibc's speed). */
+#define GEOMETRIC_ROOM_MAX ((size_t)16 << 10)
+#define KEEP_QUARTER_MAX ((size_t)64 << 10)
+/* n fits the block, which is not worth moving to a smaller one */
+#define STAYS(n, have) ((n) <= (have) && (n) >= (have) >> (1 + ((have) < KEEP_QUARTER_MAX)))
 #define GROW_IN_PLACE_MIN ((size_t)32 << 10)
 static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t have)
 {
     void *q = NULL;
     if (n > have && n < ((size_t)64 << 20)) {
-        size_t want = n < 2 * have ? 2 * have : 2 * n;
+        size_t want = n < 2 * have ? 2 * have : have < GEOMETRIC_ROOM_MAX ? 4 * n : 2 * n;
         if (have >= GROW_IN_PLACE_MIN && xallocx(p, n, want - n, 0) >= n)
             return p;
         /* a block that moves at 32 KiB or more skips the thread cache
@@ -481,7 +494,7 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
         }
     } else {
         size_t have = sallocx(p, 0);
-        q = n <= have && n >= have / 2 ? p : pool_resize(p, n, have);
+        q = STAYS(n, have) ? p : pool_resize(p, n, have);
     }
     TRACE("realloc(%p, %zu) = %p", p, n, q);
     return q;
@@ -491,8 +504,7 @@ EXPORT void *realloc(void *p, size_t n)
 {
     if (__builtin_expect(fast && (uintptr_t)p - pool_lo < pool_span, 1)) {
         size_t have = sallocx(p, 0);
-        /* it fits, and shrinks by less than half: it stays */
-        if (n <= have && n >= have / 2)
+        if (STAYS(n, have))
             return p;
         return pool_resize(p, n, have);
     }
