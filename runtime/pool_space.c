@@ -46,6 +46,19 @@
  * malloc/free loop ran 1.1x faster, the doubling row 1.05x. */
 const char *malloc_conf = "background_thread:false,narenas:1,retain:false,tcache_max:65536,tcache_gc_incr_bytes:1048576";
 
+/* jemalloc updates a thread's peak of allocated bytes (thread.peak, which
+ * pools never read) every 64 KiB allocated and every 64 KiB freed, and each
+ * such event ends in a full memory fence: with blocks of a few KiB, one
+ * call in 30 paid it, and every large block did (5% of the working-set
+ * row).  The build weakens jemalloc's own wait functions (the Makefile's
+ * pools section); these space the updates 1 MiB apart, as the caches' GC
+ * above.  With a jemalloc that has no such functions they are unused. */
+struct tsd_s;
+uint64_t je_peak_alloc_new_event_wait(struct tsd_s *tsd);
+uint64_t je_peak_dalloc_new_event_wait(struct tsd_s *tsd);
+uint64_t je_peak_alloc_new_event_wait(struct tsd_s *tsd) { (void)tsd; return (uint64_t)1 << 20; }
+uint64_t je_peak_dalloc_new_event_wait(struct tsd_s *tsd) { (void)tsd; return (uint64_t)1 << 20; }
+
 /* Reservation step: 64 KiB, one fallocate per run of them.  On tmpfs a
  * reserved page is an allocated page: a MiB step cost a program that uses
  * little (ls) 5% of its CPU time in fallocate. */
