@@ -105,5 +105,31 @@ int main(int argc, char **argv)
         ok(over == 0, "a moved block gets at most twice what was asked (%zu times more)", over);
         free(b);
     }
+    /* grown by small steps to 1 MiB, twice, a small block taken now and
+     * then: moves at 1 KiB (to 4 KiB), 8, 16 and 32 KiB (into its growth
+     * arena), and from there grows in place (the space after it is kept
+     * free); the shared arena moved it 5-6 times */
+    for (int round = 0; round < 2; round++) {
+        unsigned char *b = NULL;
+        void *keep[64];
+        size_t len = 0;
+        int moves = 0, k = 0;
+        for (int i = 0; len + 512 <= 1024 * KiB; i++) {
+            uintptr_t was = (uintptr_t)b;
+            unsigned char *nb = realloc(b, len + 512);
+            if (!nb)
+                BAIL_OUT("realloc to %zu failed", len + 512);
+            moves += was && (uintptr_t)nb != was;
+            fill(nb, len, len + 512, 5);
+            b = nb;
+            len += 512;
+            if (i % 64 == 0 && k < 64)
+                keep[k++] = malloc(100);
+        }
+        ok(check(b, len, 5) == 0 && moves <= 4, "round %d: grown to 1 MiB by 512 bytes, every byte kept, %d moves", round, moves);
+        free(b);
+        while (k)
+            free(keep[--k]);
+    }
     return tap_done();
 }
