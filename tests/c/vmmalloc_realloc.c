@@ -4,6 +4,7 @@
  * less than half; contents survive every move.  Re-executes itself under
  * the preload with a 64 MiB pool. */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,49 @@ static size_t check(const unsigned char *b, size_t n, unsigned seed)
     for (size_t j = 0; j < n; j++)
         bad += b[j] != (unsigned char)(j * 13 + seed);
     return bad;
+}
+
+/* realloc remembers the usable sizes of blocks it saw: a block freed
+ * (here by another thread) and handed out again smaller at the same
+ * address must not keep the old size */
+static void *free_it(void *p)
+{
+    free(p);
+    return NULL;
+}
+
+static int reused_smaller(int threaded)
+{
+    int bad = 0;
+    for (int i = 0; i < 50; i++) {
+        unsigned char *p, *q, *r;
+        /* page-aligned, so that the same extent gives the same address */
+        malloc_trim(0);
+        p = aligned_alloc(4096, 100 * KiB);
+        p = realloc(p, 90 * KiB);            /* seen: about 100 KiB */
+        if (!p)
+            BAIL_OUT("realloc failed");
+        uintptr_t was = (uintptr_t)p;
+        if (threaded) {
+            pthread_t t;
+            pthread_create(&t, NULL, free_it, p);
+            pthread_join(t, NULL);
+        } else {
+            free(p);
+        }
+        q = aligned_alloc(4096, 20 * KiB);
+        if ((uintptr_t)q != was) {
+            free(q);
+            continue;
+        }
+        memset(q, 7, 20 * KiB);
+        r = realloc(q, 90 * KiB);
+        bad += !r || malloc_usable_size(r) < 90 * KiB || r[20 * KiB - 1] != 7;
+        free(r);
+        if (!bad)
+            return 1;
+    }
+    return bad ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -130,6 +174,13 @@ int main(int argc, char **argv)
         free(b);
         while (k)
             free(keep[--k]);
+    }
+    {
+        int r = reused_smaller(0);
+        ok(r >= 0, "a block freed, its address handed out smaller, then realloc'ed: grows (%s)",
+           r ? "the address came back" : "the address did not come back");
+        r = reused_smaller(1);
+        ok(r >= 0, "the same with the free in another thread (%s)", r ? "the address came back" : "the address did not come back");
     }
     return tap_done();
 }
