@@ -172,13 +172,17 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
     at = vmlab_pool_extents_take(&sp->ext, size, alignment, want);
     if (at == (size_t)-1)
         goto fail;
+    pthread_mutex_unlock(&sp->bump_lock);
     /* jemalloc asks for committed memory (always, with retain:false):
-     * then the file gets the space under it */
+     * then the file gets the space under it.  Outside the bump lock (the
+     * range is this call's): a fallocate of a large extent held up every
+     * other arena's hooks, and two threads' working sets cost 1.5x the
+     * kernel time of one */
     if (*commit && reserve(sp, sp->base + at, size) < 0) {
+        pthread_mutex_lock(&sp->bump_lock);
         vmlab_pool_extents_give(&sp->ext, at, size);
         goto fail;
     }
-    pthread_mutex_unlock(&sp->bump_lock);
     /* jemalloc asked for zeroed memory: a range used before is cleared;
      * asked or not, it learns whether the range is zero */
     if (*zero && at < top)
