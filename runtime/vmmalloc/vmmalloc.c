@@ -98,15 +98,14 @@ static _Atomic uint64_t seen[SEEN_SLOTS];
 static int seen_on;
 
 static inline _Atomic uint64_t *seen_slot(const void *p) { return &seen[((uintptr_t)p >> 4) % SEEN_SLOTS]; }
+static inline int seen_is(uint64_t w, const void *p) { return (w & (((uint64_t)1 << SEEN_ADDR_BITS) - 1)) == (uintptr_t)p; }
 
 static inline void seen_forget(const void *p)
 {
     _Atomic uint64_t *s = seen_slot(p);
-    uint64_t w = atomic_load_explicit(s, memory_order_relaxed);
-    if (__builtin_expect((w & (((uint64_t)1 << SEEN_ADDR_BITS) - 1)) == (uintptr_t)p, 0))
+    if (__builtin_expect(seen_is(atomic_load_explicit(s, memory_order_relaxed), p), 0))
         atomic_store_explicit(s, 0, memory_order_relaxed);
 }
-
 
 void vm_die(const char *a, const char *b)
 {
@@ -402,12 +401,12 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
     int ours = state == 2 && in_pool(p);
     TRACE("free(%p)%s", p, ours ? "" : " (glibc's)");
-    if (ours)
+    if (ours) {
         seen_forget(p);
-    if (ours)
         vmje_free(p);
-    else
+    } else {
         __libc_free(p);
+    }
 }
 
 EXPORT void free(void *p)
@@ -581,7 +580,7 @@ EXPORT void *realloc(void *p, size_t n)
         _Atomic uint64_t *s = seen_slot(p);
         uint64_t w = atomic_load_explicit(s, memory_order_relaxed);
         size_t have;
-        if ((w & (((uint64_t)1 << SEEN_ADDR_BITS) - 1)) == (uintptr_t)p)
+        if (seen_is(w, p))
             have = (size_t)(w >> SEEN_ADDR_BITS) << 3;
         else if ((have = sallocx(p, 0)) < SEEN_MAX && seen_on && STAYS(n, have))
             atomic_store_explicit(s, (uintptr_t)p | (uint64_t)(have >> 3) << SEEN_ADDR_BITS, memory_order_relaxed);
