@@ -159,13 +159,14 @@ clean:
 # whole process and initialises at load, which made `vmlab -e ''` 1.5x
 # slower than lua5.4 and fought the sanitizers' malloc.  So the build takes
 # Debian's static archive with its public names given a vmje_ prefix and its
-# load-time constructor dropped: jemalloc starts at the first pool.
+# load-time constructor dropped: jemalloc starts at the first pool.  Its
+# per-thread peak tracking's wait is weakened: runtime/pool_space.c sets it.
 $(BUILD)/libvmje.a: Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  OBJCOPY $@")
 	$(Q)a=$$(ls /usr/lib/$$($(CC) -print-multiarch)/libjemalloc_pic.a /usr/lib/libjemalloc_pic.a 2>/dev/null | head -n1); [ -n "$$a" ] || { echo "libjemalloc_pic.a not found (make deps installs libjemalloc-dev)" >&2; exit 1; }; \
 	  nm -g --defined-only $$a | awk 'NF == 3 && $$3 !~ /^je_/ { print $$3, "vmje_" $$3 }' | sort -u >$@.syms && \
-	  objcopy --redefine-syms=$@.syms --remove-section=.init_array $$a $@.tmp && mv $@.tmp $@
+	  objcopy --redefine-syms=$@.syms --remove-section=.init_array -W je_peak_alloc_new_event_wait -W je_peak_dalloc_new_event_wait $$a $@.tmp && mv $@.tmp $@
 $(VMLAB) $(CTESTS): $(BUILD)/libvmje.a
 LDLIBS := $(BUILD)/libvmje.a $(LDLIBS)
 DEB_PKGS += libjemalloc-dev libmemkind-dev valgrind
