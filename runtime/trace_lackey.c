@@ -158,8 +158,12 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
         return -errno;
     }
     /* a big pipe: valgrind writes a line at a time, and every write that
-     * finds the reader asleep costs a wake-up */
-    fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
+     * finds the reader asleep costs a wake-up; and a full pipe stops
+     * valgrind whenever this reader is not scheduled (a loaded machine).
+     * 8 MiB is 0.2 s of lackey's output; past pipe-max-size (1 MiB by
+     * default) only a privileged caller gets it, so fall back. */
+    if (fcntl(pfd[0], F_SETPIPE_SZ, 8 << 20) < 0)
+        fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
     snprintf(logfd, sizeof logfd, "--log-fd=%d", pfd[1]);
     char **av = calloc((size_t)argc + 8, sizeof *av);
     if (!av)

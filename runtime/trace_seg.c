@@ -39,6 +39,9 @@ struct vmlab_tracer {
     struct tseg *segs;
     size_t nsegs, psz, window;
     uint8_t **state;              /* per segment, per page */
+    uint32_t **opened;            /* interval mode: per segment, the pages
+                                   * opened since the last revocation */
+    size_t *nopened;
     double interval, t0;
     struct slot *ring;
     size_t cap;
@@ -52,6 +55,8 @@ struct vmlab_tracer {
     pthread_t thr;
     int running;
     atomic_int stop;
+    pthread_mutex_t mu;           /* with cv: wakes the thread to stop */
+    pthread_cond_t cv;
 };
 
 static double mono(void)
@@ -108,6 +113,8 @@ static int hook(void *addr, int sig, int code, void *ctx)
         if (st != PG_READ) { /* revoked: the first access of this interval */
             if (mprotect(pa, t->psz, PROT_READ) == 0) {
                 t->state[i][pg] = PG_READ;
+                if (t->interval > 0 && st == PG_NONE)
+                    t->opened[i][t->nopened[i]++] = (uint32_t)pg;
                 log_event(t, i, (uint64_t)(uintptr_t)pa / t->psz, VMLAB_TRACE_READ);
                 handled = 1;
             }
@@ -170,8 +177,43 @@ static void revoke_all(struct vmlab_tracer *t)
     for (size_t i = 0; i < t->nsegs; i++) {
         mprotect(t->segs[i].addr, t->segs[i].size, PROT_NONE);
         memset(t->state[i], PG_NONE, t->segs[i].size / t->psz);
+        t->nopened[i] = 0;
     }
     t->nwin = t->wpos = 0;
+    unlock(t);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Interval mode: close again only the pages opened since the last time,
+ * one mprotect per contiguous run of them.  A whole-segment mprotect
+ * walks every page table entry of the segment each interval, which on a
+ * big segment touched sparsely costs far more than the touched pages. */
+static void revoke_opened(struct vmlab_tracer *t)
+{
+    lock(t);
+    for (size_t i = 0; i < t->nsegs; i++) {
+        uint32_t *o = t->opened[i];
+        size_t n = t->nopened[i], k = 1;
+        while (k < n && o[k - 1] < o[k])
+            k++;
+        if (k < n) /* touched out of order: runs need them sorted */
+            qsort(o, n, sizeof *o, cmp_u32);
+        for (size_t a = 0; a < n;) {
+            size_t b = a + 1;
+            while (b < n && o[b] == o[b - 1] + 1)
+                b++;
+            mprotect((char *)t->segs[i].addr + (size_t)o[a] * t->psz, (b - a) * t->psz, PROT_NONE);
+            for (size_t j = a; j < b; j++)
+                t->state[i][o[j]] = PG_NONE;
+            a = b;
+        }
+        t->nopened[i] = 0;
+    }
     unlock(t);
 }
 
@@ -193,22 +235,57 @@ static void drain(struct vmlab_tracer *t)
     }
 }
 
+/* The ring holds a second or more of events at the fastest fault rate,
+ * so draining every DRAIN_PERIOD is plenty; waking less often keeps this
+ * thread off the other CPU, where it would hold the traced mm and make
+ * every mprotect's TLB flush reach it. */
+#define DRAIN_PERIOD 0.02
+
 static void *run(void *arg)
 {
     struct vmlab_tracer *t = arg;
-    double next = mono() + t->interval;
+    double next = mono() + t->interval, drained = mono();
+    pthread_mutex_lock(&t->mu);
     while (!atomic_load(&t->stop)) {
-        struct timespec ts = {0, 1000000}; /* 1 ms: drain often, revoke on time */
-        nanosleep(&ts, NULL);
-        drain(t);
-        if (t->interval > 0 && mono() >= next) {
-            revoke_all(t);
+        double now = mono(), until = drained + DRAIN_PERIOD;
+        if (t->interval > 0 && next < until)
+            until = next;
+        if (until > now) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double d = until - now;
+            ts.tv_sec += (time_t)d;
+            ts.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+            if (ts.tv_nsec >= 1000000000L)
+                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+            continue;
+        }
+        if (t->interval > 0 && now >= next) {
+            revoke_opened(t);
             next += t->interval;
             if (next < mono())
                 next = mono() + t->interval;
         }
+        if (now >= drained + DRAIN_PERIOD || t->interval == 0) {
+            drain(t);
+            drained = now;
+        }
     }
+    pthread_mutex_unlock(&t->mu);
     return NULL;
+}
+
+static void free_tracer(struct vmlab_tracer *t)
+{
+    for (size_t i = 0; i < t->nsegs; i++) {
+        if (t->state)
+            free(t->state[i]);
+        if (t->opened)
+            free(t->opened[i]);
+    }
+    free(t->segs), free(t->state), free(t->opened), free(t->nopened), free(t->ring), free(t->win);
+    free(t);
 }
 
 int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **out, char *err,
@@ -227,8 +304,10 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
     t->state = calloc(o->nsegs, sizeof *t->state);
     t->ring = calloc(t->cap, sizeof *t->ring);
     t->win = calloc(t->window, sizeof *t->win);
+    t->opened = calloc(o->nsegs, sizeof *t->opened);
+    t->nopened = calloc(o->nsegs, sizeof *t->nopened);
     h.targets = calloc(o->nsegs + 1, sizeof *h.targets);
-    if (!t->segs || !t->state || !t->ring || !t->win || !h.targets)
+    if (!t->segs || !t->state || !t->ring || !t->win || !t->opened || !t->nopened || !h.targets)
         goto fail;
     atomic_flag_clear(&t->lock);
     for (size_t i = 0; i < o->nsegs; i++) {
@@ -240,7 +319,14 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
             goto fail;
         }
         t->segs[i] = (struct tseg){s->addr, s->size, s->prot};
+        if (s->size / t->psz > UINT32_MAX) {
+            snprintf(err, errlen, "trace.start: segment '%s' is too big to trace (over 2^32 pages)", s->name);
+            r = -EINVAL;
+            goto fail;
+        }
         if (!(t->state[i] = calloc(s->size / t->psz + 1, 1)))
+            goto fail;
+        if (t->interval > 0 && !(t->opened[i] = calloc(s->size / t->psz + 1, sizeof **t->opened)))
             goto fail;
         snprintf(h.targets[i].name, sizeof h.targets[i].name, "%s", s->name);
         h.targets[i].start = (uint64_t)(uintptr_t)s->addr, h.targets[i].length = s->size;
@@ -275,6 +361,12 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
     }
     t->t0 = mono();
     revoke_all(t);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&t->mu, NULL);
     if (pthread_create(&t->thr, NULL, run, t) == 0)
         t->running = 1;
     *out = t;
@@ -283,9 +375,7 @@ fail:
     if (r == -ENOMEM && err && errlen && !*err)
         snprintf(err, errlen, "trace.start: out of memory");
     if (t) {
-        for (size_t i = 0; t->state && i < t->nsegs; i++)
-            free(t->state[i]);
-        free(t->segs), free(t->state), free(t->ring), free(t->win), free(t);
+        free_tracer(t);
     }
     free(h.targets);
     return r;
@@ -299,7 +389,10 @@ void vmlab_tracer_counts(const struct vmlab_tracer *t, uint64_t *events, uint64_
 
 int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen)
 {
+    pthread_mutex_lock(&t->mu);
     atomic_store(&t->stop, 1);
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
     if (t->running)
         pthread_join(t->thr, NULL);
     lock(t);
@@ -311,8 +404,8 @@ int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen)
     vmlab_fault_remove_hook(hook, t);
     drain(t);
     int r = vmlab_trace_finish(t->w, err, errlen);
-    for (size_t i = 0; i < t->nsegs; i++)
-        free(t->state[i]);
-    free(t->segs), free(t->state), free(t->ring), free(t->win), free(t);
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+    free_tracer(t);
     return r;
 }
