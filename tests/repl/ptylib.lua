@@ -16,9 +16,11 @@ os.execute("mkdir -p " .. M.state)
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- M.timeout: seconds each step may wait (10 unless set).
 -- Run one session; returns ok (every expect matched) and the transcript.
 function M.session(steps, args)
-  local cmd = { "XDG_STATE_HOME=" .. q(M.state), "perl", q(dir .. "/pty-drive.pl"), q(vmlab) }
+  local cmd = { "XDG_STATE_HOME=" .. q(M.state), "PTY_TIMEOUT=" .. (M.timeout or 10), "perl",
+    q(dir .. "/pty-drive.pl"), q(vmlab) }
   for _, a in ipairs(args or {}) do cmd[#cmd + 1] = q(a) end
   cmd[#cmd + 1] = "--"
   for _, s in ipairs(steps) do cmd[#cmd + 1] = q(s) end

@@ -67,10 +67,13 @@ check("memtoy: Ctrl-C interrupts a long touch and returns to the prompt", {
   "send:snooze 30\\n", "sleep:0.3", "intr", "expect:interrupted", "expect:memtoy> ",
   "send:pid\\n", "expect:memtoy:  pid = \\d+\\n", "send:quit\\n" }, { "--memtoy" })
 
+-- touching several GiB takes a while under ASan on a loaded machine
+pty.timeout = 120
 out = check("memtoy: a touch over 1 GiB on a terminal shows progress on stderr", {
   "expect:memtoy> ", "send:anon big " .. big .. "\\n", "expect:memtoy> ", "send:map big\\n", "expect:memtoy> ",
   "send:touch big\\n", "expect:touch big: [\\d.]+ [GM]iB of " .. mem_gib .. " GiB \\(\\d+%\\), [\\d.]+ [GM]iB/s, [\\d.]+ s left",
   "expect:memtoy:  touched " .. (mem_gib << 30) // require("vmlab").pagesize() .. " pages", "expect:memtoy> ", "eof" }, { "--memtoy" })
+pty.timeout = nil
 
 check("memtoy: pause waits, kill -USR1 brings the prompt back", {
   "expect:memtoy> ", "send:pause\\n", "kill:USR1", "expect:memtoy> ",
