@@ -83,6 +83,7 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     lua_pushinteger(L, (lua_Integer)st.unmon_bytes); lua_setfield(L, -2, "unmonitored_bytes");
     lua_pushinteger(L, (lua_Integer)st.huge); lua_setfield(L, -2, "huge");
     lua_pushnumber(L, st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    lua_pushnumber(L, st.target_lost); lua_setfield(L, -2, "target_lost");
     lua_pushboolean(L, st.agent_gone); lua_setfield(L, -2, "agent_gone");
     lua_pushinteger(L, pid); lua_setfield(L, -2, "pid");
     lua_pushboolean(L, ended != 1); lua_setfield(L, -2, "running");
@@ -153,6 +154,7 @@ static int l_record(lua_State *L)
     lua_pushinteger(L, (lua_Integer)res.st.huge); lua_setfield(L, -2, "huge");
     lua_pushnumber(L, res.vmlab_cpu); lua_setfield(L, -2, "vmlab_cpu");
     lua_pushnumber(L, res.st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    lua_pushnumber(L, res.st.target_lost); lua_setfield(L, -2, "target_lost");
     return 2;
 }
 

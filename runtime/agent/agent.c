@@ -28,6 +28,13 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts = {0, 0};
+    rsys(SYS_clock_gettime, CLOCK_MONOTONIC, (long)(uintptr_t)&ts, 0, 0, 0, 0);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 void agent_dbg(const struct agent *a, const char *what, long v)
 {
     char buf[128];
@@ -92,6 +99,142 @@ static uint64_t slot_of(struct agent *a, const struct unit *u)
     return u->len == HUGE ? a->hold + i * HUGE : a->small + i * a->page;
 }
 
+/* ---- chunks: registrations kept across samples ----
+ * Registering one page MISSING splits its VMA in three and unregistering
+ * it merges them back: half of the agent's CPU (perf on 6.18), and the
+ * mmap lock taken for writing twice per sample.  A 2 MiB piece of the
+ * program whose every page is present stays registered instead: a
+ * missing-page fault there is one of our moves; munmap, MADV_DONTNEED and
+ * mremap (events) release the piece first; any other fault there finds no
+ * unit and releases it (fault()).  Registered neighbours merge into one
+ * VMA again. */
+static size_t chunk_at(const struct agent *a, uint64_t c)   /* first >= c */
+{
+    size_t lo = 0, hi = a->nchunks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a->chunks[mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int in_chunk(const struct agent *a, uint64_t addr)
+{
+    uint64_t c = addr & ~(HUGE - 1);
+    size_t i = chunk_at(a, c);
+    return i < a->nchunks && a->chunks[i] == c;
+}
+
+/* Unregister [p, q) but the kept units armed in it (a page of theirs may
+ * be out: its registration must stay until it is home), which keep their
+ * own registration from now on. */
+static void release_piece(struct agent *a, uint64_t p, uint64_t q)
+{
+    uint64_t lo[512], hi[512];
+    size_t n = 0;
+    for (size_t i = 0; i < a->nunits && n < 512; i++) {
+        struct unit *u = &a->units[i];
+        if (!u->kept || u->state == U_DONE || u->addr + u->len <= p || u->addr >= q)
+            continue;
+        u->kept = 0;
+        size_t k = n++;
+        for (; k > 0 && lo[k - 1] > u->addr; k--) {   /* insertion: by address */
+            lo[k] = lo[k - 1];
+            hi[k] = hi[k - 1];
+        }
+        lo[k] = u->addr > p ? u->addr : p;
+        hi[k] = u->addr + u->len < q ? u->addr + u->len : q;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (lo[k] > p)
+            unreg(a, p, lo[k] - p);
+        if (hi[k] > p)
+            p = hi[k];
+    }
+    if (q > p)
+        unreg(a, p, q - p);
+}
+
+/* Forget the chunks that meet [lo, hi): unregistered whole, or, when
+ * [lo, hi) was unmapped, what is left of them around it. */
+static void chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped)
+{
+    size_t i = chunk_at(a, lo & ~(HUGE - 1)), j = i;
+    for (; j < a->nchunks && a->chunks[j] < hi; j++) {
+        uint64_t c = a->chunks[j];
+        if (!unmapped) {
+            release_piece(a, c, c + HUGE);
+            continue;
+        }
+        if (lo > c)
+            release_piece(a, c, lo);
+        if (hi < c + HUGE)
+            release_piece(a, hi, c + HUGE);
+    }
+    for (size_t k = j; k < a->nchunks; k++)
+        a->chunks[i + k - j] = a->chunks[k];
+    a->nchunks -= j - i;
+}
+
+/* mremap moved [from, from + len) to `to`: a chunk moved whole to a
+ * 2 MiB-aligned place is still one; others are forgotten (their
+ * registration stays: a stray missing fault there finds no unit and is
+ * unregistered then). */
+static void chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len)
+{
+    size_t i = chunk_at(a, from & ~(HUGE - 1)), j = i, n = 0;
+    uint64_t moved[64];
+    for (; j < a->nchunks && a->chunks[j] < from + len; j++) {
+        uint64_t c = a->chunks[j];
+        if (c >= from && c + HUGE <= from + len && ((to - from) & (HUGE - 1)) == 0 && n < 64)
+            moved[n++] = c - from + to;
+    }
+    for (size_t k = j; k < a->nchunks; k++)
+        a->chunks[i + k - j] = a->chunks[k];
+    a->nchunks -= j - i;
+    for (size_t k = 0; k < n && a->nchunks < MAXCHUNKS; k++) {
+        size_t at = chunk_at(a, moved[k]);
+        if (at < a->nchunks && a->chunks[at] == moved[k])
+            continue;
+        for (size_t m = a->nchunks; m > at; m--)
+            a->chunks[m] = a->chunks[m - 1];
+        a->chunks[at] = moved[k];
+        a->nchunks++;
+    }
+}
+
+static int in_self(const struct agent *a, uint64_t lo, uint64_t hi);
+
+/* Keep the 2 MiB piece around page registered when every page of it is
+ * present anonymous memory; 1 when it is registered now. */
+static int chunk_take(struct agent *a, uint64_t page)
+{
+    uint64_t c = page & ~(HUGE - 1);
+    struct page_region pr[2];
+    struct pm_scan_arg s = {
+        .size = sizeof s, .start = c, .end = c + HUGE, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 2,
+        .category_mask = PAGE_IS_PRESENT, .return_mask = PAGE_IS_PRESENT | PAGE_IS_FILE};
+    size_t at = chunk_at(a, c);
+
+    if (at < a->nchunks && a->chunks[at] == c)
+        return 1;
+    if (a->nchunks >= MAXCHUNKS || in_self(a, c, c + HUGE))
+        return 0;
+    if (R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s) != 1 || pr[0].start != c || pr[0].end != c + HUGE ||
+        (pr[0].categories & PAGE_IS_FILE))
+        return 0;
+    if (agent_reg(a, c, HUGE, UFFDIO_REGISTER_MODE_MISSING) < 0)
+        return 0;
+    for (size_t m = a->nchunks; m > at; m--)
+        a->chunks[m] = a->chunks[m - 1];
+    a->chunks[at] = c;
+    a->nchunks++;
+    return 1;
+}
+
 /* Empty unit u's slot.  Its range is registered with our uffd, and
  * MADV_DONTNEED there would wait for this very thread to read the event;
  * a 2 MiB slot is mapped afresh so that no page table is left under it. */
@@ -147,7 +290,7 @@ static void put_back(struct agent *a, struct unit *u)
 {
     if (u->state == U_OUT)
         move_home(a, u);
-    if (u->state == U_OUT || u->state == U_HOLE)
+    if ((u->state == U_OUT || u->state == U_HOLE) && !u->kept)
         unreg(a, u->addr, u->len);
     u->state = U_DONE;
 }
@@ -195,17 +338,18 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
             if (hi < uend)
                 move(a, hi, slot + (hi - u->addr), uend - hi, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
         }
-        if (lo > u->addr)
+        if (lo > u->addr && !u->kept)
             unreg(a, u->addr, lo - u->addr);
-        if (hi < uend)
+        if (hi < uend && !u->kept)
             unreg(a, hi, uend - hi);
-        if (!unmapped)
+        if (!unmapped && !u->kept)
             unreg(a, lo, hi - lo);
         if (was_out)
             drop_slot(a, u);   /* the zapped part: never back */
         u->flags |= VMLAB_AGENT_R_GONE;
         u->state = U_DONE;
     }
+    chunks_release(a, start, end, unmapped);
 }
 
 /* Move a touched unit back (that resolves the fault); -EAGAIN while the
@@ -217,7 +361,8 @@ static int bring_back(struct agent *a, struct unit *u)
         if (e < 0)
             return e;   /* retried once the queued events are read */
     }
-    unreg(a, u->addr, u->len);
+    if (!u->kept)
+        unreg(a, u->addr, u->len);
     u->state = U_DONE;
     return 0;
 }
@@ -226,9 +371,14 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
 {
     struct unit *u = find_unit(a, addr);
     if (!u) {
-        /* A registration left on a page we hold nothing for (its unit went
-         * away under an mremap): drop it, which wakes the fault. */
-        unreg(a, addr & ~(a->page - 1), a->page);
+        /* Nothing held there: a fault the move back already woke, a
+         * chunk's page gone missing behind our back, or a registration
+         * left by an mremap.  Drop the registration, which wakes it. */
+        uint64_t page = addr & ~(a->page - 1);
+        if (in_chunk(a, page))
+            chunks_release(a, page, page + a->page, 0);
+        else
+            unreg(a, page, a->page);
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
@@ -241,6 +391,7 @@ static void events(struct agent *a)
 {
     for (;;) {
         long r = rsys(SYS_read, a->uffd, (long)(uintptr_t)a->ev, (long)sizeof a->ev, 0, 0, 0);
+        size_t nf = 0;
         if (r <= 0)
             return;
         for (size_t i = 0; i < (size_t)r / sizeof a->ev[0]; i++) {
@@ -253,6 +404,7 @@ static void events(struct agent *a)
             switch (m->event) {
             case UFFD_EVENT_PAGEFAULT:
                 fault(a, m->arg.pagefault.address, m->arg.pagefault.flags);
+                nf++;
                 break;
             case UFFD_EVENT_UNMAP:
                 zap(a, m->arg.remove.start, m->arg.remove.end, 1);
@@ -262,6 +414,7 @@ static void events(struct agent *a)
                 break;
             case UFFD_EVENT_REMAP:
                 a->sorted = 0;
+                chunks_remap(a, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
                 for (size_t k = 0; k < a->nunits; k++) {
                     struct unit *u = &a->units[k];
                     if (u->state != U_DONE && u->addr >= m->arg.remap.from &&
@@ -276,6 +429,15 @@ static void events(struct agent *a)
             struct unit *u = &a->units[k];
             if (u->state == U_OUT && (u->flags & VMLAB_AGENT_R_ACCESSED) && bring_back(a, u) == 0)
                 a->pending--;
+        }
+        /* The program's lost time: each fault waited at least since we
+         * last looked (poll's return, or the start of the arming that
+         * caused it) until now; the agent's wake-up is not seen. */
+        if (nf) {
+            uint64_t now = mono_ns();
+            if (a->look_ns && now > a->look_ns)
+                a->lost_ns += nf * (now - a->look_ns);
+            a->look_ns = now;
         }
     }
 }
@@ -330,6 +492,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     u = &a->units[a->nunits];
     a->map[i] = (uint32_t)a->nunits++;
     u->flags = 0;
+    u->kept = 0;
     u->state = U_DONE;
     u->addr = page;
     u->len = len;
@@ -349,6 +512,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
             return;
         }
     }
+    if (!(cat & PAGE_IS_PRESENT) && in_chunk(a, page))
+        chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
     if (!(cat & PAGE_IS_PRESENT)) {
         /* Never touched: arm the whole empty 2 MiB around it when there is
          * one, so that its VMA is not cut where a huge page could come. */
@@ -366,7 +531,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     }
     u->addr = page;
     u->len = len;
-    if (agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+    u->kept = (cat & PAGE_IS_PRESENT) && chunk_take(a, page);
+    if (!u->kept && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
     }
@@ -394,7 +560,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     u->state = U_OUT;
     if (present_in(a, slot_of(a, u), slot_of(a, u) + u->len) != 0)
         move_home(a, u);
-    unreg(a, u->addr, u->len);
+    if (!u->kept)
+        unreg(a, u->addr, u->len);
     u->state = U_DONE;
     if (u->len == HUGE)
         drop_slot(a, u);
@@ -410,8 +577,10 @@ static void check(struct agent *a, uint32_t seq)
         put_back(a, &a->units[i]);
     for (size_t i = 0; i < a->naddr; i++)
         a->out.v[i] = a->units[a->map[i]].flags;
+    a->out.v[a->naddr] = a->lost_ns;   /* after the flags: the program's lost time */
+    a->lost_ns = 0;
     now = cpu_ns();
-    agent_send(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr);
+    agent_send(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr + 1);
     a->last_cpu_ns = now;
     a->nunits = a->naddr = a->pending = 0;
 }
@@ -432,6 +601,7 @@ static void arm(struct agent *a, size_t n)
             a->naddr = i + 1;
             continue;
         }
+        a->look_ns = mono_ns();   /* a fault from this move waits from here */
         arm_one(a, a->in.v[i], i);
         a->naddr = i + 1;
         events(a);                            /* answer faults as we go */
@@ -484,8 +654,10 @@ void *agent_serve(void *arg)
                 continue;
             break;
         }
-        if (p[1].revents & POLLIN)
+        if (p[1].revents & POLLIN) {
+            a->look_ns = mono_ns();
             events(a);
+        }
         if (p[2].revents & POLLIN) {
             uint64_t v;
             rsys(SYS_read, a->ctl, (long)(uintptr_t)&v, 8, 0, 0, 0);

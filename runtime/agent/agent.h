@@ -24,6 +24,7 @@
 #define HUGE VMLAB_AGENT_HUGE
 #define MAXB VMLAB_AGENT_MAX_BATCH
 #define STACK_SZ (256UL << 10)
+#define MAXCHUNKS 4096   /* 8 GiB of the program registered for good */
 
 enum { U_OUT = 1, U_HOLE, U_DONE };
 
@@ -31,6 +32,7 @@ struct unit {
     uint64_t addr, len;   /* where it lives in the program (follows mremap) */
     uint32_t state;
     uint32_t flags;       /* VMLAB_AGENT_R_* */
+    uint32_t kept;        /* registered by its chunk (agent.c), not alone */
 };
 
 struct agent {
@@ -57,6 +59,13 @@ struct agent {
     uint64_t last_cpu_ns;
     struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
     struct uffd_msg ev[64];
+    /* 2 MiB pieces of the program registered for good (agent.c, chunks):
+     * sorted starts */
+    size_t nchunks;
+    uint64_t chunks[MAXCHUNKS];
+    /* the program's time blocked on our faults, as the agent sees it:
+     * from when it last looked at the uffd to the move back */
+    uint64_t look_ns, lost_ns;
 };
 
 /* The thread makes system calls itself: the C library's wrappers read its
