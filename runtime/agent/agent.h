@@ -66,6 +66,9 @@ struct agent {
     /* the program's time blocked on our faults, as the agent sees it:
      * from when it last looked at the uffd to the move back */
     uint64_t look_ns, lost_ns;
+    /* the main thread's /proc stat (0: not opened yet, -1: cannot), and
+     * the CPU the agent was last moved to (agent.c, follow_target) */
+    int statfd, stat_state, cpu;
 };
 
 /* The thread makes system calls itself: the C library's wrappers read its
