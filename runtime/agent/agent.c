@@ -80,8 +80,7 @@ int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode)
 
 static void unreg(struct agent *a, uint64_t start, uint64_t len)
 {
-    struct uffdio_range r = {start, len};
-    R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
+    agent_unreg(a, start, len);
 }
 
 static int move(struct agent *a, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode)
@@ -97,142 +96,6 @@ static uint64_t slot_of(struct agent *a, const struct unit *u)
 {
     uint64_t i = (uint64_t)(u - a->units);
     return u->len == HUGE ? a->hold + i * HUGE : a->small + i * a->page;
-}
-
-/* ---- chunks: registrations kept across samples ----
- * Registering one page MISSING splits its VMA in three and unregistering
- * it merges them back: half of the agent's CPU (perf on 6.18), and the
- * mmap lock taken for writing twice per sample.  A 2 MiB piece of the
- * program whose every page is present stays registered instead: a
- * missing-page fault there is one of our moves; munmap, MADV_DONTNEED and
- * mremap (events) release the piece first; any other fault there finds no
- * unit and releases it (fault()).  Registered neighbours merge into one
- * VMA again. */
-static size_t chunk_at(const struct agent *a, uint64_t c)   /* first >= c */
-{
-    size_t lo = 0, hi = a->nchunks;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a->chunks[mid] < c)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static int in_chunk(const struct agent *a, uint64_t addr)
-{
-    uint64_t c = addr & ~(HUGE - 1);
-    size_t i = chunk_at(a, c);
-    return i < a->nchunks && a->chunks[i] == c;
-}
-
-/* Unregister [p, q) but the kept units armed in it (a page of theirs may
- * be out: its registration must stay until it is home), which keep their
- * own registration from now on. */
-static void release_piece(struct agent *a, uint64_t p, uint64_t q)
-{
-    uint64_t lo[512], hi[512];
-    size_t n = 0;
-    for (size_t i = 0; i < a->nunits && n < 512; i++) {
-        struct unit *u = &a->units[i];
-        if (!u->kept || u->state == U_DONE || u->addr + u->len <= p || u->addr >= q)
-            continue;
-        u->kept = 0;
-        size_t k = n++;
-        for (; k > 0 && lo[k - 1] > u->addr; k--) {   /* insertion: by address */
-            lo[k] = lo[k - 1];
-            hi[k] = hi[k - 1];
-        }
-        lo[k] = u->addr > p ? u->addr : p;
-        hi[k] = u->addr + u->len < q ? u->addr + u->len : q;
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (lo[k] > p)
-            unreg(a, p, lo[k] - p);
-        if (hi[k] > p)
-            p = hi[k];
-    }
-    if (q > p)
-        unreg(a, p, q - p);
-}
-
-/* Forget the chunks that meet [lo, hi): unregistered whole, or, when
- * [lo, hi) was unmapped, what is left of them around it. */
-static void chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped)
-{
-    size_t i = chunk_at(a, lo & ~(HUGE - 1)), j = i;
-    for (; j < a->nchunks && a->chunks[j] < hi; j++) {
-        uint64_t c = a->chunks[j];
-        if (!unmapped) {
-            release_piece(a, c, c + HUGE);
-            continue;
-        }
-        if (lo > c)
-            release_piece(a, c, lo);
-        if (hi < c + HUGE)
-            release_piece(a, hi, c + HUGE);
-    }
-    for (size_t k = j; k < a->nchunks; k++)
-        a->chunks[i + k - j] = a->chunks[k];
-    a->nchunks -= j - i;
-}
-
-/* mremap moved [from, from + len) to `to`: a chunk moved whole to a
- * 2 MiB-aligned place is still one; others are forgotten (their
- * registration stays: a stray missing fault there finds no unit and is
- * unregistered then). */
-static void chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len)
-{
-    size_t i = chunk_at(a, from & ~(HUGE - 1)), j = i, n = 0;
-    uint64_t moved[64];
-    for (; j < a->nchunks && a->chunks[j] < from + len; j++) {
-        uint64_t c = a->chunks[j];
-        if (c >= from && c + HUGE <= from + len && ((to - from) & (HUGE - 1)) == 0 && n < 64)
-            moved[n++] = c - from + to;
-    }
-    for (size_t k = j; k < a->nchunks; k++)
-        a->chunks[i + k - j] = a->chunks[k];
-    a->nchunks -= j - i;
-    for (size_t k = 0; k < n && a->nchunks < MAXCHUNKS; k++) {
-        size_t at = chunk_at(a, moved[k]);
-        if (at < a->nchunks && a->chunks[at] == moved[k])
-            continue;
-        for (size_t m = a->nchunks; m > at; m--)
-            a->chunks[m] = a->chunks[m - 1];
-        a->chunks[at] = moved[k];
-        a->nchunks++;
-    }
-}
-
-static int in_self(const struct agent *a, uint64_t lo, uint64_t hi);
-
-/* Keep the 2 MiB piece around page registered when every page of it is
- * present anonymous memory; 1 when it is registered now. */
-static int chunk_take(struct agent *a, uint64_t page)
-{
-    uint64_t c = page & ~(HUGE - 1);
-    struct page_region pr[2];
-    struct pm_scan_arg s = {
-        .size = sizeof s, .start = c, .end = c + HUGE, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 2,
-        .category_mask = PAGE_IS_PRESENT, .return_mask = PAGE_IS_PRESENT | PAGE_IS_FILE};
-    size_t at = chunk_at(a, c);
-
-    if (at < a->nchunks && a->chunks[at] == c)
-        return 1;
-    if (a->nchunks >= MAXCHUNKS || in_self(a, c, c + HUGE))
-        return 0;
-    if (R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s) != 1 || pr[0].start != c || pr[0].end != c + HUGE ||
-        (pr[0].categories & PAGE_IS_FILE))
-        return 0;
-    if (agent_reg(a, c, HUGE, UFFDIO_REGISTER_MODE_MISSING) < 0)
-        return 0;
-    for (size_t m = a->nchunks; m > at; m--)
-        a->chunks[m] = a->chunks[m - 1];
-    a->chunks[at] = c;
-    a->nchunks++;
-    return 1;
 }
 
 /* Empty unit u's slot.  Its range is registered with our uffd, and
@@ -349,7 +212,7 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
         u->flags |= VMLAB_AGENT_R_GONE;
         u->state = U_DONE;
     }
-    chunks_release(a, start, end, unmapped);
+    agent_chunks_release(a, start, end, unmapped);
 }
 
 /* Move a touched unit back (that resolves the fault); -EAGAIN while the
@@ -367,6 +230,8 @@ static int bring_back(struct agent *a, struct unit *u)
     return 0;
 }
 
+static int64_t categories(struct agent *a, uint64_t addr);
+
 static void fault(struct agent *a, uint64_t addr, uint64_t fl)
 {
     struct unit *u = find_unit(a, addr);
@@ -375,10 +240,18 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
          * chunk's page gone missing behind our back, or a registration
          * left by an mremap.  Drop the registration, which wakes it. */
         uint64_t page = addr & ~(a->page - 1);
-        if (in_chunk(a, page))
-            chunks_release(a, page, page + a->page, 0);
-        else
+        if (agent_in_chunk(a, page)) {
+            int64_t cat = categories(a, page);
+            if (cat >= 0 && (cat & PAGE_IS_PRESENT)) {
+                /* home already (put back as it faulted): only wake it */
+                struct uffdio_range w = {page, a->page};
+                R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
+                return;
+            }
+            agent_chunks_release(a, page, page + a->page, 0);
+        } else {
             unreg(a, page, a->page);
+        }
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
@@ -414,7 +287,7 @@ static void events(struct agent *a)
                 break;
             case UFFD_EVENT_REMAP:
                 a->sorted = 0;
-                chunks_remap(a, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+                agent_chunks_remap(a, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
                 for (size_t k = 0; k < a->nunits; k++) {
                     struct unit *u = &a->units[k];
                     if (u->state != U_DONE && u->addr >= m->arg.remap.from &&
@@ -468,8 +341,7 @@ static long present_in(struct agent *a, uint64_t lo, uint64_t hi)
 
 static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
 {
-    return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
-           (lo < a->hold + a->hold_len && hi > a->hold) || (lo < a->small + a->small_len && hi > a->small);
+    return agent_in_self(a, lo, hi);
 }
 
 /* Take one page (or its huge page) out; returns its R_* flags or the unit. */
@@ -512,8 +384,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
             return;
         }
     }
-    if (!(cat & PAGE_IS_PRESENT) && in_chunk(a, page))
-        chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
+    if (!(cat & PAGE_IS_PRESENT) && agent_in_chunk(a, page))
+        agent_chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
     if (!(cat & PAGE_IS_PRESENT)) {
         /* Never touched: arm the whole empty 2 MiB around it when there is
          * one, so that its VMA is not cut where a huge page could come. */
@@ -531,7 +403,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     }
     u->addr = page;
     u->len = len;
-    u->kept = (cat & PAGE_IS_PRESENT) && chunk_take(a, page);
+    u->kept = (cat & PAGE_IS_PRESENT) && agent_chunk_take(a, page);
     if (!u->kept && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
@@ -568,76 +440,11 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     u->flags = e == -ENOENT ? VMLAB_AGENT_R_HOLE : VMLAB_AGENT_R_UNMON;   /* shared with a child, pinned... */
 }
 
-/* Run on the CPU where the program's main thread last ran.  A move
- * flushes the TLB of every CPU running the program: from another CPU that
- * is an interrupt of the target (a VM exit under a hypervisor) and a wait
- * for it (about 45 us a move instead of 5 here); from the target's own
- * CPU the flush is local and the target is preempted for the agent's
- * work instead of interrupted.  One pread of /proc a batch; the affinity
- * changes only when the target moved. */
-static void follow_target(struct agent *a)
-{
-    char buf[512];
-    long n, pid;
-    int cpu = 0, field = 2;
-    unsigned long mask[16] = {0};
-
-    if (a->stat_state == 0) {
-        char path[48] = "/proc/self/task/";
-        size_t k = 16, d = 0;
-        char num[20];
-        a->stat_state = -1;
-        pid = rsys(SYS_getpid, 0, 0, 0, 0, 0, 0);
-        do
-            num[d++] = (char)('0' + pid % 10);
-        while ((pid /= 10) > 0);
-        while (d > 0)
-            path[k++] = num[--d];
-        for (const char *t = "/stat"; *t; t++)
-            path[k++] = *t;
-        path[k] = '\0';
-        n = rsys(SYS_openat, AT_FDCWD, (long)(uintptr_t)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
-        if (n < 0)
-            return;
-        a->statfd = (int)n;
-        a->stat_state = 1;
-        a->cpu = -1;
-    }
-    if (a->stat_state < 0)
-        return;
-    n = rsys(SYS_pread64, a->statfd, (long)(uintptr_t)buf, (long)sizeof buf - 1, 0, 0, 0);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    /* field 39 (processor), counted after the command's ')' (field 2) */
-    for (long i = n - 1; i > 0; i--) {
-        if (buf[i] != ')')
-            continue;
-        for (long j = i + 1; j < n && field < 39; j++)
-            if (buf[j] == ' ' && ++field == 39)
-                for (j++; j < n && buf[j] >= '0' && buf[j] <= '9'; j++)
-                    cpu = cpu * 10 + (buf[j] - '0');
-        break;
-    }
-    if (field != 39 || cpu == a->cpu || cpu >= (int)(sizeof mask * 8))
-        return;
-    mask[cpu / 64] = 1UL << (cpu % 64);
-    if (rsys(SYS_sched_setaffinity, 0, (long)sizeof mask, (long)(uintptr_t)mask, 0, 0, 0) == 0)
-        a->cpu = cpu;
-    else {
-        /* not allowed there (a cpuset): free again, and stop following */
-        for (size_t i = 0; i < sizeof mask / sizeof mask[0]; i++)
-            mask[i] = ~0UL;
-        rsys(SYS_sched_setaffinity, 0, (long)sizeof mask, (long)(uintptr_t)mask, 0, 0, 0);
-        a->stat_state = -1;
-    }
-}
-
 static void check(struct agent *a, uint32_t seq)
 {
     uint64_t now;
 
-    follow_target(a);
+    agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)
         put_back(a, &a->units[i]);
@@ -653,7 +460,7 @@ static void check(struct agent *a, uint32_t seq)
 
 static void arm(struct agent *a, size_t n)
 {
-    follow_target(a);
+    agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)   /* an unchecked batch */
         put_back(a, &a->units[i]);

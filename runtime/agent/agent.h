@@ -106,6 +106,33 @@ int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode);
 void *agent_serve(void *arg);
 void agent_finish(struct agent *a);
 
+static inline void agent_unreg(struct agent *a, uint64_t start, uint64_t len)
+{
+    struct uffdio_range r = {start, len};
+    R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
+}
+
+/* Chunks (chunks.c): 2 MiB pieces wholly present kept registered across
+ * samples.  take: 1 when page's piece is registered (now or before);
+ * release: forget the pieces meeting [lo, hi), unregistered (around
+ * [lo, hi) only when it was unmapped; a unit armed there keeps its own
+ * page's registration); remap: follow an mremap. */
+int agent_in_chunk(const struct agent *a, uint64_t addr);
+int agent_chunk_take(struct agent *a, uint64_t page);
+void agent_chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped);
+void agent_chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len);
+
+/* Move the agent's thread to the CPU the program's main thread last ran
+ * on (follow.c), so that a move's TLB flush stays on that CPU. */
+void agent_follow_target(struct agent *a);
+
+/* The agent's own memory (state, stack, holding areas): never sampled. */
+static inline int agent_in_self(const struct agent *a, uint64_t lo, uint64_t hi)
+{
+    return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
+           (lo < a->hold + a->hold_len && hi > a->hold) || (lo < a->small + a->small_len && hi > a->small);
+}
+
 /* Read by the fork handlers; the thread writes them only once every page
  * is home (finish). */
 extern int g_uffd, g_sock;
