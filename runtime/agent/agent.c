@@ -303,7 +303,7 @@ static void events(struct agent *a)
             if (u->state == U_OUT && (u->flags & VMLAB_AGENT_R_ACCESSED) && bring_back(a, u) == 0)
                 a->pending--;
         }
-        /* The program's lost time: each fault waited at least since we
+        /* The program's lost time: each fault waited from about when we
          * last looked (poll's return, or the start of the arming that
          * caused it) until now; the agent's wake-up is not seen. */
         if (nf) {
@@ -530,10 +530,9 @@ void *agent_serve(void *arg)
                 continue;
             break;
         }
-        if (p[1].revents & POLLIN) {
-            a->look_ns = mono_ns();
+        a->look_ns = mono_ns();   /* a fault found from now on waited since here at most */
+        if (p[1].revents & POLLIN)
             events(a);
-        }
         if (p[2].revents & POLLIN) {
             uint64_t v;
             rsys(SYS_read, a->ctl, (long)(uintptr_t)&v, 8, 0, 0, 0);
