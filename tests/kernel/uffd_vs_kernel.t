@@ -51,15 +51,7 @@ local function truth(out)
   return { base = tonumber(a_lo, 16), size = tonumber(a_hi, 16) - tonumber(a_lo, 16), hot = tonumber(h_lo, 16),
            hot_len = tonumber(h_hi, 16) - tonumber(h_lo, 16) }
 end
--- a thread's utime + stime in seconds (clock ticks: 100 Hz on Debian)
-local function thread_cpu(pid)
-  local s = slurp("/proc/" .. pid .. "/stat")
-  local rest = s:match("%) (.*)$")
-  if not rest then return 0 end
-  local fields = {}
-  for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
-  return (tonumber(fields[12]) + tonumber(fields[13])) / 100
-end
+local thread_cpu = g.thread_cpu
 local function hs_args(seconds)
   return string.format("%s --seconds %d --size %d --hot %d", hotspot, seconds, ATTR.size, ATTR.hot)
 end
