@@ -111,13 +111,13 @@ do
   local snaps = record.read(rec)
   t.ok(tr and snaps and #snaps > 4, "the record has its aggregations (" .. (snaps and #snaps or 0) .. ")")
   if status and tr and snaps and #snaps > 4 then
-    -- the last aggregations read in order (not the final one, cut by the exit)
-    local i = math.max(1, #snaps - 13)
-    local sc = g.converge(function()
-      i = i + 1
-      local s = snaps[math.min(i, #snaps - 1)]
-      return s.targets[1].regions
-    end, tr.hot, tr.hot_len, tr.base, tr.size, 12)
+    -- the median of the last 10 aggregations (not the final one, cut by
+    -- the exit), as tests/bench/uffd scores the host's runs
+    local scores = {}
+    for i = math.max(1, #snaps - 10), #snaps - 1 do
+      scores[#scores + 1] = g.score(snaps[i].targets[1].regions, tr.hot, tr.hot_len, tr.base, tr.size)
+    end
+    local sc = g.median(scores)
     sc.cpu, sc.secs, sc.who = r.vmlab_cpu + r.agent_cpu, r.seconds, "vmlab + agent"
     sc.detail = string.format("vmlab %.2f s + agent %.2f s; sample interval used %.1f ms for %.1f ms asked, %d " ..
       "samples, %d pages armed, %d touched", r.vmlab_cpu, r.agent_cpu, r.sample * 1e3, a.sample_s * 1e3,
@@ -156,7 +156,8 @@ end
 -- WSS within 50% of the truth (the host's bench asks 10%): under TCG the
 -- agent shares CPU 1 with the hotspot and the spinner, a sample takes
 -- 50 ms for 20 asked, some 8 a 400 ms aggregation, and regions across the
--- hot part's edges stay wider (seen: +29%, 4% of the cold bytes; the
+-- hot part's edges can stay wider (the median of the last ten: +0%; the
+-- first window of three to pass, as converge scores: up to +37%; the
 -- cold bound alone would allow +70%).
 t.ok(k, "kernel DAMON measured the hotspot")
 if k then
