@@ -317,6 +317,7 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     lua_pushinteger(L, (lua_Integer)st.huge); lua_setfield(L, -2, "huge");
     lua_pushinteger(L, (lua_Integer)st.gone); lua_setfield(L, -2, "gone");
     lua_pushnumber(L, st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    lua_pushnumber(L, st.target_lost); lua_setfield(L, -2, "target_lost");
     lua_pushboolean(L, st.agent_gone); lua_setfield(L, -2, "agent_gone");
     if (self)
         return;   /* this process: no pid, always running */
@@ -389,6 +390,7 @@ static int l_record(lua_State *L)
     lua_pushinteger(L, (lua_Integer)res.st.huge); lua_setfield(L, -2, "huge");
     lua_pushnumber(L, res.vmlab_cpu); lua_setfield(L, -2, "vmlab_cpu");
     lua_pushnumber(L, res.st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
+    lua_pushnumber(L, res.st.target_lost); lua_setfield(L, -2, "target_lost");
     return 2;
 }
 

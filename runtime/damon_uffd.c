@@ -270,6 +270,13 @@ static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
     }
     s->st.agent_cpu += (double)h.arg * 1e-9;
     d->stats.cpu_seconds += (double)h.arg * 1e-9;   /* the budget covers the agent too */
+    if (h.n > s->n) {
+        /* after the flags: the time the program was blocked on our faults
+         * (the agent's view); the budget counts it as the monitor's cost */
+        double lost = (double)s->res[s->n] * 1e-9;
+        s->st.target_lost += lost;
+        d->stats.cpu_seconds += lost;
+    }
     for (size_t i = 0; i < s->n && i < h.n; i++) {
         uint64_t f = s->res[i];
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)

@@ -110,15 +110,17 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
             res->aggregations = d->stats.aggregations;
             res->sample_us = sample_us;
             res->seconds = el;
-            res->vmlab_cpu = d->stats.cpu_seconds - st.agent_cpu;
+            res->vmlab_cpu = d->stats.cpu_seconds - st.agent_cpu - st.target_lost;
         }
         if (o->verbose)
             fprintf(stderr, "vmlab record: %s mode, %llu samples (every %.1f ms), %llu aggregations, "
-                    "%llu pages armed, %llu touched, %llu unwatchable, %.3f s vmlab + %.3f s agent CPU\n",
+                    "%llu pages armed, %llu touched, %llu unwatchable, %.3f s vmlab + %.3f s agent CPU, "
+                    "%.3f s of the command's blocked on faults\n",
                     st.mode == VMLAB_UFFD_WRITE ? "write" : "rw", (unsigned long long)d->stats.samples,
                     (double)sample_us / 1e3, (unsigned long long)d->stats.aggregations,
                     (unsigned long long)st.armed, (unsigned long long)st.accessed,
-                    (unsigned long long)st.unmonitorable, d->stats.cpu_seconds - st.agent_cpu, st.agent_cpu);
+                    (unsigned long long)st.unmonitorable, d->stats.cpu_seconds - st.agent_cpu - st.target_lost,
+                    st.agent_cpu, st.target_lost);
         if (o->out && vmlab_damon_record_finish(d, err, sizeof err) < 0) {
             snprintf(why, whylen, "%s", err);
             failed = 1;

@@ -73,7 +73,9 @@ enum vmlab_agent_type {
                                 (start, end pairs) that must not be sampled */
     VMLAB_AGENT_REFUSE,      /* arg: errno; items: a message (text) */
     VMLAB_AGENT_RESULT,      /* arg: agent CPU ns since the last RESULT;
-                                items: one VMLAB_AGENT_R_* word per address */
+                                items: one VMLAB_AGENT_R_* word per address,
+                                then the ns the program was blocked on
+                                faults since the last RESULT */
     VMLAB_AGENT_ACK,         /* arg: 0 or -errno (WP registration) */
     /* vmlab -> agent */
     VMLAB_AGENT_ARM = 16,    /* items: page addresses */
@@ -168,6 +170,7 @@ struct vmlab_uffd_stats {
     uint64_t armed, accessed, unmonitorable, gone, huge, moves;
     uint64_t unmon_bytes;    /* mapped but unwatchable, in the regions */
     double agent_cpu;        /* seconds the agent spent */
+    double target_lost;      /* seconds the target was blocked on faults */
     int agent_gone;          /* the agent stopped answering */
 };
 /* The backend's counters (d->backend must be the uffd backend's). */

@@ -28,6 +28,13 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts = {0, 0};
+    rsys(SYS_clock_gettime, CLOCK_MONOTONIC, (long)(uintptr_t)&ts, 0, 0, 0, 0);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 void agent_dbg(const struct agent *a, const char *what, long v)
 {
     char buf[128];
@@ -73,8 +80,7 @@ int agent_reg(struct agent *a, uint64_t start, uint64_t len, uint64_t mode)
 
 static void unreg(struct agent *a, uint64_t start, uint64_t len)
 {
-    struct uffdio_range r = {start, len};
-    R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
+    agent_unreg(a, start, len);
 }
 
 static int move(struct agent *a, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode)
@@ -147,7 +153,7 @@ static void put_back(struct agent *a, struct unit *u)
 {
     if (u->state == U_OUT)
         move_home(a, u);
-    if (u->state == U_OUT || u->state == U_HOLE)
+    if ((u->state == U_OUT || u->state == U_HOLE) && !u->kept)
         unreg(a, u->addr, u->len);
     u->state = U_DONE;
 }
@@ -195,17 +201,18 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
             if (hi < uend)
                 move(a, hi, slot + (hi - u->addr), uend - hi, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
         }
-        if (lo > u->addr)
+        if (lo > u->addr && !u->kept)
             unreg(a, u->addr, lo - u->addr);
-        if (hi < uend)
+        if (hi < uend && !u->kept)
             unreg(a, hi, uend - hi);
-        if (!unmapped)
+        if (!unmapped && !u->kept)
             unreg(a, lo, hi - lo);
         if (was_out)
             drop_slot(a, u);   /* the zapped part: never back */
         u->flags |= VMLAB_AGENT_R_GONE;
         u->state = U_DONE;
     }
+    agent_chunks_release(a, start, end, unmapped);
 }
 
 /* Move a touched unit back (that resolves the fault); -EAGAIN while the
@@ -217,18 +224,34 @@ static int bring_back(struct agent *a, struct unit *u)
         if (e < 0)
             return e;   /* retried once the queued events are read */
     }
-    unreg(a, u->addr, u->len);
+    if (!u->kept)
+        unreg(a, u->addr, u->len);
     u->state = U_DONE;
     return 0;
 }
+
+static int64_t categories(struct agent *a, uint64_t addr);
 
 static void fault(struct agent *a, uint64_t addr, uint64_t fl)
 {
     struct unit *u = find_unit(a, addr);
     if (!u) {
-        /* A registration left on a page we hold nothing for (its unit went
-         * away under an mremap): drop it, which wakes the fault. */
-        unreg(a, addr & ~(a->page - 1), a->page);
+        /* Nothing held there: a fault the move back already woke, a
+         * chunk's page gone missing behind our back, or a registration
+         * left by an mremap.  Drop the registration, which wakes it. */
+        uint64_t page = addr & ~(a->page - 1);
+        if (agent_in_chunk(a, page)) {
+            int64_t cat = categories(a, page);
+            if (cat >= 0 && (cat & PAGE_IS_PRESENT)) {
+                /* home already (put back as it faulted): only wake it */
+                struct uffdio_range w = {page, a->page};
+                R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
+                return;
+            }
+            agent_chunks_release(a, page, page + a->page, 0);
+        } else {
+            unreg(a, page, a->page);
+        }
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
@@ -241,6 +264,7 @@ static void events(struct agent *a)
 {
     for (;;) {
         long r = rsys(SYS_read, a->uffd, (long)(uintptr_t)a->ev, (long)sizeof a->ev, 0, 0, 0);
+        size_t nf = 0;
         if (r <= 0)
             return;
         for (size_t i = 0; i < (size_t)r / sizeof a->ev[0]; i++) {
@@ -253,6 +277,7 @@ static void events(struct agent *a)
             switch (m->event) {
             case UFFD_EVENT_PAGEFAULT:
                 fault(a, m->arg.pagefault.address, m->arg.pagefault.flags);
+                nf++;
                 break;
             case UFFD_EVENT_UNMAP:
                 zap(a, m->arg.remove.start, m->arg.remove.end, 1);
@@ -262,6 +287,7 @@ static void events(struct agent *a)
                 break;
             case UFFD_EVENT_REMAP:
                 a->sorted = 0;
+                agent_chunks_remap(a, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
                 for (size_t k = 0; k < a->nunits; k++) {
                     struct unit *u = &a->units[k];
                     if (u->state != U_DONE && u->addr >= m->arg.remap.from &&
@@ -276,6 +302,15 @@ static void events(struct agent *a)
             struct unit *u = &a->units[k];
             if (u->state == U_OUT && (u->flags & VMLAB_AGENT_R_ACCESSED) && bring_back(a, u) == 0)
                 a->pending--;
+        }
+        /* The program's lost time: each fault waited from about when we
+         * last looked (poll's return, or the start of the arming that
+         * caused it) until now; the agent's wake-up is not seen. */
+        if (nf) {
+            uint64_t now = mono_ns();
+            if (a->look_ns && now > a->look_ns)
+                a->lost_ns += nf * (now - a->look_ns);
+            a->look_ns = now;
         }
     }
 }
@@ -306,8 +341,7 @@ static long present_in(struct agent *a, uint64_t lo, uint64_t hi)
 
 static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
 {
-    return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
-           (lo < a->hold + a->hold_len && hi > a->hold) || (lo < a->small + a->small_len && hi > a->small);
+    return agent_in_self(a, lo, hi);
 }
 
 /* Take one page (or its huge page) out; returns its R_* flags or the unit. */
@@ -330,6 +364,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     u = &a->units[a->nunits];
     a->map[i] = (uint32_t)a->nunits++;
     u->flags = 0;
+    u->kept = 0;
     u->state = U_DONE;
     u->addr = page;
     u->len = len;
@@ -349,6 +384,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
             return;
         }
     }
+    if (!(cat & PAGE_IS_PRESENT) && agent_in_chunk(a, page))
+        agent_chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
     if (!(cat & PAGE_IS_PRESENT)) {
         /* Never touched: arm the whole empty 2 MiB around it when there is
          * one, so that its VMA is not cut where a huge page could come. */
@@ -366,7 +403,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     }
     u->addr = page;
     u->len = len;
-    if (agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
+    u->kept = (cat & PAGE_IS_PRESENT) && agent_chunk_take(a, page);
+    if (!u->kept && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
     }
@@ -394,7 +432,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     u->state = U_OUT;
     if (present_in(a, slot_of(a, u), slot_of(a, u) + u->len) != 0)
         move_home(a, u);
-    unreg(a, u->addr, u->len);
+    if (!u->kept)
+        unreg(a, u->addr, u->len);
     u->state = U_DONE;
     if (u->len == HUGE)
         drop_slot(a, u);
@@ -405,19 +444,23 @@ static void check(struct agent *a, uint32_t seq)
 {
     uint64_t now;
 
+    agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)
         put_back(a, &a->units[i]);
     for (size_t i = 0; i < a->naddr; i++)
         a->out.v[i] = a->units[a->map[i]].flags;
+    a->out.v[a->naddr] = a->lost_ns;   /* after the flags: the program's lost time */
+    a->lost_ns = 0;
     now = cpu_ns();
-    agent_send(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr);
+    agent_send(a, VMLAB_AGENT_RESULT, seq, (int64_t)(now - a->last_cpu_ns), a->naddr + 1);
     a->last_cpu_ns = now;
     a->nunits = a->naddr = a->pending = 0;
 }
 
 static void arm(struct agent *a, size_t n)
 {
+    agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)   /* an unchecked batch */
         put_back(a, &a->units[i]);
@@ -432,6 +475,7 @@ static void arm(struct agent *a, size_t n)
             a->naddr = i + 1;
             continue;
         }
+        a->look_ns = mono_ns();   /* a fault from this move waits from here */
         arm_one(a, a->in.v[i], i);
         a->naddr = i + 1;
         events(a);                            /* answer faults as we go */
@@ -462,6 +506,8 @@ void agent_finish(struct agent *a)
     rsys(SYS_munmap, (long)a->small, (long)a->small_len, 0, 0, 0, 0);
     R_CLOSE(a->sock);
     R_CLOSE(a->pagemap);
+    if (a->stat_state > 0)
+        R_CLOSE(a->statfd);
     /* wake a forking thread waiting on us; the handlers see g_agent gone */
     __atomic_store_n(&a->fork_ack, 1, __ATOMIC_SEQ_CST);
     rsys(SYS_futex, (long)(uintptr_t)&a->fork_ack, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
@@ -484,6 +530,7 @@ void *agent_serve(void *arg)
                 continue;
             break;
         }
+        a->look_ns = mono_ns();   /* a fault found from now on waited since here at most */
         if (p[1].revents & POLLIN)
             events(a);
         if (p[2].revents & POLLIN) {

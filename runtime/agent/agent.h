@@ -24,6 +24,7 @@
 #define HUGE VMLAB_AGENT_HUGE
 #define MAXB VMLAB_AGENT_MAX_BATCH
 #define STACK_SZ (256UL << 10)
+#define MAXCHUNKS 4096   /* 8 GiB of the program registered for good */
 
 enum { U_OUT = 1, U_HOLE, U_DONE };
 
@@ -31,6 +32,7 @@ struct unit {
     uint64_t addr, len;   /* where it lives in the program (follows mremap) */
     uint32_t state;
     uint32_t flags;       /* VMLAB_AGENT_R_* */
+    uint32_t kept;        /* registered by its chunk (agent.c), not alone */
 };
 
 struct agent {
@@ -57,6 +59,16 @@ struct agent {
     uint64_t last_cpu_ns;
     struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
     struct uffd_msg ev[64];
+    /* 2 MiB pieces of the program registered for good (agent.c, chunks):
+     * sorted starts */
+    size_t nchunks;
+    uint64_t chunks[MAXCHUNKS];
+    /* the program's time blocked on our faults, as the agent sees it:
+     * from when it last looked at the uffd to the move back */
+    uint64_t look_ns, lost_ns;
+    /* the main thread's /proc stat (0: not opened yet, -1: cannot), and
+     * the CPU the agent was last moved to (agent.c, follow_target) */
+    int statfd, stat_state, cpu;
 };
 
 /* The thread makes system calls itself: the C library's wrappers read its
@@ -96,6 +108,33 @@ void *agent_serve(void *arg);
  * REFUSE with the reason (sock closed).  0 or < 0. */
 int agent_setup(int sock);
 void agent_finish(struct agent *a);
+
+static inline void agent_unreg(struct agent *a, uint64_t start, uint64_t len)
+{
+    struct uffdio_range r = {start, len};
+    R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
+}
+
+/* Chunks (chunks.c): 2 MiB pieces wholly present kept registered across
+ * samples.  take: 1 when page's piece is registered (now or before);
+ * release: forget the pieces meeting [lo, hi), unregistered (around
+ * [lo, hi) only when it was unmapped; a unit armed there keeps its own
+ * page's registration); remap: follow an mremap. */
+int agent_in_chunk(const struct agent *a, uint64_t addr);
+int agent_chunk_take(struct agent *a, uint64_t page);
+void agent_chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped);
+void agent_chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len);
+
+/* Move the agent's thread to the CPU the program's main thread last ran
+ * on (follow.c), so that a move's TLB flush stays on that CPU. */
+void agent_follow_target(struct agent *a);
+
+/* The agent's own memory (state, stack, holding areas): never sampled. */
+static inline int agent_in_self(const struct agent *a, uint64_t lo, uint64_t hi)
+{
+    return (lo < a->self_hi && hi > a->self_lo) || (lo < a->stack_hi && hi > a->stack_lo) ||
+           (lo < a->hold + a->hold_len && hi > a->hold) || (lo < a->small + a->small_len && hi > a->small);
+}
 
 /* Read by the fork handlers; the thread writes them only once every page
  * is home (finish). */

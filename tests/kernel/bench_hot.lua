@@ -18,16 +18,7 @@ local aggrs = 12
 print(string.format("# attributes (%s): sample %s, aggr %s, update %s; %d aggregations each, scored on the " ..
   "median of the last 3; prot with no CPU budget (as the kernel); workload on CPU 1%s", g.accel, a.sample, a.aggr, a.update, aggrs, g.accel == "tcg" and " beside a spinning process" or ""))
 
--- a thread's utime + stime in seconds (clock ticks: 100 Hz on Debian)
-local function thread_cpu(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return 0 end
-  local s = f:read("l")
-  f:close()
-  local fields = {}
-  for x in s:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = x end
-  return (tonumber(fields[12]) + tonumber(fields[13])) / 100
-end
+local thread_cpu = g.thread_cpu
 
 local phase_s = (aggrs // 2) * a.aggr_s
 local workloads = {

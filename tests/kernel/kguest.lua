@@ -52,6 +52,20 @@ function M.tlb_churn(cpu)
   end)
 end
 
+-- A thread's utime + stime in seconds (clock ticks: 100 Hz on Debian), 0
+-- when it is gone: a kdamond's CPU.
+function M.thread_cpu(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return 0 end
+  local s = f:read("l") or ""
+  f:close()
+  local rest = s:match("%) (.*)$")
+  if not rest then return 0 end
+  local fields = {}
+  for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
+  return (tonumber(fields[12]) + tonumber(fields[13])) / 100
+end
+
 -- Run the calling thread (and the threads it starts from now on) on these
 -- CPUs: M.pin(1) before a workload starts puts it beside the spinner,
 -- M.pin(0, 1) after lets the rest run anywhere.

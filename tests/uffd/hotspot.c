@@ -1,6 +1,7 @@
 /* A hotspot workload for the uffd backend's accuracy and overhead benches.
  *
  *   hotspot [--size MiB] [--hot MiB] [--seconds S | --passes N] [--thp] [--write]
+ *           [--report S]
  *
  * Maps --size MiB of anonymous memory, fills all of it once (so the cold
  * part is resident), then passes over the hot MiB (which start 3/8 of the
@@ -14,7 +15,11 @@
  *                           shared machine does not change)
  *   checksum X             (a function of the content; same for the same
  *                           --passes whether or not something watched)
- * Waits for a line on stdin before the passes when --wait is given. */
+ * Waits for a line on stdin before the passes when --wait is given.
+ * --report S adds a line every S seconds (flushed), for benches that turn
+ * a monitor on and off in the same run:
+ *   rate T CPU_RATE WALL_RATE   (T: CLOCK_MONOTONIC at the interval's end;
+ *                                pages per CPU second, per second in it) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +45,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
     size_t size = 256, hot = 32, page = (size_t)sysconf(_SC_PAGESIZE);
-    double seconds = 0;
+    double seconds = 0, report = 0;
     long passes = 0;
     int thp = 0, write = 0, wait = 0;
     unsigned char *m, *h;
@@ -59,11 +64,13 @@ int main(int argc, char **argv)
             thp = 1;
         else if (!strcmp(argv[i], "--write"))
             write = 1;
+        else if (!strcmp(argv[i], "--report") && i + 1 < argc)
+            report = atof(argv[++i]);
         else if (!strcmp(argv[i], "--wait"))
             wait = 1;
         else {
             fprintf(stderr, "usage: %s [--size MiB] [--hot MiB] [--seconds S | --passes N] [--thp] "
-                            "[--write] [--wait]\n", argv[0]);
+                            "[--write] [--wait] [--report S]\n", argv[0]);
             return 2;
         }
     }
@@ -95,7 +102,8 @@ int main(int argc, char **argv)
             return 1;
     }
     {
-        double t0 = now(), end = t0 + seconds, c0 = cpu();
+        double t0 = now(), end = t0 + seconds, c0 = cpu(), rt = t0, rc = c0;
+        uint64_t rn = 0;
         for (long p = 0; passes ? p < passes : now() < end; p++) {
             for (size_t off = (size_t)(p % 64) * 64 % page; off < hot; off += page) {
                 if (write)
@@ -104,6 +112,15 @@ int main(int argc, char **argv)
                     sum += h[off];
             }
             touched += hot / page;
+            if (report > 0 && now() >= rt + report) {
+                double t = now(), c = cpu();
+                printf("rate %.6f %.0f %.0f\n", t, (double)(touched - rn) / (c - rc),
+                       (double)(touched - rn) / (t - rt));
+                fflush(stdout);
+                rt = t;
+                rc = c;
+                rn = touched;
+            }
         }
         if (seconds)
             printf("pages_per_sec %.0f\npages_per_cpu_sec %.0f\n", (double)touched / (now() - t0),
