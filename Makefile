@@ -32,7 +32,7 @@ DEB_PKGS := gcc make pkg-config liblua5.4-dev lua5.4 libnuma-dev numactl \
             perl util-linux procps libio-pty-perl libjansson-dev
 
 RT_SRC    := $(sort $(wildcard runtime/*.c))
-RT_SRC    += runtime/agent/agent.c runtime/agent/setup.c   # a vmlab.proc child's agent (uffd_inject.c)
+RT_SRC    += $(filter-out runtime/agent/start.c,$(wildcard runtime/agent/*.c))   # a vmlab.proc child's agent (uffd_inject.c): all but the preload constructor
 HOST_SRC  := $(sort $(wildcard runtime/host/*.c))
 BIND_SRC  := $(sort $(wildcard bindings/*.c))
 STDLIB    := $(sort $(shell find stdlib -name '*.lua' 2>/dev/null))
