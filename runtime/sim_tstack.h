@@ -189,9 +189,11 @@ static inline void ts_refill(struct tstack *s, size_t live)
 #include <immintrin.h>
 #define TS_X86 1
 #define TS_AVX2 __attribute__((target("avx2,popcnt")))
+/* VMLAB_NO_AVX2 (set, any value) takes the portable loops: for tests and
+ * for comparing the two */
 static inline int ts_have_avx2(void)
 {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && !getenv("VMLAB_NO_AVX2");
 }
 static inline __attribute__((always_inline)) TS_AVX2 void ts_l32_avx2(uint32_t *a, size_t i, int push)
 {
