@@ -90,7 +90,7 @@ static LRU_ATTR int64_t LRU_FN(lru_pages)(const uint64_t *pages, size_t n, uint3
     if (!tab || n >= UINT32_MAX || lhist_room(&lh, 1024) || ts_init(&s, TS_T0))
         goto nomem;
     for (size_t j = 0; j < (size_t)1 << lg; j++)
-        tab[j].id = UINT32_MAX;
+        tab[j].id = tab[j].last = UINT32_MAX;
     for (size_t i = 0; i < n; i++) {
         uint64_t p = pages[i];
         size_t mask = ((size_t)1 << lg) - 1, h = lslot_hash(p, lg);

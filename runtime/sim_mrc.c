@@ -106,7 +106,7 @@ static int ltab_grow(struct lslot **tab, unsigned *lg)
     if (!nt)
         return -1;
     for (size_t j = 0; j < ncap; j++)
-        nt[j].id = UINT32_MAX;
+        nt[j].id = nt[j].last = UINT32_MAX; /* last: read by the NEAR prefetch */
     for (size_t j = 0; j < cap; j++)
         if ((*tab)[j].id != UINT32_MAX) {
             size_t g = lslot_hash((*tab)[j].key, *lg + 1);

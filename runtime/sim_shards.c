@@ -126,6 +126,7 @@ static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
 /* The distances are logged (bucket << 1 | hot) and added to the histogram
  * at the end, with prefetching: the histogram spans every scaled distance
  * (megabytes) and each add would be a cache miss in the loop. */
+enum { DLOG_FIRST = 1 << 12 }; /* first entries of the log (it doubles) */
 struct dlog {
     uint64_t *v;
     size_t n, cap, maxb;
@@ -134,7 +135,7 @@ static inline int dlog_add(struct dlog *l, double d, int hot)
 {
     size_t b = (size_t)(d + 0.5);
     if (l->n == l->cap) {
-        size_t nc = l->cap ? 2 * l->cap : 4096;
+        size_t nc = l->cap ? 2 * l->cap : DLOG_FIRST;
         uint64_t *nv = realloc(l->v, nc * sizeof *nv);
         if (!nv)
             return -1;
