@@ -34,6 +34,9 @@ struct tstack {
     uint32_t *sh;      /* per hypergroup: ... of its chunk of 16 */
     uint32_t *ht;      /* per chunk of 16 hypergroups: its set bits */
     size_t T, now;
+    size_t sync, cur;  /* the levels from sg up hold the times < sync; cur
+                        * counts the set bits at sync and after (all in
+                        * sync's group), added to them when a push leaves it */
 };
 
 /* zeroed, 64-byte aligned (a parent's 16 lanes never cross a line) */
@@ -57,7 +60,7 @@ static inline void ts_free(struct tstack *s)
 static inline int ts_init(struct tstack *s, size_t T)
 {
     T = (T + TS_T0 - 1) / TS_T0 * TS_T0;
-    s->T = T, s->now = 0;
+    s->T = T, s->now = 0, s->sync = 0, s->cur = 0;
     s->bits = ts_zalloc(T / 8);
     s->sw = ts_zalloc((T >> TS_LGW) * sizeof *s->sw);
     s->sb = ts_zalloc((T >> TS_LGB) * sizeof *s->sb);
@@ -81,35 +84,62 @@ static inline int ts_init(struct tstack *s, size_t T)
             c_[j_] = (__typeof__(*c_))(c_[j_] + (j_ < k_ ? (v) : 0));          \
     } while (0)
 
-static inline __attribute__((always_inline)) void ts_levels(struct tstack *s, size_t t, int v)
+/* the word and block levels, kept for every time */
+static inline __attribute__((always_inline)) void ts_lo(struct tstack *s, size_t t, int v)
 {
     TS_LANES(s->sw, t >> TS_LGW, 8, v);
     TS_LANES(s->sb, t >> TS_LGB, 16, v);
-    TS_LANES(s->sg, t >> TS_LGG, 16, (uint32_t)v);
-    TS_LANES(s->ss, t >> TS_LGS, 16, (uint32_t)v);
-    TS_LANES(s->sh, t >> TS_LGH, 16, (uint32_t)v);
-    s->ht[t >> TS_LGC] += (uint32_t)v;
+}
+/* the levels from the group up, for times before sync */
+static inline __attribute__((always_inline)) void ts_hi(struct tstack *s, size_t t, uint32_t v)
+{
+    TS_LANES(s->sg, t >> TS_LGG, 16, v);
+    TS_LANES(s->ss, t >> TS_LGS, 16, v);
+    TS_LANES(s->sh, t >> TS_LGH, 16, v);
+    s->ht[t >> TS_LGC] += v;
+}
+/* A push into a new group first adds the last group's unsynced bits to
+ * the levels above (once per 8192 pushes): so a push costs two levels. */
+static inline __attribute__((always_inline)) void ts_sync(struct tstack *s, size_t t)
+{
+    if (__builtin_expect((t >> TS_LGG) != (s->sync >> TS_LGG), 0)) {
+        ts_hi(s, s->sync, (uint32_t)s->cur);
+        s->sync = t, s->cur = 0;
+    }
 }
 /* Take the next time (the caller makes room first when now == T). */
 static inline __attribute__((always_inline)) size_t ts_push(struct tstack *s)
 {
     size_t t = s->now++;
+    ts_sync(s, t);
     s->bits[t >> 6] |= 1ULL << (t & 63);
-    ts_levels(s, t, 1);
+    ts_lo(s, t, 1);
+    s->cur++;
     return t;
 }
+/* A time at or after sync is only in cur; else the levels above lose it.
+ * No branch: an unsynced time updates the upper levels at time 0, where
+ * no node comes before (an empty update), and ht by 0. */
 static inline __attribute__((always_inline)) void ts_clear(struct tstack *s, size_t p)
 {
     s->bits[p >> 6] &= ~(1ULL << (p & 63));
-    ts_levels(s, p, -1);
+    ts_lo(s, p, -1);
+    size_t un = p >= s->sync, ph = un ? 0 : p;
+    s->cur -= un;
+    TS_LANES(s->sg, ph >> TS_LGG, 16, (uint32_t)-1);
+    TS_LANES(s->ss, ph >> TS_LGS, 16, (uint32_t)-1);
+    TS_LANES(s->sh, ph >> TS_LGH, 16, (uint32_t)-1);
+    s->ht[p >> TS_LGC] -= (uint32_t)(1 - un);
 }
 
-/* Set bits at times after p (p < now). */
+/* Set bits at times after p (p < now): the unsynced ones (cur) are all
+ * after p unless p is in their group, where the block levels hold them. */
 static inline __attribute__((always_inline)) size_t ts_after(const struct tstack *s, size_t p)
 {
     size_t r = (size_t)__builtin_popcountll((s->bits[p >> 6] >> (p & 63)) >> 1);
     r += (size_t)s->sw[p >> TS_LGW] + s->sb[p >> TS_LGB] + s->sg[p >> TS_LGG] + s->ss[p >> TS_LGS] +
          s->sh[p >> TS_LGH];
+    r += (p >> TS_LGG) < (s->sync >> TS_LGG) ? s->cur : 0;
     for (size_t c = (p >> TS_LGC) + 1; c <= (s->now - 1) >> TS_LGC; c++)
         r += s->ht[c];
     return r;
@@ -145,6 +175,7 @@ static inline void ts_rebuild(struct tstack *s)
             s->sh[k] += tot;
         s->ht[t >> TS_LGC] += tot;
     }
+    s->sync = s->now, s->cur = 0;
 }
 
 /* When the times run out (now == T) with `live` pages: over an eighth
@@ -205,7 +236,7 @@ static inline __attribute__((always_inline)) TS_AVX2 void ts_l32_avx2(uint32_t *
     _mm256_store_si256(c, push ? _mm256_sub_epi32(x0, m0) : _mm256_add_epi32(x0, m0));
     _mm256_store_si256(c + 1, push ? _mm256_sub_epi32(x1, m1) : _mm256_add_epi32(x1, m1));
 }
-static inline __attribute__((always_inline)) TS_AVX2 void ts_levels_avx2(struct tstack *s, size_t t, int push)
+static inline __attribute__((always_inline)) TS_AVX2 void ts_lo_avx2(struct tstack *s, size_t t, int push)
 {
     size_t w = t >> TS_LGW, b = t >> TS_LGB;
     __m128i *cw = (__m128i *)(s->sw + (w & ~(size_t)7));
@@ -217,22 +248,26 @@ static inline __attribute__((always_inline)) TS_AVX2 void ts_levels_avx2(struct 
                                     _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     __m256i xb = _mm256_load_si256(cb);
     _mm256_store_si256(cb, push ? _mm256_sub_epi16(xb, mb) : _mm256_add_epi16(xb, mb));
-    ts_l32_avx2(s->sg, t >> TS_LGG, push);
-    ts_l32_avx2(s->ss, t >> TS_LGS, push);
-    ts_l32_avx2(s->sh, t >> TS_LGH, push);
-    s->ht[t >> TS_LGC] += push ? 1u : (uint32_t)-1;
 }
 static inline __attribute__((always_inline)) TS_AVX2 size_t ts_push_avx2(struct tstack *s)
 {
     size_t t = s->now++;
+    ts_sync(s, t);
     s->bits[t >> 6] |= 1ULL << (t & 63);
-    ts_levels_avx2(s, t, 1);
+    ts_lo_avx2(s, t, 1);
+    s->cur++;
     return t;
 }
 static inline __attribute__((always_inline)) TS_AVX2 void ts_clear_avx2(struct tstack *s, size_t p)
 {
     s->bits[p >> 6] &= ~(1ULL << (p & 63));
-    ts_levels_avx2(s, p, 0);
+    ts_lo_avx2(s, p, 0);
+    size_t un = p >= s->sync, ph = un ? 0 : p; /* as ts_clear */
+    s->cur -= un;
+    ts_l32_avx2(s->sg, ph >> TS_LGG, 0);
+    ts_l32_avx2(s->ss, ph >> TS_LGS, 0);
+    ts_l32_avx2(s->sh, ph >> TS_LGH, 0);
+    s->ht[p >> TS_LGC] -= (uint32_t)(1 - un);
 }
 #endif
 #endif
