@@ -7,8 +7,9 @@
  * node, the set bits in the LATER nodes of its parent (a suffix sum within
  * the parent).  So a count is the rest of the word (popcnt) plus one load
  * per level, with no loop and no branch; an update adds +-1 to the nodes
- * before it in each parent (16 lanes under a mask: vectorized when built
- * for x86-64-v3, see TS_CLONES).  The levels' totals beyond a hypergroup
+ * before it in each parent (16 lanes under a compare mask, in AVX2 where
+ * the processor has it).  Pushes leave the levels from the group up alone
+ * until they move to the next group (see sync): a push updates two.  The levels' totals beyond a hypergroup
  * chunk (2^25 times) are a short loop that ordinary traces never enter.
  * When the times run out, T doubles while over an eighth of them are live,
  * else the live times are renumbered 0..live-1 in order (a rank query
