@@ -83,7 +83,8 @@ int64_t sim_s3fifo(const uint32_t *, size_t, uint32_t, size_t);
 int64_t sim_linux(const uint32_t *, size_t, uint32_t, size_t);
 int64_t sim_mglru(const uint32_t *, size_t, uint32_t, size_t);
 
-/* ---- a stack of last-use times (the curves' engine) ----
+/* ---- a stack of last-use times (SHARDS' sampled pages; the exact
+ * curve has its own, sim_tstack.h) ----
  * Every tracked page's last reference is one set bit in a bitmap of
  * times; its LRU stack distance is 1 + the set bits after it.  Counts per
  * 512-bit block (u16), per group of 16 blocks (u16) and per supergroup of

@@ -3,6 +3,7 @@
  * sampled curves (sim_shards.c). */
 #include "vmlab/sim.h"
 #include "sim_internal.h"
+#include "sim_tstack.h"
 
 #include <errno.h>
 #include <string.h>
@@ -43,76 +44,117 @@ void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, 
 }
 
 /* ---- exact LRU ----
- * The stack of last-use times in sim_internal.h (struct sd): the hot
- * pages, whose last time is near the newest, cost a few words each. */
-/* Built twice, with and without the popcnt instruction (the build targets
- * plain x86-64, where popcount is a library call); the loader picks. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
-#else
-#define POPCNT_CLONES
-#endif
+ * The stack of last-use times in sim_tstack.h.  Per reference: the page's
+ * last time (a table prefetched 16 references ahead), the count of set
+ * bits after it, two updates of the stack; the histogram, as big as the
+ * pages and hit at random, is prefetched and each count added PEND
+ * references later. */
+enum { PEND = 8, AHEAD = 16, NEAR = 6 };
 
-POPCNT_CLONES
-int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out)
+/* A histogram that grows with the pages (distances are at most m). */
+struct lhist {
+    uint32_t *h;
+    size_t cap;
+};
+static int lhist_room(struct lhist *lh, size_t need)
 {
-    struct sd s;
-    uint32_t *last = sim_big(((size_t)m + 1) * sizeof *last);
-    uint32_t *hist = sim_big(((size_t)m + 2) * sizeof *hist);
-    uint64_t cold = 0;
-
-    memset(out, 0, sizeof *out);
-    if (!last || !hist || n >= UINT32_MAX || sd_init(&s, m, 0)) {
-        free(last), free(hist);
+    if (need <= lh->cap)
+        return 0;
+    size_t cap = lh->cap ? lh->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    uint32_t *h = sim_big(cap * sizeof *h);
+    if (!h)
+        return -1;
+    if (lh->cap)
+        memcpy(h, lh->h, lh->cap * sizeof *h);
+    memset(h + lh->cap, 0, (cap - lh->cap) * sizeof *h);
+    free(lh->h);
+    lh->h = h, lh->cap = cap;
+    return 0;
+}
+static int lhist_out(struct lhist *lh, size_t m, uint64_t cold, size_t n, struct vmlab_mrc *out)
+{
+    out->hist = malloc((m + 2) * sizeof *out->hist);
+    if (!out->hist)
         return -ENOMEM;
-    }
-    memset(last, 0xff, ((size_t)m + 1) * sizeof *last);
-    memset(hist, 0, ((size_t)m + 2) * sizeof *hist);
-    /* the histogram is as big as the pages and hit at random: each count
-     * is prefetched and added PEND references later */
-    enum { PEND = 8 };
-    size_t pend[PEND] = {0};
-    for (size_t i = 0; i < n; i++) {
-        uint32_t x = ids[i];
-        if (i + 16 < n)
-            __builtin_prefetch(&last[ids[i + 16]]);
-        if (s.now == s.T)
-            sd_compact(&s, last);
-        uint32_t p = last[x];
-        if (p == UINT32_MAX) {
-            cold++;
-            s.live++;
-        } else {
-            size_t d = sd_after(&s, p) + 1, slot = i % PEND;
-            __builtin_prefetch(&hist[d], 1);
-            hist[pend[slot]]++;
-            pend[slot] = d;
-            s.bits[p / 64] &= ~(1ULL << (p % 64));
-            sd_add(&s, p, -1);
-        }
-        size_t t = s.now++;
-        s.bits[t / 64] |= 1ULL << (t % 64);
-        sd_add(&s, t, 1);
-        s.owner[t] = x;
-        last[x] = (uint32_t)t;
-    }
-    for (size_t k = 0; k < PEND; k++)
-        hist[pend[k]]++;
-    hist[0] = 0; /* the pending slots start at 0, which counts nothing */
-    sd_free(&s);
-    free(last);
-    out->hist = malloc(((size_t)m + 2) * sizeof *out->hist);
-    if (!out->hist) {
-        free(hist);
-        return -ENOMEM;
-    }
     out->maxd = m;
-    for (size_t d = 0; d <= m; d++)
-        out->hist[d] = (double)hist[d];
+    out->hist[0] = 0; /* the pending slots start at 0, which counts nothing */
+    for (size_t d = 1; d <= m; d++)
+        out->hist[d] = d < lh->cap ? (double)lh->h[d] : 0;
     out->cold = (double)cold;
     out->refs = (double)n;
-    free(hist);
     return 0;
+}
+
+/* ---- dense ids and the LRU curve in one pass ----
+ * One open-addressing table of {page, id, last time}: one look-up (its
+ * line prefetched AHEAD references before) gives both. */
+struct lslot {
+    uint64_t key;
+    uint32_t id;   /* UINT32_MAX: empty */
+    uint32_t last;
+};
+static inline size_t lslot_hash(uint64_t p, unsigned lg)
+{
+    return (size_t)((p * 0x9e3779b97f4a7c15ULL) >> (64 - lg));
+}
+static int ltab_grow(struct lslot **tab, unsigned *lg)
+{
+    size_t cap = (size_t)1 << *lg, ncap = cap * 2;
+    struct lslot *nt = sim_big(ncap * sizeof *nt);
+    if (!nt)
+        return -1;
+    for (size_t j = 0; j < ncap; j++)
+        nt[j].id = nt[j].last = UINT32_MAX; /* last: read by the NEAR prefetch */
+    for (size_t j = 0; j < cap; j++)
+        if ((*tab)[j].id != UINT32_MAX) {
+            size_t g = lslot_hash((*tab)[j].key, *lg + 1);
+            while (nt[g].id != UINT32_MAX)
+                g = (g + 1) & (ncap - 1);
+            nt[g] = (*tab)[j];
+        }
+    free(*tab);
+    *tab = nt, *lg += 1;
+    return 0;
+}
+
+/* The loops, built twice: with AVX2 where the processor has it (picked
+ * at run time), and portable. */
+#define TS_AFTER ts_after
+#define TS_PUSH ts_push
+#define TS_CLEAR ts_clear
+#define LRU_FN(name) name##_c
+#define LRU_ATTR
+#include "sim_lru_loop.h"
+#undef TS_PUSH
+#undef TS_CLEAR
+#undef LRU_FN
+#undef LRU_ATTR
+#ifdef TS_X86
+#define TS_PUSH ts_push_avx2
+#define TS_CLEAR ts_clear_avx2
+#define LRU_FN(name) name##_avx2
+#define LRU_ATTR TS_AVX2
+#include "sim_lru_loop.h"
+#endif
+
+int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out)
+{
+#ifdef TS_X86
+    if (ts_have_avx2())
+        return lru_ids_avx2(ids, n, m, out);
+#endif
+    return lru_ids_c(ids, n, m, out);
+}
+
+int64_t vmlab_mrc_lru_pages(const uint64_t *pages, size_t n, uint32_t *ids, struct vmlab_mrc *out)
+{
+#ifdef TS_X86
+    if (ts_have_avx2())
+        return lru_pages_avx2(pages, n, ids, out);
+#endif
+    return lru_pages_c(pages, n, ids, out);
 }
 
 /* ---- exact OPT ----

@@ -105,49 +105,61 @@ static int sd_grow(struct sd *s, uint32_t *last)
 }
 
 /* Hot pages whose last reference is after g: a scan of their times (a
- * few hundred words, in 16-wide chunks the compiler vectorizes).  hl holds
- * index + 1 of each page's last reference, 0 for never. */
+ * few hundred words, 8 compares per AVX2 instruction in the x86-64-v3
+ * clone: each lane subtracts its compare's -1).  hl holds index + 1 of
+ * each page's last reference, 0 for never. */
+typedef uint32_t sh_u32x8 __attribute__((vector_size(32)));
 static inline size_t hot_after(const uint32_t *hl, size_t nh16, uint32_t g)
 {
-    size_t c = 0;
+    sh_u32x8 acc = {0}, v;
     uint32_t g1 = g + 1;
-    for (size_t i = 0; i < nh16; i += 16) {
-        uint32_t part = 0;
-        for (int k = 0; k < 16; k++)
-            part += hl[i + (size_t)k] > g1;
-        c += part;
+    for (size_t i = 0; i < nh16; i += 8) {
+        memcpy(&v, hl + i, sizeof v);
+        acc -= (sh_u32x8)(v > g1);
     }
+    size_t c = 0;
+    for (int k = 0; k < 8; k++)
+        c += acc[k];
     return c;
 }
 
-static inline int hist_add(double **hist, size_t *hlen, double d, double w)
+/* The distances are logged (bucket << 1 | hot) and added to the histogram
+ * at the end, with prefetching: the histogram spans every scaled distance
+ * (megabytes) and each add would be a cache miss in the loop. */
+enum { DLOG_FIRST = 1 << 12 }; /* first entries of the log (it doubles) */
+struct dlog {
+    uint64_t *v;
+    size_t n, cap, maxb;
+};
+static inline int dlog_add(struct dlog *l, double d, int hot)
 {
     size_t b = (size_t)(d + 0.5);
-    if (b >= *hlen) {
-        size_t nl = *hlen;
-        while (nl <= b)
-            nl *= 2;
-        double *nh = realloc(*hist, nl * sizeof *nh);
-        if (!nh)
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : DLOG_FIRST;
+        uint64_t *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
             return -1;
-        memset(nh + *hlen, 0, (nl - *hlen) * sizeof *nh);
-        *hist = nh, *hlen = nl;
+        l->v = nv, l->cap = nc;
     }
-    (*hist)[b] += w;
+    l->v[l->n++] = (uint64_t)b << 1 | (uint64_t)hot;
+    if (b > l->maxb)
+        l->maxb = b;
     return 0;
 }
 
-/* The sampling hash: one multiply; its top 24 bits decide the sample
- * and the 15 below them pick the hot pages' direct-mapped slot. */
+/* The sampling hash: one multiply; its top 24 bits decide the sample,
+ * its top 16 index the filter and bits 25..37 pick the hot pages'
+ * direct-mapped slot. */
 static inline uint64_t hmul(uint64_t p, uint64_t seed)
 {
     return (p ^ seed) * 0x9e3779b97f4a7c15ULL;
 }
 enum { DM_BITS = 13, FILTER_BITS = 16 };
 static inline size_t dm_slot(uint64_t h) { return (size_t)(h >> 25) & ((1u << DM_BITS) - 1); }
-/* a bit per value of 16 hash bits (8 KiB): set for the hot pages; the
- * direct-mapped slot is the low 13 of them */
-static inline size_t filter_bit(uint64_t h) { return (size_t)(h >> 25) & ((1u << FILTER_BITS) - 1); }
+/* a bit per value of the top 16 hash bits (8 KiB): set for the hot pages
+ * and for the values that may be sampled (all below rate x 2^16, and the
+ * one the threshold falls in), so that the first pass is one test */
+static inline size_t filter_bit(uint64_t h) { return (size_t)(h >> (64 - FILTER_BITS)); }
 
 /* The `hot` most referenced pages of a 1/64 subsample, into the
  * direct-mapped table dm (slot -> index into hotpage; `none` when empty).
@@ -231,6 +243,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     struct pmap ps = {0};
     uint32_t *hlast = NULL, *slast = NULL;
     double *hist = NULL;
+    struct dlog dl = {0};
     struct sd S = {0};
     int err = -ENOMEM;
 
@@ -256,10 +269,11 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     long nh = hot ? find_hot(pages, n, hot, seed, dm, none, hotpage, filter) : 0;
     if (nh < 0)
         goto out;
+    for (size_t v = 0; v < (1u << FILTER_BITS) && v <= (thr >> (24 - FILTER_BITS)); v++)
+        filter[v / 64] |= 1ULL << (v % 64);
     nh16 = ((size_t)nh + 15) / 16 * 16;
     slast = malloc(tcap * sizeof *slast);
-    hist = calloc(hlen, sizeof *hist);
-    if (!slast || !hist || sd_init(&S, SD_SLACK, 1))
+    if (!slast || sd_init(&S, SD_SLACK, 1))
         goto out;
     memset(hlast, 0, (none + 1) * sizeof *hlast);
     hotpage[none] = 0;
@@ -276,7 +290,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
         uint64_t h = hmul(pages[i0 + j], seed);
         size_t fb = filter_bit(h);
         cand[nc] = (uint32_t)j;
-        nc += ((filter[fb / 64] >> (fb % 64)) & 1) | ((h >> 40) < thr);
+        nc += (filter[fb / 64] >> (fb % 64)) & 1;
       }
       for (size_t c = 0; c < nc; c++) {
         size_t i = i0 + cand[c];
@@ -295,7 +309,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
         if (match) {
             /* hot_after counts this page itself (just updated): the 1 */
             double d = (double)hot_after(hlast, nh16, q - 1) + (double)sd_after_gtime(&S, q - 1) * inv;
-            if (hist_add(&hist, &hlen, d, HOT_EVERY))
+            if (dlog_add(&dl, d, 1))
                 goto out;
             wsum += HOT_EVERY;
             continue;
@@ -326,13 +340,23 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
             S.live++;
         } else {
             double d = 1.0 + (double)sd_after(&S, q) * inv + (double)hot_after(hlast, nh16, (uint32_t)S.gtime[q]);
-            if (hist_add(&hist, &hlen, d, inv))
+            if (dlog_add(&dl, d, 0))
                 goto out;
             wsum += inv;
             sd_clear(&S, q);
         }
         slast[j] = (uint32_t)sd_push(&S, (uint32_t)j, i);
       }
+    }
+    hlen = dl.maxb + 2;
+    hist = sim_big(hlen * sizeof *hist);
+    if (!hist)
+        goto out;
+    memset(hist, 0, hlen * sizeof *hist);
+    for (size_t k = 0; k < dl.n; k++) {
+        if (k + 16 < dl.n)
+            __builtin_prefetch(&hist[dl.v[k + 16] >> 1], 1);
+        hist[dl.v[k] >> 1] += dl.v[k] & 1 ? (double)HOT_EVERY : inv;
     }
     for (size_t k = 0; k < nh16; k++) /* each hot page's first reference */
         hotcold += hlast[k] != 0;
@@ -345,7 +369,7 @@ int vmlab_mrc_shards(const uint64_t *pages, size_t n, const struct vmlab_shards_
     out->refs = (double)n;
     err = 0;
 out:
-    free(hist), free(hlast), free(slast), free(dm), free(hotpage), free(filter), free(cand);
+    free(hist), free(hlast), free(slast), free(dm), free(hotpage), free(filter), free(cand), free(dl.v);
     pmap_free(&ps);
     if (S.bits)
         sd_free(&S);

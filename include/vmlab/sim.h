@@ -54,8 +54,13 @@ void vmlab_mrc_ratios(const struct vmlab_mrc *c, const size_t *sizes, size_t k, 
 
 /* Exact LRU stack distances for every size in one pass (Mattson et al.
  * 1970), counted on a bitmap of last-access times with set-bit counts
- * per 512-bit block, group and supergroup; compacted when full. */
+ * per 512-bit block, group, supergroup and hypergroup (runtime/sim_tstack.h). */
 int vmlab_mrc_lru(const uint32_t *ids, size_t n, uint32_t m, struct vmlab_mrc *out);
+/* vmlab_sim_dense() and vmlab_mrc_lru() in one pass: one table of
+ * {page, dense id, last time} gives both per reference.  ids (optional)
+ * gets the dense ids as vmlab_sim_dense() numbers them.  Returns the
+ * number of distinct pages m (>= 0) or a negative errno. */
+int64_t vmlab_mrc_lru_pages(const uint64_t *pages, size_t n, uint32_t *ids, struct vmlab_mrc *out);
 /* Exact OPT for every size: Mattson's stack algorithm with the priority
  * "next use" (Belady's MIN is a stack algorithm).  O(n x mean depth):
  * for traces of up to some 1e5 distinct pages. */

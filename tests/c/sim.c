@@ -38,6 +38,56 @@ int main(void)
     for (size_t f = 1; f < (size_t)m; f += 97)
         same &= (int64_t)vmlab_mrc_misses(&c, f) == vmlab_sim_run(VMLAB_SIM_LRU, rid, N, (uint32_t)m, f);
     ok(same, "curve misses equal LRU runs at every 97th size");
+
+    /* dense ids and the curve in one pass: the same ids and curve */
+    uint32_t *rid2 = malloc(N * sizeof *rid2);
+    struct vmlab_mrc c2;
+    is_int(vmlab_mrc_lru_pages(pages, N, rid2, &c2), m, "one pass: as many pages");
+    same = c2.cold == c.cold && c2.maxd == c.maxd;
+    for (int i = 0; i < N; i++)
+        same &= rid2[i] == rid[i];
+    for (size_t d = 1; same && d <= c.maxd; d++)
+        same &= c2.hist[d] == c.hist[d];
+    ok(same, "one pass: the ids and histogram of vmlab_sim_dense + vmlab_mrc_lru");
+    vmlab_mrc_free(&c2);
+    vmlab_mrc_free(&c);
+    free(rid2);
+
+    /* long traces: few pages (the times are renumbered several times) and
+     * many (the time bitmap grows), against LRU runs; with AVX2 where the
+     * machine has it, then the portable loops */
+    for (int pass = 0; pass < 4; pass++) {
+        if (pass == 2)
+            setenv("VMLAB_NO_AVX2", "1", 1);
+        size_t L = pass & 1 ? 300000 : 700000, span = pass & 1 ? 200000 : 3000;
+        uint64_t *lp = malloc(L * sizeof *lp);
+        uint32_t *lid = malloc(L * sizeof *lid);
+        for (size_t i = 0; i < L; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            lp[i] = (i & 1) ? x % 40 : (x >> 8) % span * 7919;
+        }
+        int64_t lm = vmlab_mrc_lru_pages(lp, L, lid, &c);
+        ok(lm > 0, "%zu references over %lld pages, one pass", L, (long long)lm);
+        const size_t fr[] = {1, 2, 10, 39, 40, 41, 100, 1000, 2999, 3000, 20000, 150000};
+        same = 1;
+        for (size_t k = 0; k < sizeof fr / sizeof *fr; k++)
+            if (fr[k] <= (size_t)lm)
+                same &= (int64_t)vmlab_mrc_misses(&c, fr[k]) == vmlab_sim_run(VMLAB_SIM_LRU, lid, L, (uint32_t)lm, fr[k]);
+        ok(same, "%s%s: curve misses equal LRU runs", pass & 1 ? "growing" : "renumbering", pass > 1 ? " (portable)" : "");
+        vmlab_mrc_free(&c);
+        ok(vmlab_mrc_lru(lid, L, (uint32_t)lm, &c) == 0, "the two-pass curve");
+        same = 1;
+        for (size_t k = 0; k < sizeof fr / sizeof *fr; k++)
+            if (fr[k] <= (size_t)lm)
+                same &= (int64_t)vmlab_mrc_misses(&c, fr[k]) == vmlab_sim_run(VMLAB_SIM_LRU, lid, L, (uint32_t)lm, fr[k]);
+        ok(same, "%s, two passes%s: curve misses equal LRU runs", pass & 1 ? "growing" : "renumbering",
+           pass > 1 ? " (portable)" : "");
+        vmlab_mrc_free(&c);
+        free(lp), free(lid);
+    }
+    unsetenv("VMLAB_NO_AVX2");
+    is_int(vmlab_mrc_lru_pages(pages, 0, NULL, &c), 0, "no references: no pages");
+    ok(c.cold == 0 && c.refs == 0, "and an empty curve");
     vmlab_mrc_free(&c);
 
     /* a file round trip */
