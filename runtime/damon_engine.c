@@ -100,7 +100,8 @@ static int attach_backend(struct vmlab_damon *d, const struct vmlab_damon_opts *
             snprintf(why, len, "attaching the kernel backend: %s", strerror(-e));
         return e;
     case VMLAB_DAMON_UFFD:   /* another process, through its agent */
-        return vmlab_damon_uffd_open(d, o, why, len);
+        return o->uffd_children ? vmlab_damon_uffd_kids_open(d, o, why, len)
+                                : vmlab_damon_uffd_open(d, o, why, len);
     default:
         snprintf(why, len, "unknown backend %d", o->backend);
         return -EINVAL;

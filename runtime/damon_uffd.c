@@ -553,6 +553,8 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
 int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status)
 {
     struct uffd_state *s = d->backend;
+    if (d->ops == &vmlab_damon_uffd_kids_ops)   /* children followed: the command's */
+        return vmlab_damon_uffd_kids_command(d, pid, status);
     if (!s || d->ops != &vmlab_damon_uffd_ops)
         return -EINVAL;
     *pid = s->p->pid;
@@ -565,7 +567,9 @@ int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status)
 void vmlab_damon_uffd_stats(const struct vmlab_damon *d, struct vmlab_uffd_stats *out)
 {
     const struct uffd_state *s = d->backend;
-    if (s && d->ops == &vmlab_damon_uffd_ops)
+    if (d->ops == &vmlab_damon_uffd_kids_ops)   /* children followed: every target's */
+        vmlab_damon_uffd_kids_sum(d, out);
+    else if (s && d->ops == &vmlab_damon_uffd_ops)
         *out = s->st;
     else
         memset(out, 0, sizeof *out);

@@ -260,6 +260,9 @@ static void events(struct agent *a)
             case UFFD_EVENT_REMOVE:
                 zap(a, m->arg.remove.start, m->arg.remove.end, 0);
                 break;
+            case UFFD_EVENT_FORK:   /* a raw clone: the child gets the held pages */
+                agent_fork_event(a, (int)m->arg.fork.ufd);
+                break;
             case UFFD_EVENT_REMAP:
                 a->sorted = 0;
                 for (size_t k = 0; k < a->nunits; k++) {

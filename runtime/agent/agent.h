@@ -99,4 +99,20 @@ void agent_finish(struct agent *a);
 extern int g_uffd, g_sock;
 extern struct agent *g_agent;
 
+/* Set the agent up on sock (start.c: the constructor's work) and say
+ * HELLO; 0, or -1 when it refused (REFUSE sent, sock closed). */
+int agent_boot(int sock);
+
+/* Children (kids.c).  agent_kids_fd: the children's socket named by
+ * VMLAB_AGENT_KIDS when it is still vmlab's (-1: children not followed).
+ * agent_kid_connect: a new socket pair, one end sent to vmlab as CHILD;
+ * returns the other, or -1. */
+int agent_kids_fd(void);
+int agent_kid_connect(int kids);
+/* UFFD_EVENT_FORK: a fork the handlers did not see (a raw clone(2)) gave
+ * the child our registrations and ufd, its uffd: the pages held now are
+ * copied into the child (UFFDIO_COPY), then ufd is closed, which leaves
+ * the child's memory unregistered and whole. */
+void agent_fork_event(struct agent *a, int ufd);
+
 #endif

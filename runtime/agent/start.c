@@ -26,7 +26,8 @@ static void refuse(int sock, int err, const char *what)
 
 /* Before fork: the child would get the held pages' addresses empty, so
  * every page goes home first, and no new one leaves until fork returns.
- * (A raw clone(2) without CLONE_VM bypasses this: documented.) */
+ * (A raw clone(2) without CLONE_VM bypasses this: UFFD_EVENT_FORK, where
+ * the kernel allows it, copies the held pages into the child.) */
 static void before_fork(void)
 {
     struct agent *a;
@@ -50,14 +51,18 @@ static void parent_after_fork(void)
 
 static void child_after_fork(void)
 {
+    int kids, sock;
     g_agent = NULL;   /* its block was not copied (MADV_DONTFORK) */
     pthread_mutex_unlock(&g_fork_mu);
-    /* The thread did not come along: this process is not monitored. */
+    /* The thread did not come along: this process is not monitored... */
     if (g_uffd >= 0)
         close(g_uffd);
     if (g_sock >= 0)
         close(g_sock);
     g_uffd = g_sock = -1;
+    /* ... unless vmlab follows children: then it gets its own agent */
+    if ((kids = agent_kids_fd()) >= 0 && (sock = agent_kid_connect(kids)) >= 0)
+        agent_boot(sock);
 }
 
 static int want_features(int *err)
@@ -81,12 +86,35 @@ static int want_features(int *err)
         return -1;
     }
     *err = 0;
-    return (int)(need | (api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)));
+    need |= api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
+    /* FORK events (a raw clone's child gets the held pages) need
+     * CAP_SYS_PTRACE: asked for only where the kernel grants them */
+    if (api.features & UFFD_FEATURE_EVENT_FORK) {
+        struct uffdio_api f = {.api = UFFD_API, .features = UFFD_FEATURE_EVENT_FORK};
+        if ((fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC)) >= 0) {
+            if (ioctl(fd, UFFDIO_API, &f) == 0)
+                need |= UFFD_FEATURE_EVENT_FORK;
+            close(fd);
+        }
+    }
+    return (int)need;
 }
 
 __attribute__((constructor)) static void agent_start(void)
 {
     const char *fds = getenv(VMLAB_AGENT_FD_ENV), *pids = getenv(VMLAB_AGENT_PID_ENV);
+    int kids, sock;
+
+    if (fds && pids && atol(pids) == (long)getpid())
+        agent_boot(atoi(fds));   /* the command (or what it exec'ed) */
+    else if ((kids = agent_kids_fd()) >= 0 && (sock = agent_kid_connect(kids)) >= 0)
+        agent_boot(sock);        /* a descendant, when vmlab follows children */
+    /* else a descendant of the command: not monitored */
+}
+
+int agent_boot(int sock)
+{
+    static int atfork_done;   /* a forked child inherits the registration */
     struct agent *a;
     struct uffdio_api api = {.api = UFFD_API};
     pthread_attr_t attr;
@@ -94,22 +122,19 @@ __attribute__((constructor)) static void agent_start(void)
     sigset_t all, old;
     uint64_t raw;
     void *stack;
-    int sock, feats, err;
+    int feats, err;
 
-    if (!fds || !pids || atol(pids) != (long)getpid())
-        return;   /* a descendant of the command: not monitored */
-    sock = atoi(fds);
     if ((feats = want_features(&err)) < 0) {
         refuse(sock, err, err == ENOTSUP ? "userfaultfd lacks UFFD_FEATURE_MOVE or the events "
                                            "(Linux 6.8 or later is needed)"
                                          : "userfaultfd()");
-        return;
+        return -1;
     }
     a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     stack = mmap(NULL, STACK_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (a == MAP_FAILED || stack == MAP_FAILED) {
         refuse(sock, errno, "mmap(agent state)");
-        return;
+        return -1;
     }
     a->page = (uint64_t)sysconf(_SC_PAGESIZE);
     a->debug = getenv("VMLAB_UFFD_DEBUG") ? atoi(getenv("VMLAB_UFFD_DEBUG")) : 0;
@@ -122,12 +147,12 @@ __attribute__((constructor)) static void agent_start(void)
     api.features = (uint64_t)feats;
     if (a->uffd < 0 || ioctl(a->uffd, UFFDIO_API, &api) < 0) {
         refuse(sock, errno, "userfaultfd(UFFDIO_API)");
-        return;
+        return -1;
     }
     a->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (a->pagemap < 0) {
         refuse(sock, errno, "open(/proc/self/pagemap)");
-        return;
+        return -1;
     }
     /* The holding area: 2 MiB-aligned slots, one per armed unit. */
     a->hold_len = (uint64_t)MAXB * HUGE;
@@ -135,7 +160,7 @@ __attribute__((constructor)) static void agent_start(void)
                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if ((void *)(uintptr_t)raw == MAP_FAILED) {
         refuse(sock, errno, "mmap(holding area)");
-        return;
+        return -1;
     }
     a->hold = (raw + HUGE - 1) & ~(HUGE - 1);
     if (a->hold > raw)
@@ -147,7 +172,7 @@ __attribute__((constructor)) static void agent_start(void)
                                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if ((void *)(uintptr_t)a->small == MAP_FAILED) {
         refuse(sock, errno, "mmap(holding area)");
-        return;
+        return -1;
     }
     /* A child must not share the held pages: a page mapped twice (copy on
      * write) can no longer be moved home.  Nor does it need our state. */
@@ -159,23 +184,24 @@ __attribute__((constructor)) static void agent_start(void)
     if (agent_reg(a, a->hold, a->hold_len, UFFDIO_REGISTER_MODE_MISSING) < 0 ||
         agent_reg(a, a->small, a->small_len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         refuse(sock, errno, "UFFDIO_REGISTER(holding area)");
-        return;
+        return -1;
     }
     g_uffd = a->uffd;
     g_sock = sock;
     a->ctl = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (a->ctl < 0) {
         refuse(sock, errno, "eventfd");
-        return;
+        return -1;
     }
-    pthread_atfork(before_fork, parent_after_fork, child_after_fork);
+    if (!atfork_done++)
+        pthread_atfork(before_fork, parent_after_fork, child_after_fork);
     a->out.v[0] = a->self_lo;  a->out.v[1] = a->self_hi;
     a->out.v[2] = a->stack_lo; a->out.v[3] = a->stack_hi;
     a->out.v[4] = a->hold;     a->out.v[5] = a->hold + a->hold_len;
     a->out.v[6] = a->small;    a->out.v[7] = a->small + a->small_len;
     a->out.v[8] = (uint64_t)feats;
     if (agent_send(a, VMLAB_AGENT_HELLO, 0, VMLAB_AGENT_PROTO, 9) < 0)
-        return;
+        return -1;
     /* The thread sees no signal: a handler run there could touch a page it
      * alone can bring back. */
     sigfillset(&all);
@@ -190,4 +216,5 @@ __attribute__((constructor)) static void agent_start(void)
     }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
 }
