@@ -232,4 +232,4 @@ $(BUILD)/tests/uffd/%: tests/uffd/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes $(OPT) -g -o $@ $< -lpthread
-all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd $(BUILD)/tests/uffd/pageme
+all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd $(BUILD)/tests/uffd/pageme $(BUILD)/tests/uffd/kids
