@@ -37,6 +37,7 @@ struct kids_state {
     struct kid_tgt *t;
     size_t n;
     uint64_t refused;
+    int root_gone;                 /* the command's agent stopped answering */
     struct vmlab_uffd_stats gone;  /* counters of targets ended */
 };
 
@@ -239,13 +240,22 @@ static void kids_prepare(struct vmlab_damon *d)
 static void kids_check(struct vmlab_damon *d)
 {
     struct kids_state *ks = d->backend;
+    struct vmlab_uffd_stats st;
     struct view v;
     for (size_t t = 0; t < ks->n && t < d->nr_targets; t++) {
         if (!ks->t[t].state)
             continue;
         enter(d, t, ks->t[t].state, &v);
         vmlab_damon_uffd_ops.check(d);
+        vmlab_damon_uffd_stats(d, &st);
         ks->t[t].state = leave(d, &v);
+        /* its agent went (an exec into a program that ignores
+         * LD_PRELOAD): unwatched from now on, so no regions, not cold
+         * ones; an agent of its pid connecting again takes it back */
+        if (st.agent_gone) {
+            ks->root_gone |= t == 0;
+            detach(d, ks, t);
+        }
     }
     take_children(d, ks);
 }
@@ -404,6 +414,7 @@ void vmlab_damon_uffd_kids_sum(const struct vmlab_damon *d, struct vmlab_uffd_st
         return;
     *out = ks->gone;
     out->mode = ks->mode;
+    out->agent_gone = ks->root_gone;
     view.ops = &vmlab_damon_uffd_ops;
     for (size_t t = 0; t < ks->n; t++) {
         struct vmlab_uffd_stats st;
@@ -413,7 +424,7 @@ void vmlab_damon_uffd_kids_sum(const struct vmlab_damon *d, struct vmlab_uffd_st
         vmlab_damon_uffd_stats(&view, &st);
         add_stats(out, &st);
         if (t == 0)
-            out->agent_gone = st.agent_gone;
+            out->agent_gone |= st.agent_gone;
     }
 }
 

@@ -10,7 +10,8 @@
  *   kids clone N     N raw clone(2)s without CLONE_VM (no fork handler
  *                    runs) while the parent's pages are sampled: each
  *                    child checksums the whole buffer it got
- *   kids worker      a child's work (after exec) */
+ *   kids worker      a child's work (after exec)
+ * A third argument multiplies the children's work (rounds). */
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 
 #define MiB (1UL << 20)
 static size_t PG;
+static int scale = 1;
 
 static uint64_t sum(const unsigned char *p, size_t n)
 {
@@ -78,7 +80,7 @@ static int child_work(void)
     uint64_t before;
     fill(own, n, (unsigned)getpid());
     before = sum(own, n);
-    work(own, n, 150);
+    work(own, n, 150 * scale);
     return sum(own, n) == before ? 0 : 1;
 }
 
@@ -100,6 +102,8 @@ int main(int argc, char **argv)
     int kids = argc > 2 ? atoi(argv[2]) : 2, bad = 0;
 
     PG = (size_t)sysconf(_SC_PAGESIZE);
+    if (argc > 3 && atoi(argv[3]) > 0)
+        scale = atoi(argv[3]);
     if (argc < 2) {
         fprintf(stderr, "usage: kids fork|exec|clone N | kids worker\n");
         return 2;
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
             if (pid == 0) {
                 int b = sum(p, n) != expect;
                 if (!strcmp(argv[1], "exec")) {
-                    execl("/proc/self/exe", argv[0], "worker", (char *)NULL);
+                    execl("/proc/self/exe", argv[0], "worker", "0", argc > 3 ? argv[3] : "1", (char *)NULL);
                     _exit(3);
                 }
                 b |= child_work();
