@@ -114,5 +114,14 @@ int agent_kid_connect(int kids);
  * copied into the child (UFFDIO_COPY), then ufd is closed, which leaves
  * the child's memory unregistered and whole. */
 void agent_fork_event(struct agent *a, int ufd);
+/* The fork handlers (start.c), also run around a raw clone made through
+ * syscall() (kids.c). */
+void before_fork(void);
+void parent_after_fork(void);
+void child_after_fork(void);
+/* The child's part; follow: start an agent of its own when vmlab follows
+ * children (not after a raw clone: the C library's locks are as the
+ * parent's threads left them, and starting one allocates). */
+void agent_child_after(int follow);
 
 #endif

@@ -12,6 +12,8 @@
  * held copies are put in place. */
 #include "agent.h"
 
+#include <sched.h>
+#include <stdarg.h>
 #include <sys/un.h>
 
 /* The children's socket, when it is still vmlab's: a program may have
@@ -103,4 +105,44 @@ void agent_fork_event(struct agent *a, int ufd)
     /* The last reference to the child's uffd: the kernel unregisters its
      * ranges and wakes any fault of the child's waiting on them. */
     R_CLOSE(ufd);
+}
+
+/* syscall(SYS_clone or SYS_fork, ...) without CLONE_VM and without a new
+ * stack: a fork glibc does not know of, so its handlers do not run.  The
+ * agent's syscall() runs them around it (every held page home before,
+ * the child's own agent after), which needs no UFFD_EVENT_FORK (denied
+ * without CAP_SYS_PTRACE); the child is not followed unless it execs.
+ * Anything else goes straight to the kernel,
+ * with errno set as the C library's syscall() does.  (clone3 is left
+ * alone: its child may start on a stack of its own.) */
+__attribute__((visibility("default"))) long syscall(long n, ...)
+{
+    va_list ap;
+    long a[6], r;
+    int forkish;
+
+    va_start(ap, n);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+#ifdef SYS_fork
+    forkish = n == SYS_fork;
+#else
+    forkish = 0;
+#endif
+    forkish |= n == SYS_clone && !(a[0] & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) && a[1] == 0;
+    if (forkish)
+        before_fork();
+    r = rsys(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (forkish) {
+        if (r == 0)
+            agent_child_after(0);   /* followed only if it execs */
+        else
+            parent_after_fork();
+    }
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
 }

@@ -26,9 +26,10 @@ static void refuse(int sock, int err, const char *what)
 
 /* Before fork: the child would get the held pages' addresses empty, so
  * every page goes home first, and no new one leaves until fork returns.
- * (A raw clone(2) without CLONE_VM bypasses this: UFFD_EVENT_FORK, where
- * the kernel allows it, copies the held pages into the child.) */
-static void before_fork(void)
+ * (A raw clone(2) without CLONE_VM runs no handler: kids.c's syscall()
+ * runs them for one made through it; UFFD_EVENT_FORK, where the kernel
+ * allows it, copies the held pages into the child of any.) */
+void before_fork(void)
 {
     struct agent *a;
     uint64_t one = 1;
@@ -42,14 +43,19 @@ static void before_fork(void)
         syscall(SYS_futex, &a->fork_ack, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 }
 
-static void parent_after_fork(void)
+void parent_after_fork(void)
 {
     if (g_agent)
         __atomic_store_n(&g_agent->paused, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&g_fork_mu);
 }
 
-static void child_after_fork(void)
+void child_after_fork(void)
+{
+    agent_child_after(1);
+}
+
+void agent_child_after(int follow)
 {
     int kids, sock;
     g_agent = NULL;   /* its block was not copied (MADV_DONTFORK) */
@@ -61,7 +67,7 @@ static void child_after_fork(void)
         close(g_sock);
     g_uffd = g_sock = -1;
     /* ... unless vmlab follows children: then it gets its own agent */
-    if ((kids = agent_kids_fd()) >= 0 && (sock = agent_kid_connect(kids)) >= 0)
+    if (follow && (kids = agent_kids_fd()) >= 0 && (sock = agent_kid_connect(kids)) >= 0)
         agent_boot(sock);
 }
 
@@ -89,7 +95,7 @@ static int want_features(int *err)
     need |= api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
     /* FORK events (a raw clone's child gets the held pages) need
      * CAP_SYS_PTRACE: asked for only where the kernel grants them */
-    if (api.features & UFFD_FEATURE_EVENT_FORK) {
+    if ((api.features & UFFD_FEATURE_EVENT_FORK) && !getenv("VMLAB_UFFD_NO_FORK_EVENTS")) {
         struct uffdio_api f = {.api = UFFD_API, .features = UFFD_FEATURE_EVENT_FORK};
         if ((fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC)) >= 0) {
             if (ioctl(fd, UFFDIO_API, &f) == 0)

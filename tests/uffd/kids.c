@@ -7,11 +7,14 @@
  *                    parent works on its own meanwhile
  *   kids exec N      the same, but each child execs this program first
  *                    ("kids worker"), from a plain fork
- *   kids clone N     N raw clone(2)s without CLONE_VM (no fork handler
- *                    runs) while the parent's pages are sampled: each
- *                    child checksums the whole buffer it got
+ *   kids clone N     N raw clone(2)s without CLONE_VM through syscall()
+ *                    (no fork handler runs) while the parent's pages are
+ *                    sampled: each child checksums the whole buffer it got
+ *   kids asmclone N  the same with the system call instruction itself (no
+ *                    C library function at all)
  *   kids worker      a child's work (after exec)
  * A third argument multiplies the children's work (rounds). */
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -84,6 +87,26 @@ static int child_work(void)
     return sum(own, n) == before ? 0 : 1;
 }
 
+/* clone(SIGCHLD) by the instruction itself: nobody can wrap it */
+static long asm_clone(void)
+{
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_clone), "D"((long)SIGCHLD), "S"(0L), "d"(0L)
+                     : "rcx", "r11", "r10", "r8", "r9", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_clone, x0 __asm__("x0") = SIGCHLD, x1 __asm__("x1") = 0,
+                  x2 __asm__("x2") = 0, x3 __asm__("x3") = 0, x4 __asm__("x4") = 0;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+    return x0;
+#else
+    return syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+#endif
+}
+
 static int wait_all(int n)
 {
     int bad = 0, st;
@@ -135,7 +158,7 @@ int main(int argc, char **argv)
         work(p, n, 150);
         bad = wait_all(kids);
         printf("children_bad %d\n", bad);
-    } else if (!strcmp(argv[1], "clone")) {
+    } else if (!strcmp(argv[1], "clone") || !strcmp(argv[1], "asmclone")) {
         /* pages go out all the time: clone in the middle of it */
         for (int i = 0; i < kids; i++) {
             long pid;
@@ -143,9 +166,11 @@ int main(int argc, char **argv)
              * page shared with an earlier child cannot be moved out) */
             fill(p, n, 7);
             work(p, n, 3);
-            pid = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+            pid = argv[1][0] == 'a' ? asm_clone() : syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
             if (pid == 0)
                 _exit(sum(p, n) != expect);   /* raw syscalls only below */
+            if (pid < 0 && pid > -4096 && argv[1][0] == 'a')
+                errno = (int)-pid;
             if (pid < 0) {
                 perror("clone");
                 return 2;
