@@ -72,17 +72,19 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     int status, ended;
 
     struct vmlab_uffd_kids_stats ks;
+    int kids;
 
     if (!vmlab_damon_is_uffd(d))
         return;
     vmlab_damon_lock(d);
     vmlab_damon_uffd_stats(d, &st);
     ended = vmlab_damon_uffd_command(d, &pid, &status);
-    if (vmlab_damon_uffd_kids_stats(d, &ks) == 0) {
+    kids = vmlab_damon_uffd_kids_stats(d, &ks) == 0;
+    vmlab_damon_unlock(d);
+    if (kids) {   /* following children: how many targets, how many run */
         lua_pushinteger(L, (lua_Integer)ks.targets); lua_setfield(L, -2, "targets");
         lua_pushinteger(L, (lua_Integer)ks.running); lua_setfield(L, -2, "targets_running");
     }
-    vmlab_damon_unlock(d);
     lua_pushstring(L, st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
     lua_pushinteger(L, (lua_Integer)st.armed); lua_setfield(L, -2, "armed");
     lua_pushinteger(L, (lua_Integer)st.accessed); lua_setfield(L, -2, "touched");

@@ -64,6 +64,8 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
                  e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
                                "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
         vmlab_agent_close(&p);
+        if (p.follow_kids)
+            close(p.kids);
         vmlab_agent_reap(&p, 1);
         sigaction(SIGINT, &oint, NULL);
         sigaction(SIGQUIT, &oquit, NULL);
