@@ -123,5 +123,12 @@ void child_after_fork(void);
  * children (not after a raw clone: the C library's locks are as the
  * parent's threads left them, and starting one allocates). */
 void agent_child_after(int follow);
+/* exec (exec.c): every page home and sampling paused first (exec kills
+ * the thread, then reads the old image's robust futex list); 1 when
+ * paused, undone by agent_exec_failed.  g_agent_pid: the process the
+ * agent serves (a vfork child shares its memory, not its pid). */
+extern pid_t g_agent_pid;
+int agent_exec_pause(void);
+void agent_exec_failed(int paused);
 
 #endif

@@ -107,7 +107,8 @@ void agent_fork_event(struct agent *a, int ufd)
     R_CLOSE(ufd);
 }
 
-/* syscall(SYS_clone or SYS_fork, ...) without CLONE_VM and without a new
+/* syscall(SYS_execve...): paused first, as exec.c's wrappers.
+ * syscall(SYS_clone or SYS_fork, ...) without CLONE_VM and without a new
  * stack: a fork glibc does not know of, so its handlers do not run.  The
  * agent's syscall() runs them around it (every held page home before,
  * the child's own agent after), which needs no UFFD_EVENT_FORK (denied
@@ -119,7 +120,7 @@ __attribute__((visibility("default"))) long syscall(long n, ...)
 {
     va_list ap;
     long a[6], r;
-    int forkish;
+    int forkish, execish, paused = 0;
 
     va_start(ap, n);
     for (int i = 0; i < 6; i++)
@@ -131,9 +132,13 @@ __attribute__((visibility("default"))) long syscall(long n, ...)
     forkish = 0;
 #endif
     forkish |= n == SYS_clone && !(a[0] & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) && a[1] == 0;
+    execish = n == SYS_execve || n == SYS_execveat;
     if (forkish)
         before_fork();
+    if (execish)
+        paused = agent_exec_pause();
     r = rsys(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+    agent_exec_failed(paused);
     if (forkish) {
         if (r == 0)
             agent_child_after(0);   /* followed only if it execs */

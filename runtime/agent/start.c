@@ -216,6 +216,7 @@ int agent_boot(int sock)
     pthread_attr_setstack(&attr, stack, STACK_SZ);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     g_agent = a;
+    g_agent_pid = getpid();
     if (pthread_create(&th, &attr, agent_serve, a) != 0) {
         g_agent = NULL;
         agent_finish(a);
