@@ -186,7 +186,8 @@ static void wp_register(struct uffd_state *s)
             wp_range(s, a, e);
     }
     if ((done = realloc(s->wp, (s->nvmas + 1) * sizeof *done))) {
-        memcpy(done, s->vmas, s->nvmas * sizeof *done);
+        if (s->nvmas)   /* (no mappings yet: vmas is NULL) */
+            memcpy(done, s->vmas, s->nvmas * sizeof *done);
         s->wp = done;
         s->nwp = s->nvmas;
     }
@@ -366,7 +367,7 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
     }
     if (e < 0)
         return e;
-    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas))) {
+    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || (nv && memcmp(vmas, s->vmas, nv * sizeof *vmas)))) {
         /* new mappings to register; after an exec, a new mm: its pagemap */
         char path[64];
         int fd;

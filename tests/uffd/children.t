@@ -30,8 +30,8 @@ end
 local function checksum(out) return out:match("checksum (%x+)") end
 -- targets in the record, and how many of them saw an access
 local function targets_of(path)
-  local snaps, err = record.read(path)
-  if not snaps then return nil, err end
+  local snaps = record.read(path)
+  if not snaps then return nil end
   local n, touched = 0, {}
   for _, s in ipairs(snaps) do
     if #s.targets > n then n = #s.targets end
