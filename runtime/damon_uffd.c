@@ -388,16 +388,7 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
  * page back (BYE); SIGTERM, then SIGKILL if it is still there after 1 s. */
 static void end_command(struct vmlab_agent_proc *p)
 {
-    vmlab_agent_close(p);
-    if (vmlab_agent_reap(p, 0))
-        return;
-    kill(p->pid, SIGTERM);
-    for (int i = 0; i < 100 && !vmlab_agent_reap(p, 0); i++)
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    if (!p->reaped) {
-        kill(p->pid, SIGKILL);
-        vmlab_agent_reap(p, 1);
-    }
+    vmlab_agent_end(p);
 }
 
 /* DAMOS actions on the target's memory: process_madvise(2) through a
@@ -521,12 +512,7 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
         }
         if ((e = vmlab_agent_spawn(&own, o->argv, why, len)) < 0)
             return e;
-        if ((e = vmlab_agent_hello(&own, 10.0, why, len)) < 0) {
-            char reason[256];
-            snprintf(reason, sizeof reason, "%s", why);
-            snprintf(why, len, "cannot monitor %s: %s%s", o->argv[0], reason,
-                     e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
-                     "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+        if ((e = vmlab_agent_hello_for(&own, o->argv[0], 10.0, why, len)) < 0) {
             end_command(&own);
             return e;
         }

@@ -323,21 +323,12 @@ const struct vmlab_damon_ops vmlab_damon_uffd_kids_ops = {
 int vmlab_damon_uffd_kids_open(struct vmlab_damon *d, const struct vmlab_damon_opts *o, char *why,
                                size_t len)
 {
+    struct vmlab_damon_opts one = *o;
     struct kids_state *ks;
-    struct vmlab_agent_proc *p = o->proc;
-    void *state;
+    struct view v;
     int e;
 
-    if (o->nr_targets || !!o->argv == !!o->proc) {
-        snprintf(why, len, "the uffd backend's target is one process: a command to start with the "
-                 "agent, or one started with it");
-        return -EINVAL;
-    }
-    if (o->argv && !o->argv[0]) {
-        snprintf(why, len, "the uffd target's command is empty");
-        return -EINVAL;
-    }
-    if (p && !p->follow_kids) {
+    if (o->proc && !o->proc->follow_kids) {
         snprintf(why, len, "following children needs a command started with "
                  "vmlab_agent_spawn_children (the children's socket)");
         return -EINVAL;
@@ -348,31 +339,23 @@ int vmlab_damon_uffd_kids_open(struct vmlab_damon *d, const struct vmlab_damon_o
         return -ENOMEM;
     }
     ks->mode = o->uffd_mode == VMLAB_UFFD_WRITE ? VMLAB_UFFD_WRITE : VMLAB_UFFD_RW;
-    if (o->argv) {
+    /* a command to start: here, with the children's socket; then target 1
+     * is the one-process backend's on it (which checks the rest) */
+    if (o->argv && o->argv[0] && !o->proc && !o->nr_targets) {
         if ((e = vmlab_agent_spawn_children(&ks->own, o->argv, why, len)) < 0)
             goto fail;
         ks->owns = 1;
-        if ((e = vmlab_agent_hello(&ks->own, 10.0, why, len)) < 0) {
-            char reason[256];
-            snprintf(reason, sizeof reason, "%s", why);
-            snprintf(why, len, "cannot monitor %s: %s%s", o->argv[0], reason,
-                     e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
-                     "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+        if ((e = vmlab_agent_hello_for(&ks->own, o->argv[0], 10.0, why, len)) < 0)
             goto fail;
-        }
-        p = &ks->own;
+        one.argv = NULL;
+        one.proc = &ks->own;
     }
-    ks->root = p;
-    if (ks->mode == VMLAB_UFFD_WRITE && !(p->features & UFFD_FEATURE_WP_ASYNC)) {
-        snprintf(why, len, "write mode needs UFFD_FEATURE_WP_ASYNC (Linux 6.7 or later)");
-        e = -ENOTSUP;
+    enter(d, 0, NULL, &v);
+    e = vmlab_damon_uffd_open(d, &one, why, len);
+    ks->t[0].state = leave(d, &v);
+    if (e < 0)
         goto fail;
-    }
-    if ((e = attach(d, ks, p, &state)) < 0) {
-        snprintf(why, len, "attaching the uffd backend to pid %d: %s", (int)p->pid, strerror(-e));
-        goto fail;
-    }
-    ks->t[0] = (struct kid_tgt){p, state};
+    ks->root = ks->t[0].p = one.proc;
     ks->n = 1;
     d->backend = ks;
     d->ops = &vmlab_damon_uffd_kids_ops;

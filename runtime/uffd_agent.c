@@ -342,6 +342,21 @@ int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, siz
     }
 }
 
+int vmlab_agent_hello_for(struct vmlab_agent_proc *p, const char *cmd, double timeout, char *why,
+                          size_t whylen)
+{
+    char reason[256];
+    int e = vmlab_agent_hello(p, timeout, why, whylen);
+
+    if (e == 0)
+        return 0;
+    snprintf(reason, sizeof reason, "%s", why);
+    snprintf(why, whylen, "cannot monitor %s: %s%s", cmd, reason,
+             e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
+                           "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+    return e;
+}
+
 int vmlab_agent_reap(struct vmlab_agent_proc *p, int block)
 {
     int st;

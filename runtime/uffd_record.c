@@ -57,12 +57,7 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
     /* ^C goes to the command; vmlab writes what it saw once it ends */
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
-    if ((e = vmlab_agent_hello(&p, 10.0, why, whylen)) < 0) {
-        char reason[256];
-        snprintf(reason, sizeof reason, "%s", why);
-        snprintf(why, whylen, "cannot monitor %s: %s%s", argv[0], reason,
-                 e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
-                               "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+    if ((e = vmlab_agent_hello_for(&p, argv[0], 10.0, why, whylen)) < 0) {
         vmlab_agent_close(&p);
         if (p.follow_kids)
             close(p.kids);

@@ -166,6 +166,10 @@ void vmlab_agent_end(struct vmlab_agent_proc *p);
  * ends).  0; -EPERM/-ENOSYS... when it refused (why says why); -ETIMEDOUT
  * when no agent answered (a static or setuid program ignores LD_PRELOAD). */
 int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, size_t whylen);
+/* vmlab_agent_hello for command cmd, why saying "cannot monitor cmd:
+ * reason", with what forbids userfaultfd when it was refused (-EPERM). */
+int vmlab_agent_hello_for(struct vmlab_agent_proc *p, const char *cmd, double timeout, char *why,
+                          size_t whylen);
 /* Reap the command if it ended (block: wait for it).  1 when reaped.  A
  * foreign one (a child of the command) is seen ending through its pidfd
  * (block: wait for it); its status is 0. */

@@ -16,6 +16,8 @@
 #include <stdarg.h>
 #include <sys/un.h>
 
+#define MAX_ERRNO 4095   /* the kernel's: returns in [-4095, -1] are -errno */
+
 /* The children's socket, when it is still vmlab's: a program may have
  * closed that descriptor and opened something else under its number. */
 int agent_kids_fd(void)
@@ -145,7 +147,7 @@ __attribute__((visibility("default"))) long syscall(long n, ...)
         else
             parent_after_fork();
     }
-    if (r < 0 && r > -4096) {
+    if (r < 0 && r >= -MAX_ERRNO) {
         errno = (int)-r;
         return -1;
     }
