@@ -68,11 +68,9 @@ void vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
 void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
 {
     struct vmlab_uffd_stats st;
-    pid_t pid;
-    int status, ended;
-
     struct vmlab_uffd_kids_stats ks;
-    int kids;
+    pid_t pid;
+    int status, ended, kids;
 
     if (!vmlab_damon_is_uffd(d))
         return;
