@@ -74,7 +74,8 @@ int vmlab_damon_snapshot_copy(const struct vmlab_damon *d, uint64_t time_us,
             dst->v = v;
             dst->cap = src->n;
         }
-        memcpy(dst->v, src->v, src->n * sizeof *src->v);
+        if (src->n)   /* (a target with no regions yet has no array) */
+            memcpy(dst->v, src->v, src->n * sizeof *src->v);
         dst->n = src->n;
     }
     s->time_us = time_us;
