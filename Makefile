@@ -32,7 +32,11 @@ DEB_PKGS := gcc make pkg-config liblua5.4-dev lua5.4 libnuma-dev numactl \
             perl util-linux procps libio-pty-perl libjansson-dev
 
 RT_SRC    := $(sort $(wildcard runtime/*.c))
-RT_SRC    += $(filter-out runtime/agent/start.c,$(wildcard runtime/agent/*.c))   # a vmlab.proc child's agent (uffd_inject.c): all but the preload constructor
+# A vmlab.proc child's agent (uffd_inject.c): every agent file but the
+# preload-only ones (the constructor, and the exec and syscall() wrappers,
+# which would interpose on vmlab's own calls).
+AGENT_PRELOAD_ONLY := runtime/agent/start.c runtime/agent/exec.c runtime/agent/clone.c
+RT_SRC    += $(filter-out $(AGENT_PRELOAD_ONLY),$(wildcard runtime/agent/*.c))
 HOST_SRC  := $(sort $(wildcard runtime/host/*.c))
 BIND_SRC  := $(sort $(wildcard bindings/*.c))
 STDLIB    := $(sort $(shell find stdlib -name '*.lua' 2>/dev/null))
@@ -234,4 +238,4 @@ $(BUILD)/tests/uffd/%: tests/uffd/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes $(OPT) -g -o $@ $< -lpthread
-all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd $(BUILD)/tests/uffd/pageme
+all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd $(BUILD)/tests/uffd/pageme $(BUILD)/tests/uffd/kids

@@ -250,7 +250,7 @@ static int target_kind(lua_State *L, int tg)
 int vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
 {
     static const char *const modes[] = {"rw", "write", NULL};
-    static const char *const keys[] = {"command", NULL};
+    static const char *const keys[] = {"command", "include_child_tasks", NULL};
     int t, kind;
 
     lua_getfield(L, opts, "mode");                             /* mode */
@@ -286,6 +286,7 @@ int vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
     if (!lua_istable(L, t))
         luaL_error(L, "damon.monitor: bad uffd target (a table {command = {...}} expected)");
     vmlab_checkopts(L, t, "damon.monitor (uffd target)", keys);
+    o->uffd_children = vmlab_optfield_bool(L, t, "include_child_tasks", 0);
     lua_getfield(L, t, "command");                             /* targets tg cmd */
     o->argv = check_argv(L, lua_gettop(L), "damon.monitor (uffd target)");  /* .. cmd argv */
     lua_rotate(L, t - 1, 1);                                   /* argv targets tg cmd */
@@ -296,10 +297,11 @@ int vmlab_uffd_lua_target(lua_State *L, int opts, struct vmlab_damon_opts *o)
 void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
 {
     struct vmlab_uffd_stats st;
+    struct vmlab_uffd_kids_stats ks;
     pid_t pid = 0;
-    int status = -1, ended = 0, self = d->ops == &vmlab_damon_uffd_self_ops;
+    int status = -1, ended = 0, kids = 0, self = d->ops == &vmlab_damon_uffd_self_ops;
 
-    if (d->ops != &vmlab_damon_uffd_ops && !self)
+    if (!vmlab_damon_is_uffd(d) && !self)
         return;
     vmlab_damon_lock(d);
     if (self) {
@@ -307,8 +309,13 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     } else {
         vmlab_damon_uffd_stats(d, &st);
         ended = vmlab_damon_uffd_command(d, &pid, &status);
+        kids = vmlab_damon_uffd_kids_stats(d, &ks) == 0;
     }
     vmlab_damon_unlock(d);
+    if (kids) {   /* following children: how many targets, how many run */
+        lua_pushinteger(L, (lua_Integer)ks.targets); lua_setfield(L, -2, "targets");
+        lua_pushinteger(L, (lua_Integer)ks.running); lua_setfield(L, -2, "targets_running");
+    }
     lua_pushstring(L, st.mode == VMLAB_UFFD_WRITE ? "write" : "rw"); lua_setfield(L, -2, "mode");
     lua_pushinteger(L, (lua_Integer)st.armed); lua_setfield(L, -2, "armed");
     lua_pushinteger(L, (lua_Integer)st.accessed); lua_setfield(L, -2, "touched");
@@ -333,7 +340,7 @@ static int l_record(lua_State *L)
 {
     static const char *const valid[] = {"command", "out", "format", "sample", "aggr", "update",
                                         "min_regions", "max_regions", "budget", "timeout", "mode",
-                                        "seed", "verbose", NULL};
+                                        "seed", "verbose", "include_child_tasks", NULL};
     static const char *const modes[] = {"rw", "write", NULL};
     struct vmlab_uffd_record_opts o;
     struct vmlab_uffd_record_result res;
@@ -368,6 +375,7 @@ static int l_record(lua_State *L)
         return luaL_error(L, "uffd.record: bad option 'format' (json_compressed, json or record)");
     o.seed = (uint64_t)vmlab_optfield_int(L, 1, "seed", 42);
     o.verbose = vmlab_optfield_bool(L, 1, "verbose", 0);
+    o.children = vmlab_optfield_bool(L, 1, "include_child_tasks", 0);
     lua_getfield(L, 1, "command");                             /* opts cmd */
     argv = check_argv(L, lua_gettop(L), "uffd.record");                    /* opts cmd argv */
     r = vmlab_uffd_record(&o, argv, err, sizeof err, &res);
@@ -391,6 +399,7 @@ static int l_record(lua_State *L)
     lua_pushnumber(L, res.vmlab_cpu); lua_setfield(L, -2, "vmlab_cpu");
     lua_pushnumber(L, res.st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
     lua_pushnumber(L, res.st.target_lost); lua_setfield(L, -2, "target_lost");
+    lua_pushinteger(L, (lua_Integer)res.targets); lua_setfield(L, -2, "targets");
     return 2;
 }
 

@@ -100,8 +100,11 @@ static int attach_backend(struct vmlab_damon *d, const struct vmlab_damon_opts *
         if ((e = vmlab_damon_kernel_attach(d)) < 0)
             snprintf(why, len, "attaching the kernel backend: %s", strerror(-e));
         return e;
-    case VMLAB_DAMON_UFFD:   /* another process through its agent, or our own segments */
-        return o->nr_targets ? vmlab_damon_uffd_self_open(d, o, why, len) : vmlab_damon_uffd_open(d, o, why, len);
+    case VMLAB_DAMON_UFFD:   /* another process through its agent (and its children), or our own segments */
+        if (o->nr_targets)
+            return vmlab_damon_uffd_self_open(d, o, why, len);
+        return o->uffd_children ? vmlab_damon_uffd_kids_open(d, o, why, len)
+                                : vmlab_damon_uffd_open(d, o, why, len);
     default:
         snprintf(why, len, "unknown backend %d", o->backend);
         return -EINVAL;

@@ -105,6 +105,25 @@ static int update_ranges(struct vmlab_damon *d)
     return 0;
 }
 
+int vmlab_damon_add_target(struct vmlab_damon *d)
+{
+    struct vmlab_damon_target *v = realloc(d->targets, (d->nr_targets + 1) * sizeof *v);
+    struct vmlab_range *g = NULL;
+    size_t t = d->nr_targets, n = 0;
+
+    if (!v)
+        return -ENOMEM;
+    d->targets = v;
+    memset(&v[t], 0, sizeof v[t]);
+    d->nr_targets++;
+    /* its regions now, split evenly (else it waits for the next update) */
+    if (d->ops->ranges && d->ops->ranges(d, t, &g, &n) == 0) {
+        apply_ranges(d, t, g, n);
+        free(g);
+    }
+    return (int)t;
+}
+
 /* Pick the page each region samples next (page aligned, in the region). */
 static void pick_samples(struct vmlab_damon *d)
 {

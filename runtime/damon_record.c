@@ -41,6 +41,23 @@ static void unlink_live(struct vmlab_damon_recorder *r)
     pthread_mutex_unlock(&live_mu);
 }
 
+/* Targets added while recording (children followed): the record gets them
+ * from this aggregation on. */
+static int grow_targets(struct vmlab_damon_recorder *r, size_t nt)
+{
+    const struct vmlab_region **rv = realloc(r->rv, (nt + 1) * sizeof *rv);
+    size_t *n;
+    if (rv)
+        r->rv = rv;
+    n = realloc(r->n, (nt + 1) * sizeof *n);
+    if (n)
+        r->n = n;
+    if (!rv || !n || vmlab_rec_stream_add_targets(r->st, nt) < 0)
+        return -ENOMEM;
+    r->nr_targets = nt;
+    return 0;
+}
+
 static void record_hook(struct vmlab_damon *d, uint64_t time_us, void *ctx)
 {
     struct vmlab_damon_recorder *r = ctx;
@@ -49,6 +66,9 @@ static void record_hook(struct vmlab_damon *d, uint64_t time_us, void *ctx)
     uint64_t start = time_us >= d->last.aggr_us ? time_us - d->last.aggr_us : 0;
     int e;
 
+    if (d->nr_targets > r->nr_targets && grow_targets(r, d->nr_targets) < 0 && !r->err)
+        r->err = -ENOMEM;
+    nt = d->nr_targets < r->nr_targets ? d->nr_targets : r->nr_targets;
     if (r->prev_us && r->prev_us < time_us)
         start = r->prev_us;
     r->prev_us = time_us;

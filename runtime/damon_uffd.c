@@ -186,7 +186,8 @@ static void wp_register(struct uffd_state *s)
             wp_range(s, a, e);
     }
     if ((done = realloc(s->wp, (s->nvmas + 1) * sizeof *done))) {
-        memcpy(done, s->vmas, s->nvmas * sizeof *done);
+        if (s->nvmas)   /* (no mappings yet: vmas is NULL) */
+            memcpy(done, s->vmas, s->nvmas * sizeof *done);
         s->wp = done;
         s->nwp = s->nvmas;
     }
@@ -373,7 +374,7 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
     }
     if (e < 0)
         return e;
-    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || memcmp(vmas, s->vmas, nv * sizeof *vmas))) {
+    if (s->mode == VMLAB_UFFD_WRITE && (nv != s->nvmas || (nv && memcmp(vmas, s->vmas, nv * sizeof *vmas)))) {
         /* new mappings to register; after an exec, a new mm: its pagemap */
         char path[64];
         int fd;
@@ -394,16 +395,7 @@ static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out
  * page back (BYE); SIGTERM, then SIGKILL if it is still there after 1 s. */
 static void end_command(struct vmlab_agent_proc *p)
 {
-    vmlab_agent_close(p);
-    if (p->borrowed || vmlab_agent_reap(p, 0))   /* a vmlab.proc child runs on */
-        return;
-    kill(p->pid, SIGTERM);
-    for (int i = 0; i < 100 && !vmlab_agent_reap(p, 0); i++)
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    if (!p->reaped) {
-        kill(p->pid, SIGKILL);
-        vmlab_agent_reap(p, 1);
-    }
+    vmlab_agent_end(p);
 }
 
 /* DAMOS actions on the target's memory: process_madvise(2) through a
@@ -527,12 +519,7 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
         }
         if ((e = vmlab_agent_spawn(&own, o->argv, why, len)) < 0)
             return e;
-        if ((e = vmlab_agent_hello(&own, 10.0, why, len)) < 0) {
-            char reason[256];
-            snprintf(reason, sizeof reason, "%s", why);
-            snprintf(why, len, "cannot monitor %s: %s%s", o->argv[0], reason,
-                     e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
-                     "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+        if ((e = vmlab_agent_hello_for(&own, o->argv[0], 10.0, why, len)) < 0) {
             end_command(&own);
             return e;
         }
@@ -564,6 +551,8 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
 int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status)
 {
     struct uffd_state *s = d->backend;
+    if (d->ops == &vmlab_damon_uffd_kids_ops)   /* children followed: the command's */
+        return vmlab_damon_uffd_kids_command(d, pid, status);
     if (!s || d->ops != &vmlab_damon_uffd_ops)
         return -EINVAL;
     *pid = s->p->pid;
@@ -576,7 +565,9 @@ int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status)
 void vmlab_damon_uffd_stats(const struct vmlab_damon *d, struct vmlab_uffd_stats *out)
 {
     const struct uffd_state *s = d->backend;
-    if (s && d->ops == &vmlab_damon_uffd_ops)
+    if (d->ops == &vmlab_damon_uffd_kids_ops)   /* children followed: every target's */
+        vmlab_damon_uffd_kids_sum(d, out);
+    else if (s && d->ops == &vmlab_damon_uffd_ops)
         *out = s->st;
     else
         memset(out, 0, sizeof *out);

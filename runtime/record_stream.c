@@ -39,6 +39,7 @@ struct vmlab_rec_stream {
     FILE **spool;             /* JSON: targets 1.. (plain text) */
     size_t nr_targets;
     uint64_t count;           /* snapshots written */
+    uint64_t *tcount;         /* JSON: snapshots written per target */
     uint64_t first_start_ns, first_end_ns;
     pid_t pid;                /* the process that writes it */
 };
@@ -194,6 +195,7 @@ static void json_snapshot(struct vmlab_rec_stream *st, size_t t, uint64_t start_
 {
     FILE *f = t ? st->spool[t] : NULL;
     char buf[512];
+    uint64_t before = st->tcount ? st->tcount[t]++ : st->count;
     uint64_t total = 0;
 
 #define OUT(str) (f ? (void)fputs((str), f) : puts_(&st->out, (str)))
@@ -203,7 +205,7 @@ static void json_snapshot(struct vmlab_rec_stream *st, size_t t, uint64_t start_
              "%s\n            {\n                \"start_time\": \"%llu\",\n"
              "                \"end_time\": \"%llu\",\n                \"total_bytes\": \"%llu\",\n"
              "                \"regions\": [",
-             st->count ? "," : "", (unsigned long long)start_ns, (unsigned long long)end_ns,
+             before ? "," : "", (unsigned long long)start_ns, (unsigned long long)end_ns,
              (unsigned long long)total);
     OUT(buf);
     for (size_t i = 0; i < n; i++) {
@@ -352,5 +354,35 @@ void vmlab_rec_stream_drop(struct vmlab_rec_stream *st)
         if (st->spool[t])
             fclose(st->spool[t]);
     free(st->spool);
+    free(st->tcount);
     free(st);
+}
+
+int vmlab_rec_stream_add_targets(struct vmlab_rec_stream *st, size_t nr_targets)
+{
+    FILE **spool;
+    uint64_t *tc;
+
+    if (nr_targets <= st->nr_targets)
+        return 0;
+    if (st->fmt != VMLAB_REC_BINARY) {
+        if (!(spool = realloc(st->spool, (nr_targets + 1) * sizeof *spool)))
+            return -ENOMEM;
+        st->spool = spool;
+        if (!(tc = realloc(st->tcount, (nr_targets + 1) * sizeof *tc)))
+            return -ENOMEM;
+        if (!st->tcount)   /* from now on, counted per target */
+            for (size_t t = 0; t < st->nr_targets; t++)
+                tc[t] = st->count;
+        st->tcount = tc;
+        for (size_t t = st->nr_targets; t < nr_targets; t++) {
+            tc[t] = 0;
+            if (!(spool[t] = tmpfile()))
+                return -errno;
+            json_target_head(spool[t], NULL, t + 1);
+            st->nr_targets = t + 1;
+        }
+    }
+    st->nr_targets = nr_targets;
+    return 0;
 }

@@ -11,9 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 extern char **environ;
 
@@ -103,16 +108,16 @@ static char *env_join(const char *k, const char *a, const char *b)
     return s;
 }
 
-int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why, size_t whylen)
+static int spawn(struct vmlab_agent_proc *p, char *const argv[], int children, char *why, size_t whylen)
 {
-    char agent[PATH_MAX], fdenv[48], pidenv[48];
-    int sv[2], ep[2], e, n = 0, err = 0;
+    char agent[PATH_MAX], fdenv[48], pidenv[48], kidsenv[80];
+    int sv[2], ep[2], kv[2] = {-1, -1}, e, n = 0, err = 0;
     char **envp, *preload;
     size_t ne = 0;
     pid_t pid;
 
     memset(p, 0, sizeof *p);
-    p->sock = -1;
+    p->sock = p->kids = p->pidfd = -1;
     if (!argv || !argv[0]) {
         snprintf(why, whylen, "no command");
         return -EINVAL;
@@ -121,7 +126,7 @@ int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why,
         return e;
     while (environ[ne])
         ne++;
-    envp = calloc(ne + 4, sizeof *envp);
+    envp = calloc(ne + 5, sizeof *envp);
     preload = env_join("LD_PRELOAD", agent, getenv("LD_PRELOAD"));
     if (!envp || !preload) {
         free(envp);
@@ -140,9 +145,28 @@ int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why,
         free(preload);
         return e;
     }
+    /* the children's socket: every descendant inherits the agent's end */
+    if (children && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kv) < 0) {
+        e = -errno;
+        snprintf(why, whylen, "socketpair: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        close(ep[0]);
+        close(ep[1]);
+        free(envp);
+        free(preload);
+        return e;
+    }
     snprintf(fdenv, sizeof fdenv, "%s=%d", VMLAB_AGENT_FD_ENV, sv[1]);
     envp[n++] = fdenv;
     envp[n++] = pidenv;
+    if (children) {
+        int one = 1;
+        /* the kernel says which pid sent each CHILD */
+        setsockopt(kv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+        snprintf(kidsenv, sizeof kidsenv, "%s=%d:%d", VMLAB_AGENT_KIDS_ENV, kv[1], (int)getpid());
+        envp[n++] = kidsenv;
+    }
     fflush(NULL);
     pid = fork();
     if (pid == 0) {
@@ -161,6 +185,8 @@ int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why,
         pidenv[k] = '\0';
         fcntl(sv[1], F_SETFD, 0);   /* the agent's end crosses exec */
         close(sv[0]);
+        if (kv[1] >= 0)
+            fcntl(kv[1], F_SETFD, 0);
         execvpe(argv[0], argv, envp);
         err = errno;
         if (write(ep[1], &err, sizeof err) < 0) {
@@ -169,27 +195,123 @@ int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why,
     }
     e = pid < 0 ? -errno : 0;
     close(sv[1]);
+    if (kv[1] >= 0)
+        close(kv[1]);
     close(ep[1]);
     free(envp);
     free(preload);
     if (e < 0) {
         close(sv[0]);
         close(ep[0]);
+        if (kv[0] >= 0)
+            close(kv[0]);
         snprintf(why, whylen, "fork: %s", strerror(-e));
         return e;
     }
     p->pid = pid;
     p->sock = sv[0];
+    p->kids = kv[0];
+    p->follow_kids = kv[0] >= 0;
     if (read(ep[0], &err, sizeof err) == (ssize_t)sizeof err) {
         close(ep[0]);
         vmlab_agent_reap(p, 1);
         close(p->sock);
         p->sock = -1;
+        if (p->follow_kids)
+            close(p->kids);
+        p->follow_kids = 0;
         snprintf(why, whylen, "exec(%s): %s", argv[0], strerror(err));
         return -err;
     }
     close(ep[0]);
     return 0;
+}
+
+int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why, size_t whylen)
+{
+    return spawn(p, argv, 0, why, whylen);
+}
+
+int vmlab_agent_spawn_children(struct vmlab_agent_proc *p, char *const argv[], char *why, size_t whylen)
+{
+    return spawn(p, argv, 1, why, whylen);
+}
+
+int vmlab_agent_take_child(struct vmlab_agent_proc *p, struct vmlab_agent_proc *kid)
+{
+    union { struct cmsghdr c; char buf[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))]; } ctl;
+    struct vmlab_agent_msg h;
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    struct ucred cr = {0, 0, 0};
+    int fd = -1, have_cr = 0;
+    ssize_t r;
+
+    if (!p->follow_kids || p->kids < 0)
+        return 0;
+    for (;;) {
+        r = recvmsg(p->kids, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (r < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno == EINTR ? 0 : -errno;
+        if (r == 0)
+            return 0;   /* every descendant closed it */
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int fds[4];
+                memcpy(fds, CMSG_DATA(c), (k < 4 ? k : 4) * sizeof(int));
+                for (size_t i = 0; i < k && i < 4; i++) {
+                    if (fd < 0)
+                        fd = fds[i];
+                    else
+                        close(fds[i]);   /* one socket per message */
+                }
+            } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+                memcpy(&cr, CMSG_DATA(c), sizeof cr);
+                have_cr = 1;
+            }
+        }
+        if ((size_t)r >= sizeof h && h.type == VMLAB_AGENT_CHILD && fd >= 0 && have_cr && cr.pid > 0)
+            break;
+        if (fd >= 0)
+            close(fd);   /* not a well-formed CHILD: ignored */
+        fd = -1;
+        have_cr = 0;
+        m.msg_controllen = sizeof ctl.buf;
+    }
+    memset(kid, 0, sizeof *kid);
+    kid->sock = fd;
+    kid->kids = -1;
+    kid->pid = cr.pid;   /* the kernel's word, not the message's */
+    kid->foreign = 1;
+    kid->pidfd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+    if (kid->pidfd < 0) {
+        int e = -errno;
+        close(fd);
+        kid->sock = -1;
+        return e;   /* it ended already */
+    }
+    fcntl(kid->pidfd, F_SETFD, FD_CLOEXEC);
+    return 1;
+}
+
+void vmlab_agent_end(struct vmlab_agent_proc *p)
+{
+    vmlab_agent_close(p);
+    if (p->follow_kids && p->kids >= 0)
+        close(p->kids);
+    p->kids = -1;
+    p->follow_kids = 0;
+    if (p->foreign || p->borrowed || vmlab_agent_reap(p, 0))   /* a vmlab.proc child runs on */
+        return;
+    kill(p->pid, SIGTERM);
+    for (int i = 0; i < 100 && !vmlab_agent_reap(p, 0); i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    if (!p->reaped) {
+        kill(p->pid, SIGKILL);
+        vmlab_agent_reap(p, 1);
+    }
 }
 
 int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, size_t whylen)
@@ -220,6 +342,21 @@ int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, siz
     }
 }
 
+int vmlab_agent_hello_for(struct vmlab_agent_proc *p, const char *cmd, double timeout, char *why,
+                          size_t whylen)
+{
+    char reason[256];
+    int e = vmlab_agent_hello(p, timeout, why, whylen);
+
+    if (e == 0)
+        return 0;
+    snprintf(reason, sizeof reason, "%s", why);
+    snprintf(why, whylen, "cannot monitor %s: %s%s", cmd, reason,
+             e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
+                           "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+    return e;
+}
+
 int vmlab_agent_reap(struct vmlab_agent_proc *p, int block)
 {
     int st;
@@ -237,6 +374,14 @@ int vmlab_agent_reap(struct vmlab_agent_proc *p, int block)
         p->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
         p->reaped = 1;
         return 1;
+    }
+    if (p->foreign) {   /* not ours to wait for: its pidfd says when it ended */
+        struct pollfd pf = {p->pidfd, POLLIN, 0};
+        if (p->pidfd < 0 || poll(&pf, 1, block ? -1 : 0) > 0) {
+            p->status = 0;
+            p->reaped = 1;
+        }
+        return p->reaped;
     }
     do
         r = waitpid(p->pid, &st, block ? 0 : WNOHANG);

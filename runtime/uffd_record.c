@@ -20,6 +20,18 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Following children, recording goes on while any target runs (damo's
+ * record ends when all its targets did). */
+static int children_run(struct vmlab_damon *d)
+{
+    struct vmlab_uffd_kids_stats ks;
+    int e;
+    vmlab_damon_lock(d);
+    e = vmlab_damon_uffd_kids_stats(d, &ks);
+    vmlab_damon_unlock(d);
+    return e == 0 && ks.running > 0;
+}
+
 static int exit_code(int st)
 {
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
@@ -40,18 +52,15 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
     if (res)
         memset(res, 0, sizeof *res);
     fmt = vmlab_rec_format(o->format ? o->format : "json_compressed");
-    if ((e = vmlab_agent_spawn(&p, argv, why, whylen)) < 0)
+    if ((e = (o->children ? vmlab_agent_spawn_children : vmlab_agent_spawn)(&p, argv, why, whylen)) < 0)
         return -1;
     /* ^C goes to the command; vmlab writes what it saw once it ends */
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
-    if ((e = vmlab_agent_hello(&p, 10.0, why, whylen)) < 0) {
-        char reason[256];
-        snprintf(reason, sizeof reason, "%s", why);
-        snprintf(why, whylen, "cannot monitor %s: %s%s", argv[0], reason,
-                 e == -EPERM ? " (a seccomp filter, or vm.unprivileged_userfaultfd=0 for a user "
-                               "without CAP_SYS_PTRACE, forbids userfaultfd)" : "");
+    if ((e = vmlab_agent_hello_for(&p, argv[0], 10.0, why, whylen)) < 0) {
         vmlab_agent_close(&p);
+        if (p.follow_kids)
+            close(p.kids);
         vmlab_agent_reap(&p, 1);
         sigaction(SIGINT, &oint, NULL);
         sigaction(SIGQUIT, &oquit, NULL);
@@ -71,6 +80,7 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
     dopts.seed = o->seed ? o->seed : 42;
     dopts.proc = &p;
     dopts.uffd_mode = mode;
+    dopts.uffd_children = o->children;
     dopts.record = o->out;
     dopts.record_format = fmt < 0 ? VMLAB_REC_JSON_COMPRESSED : fmt;
     t0 = mono();
@@ -85,7 +95,7 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
     else if (o->verbose && !vmlab_agent_reap(&p, 0))
         fprintf(stderr, "vmlab record: monitoring %s failed: %s\n", argv[0], err);
     deadline = o->timeout > 0 ? t0 + o->timeout : 0;
-    while (!vmlab_agent_reap(&p, 0) && (!deadline || mono() < deadline)) {
+    while ((!vmlab_agent_reap(&p, 0) || (started && children_run(d))) && (!deadline || mono() < deadline)) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (progress && started) {
@@ -111,7 +121,11 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
             res->sample_us = sample_us;
             res->seconds = el;
             res->vmlab_cpu = d->stats.cpu_seconds - st.agent_cpu - st.target_lost;
+            res->targets = d->nr_targets;
         }
+        if (o->verbose && o->children)
+            fprintf(stderr, "vmlab record: %zu targets (the command and %zu children)\n",
+                    d->nr_targets, d->nr_targets - 1);
         if (o->verbose)
             fprintf(stderr, "vmlab record: %s mode, %llu samples (every %.1f ms), %llu aggregations, "
                     "%llu pages armed, %llu touched, %llu unwatchable, %.3f s vmlab + %.3f s agent CPU, "
@@ -128,6 +142,8 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
         vmlab_damon_free(d);   /* BYE: the agent puts every page back */
     }
     vmlab_agent_close(&p);
+    if (p.follow_kids)
+        close(p.kids);
     vmlab_agent_reap(&p, 1);
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);

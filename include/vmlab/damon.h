@@ -265,6 +265,9 @@ struct vmlab_damon_opts {
     char *const *argv;
     struct vmlab_agent_proc *proc;
     int uffd_mode;                     /* enum vmlab_uffd_mode: rw or write */
+    int uffd_children;                 /* follow children (damo's include_child_tasks):
+                                          proc must be spawned with
+                                          vmlab_agent_spawn_children */
 };
 
 /* A monitor set up and initialised (regions split evenly), stopped.  NULL
@@ -315,6 +318,11 @@ int vmlab_damon_add_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, voi
 void vmlab_damon_del_aggr_hook(struct vmlab_damon *d, vmlab_damon_aggr_fn fn, void *ctx);
 
 unsigned vmlab_damon_nr_regions(const struct vmlab_damon *d);
+/* A new whole-process target (its ranges from ops->ranges), appended:
+ * its index, or -ENOMEM.  Only from a backend's check() (the monitor held,
+ * no loop over the targets under way): d->targets moves.  Snapshots and
+ * the record take it from the next aggregation on (target id index + 1). */
+int vmlab_damon_add_target(struct vmlab_damon *d);
 
 /* An aggregation made elsewhere (CAP_EXTERNAL: the kernel), its regions
  * already in d->targets at time_us: the reporter and hooks run on it (as

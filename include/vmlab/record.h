@@ -71,6 +71,10 @@ int vmlab_rec_stream_add(struct vmlab_rec_stream *st, uint64_t start_ns, uint64_
                          const struct vmlab_rec_intervals *iv, size_t nr_targets,
                          const struct vmlab_region *const *regions, const size_t *n);
 uint64_t vmlab_rec_stream_count(const struct vmlab_rec_stream *st);
+/* More targets from the next aggregation on (ids up to nr_targets): in
+ * JSON each gets its list of snapshots, shorter than the first's.
+ * 0 or -errno. */
+int vmlab_rec_stream_add_targets(struct vmlab_rec_stream *st, size_t nr_targets);
 /* Finish the file (iv: the intervals over the whole run) and free st:
  * 0 or -errno with the reason.  In a forked child it only frees. */
 int vmlab_rec_stream_close(struct vmlab_rec_stream *st, const struct vmlab_rec_intervals *iv,

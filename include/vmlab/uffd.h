@@ -63,6 +63,13 @@ struct pm_scan_arg {
 
 #define VMLAB_AGENT_FD_ENV "VMLAB_AGENT_FD"
 #define VMLAB_AGENT_PID_ENV "VMLAB_AGENT_PID"
+/* Following children (damo's --include_child_tasks): "FD:PID", a
+ * SOCK_SEQPACKET socket every descendant inherits, whose peer is vmlab
+ * (PID, checked with SO_PEERCRED).  A child whose agent starts (its fork
+ * handler, or its constructor after an exec) sends CHILD on it with one
+ * end of a new socket pair (SCM_RIGHTS), then talks on the other end as a
+ * command does on VMLAB_AGENT_FD. */
+#define VMLAB_AGENT_KIDS_ENV "VMLAB_AGENT_KIDS"
 #define VMLAB_AGENT_PROTO 1
 #define VMLAB_AGENT_MAX_BATCH 4096   /* addresses per ARM */
 #define VMLAB_AGENT_HUGE (2ULL << 20) /* a PMD: the unit inside a huge page */
@@ -77,6 +84,8 @@ enum vmlab_agent_type {
                                 then the ns the program was blocked on
                                 faults since the last RESULT */
     VMLAB_AGENT_ACK,         /* arg: 0 or -errno (WP registration) */
+    VMLAB_AGENT_CHILD,       /* on the children's socket: arg: the child's
+                                pid; the new socket in SCM_RIGHTS */
     /* vmlab -> agent */
     VMLAB_AGENT_ARM = 16,    /* items: page addresses */
     VMLAB_AGENT_CHECK,       /* no items */
@@ -129,6 +138,12 @@ struct vmlab_agent_proc {
     int borrowed;            /* a vmlab.proc child (runtime/uffd_inject.c): the
                                 monitor takes its socket over, and detaches
                                 (BYE) without ending or reaping it */
+    /* Following children (vmlab_agent_spawn_children): vmlab's end of
+     * the children's socket, valid when follow_kids. */
+    int follow_kids, kids;
+    /* A child of the command (not vmlab's to wait for): whether it ended
+     * is read from its pidfd, valid when foreign. */
+    int foreign, pidfd;
 };
 
 /* One message each way (a SOCK_SEQPACKET datagram): 0 or -errno; recv
@@ -141,11 +156,28 @@ int vmlab_agent_recv(int sock, struct vmlab_agent_msg *h, uint64_t *v, size_t ca
 int vmlab_agent_path(char *buf, size_t len, char *why, size_t whylen);
 /* Start argv with the agent preloaded.  0, or -errno with why filled. */
 int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why, size_t whylen);
+/* The same, and every descendant of the command whose agent starts (at
+ * fork, or at exec) asks for a connection of its own on p->kids. */
+int vmlab_agent_spawn_children(struct vmlab_agent_proc *p, char *const argv[], char *why,
+                               size_t whylen);
+/* A descendant that asked (p spawned with children): 1 with kid set up
+ * (its socket, pid and pidfd; then vmlab_agent_hello), 0 when none asks
+ * now, -errno.  Never blocks. */
+int vmlab_agent_take_child(struct vmlab_agent_proc *p, struct vmlab_agent_proc *kid);
+/* End a command vmlab started: BYE (every page goes home), then SIGTERM
+ * and SIGKILL after 1 s if it still runs; reaped. */
+void vmlab_agent_end(struct vmlab_agent_proc *p);
 /* Wait for the agent's HELLO (up to timeout seconds, or until the command
  * ends).  0; -EPERM/-ENOSYS... when it refused (why says why); -ETIMEDOUT
  * when no agent answered (a static or setuid program ignores LD_PRELOAD). */
 int vmlab_agent_hello(struct vmlab_agent_proc *p, double timeout, char *why, size_t whylen);
-/* Reap the command if it ended (block: wait for it).  1 when reaped. */
+/* vmlab_agent_hello for command cmd, why saying "cannot monitor cmd:
+ * reason", with what forbids userfaultfd when it was refused (-EPERM). */
+int vmlab_agent_hello_for(struct vmlab_agent_proc *p, const char *cmd, double timeout, char *why,
+                          size_t whylen);
+/* Reap the command if it ended (block: wait for it).  1 when reaped.  A
+ * foreign one (a child of the command) is seen ending through its pidfd
+ * (block: wait for it); its status is 0. */
 int vmlab_agent_reap(struct vmlab_agent_proc *p, int block);
 void vmlab_agent_close(struct vmlab_agent_proc *p);
 
@@ -164,6 +196,32 @@ int vmlab_damon_uffd_open(struct vmlab_damon *d, const struct vmlab_damon_opts *
 /* The target process: its pid, and whether it ended (1, *status its wait
  * status) or runs (0, *status -1).  Reaps it if it ended. */
 int vmlab_damon_uffd_command(struct vmlab_damon *d, pid_t *pid, int *status);
+
+/* ---- following children (runtime/damon_uffd_kids.c) ---------------------- */
+
+/* vmlab_damon_new with uffd_children: the command (o->argv, started
+ * with the children's socket; or o->proc, spawned with
+ * vmlab_agent_spawn_children) is target 1, each descendant whose agent
+ * connects becomes the next target (damo's target ids, in order), sampled
+ * by the uffd backend as target 1 is.  A descendant that execs keeps its
+ * target (same pid); one that ends keeps its index with no regions. */
+int vmlab_damon_uffd_kids_open(struct vmlab_damon *d, const struct vmlab_damon_opts *o, char *why,
+                               size_t len);
+extern const struct vmlab_damon_ops vmlab_damon_uffd_kids_ops;
+/* Whether d is a uffd monitor (with or without children). */
+int vmlab_damon_is_uffd(const struct vmlab_damon *d);
+struct vmlab_uffd_kids_stats {
+    size_t targets;          /* targets now (the command and the children) */
+    size_t running;          /* of which still running */
+    uint64_t refused;        /* children whose agent refused or never said hello */
+};
+/* 0, or -EINVAL when d does not follow children. */
+int vmlab_damon_uffd_kids_stats(const struct vmlab_damon *d, struct vmlab_uffd_kids_stats *out);
+/* The command's (target 1) pid and end, as vmlab_damon_uffd_command. */
+int vmlab_damon_uffd_kids_command(struct vmlab_damon *d, pid_t *pid, int *status);
+/* The summed counters of every target (d->ops is the children's). */
+struct vmlab_uffd_stats;
+void vmlab_damon_uffd_kids_sum(const struct vmlab_damon *d, struct vmlab_uffd_stats *out);
 
 struct vmlab_uffd_stats {
     enum vmlab_uffd_mode mode;
@@ -187,6 +245,9 @@ struct vmlab_uffd_record_opts {
     const char *format;      /* "json_compressed", "json", "record" */
     uint64_t seed;
     int verbose;             /* progress and a summary on stderr */
+    int children;            /* follow children (--include_child_tasks): every
+                                descendant becomes a target; recording goes on
+                                until all of them ended (or the timeout) */
 };
 /* What a recording measured, and how. */
 struct vmlab_uffd_record_result {
@@ -194,6 +255,7 @@ struct vmlab_uffd_record_result {
     uint64_t samples, aggregations;
     uint64_t sample_us;           /* the sample interval really used (mean) */
     double seconds, vmlab_cpu;    /* monitored time; vmlab's own CPU */
+    size_t targets;               /* targets recorded (1 + children followed) */
 };
 /* Run argv, monitor it until it ends, write the record.  Returns the
  * command's exit status (128+signal when killed), or -1 with why filled

@@ -285,6 +285,9 @@ static void events(struct agent *a)
             case UFFD_EVENT_REMOVE:
                 zap(a, m->arg.remove.start, m->arg.remove.end, 0);
                 break;
+            case UFFD_EVENT_FORK:   /* a raw clone: the child gets the held pages */
+                agent_fork_event(a, (int)m->arg.fork.ufd);
+                break;
             case UFFD_EVENT_REMAP:
                 a->sorted = 0;
                 agent_chunks_remap(a, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);

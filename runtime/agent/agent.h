@@ -141,4 +141,32 @@ static inline int agent_in_self(const struct agent *a, uint64_t lo, uint64_t hi)
 extern int g_uffd, g_sock;
 extern struct agent *g_agent;
 
+/* Children (kids.c).  agent_kids_fd: the children's socket named by
+ * VMLAB_AGENT_KIDS when it is still vmlab's (-1: children not followed).
+ * agent_kid_connect: a new socket pair, one end sent to vmlab as CHILD;
+ * returns the other, or -1. */
+int agent_kids_fd(void);
+int agent_kid_connect(int kids);
+/* UFFD_EVENT_FORK: a fork the handlers did not see (a raw clone(2)) gave
+ * the child our registrations and ufd, its uffd: the pages held now are
+ * copied into the child (UFFDIO_COPY), then ufd is closed, which leaves
+ * the child's memory unregistered and whole. */
+void agent_fork_event(struct agent *a, int ufd);
+/* The fork handlers (setup.c), also run around a raw clone made through
+ * syscall() (clone.c). */
+void before_fork(void);
+void parent_after_fork(void);
+void child_after_fork(void);
+/* The child's part; follow: start an agent of its own when vmlab follows
+ * children (not after a raw clone: the C library's locks are as the
+ * parent's threads left them, and starting one allocates). */
+void agent_child_after(int follow);
+/* exec (exec.c): every page home and sampling paused first (exec kills
+ * the thread, then reads the old image's robust futex list); 1 when
+ * paused, undone by agent_exec_failed.  g_agent_pid (setup.c): the
+ * process the agent serves (a vfork child shares its memory, not its pid). */
+extern pid_t g_agent_pid;
+int agent_exec_pause(void);
+void agent_exec_failed(int paused);
+
 #endif

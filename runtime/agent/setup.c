@@ -26,10 +26,16 @@ static void refuse(int sock, int err, const char *what)
 }
 
 
+/* The process the agent serves (a vfork child shares its memory, not its
+ * pid): exec.c pauses only there. */
+pid_t g_agent_pid;
+
 /* Before fork: the child would get the held pages' addresses empty, so
  * every page goes home first, and no new one leaves until fork returns.
- * (A raw clone(2) without CLONE_VM bypasses this: documented.) */
-static void before_fork(void)
+ * (A raw clone(2) without CLONE_VM runs no handler: clone.c's syscall()
+ * runs them for one made through it; UFFD_EVENT_FORK, where the kernel
+ * allows it, copies the held pages into the child of any, kids.c.) */
+void before_fork(void)
 {
     struct agent *a;
     uint64_t one = 1;
@@ -43,23 +49,32 @@ static void before_fork(void)
         syscall(SYS_futex, &a->fork_ack, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 }
 
-static void parent_after_fork(void)
+void parent_after_fork(void)
 {
     if (g_agent)
         __atomic_store_n(&g_agent->paused, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&g_fork_mu);
 }
 
-static void child_after_fork(void)
+void child_after_fork(void)
 {
+    agent_child_after(1);
+}
+
+void agent_child_after(int follow)
+{
+    int kids, sock;
     g_agent = NULL;   /* its block was not copied (MADV_DONTFORK) */
     pthread_mutex_unlock(&g_fork_mu);
-    /* The thread did not come along: this process is not monitored. */
+    /* The thread did not come along: this process is not monitored... */
     if (g_uffd >= 0)
         close(g_uffd);
     if (g_sock >= 0)
         close(g_sock);
     g_uffd = g_sock = -1;
+    /* ... unless vmlab follows children: then it gets its own agent */
+    if (follow && (kids = agent_kids_fd()) >= 0 && (sock = agent_kid_connect(kids)) >= 0)
+        agent_setup(sock);
 }
 
 static int want_features(int *err)
@@ -83,7 +98,18 @@ static int want_features(int *err)
         return -1;
     }
     *err = 0;
-    return (int)(need | (api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)));
+    need |= api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
+    /* FORK events (a raw clone's child gets the held pages) need
+     * CAP_SYS_PTRACE: asked for only where the kernel grants them */
+    if ((api.features & UFFD_FEATURE_EVENT_FORK) && !getenv("VMLAB_UFFD_NO_FORK_EVENTS")) {
+        struct uffdio_api f = {.api = UFFD_API, .features = UFFD_FEATURE_EVENT_FORK};
+        if ((fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC)) >= 0) {
+            if (ioctl(fd, UFFDIO_API, &f) == 0)
+                need |= UFFD_FEATURE_EVENT_FORK;
+            close(fd);
+        }
+    }
+    return (int)need;
 }
 
 /* Handlers registered once per process: in a vmlab child the agent may be
@@ -194,6 +220,7 @@ int agent_setup(int sock)
     pthread_attr_setstack(&attr, stack, STACK_SZ);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     g_agent = a;
+    g_agent_pid = getpid();
     err = pthread_create(&th, &attr, agent_serve, a);
     if (err) {
         g_agent = NULL;

@@ -24,6 +24,11 @@ sampled in user space with userfaultfd: no kernel DAMON needed).
   --mode M             rw (reads and writes: moves pages, the default) or
                        write (writes only, no moves, cheaper)
   --timeout T          stop monitoring after T (the command goes on)
+  --include_child_tasks  monitor the command's children too (damo's
+                       option; --include-child-tasks too): each process
+                       it forks (or that execs under it) with the agent
+                       is a target of its own; recording goes on until
+                       every target ended (or --timeout)
   -v, --verbose        a summary on stderr at the end
   -h, --help           this text
 ]]
@@ -48,6 +53,8 @@ function M.main(...)
     if a == "--" then i = i + 1; break
     elseif a == "-h" or a == "--help" then io.stdout:write(usage); return 0
     elseif a == "-v" or a == "--verbose" then opts.verbose = true; i = i + 1
+    elseif a == "--include_child_tasks" or a == "--include-child-tasks" then
+      opts.include_child_tasks = true; i = i + 1
     elseif valued[a] then
       local v = args[i + 1]
       if v == nil then return fail("option " .. a .. " needs a value\n" .. usage) end

@@ -68,6 +68,10 @@ local rows = {
   { "m:scheme", function() monitor():scheme { action = "stat", agee = { 0, 10 } } end, "agee" },
   { "m:scheme goals=", function() monitor():scheme { action = "stat", quota = { sz = "1m", goals = { { metric = "user_input" } } } } end, "goals" },
   { "damos.attach", function() require("vmlab.damos").attach(monitor(), { action = "stat", sizee = { 0, 1 } }) end, "sizee" },
+  -- vmlab.uffd (following children: damo's include_child_tasks)
+  { "uffd.record", function() require("vmlab.uffd").record { command = { "true" }, include_child_taks = true } end, "include_child_taks" },
+  { "damon.monitor uffd target", function() require("vmlab.damon").monitor { backend = "uffd",
+    targets = { { command = { "true" }, include_child_taks = true } } } end, "include_child_taks" },
   -- vmlab.pool (the pools helper)
   { "pool.create", function() require("vmlab.pool").create { dri = "/tmp", size = "16m" } end, "dri" },
   -- vmlab.record (the damon helper: record.c)
