@@ -56,6 +56,9 @@ struct prot_state {
     struct slot *gen[2];
     size_t n[2], cap[2];
     int cur;
+    int checked;                 /* check() has run on gen[cur] (its untouched
+                                    pages are restored): until the next
+                                    prepare(), a protect must not re-arm them */
     int inflight;
     struct run *runs;            /* sorted, not overlapping */
     size_t nr_runs, cap_runs;
@@ -290,7 +293,7 @@ static void seg_after(void *ctx, const struct vmlab_seg *s, enum vmlab_seg_event
                     uintptr_t page = __atomic_load_n(&sl->page, __ATOMIC_SEQ_CST);
                     if (page < start || page >= end)
                         continue;
-                    if (g == ps->cur && !__atomic_load_n(&sl->accessed, __ATOMIC_SEQ_CST))
+                    if (g == ps->cur && !ps->checked && !__atomic_load_n(&sl->accessed, __ATOMIC_SEQ_CST))
                         mprotect((void *)page, ps->pagemask + 1, PROT_NONE);
                     else
                         mprotect((void *)page, ps->pagemask + 1, prot);
@@ -359,6 +362,7 @@ static void prot_prepare(struct vmlab_damon *d)
     }
     __atomic_store_n(&ps->n[next], k, __ATOMIC_SEQ_CST);
     __atomic_store_n(&ps->cur, next, __ATOMIC_SEQ_CST);
+    ps->checked = 0;
     for (size_t i = 0; i < k; i++)
         if (v[i].page)
             mprotect((void *)v[i].page, ps->pagemask + 1, PROT_NONE);
@@ -385,6 +389,9 @@ static void prot_check(struct vmlab_damon *d)
                 mprotect((void *)s[k].page, ps->pagemask + 1, s[k].prot);  /* not touched: undo */
         }
     }
+    /* Between here and the next prepare() a protect may come (seg_after):
+     * a page re-armed then would be in no generation after the next one. */
+    ps->checked = 1;
     d->stats.faults = __atomic_load_n(&ps->faults, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&ps->mu);
 }

@@ -47,6 +47,28 @@ t.is(p["r--"], nil, "a part made writable again stays writable")
 t.is(perms_of(s.addr, 1 << 20)["rw-"], nil, "and the rest stays read-only")
 s:protect("rw")
 
+-- 1b. A protect that lands between a sample's check and the next prepare
+-- once re-armed pages the check had restored; two samples later no
+-- generation held them and the next touch was a "real" fault (page ---).
+-- Fast sampling and a protect+touch loop hit that window within a few
+-- hundred rounds before the fix.
+do
+  local w = seg.anon("flipped", "4m")
+  w:touch("write")
+  local mw = damon.monitor { targets = { w }, sample = "100us", aggr = "2ms", update = "4ms", min_regions = 200,
+    max_regions = 1000, budget = 1 }
+  mw:start()
+  local bad
+  for i = 1, 1500 do
+    w:protect(i % 2 == 0 and "rw" or "r")
+    local ok, err = pcall(w.touch, w, "read")
+    if not ok then bad = "round " .. i .. ": " .. tostring(err) break end
+  end
+  mw:close()
+  w:unmap()
+  t.ok(not bad, "1500 protects under fast sampling: every read touch succeeds" .. (bad and (" (" .. bad .. ")") or ""))
+end
+
 -- 2. Unmapping a watched segment: sampling of it stops, nothing is restored
 -- onto whatever is mapped there next.
 local addr, size = s.addr, s.size
