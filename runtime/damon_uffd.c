@@ -126,25 +126,7 @@ static uint64_t watchable_sample(struct vmlab_damon *d, struct uffd_state *s, co
 
 /* ---- write mode: PAGEMAP_SCAN on /proc/PID/pagemap ------------------------- */
 
-static long scan(struct uffd_state *s, uint64_t start, uint64_t end, uint64_t flags, uint64_t cat,
-                 uint64_t ret, struct page_region *pr)
-{
-    struct pm_scan_arg a = {.size = sizeof a, .flags = flags, .start = start, .end = end,
-                            .vec = (uint64_t)(uintptr_t)pr, .vec_len = 1, .category_mask = cat,
-                            .return_mask = ret};
-    return ioctl(s->pagemap, PAGEMAP_SCAN, &a);
-}
 
-/* Write-protect [start, end) in one call: one TLB flush for all of it,
- * where a page at a time would interrupt the target's CPU per page. */
-static void wp_range(struct uffd_state *s, uint64_t start, uint64_t end)
-{
-    struct pm_scan_arg a = {.size = sizeof a, .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                            .start = start, .end = end, .category_mask = PAGE_IS_WRITTEN,
-                            .return_mask = PAGE_IS_WRITTEN};
-    while (a.start < end && ioctl(s->pagemap, PAGEMAP_SCAN, &a) >= 0 && a.walk_end > a.start)
-        a.start = a.walk_end;
-}
 
 /* Register the mappings WP_ASYNC (the agent), then write-protect what is
  * new since the last time whole.  A page written before it is first
@@ -178,12 +160,12 @@ static void wp_register(struct uffd_state *s)
             k++;
         for (size_t j = k; j < s->nwp && s->wp[j].start < e && a < e; j++) {
             if (s->wp[j].start > a)
-                wp_range(s, a, s->wp[j].start);
+                vmlab_pagemap_wp_range(s->pagemap, a, s->wp[j].start);
             if (s->wp[j].end > a)
                 a = s->wp[j].end;
         }
         if (a < e)
-            wp_range(s, a, e);
+            vmlab_pagemap_wp_range(s->pagemap, a, e);
     }
     if ((done = realloc(s->wp, (s->nvmas + 1) * sizeof *done))) {
         if (s->nvmas)   /* (no mappings yet: vmas is NULL) */
@@ -201,7 +183,7 @@ static void wp_prepare(struct vmlab_damon *d, struct uffd_state *s)
         wp_register(s);
     for (size_t i = 0; i < s->n; i++) {
         uint64_t a = s->addr[i], len = d->page;
-        long r = scan(s, a, a + len, 0, 0, PAGE_IS_HUGE | PAGE_IS_FILE, &pr);
+        long r = vmlab_pagemap_scan(s->pagemap, a, a + len, 0, 0, PAGE_IS_HUGE | PAGE_IS_FILE, &pr);
         if (r < 0 || (r > 0 && (pr.categories & PAGE_IS_FILE))) {
             s->ridx[i] = NONE;
             s->st.unmonitorable++;
@@ -215,8 +197,8 @@ static void wp_prepare(struct vmlab_damon *d, struct uffd_state *s)
         s->addr[i] = a;
         s->len[i] = len;
         /* write-protect it: a write from now on clears PAGE_IS_WRITTEN */
-        if (scan(s, a, a + len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN,
-                 PAGE_IS_WRITTEN, &pr) < 0) {
+        if (vmlab_pagemap_scan(s->pagemap, a, a + len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+                               PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, &pr) < 0) {
             s->ridx[i] = NONE;
             s->st.unmonitorable++;
         }
@@ -232,7 +214,8 @@ static void wp_check(struct vmlab_damon *d, struct uffd_state *s)
     for (size_t i = 0; i < s->n; i++) {
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
             continue;
-        if (scan(s, s->addr[i], s->addr[i] + s->len[i], 0, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, &pr) > 0) {
+        if (vmlab_pagemap_scan(s->pagemap, s->addr[i], s->addr[i] + s->len[i], 0, PAGE_IS_WRITTEN,
+                               PAGE_IS_WRITTEN, &pr) > 0) {
             rs->v[s->ridx[i]].nr_accesses++;
             s->st.accessed++;
             d->stats.faults++;
@@ -282,19 +265,8 @@ static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
         uint64_t f = s->res[i];
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
             continue;
-        if (f & VMLAB_AGENT_R_UNMON) {
-            s->st.unmonitorable++;
-            continue;
-        }
-        if (f & VMLAB_AGENT_R_HUGE)
-            s->st.huge++;
-        if (f & VMLAB_AGENT_R_GONE)
-            s->st.gone++;
-        if (!(f & VMLAB_AGENT_R_HOLE))
-            s->st.moves++;
-        if (f & VMLAB_AGENT_R_ACCESSED) {
+        if (vmlab_uffd_tally(&s->st, f)) {
             rs->v[s->ridx[i]].nr_accesses++;
-            s->st.accessed++;
             d->stats.faults++;
         }
     }

@@ -97,24 +97,7 @@ static int grow(struct self_state *s, size_t need)
 
 /* ---- write mode ------------------------------------------------------------------- */
 
-static long scan(struct self_state *s, uint64_t start, uint64_t end, uint64_t flags, uint64_t cat,
-                 uint64_t ret, struct page_region *pr)
-{
-    struct pm_scan_arg a = {.size = sizeof a, .flags = flags, .start = start, .end = end,
-                            .vec = (uint64_t)(uintptr_t)pr, .vec_len = 1, .category_mask = cat,
-                            .return_mask = ret};
-    return ioctl(s->pagemap, PAGEMAP_SCAN, &a);
-}
 
-/* Write-protect [start, end) in one walk (one TLB flush). */
-static void wp_range(struct self_state *s, uint64_t start, uint64_t end)
-{
-    struct pm_scan_arg a = {.size = sizeof a, .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                            .start = start, .end = end, .category_mask = PAGE_IS_WRITTEN,
-                            .return_mask = PAGE_IS_WRITTEN};
-    while (a.start < end && ioctl(s->pagemap, PAGEMAP_SCAN, &a) >= 0 && a.walk_end > a.start)
-        a.start = a.walk_end;
-}
 
 static int wp_open(struct vmlab_damon *d, struct self_state *s, char *why, size_t len)
 {
@@ -153,7 +136,7 @@ static int wp_open(struct vmlab_damon *d, struct self_state *s, char *why, size_
                      e == -EBUSY ? " (another uffd watches it: one uffd monitor per segment)" : "");
             return e == -EBUSY ? -EINVAL : e;
         }
-        wp_range(s, r->start, r->end);   /* written-looking until protected */
+        vmlab_pagemap_wp_range(s->pagemap, r->start, r->end);   /* written-looking until protected */
     }
     return 0;
 }
@@ -164,7 +147,7 @@ static void wp_prepare(struct vmlab_damon *d, struct self_state *s)
     for (size_t i = 0; i < s->n; i++) {
         const struct vmlab_range *tr = &d->targets[s->tidx[i]].ranges[0];
         uint64_t a = s->addr[i], len = d->page, h = a & ~(VMLAB_AGENT_HUGE - 1);
-        long r = scan(s, a, a + len, 0, 0, PAGE_IS_HUGE, &pr);
+        long r = vmlab_pagemap_scan(s->pagemap, a, a + len, 0, 0, PAGE_IS_HUGE, &pr);
         if (r < 0) {
             s->ridx[i] = NONE;
             s->st.unmonitorable++;
@@ -177,8 +160,8 @@ static void wp_prepare(struct vmlab_damon *d, struct self_state *s)
         }
         s->addr[i] = a;
         s->len[i] = len;
-        if (scan(s, a, a + len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN,
-                 PAGE_IS_WRITTEN, &pr) < 0) {
+        if (vmlab_pagemap_scan(s->pagemap, a, a + len, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+                               PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, &pr) < 0) {
             s->ridx[i] = NONE;
             s->st.unmonitorable++;
         }
@@ -192,7 +175,8 @@ static void wp_check(struct vmlab_damon *d, struct self_state *s)
         struct vmlab_regions *rs = &d->targets[s->tidx[i]].regions;
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
             continue;
-        if (scan(s, s->addr[i], s->addr[i] + s->len[i], 0, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, &pr) > 0) {
+        if (vmlab_pagemap_scan(s->pagemap, s->addr[i], s->addr[i] + s->len[i], 0, PAGE_IS_WRITTEN,
+                               PAGE_IS_WRITTEN, &pr) > 0) {
             rs->v[s->ridx[i]].nr_accesses++;
             s->st.accessed++;
             d->stats.faults++;
@@ -227,19 +211,8 @@ static void rw_check(struct vmlab_damon *d, struct self_state *s)
         uint64_t f = m->res[i];
         if (s->ridx[i] >= rs->n)
             continue;
-        if (f & VMLAB_AGENT_R_UNMON) {
-            s->st.unmonitorable++;
-            continue;
-        }
-        if (f & VMLAB_AGENT_R_HUGE)
-            s->st.huge++;
-        if (f & VMLAB_AGENT_R_GONE)
-            s->st.gone++;
-        if (!(f & VMLAB_AGENT_R_HOLE))
-            s->st.moves++;
-        if (f & VMLAB_AGENT_R_ACCESSED) {
+        if (vmlab_uffd_tally(&s->st, f)) {
             rs->v[s->ridx[i]].nr_accesses++;
-            s->st.accessed++;
             d->stats.faults++;
         }
     }

@@ -234,6 +234,15 @@ struct vmlab_uffd_stats {
 /* The backend's counters (d->backend must be the uffd backend's). */
 void vmlab_damon_uffd_stats(const struct vmlab_damon *d, struct vmlab_uffd_stats *out);
 
+/* runtime/uffd_pagemap.c, for both uffd backends.  scan: PAGEMAP_SCAN of
+ * [start, end) for one page_region (the ioctl's return); wp_range:
+ * write-protect [start, end) in one walk; tally: count a RESULT word's
+ * flags into st, 1 when the page was accessed. */
+long vmlab_pagemap_scan(int pagemap, uint64_t start, uint64_t end, uint64_t flags, uint64_t cat,
+                        uint64_t ret, struct page_region *pr);
+void vmlab_pagemap_wp_range(int pagemap, uint64_t start, uint64_t end);
+int vmlab_uffd_tally(struct vmlab_uffd_stats *st, uint64_t flags);
+
 /* ---- vmlab record -- cmd ------------------------------------------------------ */
 
 struct vmlab_uffd_record_opts {

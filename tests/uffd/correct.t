@@ -6,23 +6,11 @@ local t = require "vmlab.tap"
 local uffd = require "vmlab.uffd"
 local record = require "vmlab.record"
 
-local ok, why = uffd.available()
-if not ok then
-  t.plan { skip_all = why }
-  return
-end
-local B = os.getenv("VMLAB_BUILD") or "build"
-local V = os.getenv("VMLAB") or (B .. "/vmlab")
+local u = dofile(arg[0]:match("^(.*/)") .. "uffdlib.lua")
+local B, V, sh, hard = u.B, u.V, u.sh, u.hard
 local victim = B .. "/tests/uffd/victim"
 local tmp = os.tmpname()
-local hard = "--sample 1ms --aggr 20ms --update 100ms --min 50 --max 2000 --budget 1"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, how, code = p:close()
-  return out, how == "exit" and code or 128 + code
-end
 local function checksum(out) return out:match("checksum ([%x ]+)") end
 
 -- the kernel touching sampled pages, unmap/remove/remap while out,

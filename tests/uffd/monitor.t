@@ -3,17 +3,12 @@
 -- counters in m:stats(), a record written by the engine's hook, the
 -- command's end, and clear refusals.
 local t = require "vmlab.tap"
-local uffd = require "vmlab.uffd"
 local damon = require "vmlab.damon"
 local record = require "vmlab.record"
 local vmlab = require "vmlab"
 
-local ok, why = uffd.available()
-if not ok then
-  t.plan { skip_all = why }
-  return
-end
-local B = os.getenv("VMLAB_BUILD") or "build"
+local u = dofile(arg[0]:match("^(.*/)") .. "uffdlib.lua")
+local B, V = u.B, u.V
 local victim = B .. "/tests/uffd/victim"
 local tmp = os.tmpname()
 
@@ -98,7 +93,6 @@ local m, err = damon.monitor { backend = "uffd", targets = { { command = { "/non
 t.ok(m == nil and err:match("exec%(/nonexistent/cmd%)"), "a missing command: nil, " .. tostring(err))
 -- where userfaultfd is forbidden (a seccomp filter on vmlab and so on the
 -- command): a clear refusal, not a hang
-local V = os.getenv("VMLAB") or (B .. "/vmlab")
 local script = os.tmpname()
 local f = assert(io.open(script, "w"))
 f:write('print(require("vmlab.damon").monitor{ backend = "uffd", targets = { { command = { "sleep", "5" } } } })\n')

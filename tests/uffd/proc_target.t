@@ -4,7 +4,6 @@
 -- The monitor does not own the child: closing it puts every page home and
 -- detaches, and the child runs on with its memory intact.
 local t = require "vmlab.tap"
-local uffd = require "vmlab.uffd"
 local damon = require "vmlab.damon"
 local seg = require "vmlab.seg"
 local wl = require "vmlab.workload"
@@ -12,11 +11,7 @@ local proc = require "vmlab.proc"
 local vmlab = require "vmlab"
 local MiB = 1024 * 1024
 
-local ok, why = uffd.available()
-if not ok then
-  t.plan { skip_all = why }
-  return
-end
+local u = dofile(arg[0]:match("^(.*/)") .. "uffdlib.lua")
 if vmlab.sanitized then
   t.plan { skip_all = "the agent does not run inside a sanitized vmlab (it would sample the shadow memory)" }
   return

@@ -4,16 +4,11 @@
 -- are refused when the scheme is attached.  Checked on RssFile: without
 -- swap anonymous memory cannot be paged out, a clean file's pages can.
 local t = require "vmlab.tap"
-local uffd = require "vmlab.uffd"
 local damon = require "vmlab.damon"
 local vmlab = require "vmlab"
 
-local ok, why = uffd.available()
-if not ok then
-  t.plan { skip_all = why }
-  return
-end
-local B = os.getenv("VMLAB_BUILD") or "build"
+local u = dofile(arg[0]:match("^(.*/)") .. "uffdlib.lua")
+local B = u.B
 
 local function rss_file_kb(pid)
   local f = io.open("/proc/" .. pid .. "/status")

@@ -4,7 +4,6 @@
 -- backend cuts one per sample).  Accuracy on a hotspot workload, memory
 -- intact, huge pages kept, a fork, a closed segment, GC with pages out.
 local t = require "vmlab.tap"
-local uffd = require "vmlab.uffd"
 local damon = require "vmlab.damon"
 local seg = require "vmlab.seg"
 local wl = require "vmlab.workload"
@@ -13,11 +12,7 @@ local fx = require "vmlab.damos_effect"
 local vmlab = require "vmlab"
 local MiB = 1024 * 1024
 
-local ok, why = uffd.available()
-if not ok then
-  t.plan { skip_all = why }
-  return
-end
+local u = dofile(arg[0]:match("^(.*/)") .. "uffdlib.lua")
 
 -- the VMAs /proc/self/maps shows inside s
 local function nvmas(s)
@@ -208,7 +203,7 @@ print("write", m ~= nil, s:verify { seed = 1 })
 ]])
   sf:close()
   os.execute("chmod 0644 " .. script)
-  local V = os.getenv("VMLAB") or ((os.getenv("VMLAB_BUILD") or "build") .. "/vmlab")
+  local V = u.V
   local p = io.popen("setpriv --reuid=nobody --regid=nogroup --clear-groups " .. V .. " " .. script .. " 2>&1")
   local out = p:read("a")
   p:close()
