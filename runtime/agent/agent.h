@@ -24,7 +24,7 @@
 #define HUGE VMLAB_AGENT_HUGE
 #define MAXB VMLAB_AGENT_MAX_BATCH
 #define STACK_SZ (256UL << 10)
-#define MAXCHUNKS 4096   /* 8 GiB of the program registered for good */
+#define MAXCHUNKS ((size_t)((8ULL << 30) / HUGE))   /* 8 GiB of the program registered for good */
 
 enum { U_OUT = 1, U_HOLE, U_DONE };
 
