@@ -9,31 +9,12 @@
 #include "vmlab/uffd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int uffd_usable(char *why, size_t len)
-{
-    struct uffdio_api api = {.api = UFFD_API};
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, len, "userfaultfd: %s", strerror(errno));
-        return 0;
-    }
-    if (ioctl(fd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_MOVE)) {
-        snprintf(why, len, "userfaultfd has no UFFD_FEATURE_MOVE");
-        close(fd);
-        return 0;
-    }
-    close(fd);
-    return 1;
-}
 
 int main(void)
 {
@@ -45,16 +26,21 @@ int main(void)
     FILE *f = NULL;
     int e;
 
-    if (!uffd_usable(why, sizeof why))
-        tap_skip_all(why);
     snprintf(victim, sizeof victim, "%s/tests/uffd/victim", b ? b : "build");
     snprintf(addrf, sizeof addrf, "/tmp/vmlab-overlap.%d", (int)getpid());
     unlink(addrf);
     setenv("VICTIM_ADDR", addrf, 1);
     char *argv[] = {victim, (char *)"overlap", NULL};
     e = vmlab_agent_spawn(&p, argv, why, sizeof why);
-    ok(e == 0 && vmlab_agent_hello(&p, 10, why, sizeof why) == 0, "the agent says hello (%s)",
-       e ? why : "ok");
+    if (e == 0)
+        e = vmlab_agent_hello(&p, 10, why, sizeof why);
+    if (e == -EPERM || e == -ENOSYS || e == -ENOTSUP || e == -EINVAL || e == -EACCES) {
+        /* the agent refused: no userfaultfd, or no UFFDIO_MOVE (why says) */
+        vmlab_agent_close(&p);
+        vmlab_agent_reap(&p, 1);
+        tap_skip_all(why);
+    }
+    ok(e == 0, "the agent says hello (%s)", e ? why : "ok");
     /* the victim writes its address once its two pages are written */
     for (int i = 0; i < 1000 && !base; i++) {
         if ((f = fopen(addrf, "r")) && fgets(line, sizeof line, f) && strchr(line, '\n'))
