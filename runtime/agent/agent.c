@@ -347,6 +347,21 @@ static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
     return agent_in_self(a, lo, hi);
 }
 
+/* The first n units of the batch meeting [lo, hi), or NULL.  Units of a
+ * batch never overlap: find_unit's bisection needs it, and a unit whose
+ * range covers another's would unregister it, out, when it is done. */
+static struct unit *unit_meeting(struct agent *a, uint64_t lo, uint64_t hi, size_t n)
+{
+    for (size_t k = n; k-- > 0;) {
+        struct unit *u = &a->units[k];
+        if (lo < u->addr + u->len && hi > u->addr)
+            return u;
+        if (a->sorted && u->addr + u->len <= lo)
+            break;   /* in address order: every earlier unit ends before */
+    }
+    return NULL;
+}
+
 /* Take one page (or its huge page) out; returns its R_* flags or the unit. */
 static void arm_one(struct agent *a, uint64_t addr, size_t i)
 {
@@ -356,12 +371,12 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     int e;
 
     if (a->nunits) {
-        u = &a->units[a->nunits - 1];
-        if (page >= u->addr && page < u->addr + u->len) {
-            a->map[i] = (uint32_t)(u - a->units);   /* two samples in one huge page */
+        u = unit_meeting(a, page, page + len, a->nunits);
+        if (u) {
+            a->map[i] = (uint32_t)(u - a->units);   /* two samples in one unit */
             return;
         }
-        if (page < u->addr)
+        if (page < a->units[a->nunits - 1].addr)
             a->sorted = 0;
     }
     u = &a->units[a->nunits];
@@ -382,7 +397,8 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
         if (u > a->units && page < u[-1].addr + u[-1].len)
             a->sorted = 0;
         u->flags |= VMLAB_AGENT_R_HUGE;
-        if (in_self(a, page, page + len)) {
+        /* a page of it armed alone (collapsed since): leave it be */
+        if (in_self(a, page, page + len) || unit_meeting(a, page, page + len, a->nunits - 1)) {
             u->flags = VMLAB_AGENT_R_UNMON;
             return;
         }
@@ -391,9 +407,14 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
         agent_chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
     if (!(cat & PAGE_IS_PRESENT)) {
         /* Never touched: arm the whole empty 2 MiB around it when there is
-         * one, so that its VMA is not cut where a huge page could come. */
+         * one, so that its VMA is not cut where a huge page could come.
+         * Pages of this batch's units are out, so not present: a 2 MiB
+         * holding one is not empty (done, this unit would unregister the
+         * range under it, and the program's touch there would get a
+         * zero page while its data waits in a slot). */
         uint64_t h = page & ~(HUGE - 1);
-        if (!in_self(a, h, h + HUGE) && present_in(a, h, h + HUGE) == 0 &&
+        if (!in_self(a, h, h + HUGE) && !unit_meeting(a, h, h + HUGE, a->nunits - 1) &&
+            present_in(a, h, h + HUGE) == 0 &&
             agent_reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0) {
             u->addr = h;
             u->len = HUGE;
@@ -475,6 +496,7 @@ static void arm(struct agent *a, size_t n)
             a->units[a->nunits].state = U_DONE;
             a->units[a->nunits].addr = a->units[a->nunits].len = 0;
             a->units[a->nunits++].flags = VMLAB_AGENT_R_UNMON;
+            a->sorted = 0;   /* address 0 among the others: no bisection */
             a->naddr = i + 1;
             continue;
         }

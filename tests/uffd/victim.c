@@ -9,6 +9,7 @@
  *     threads   4 threads writing and checking their own slices
  *     fork      fork children that check the memory they inherited
  *     thp       a huge-page buffer: AnonHugePages before and after
+ *     overlap   two pages out and a hole beside them (tests/c/uffd_overlap)
  *     long      checks its memory for `seconds`, writes "ok" to
  *               $VICTIM_OK at the end (the SIGKILL test)
  * The work is the same whatever the time it takes (rounds, not seconds),
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,11 @@ static void zap(void)
 
     const char *only = getenv("VICTIM_ZAP");   /* "012": which cases (debugging) */
     char *refilled = calloc(pages, 1);        /* filled again on its own */
+    /* a second copy of that bookkeeping, in a mapping of its own, checked
+     * every round: the victim's own heap is memory vmlab moves too */
+    char *mirror = (char *)area(pages);
+    if (getenv("VICTIM_SAY"))
+        fprintf(stderr, "victim: bookkeeping at %p\n", (void *)refilled);
     fill(a, n, 2);
     munmap(spare, 8 * PG);   /* a hole to mremap into */
     for (int round = 0; round < 60; round++) {
@@ -141,7 +148,7 @@ static void zap(void)
                 madvise(pg, PG, MADV_DONTNEED);
                 CHECK(pg[0] == 0 && pg[PG - 1] == 0, "MADV_DONTNEED page not zero");
                 fill(pg, PG, (unsigned)i);
-                refilled[i] = 1;
+                refilled[i] = mirror[i] = 1;
                 break;
             case 1: { /* unmapped and mapped again: zeros */
                 munmap(pg, PG);
@@ -150,7 +157,7 @@ static void zap(void)
                 CHECK(q == pg, "mmap again failed");
                 CHECK(q[7] == 0 && q[PG - 1] == 0, "a new page is not zero");
                 fill(pg, PG, (unsigned)i);
-                refilled[i] = 1;
+                refilled[i] = mirror[i] = 1;
                 break;
             }
             default: { /* moved away and back: the data travels along */
@@ -164,23 +171,89 @@ static void zap(void)
             }
             }
         }
+        for (size_t i = 0; i < pages; i++)
+            if (refilled[i] != mirror[i]) {
+                CHECK(0, "round %d: the heap's bookkeeping at %p (byte %zu) changed", round,
+                      (void *)(refilled + i), i);
+                break;
+            }
         pause_ms(15);
     }
     /* every page as it should be: the first fill, or its own refill */
     {
         unsigned char *e = malloc(n), *z = calloc(1, PG);
         fill(e, n, 2);
+        for (size_t i = 0; i < pages; i++)
+            if (refilled[i] != mirror[i]) {
+                CHECK(0, "at the end: the heap's bookkeeping at %p (byte %zu) changed, e %p z %p", 
+                      (void *)(refilled + i), i, (void *)e, (void *)z);
+                break;
+            }
         for (size_t i = 0; i < pages; i++) {
             if (refilled[i])
                 fill(e + i * PG, PG, (unsigned)i);
-            if (memcmp(e + i * PG, a + i * PG, PG))
-                CHECK(0, "page %zu (%p) holds %s", i, (void *)(a + i * PG),
-                      memcmp(z, a + i * PG, PG) ? "other data" : "zeros");
+            if (memcmp(e + i * PG, a + i * PG, PG)) {
+                unsigned char *f2 = malloc(PG), *fi = malloc(PG);
+                size_t k = 0;
+                fill(f2, PG, 2 + (unsigned)(i * PG));
+                fill(fi, PG, (unsigned)i);
+                while (k < PG && e[i * PG + k] == a[i * PG + k])
+                    k++;
+                CHECK(0, "page %zu (%p) holds %s from byte %zu; refilled %d; a: first fill %d refill %d; e: first fill %d refill %d", i, (void *)(a + i * PG),
+                      memcmp(z, a + i * PG, PG) ? "other data" : "zeros", k, refilled[i],
+                      !memcmp(f2, a + i * PG, PG), !memcmp(fi, a + i * PG, PG),
+                      !memcmp(f2, e + i * PG, PG), !memcmp(fi, e + i * PG, PG));
+                free(f2);
+                free(fi);
+            }
         }
         free(e);
         free(z);
     }
     printf("checksum %llx\n", (unsigned long long)sum(a, n));
+}
+
+static volatile sig_atomic_t go;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    go = 1;
+}
+
+/* overlap (driven by tests/c/uffd_overlap.c): two pages written at the
+ * start of an otherwise untouched 2 MiB, its address written to
+ * $VICTIM_ADDR; on SIGUSR1 the third page is touched, then the two are
+ * checked.  The test arms the three pages in one batch in between: the
+ * two first are out then, the 2 MiB looks empty. */
+static void overlap(void)
+{
+    unsigned char *raw = area(4 * MiB), *h;
+    sigset_t usr1, old;
+    FILE *f = getenv("VICTIM_ADDR") ? fopen(getenv("VICTIM_ADDR"), "w") : NULL;
+    h = (unsigned char *)(((uintptr_t)raw + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1));
+    madvise(h, 2 * MiB, MADV_NOHUGEPAGE);
+    fill(h, 2 * PG, 6);
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old);
+    signal(SIGUSR1, on_usr1);
+    if (!f) {
+        fprintf(stderr, "victim: overlap needs $VICTIM_ADDR\n");
+        exit(2);
+    }
+    fprintf(f, "%p\n", (void *)h);
+    fclose(f);
+    while (!go)
+        sigsuspend(&old);
+    h[2 * PG] = 1;
+    {
+        unsigned char *e = malloc(2 * PG);
+        fill(e, 2 * PG, 6);
+        CHECK(!memcmp(e, h, PG), "page 0 of the 2 MiB holds %s", h[0] || h[PG - 1] ? "other data" : "zeros");
+        CHECK(!memcmp(e + PG, h + PG, PG), "page 1 of the 2 MiB holds %s",
+              h[PG] || h[2 * PG - 1] ? "other data" : "zeros");
+        free(e);
+    }
 }
 
 struct slice {
@@ -312,7 +385,7 @@ int main(int argc, char **argv)
 {
     PG = (size_t)sysconf(_SC_PAGESIZE);
     if (argc < 2) {
-        fprintf(stderr, "usage: victim syscalls|zap|threads|fork|thp|long [seconds]\n");
+        fprintf(stderr, "usage: victim syscalls|zap|threads|fork|thp|overlap|long [seconds]\n");
         return 2;
     }
     if (!strcmp(argv[1], "syscalls"))
@@ -325,6 +398,8 @@ int main(int argc, char **argv)
         forks();
     else if (!strcmp(argv[1], "thp"))
         thp();
+    else if (!strcmp(argv[1], "overlap"))
+        overlap();
     else if (!strcmp(argv[1], "long"))
         long_run(argc > 2 ? atof(argv[2]) : 3);
     else {
