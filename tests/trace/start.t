@@ -64,6 +64,17 @@ tr = trace.start { targets = { s }, interval = "20ms", output = dir .. "/c.trace
 s:touch { op = "read", length = "2p" }
 s:touch { op = "read", length = "2p" }
 vmlab.snooze("60ms")
+-- the tracer's thread revokes the two pages at the next interval; on a
+-- loaded machine (ASan, other tests) it may not have run yet: wait until
+-- /proc/self/maps shows them revoked (up to 10 s), then touch again
+local function revoked()
+  for _, e in ipairs(seg.maps()) do
+    if e.start <= s.addr and e["end"] >= s.addr + 2 * psz then return e.perms:sub(1, 3) == "---" end
+  end
+  return false
+end
+local wait_until = vmlab.now() + 10
+while not revoked() and vmlab.now() < wait_until do vmlab.snooze("10ms") end
 s:touch { op = "read", length = "2p" }
 local n = tr:stop().events
 tap.is(n, 4, "two pages, two intervals: four events")
