@@ -234,7 +234,7 @@ $(BUILD)/libvmlab-agent.so: $(AGENT_SRC) runtime/agent/agent.h include/vmlab/uff
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $(WARN) -Iinclude $(OPT) -g \
 	  -Wl,-z,now -o $@ $(AGENT_SRC) -lpthread
-$(BUILD)/tests/uffd/%: tests/uffd/%.c
+$(BUILD)/tests/uffd/%: tests/uffd/%.c tests/uffd/pattern.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes $(OPT) -g -o $@ $< -lpthread

@@ -26,38 +26,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pattern.h"
+
 #define MiB (1UL << 20)
 static size_t PG;
 static int scale = 1;
 
-static uint64_t sum(const unsigned char *p, size_t n)
-{
-    uint64_t s = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        s = (s ^ w) * 1099511628211ULL;
-    }
-    return s;
-}
-
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t w = (i + seed) * 0x9e3779b97f4a7c15ULL;
-        memcpy(p + i, &w, 8);
-    }
-}
-
-static unsigned char *area(size_t n)
-{
-    unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        exit(2);
-    }
-    return p;
-}
 
 /* Touch a hot part of p for rounds (reads and writes), leaving it as it
  * was: every page is sampled meanwhile. */
