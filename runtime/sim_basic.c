@@ -92,43 +92,13 @@ int64_t sim_lru(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
     return faults;
 }
 
-int64_t sim_fifo(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
-{
-    uint8_t *res = calloc(m, 1);
-    uint32_t *slot = malloc(frames * sizeof *slot);
-    size_t used = 0, hand = 0;
-    int64_t faults = 0;
-
-    if (!res || !slot) {
-        free(res), free(slot);
-        return SIM_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint32_t x = ids[i];
-        if (i + 16 < n)
-            __builtin_prefetch(&res[ids[i + 16]]);
-        if (res[x])
-            continue;
-        faults++;
-        if (used < frames) {
-            slot[used++] = x;
-            res[x] = 1;
-            continue;
-        }
-        res[slot[hand]] = 0;
-        slot[hand] = x;
-        res[x] = 1;
-        if (++hand == frames)
-            hand = 0;
-    }
-    free(res), free(slot);
-    return faults;
-}
-
 /* A circular buffer of frames and a hand; res[x] is 0 (absent), 1
  * (resident, unreferenced) or 2 (resident, referenced).  `loaded` is the
- * state of a page just faulted in. */
-static int64_t clock_run(const uint32_t *ids, size_t n, uint32_t m, size_t frames, uint8_t loaded)
+ * state of a page just faulted in, `hit` the state a hit leaves: FIFO is
+ * the clock whose hits never mark a page (hit 1), so its hand never skips.
+ * Inlined so each policy's loop is compiled for its constants. */
+static inline __attribute__((always_inline)) int64_t clock_run(const uint32_t *ids, size_t n, uint32_t m,
+                                                               size_t frames, uint8_t loaded, uint8_t hit)
 {
     uint8_t *res = calloc(m, 1);
     uint32_t *slot = malloc(frames * sizeof *slot);
@@ -144,7 +114,8 @@ static int64_t clock_run(const uint32_t *ids, size_t n, uint32_t m, size_t frame
         if (i + 16 < n)
             __builtin_prefetch(&res[ids[i + 16]]);
         if (res[x]) {
-            res[x] = 2;
+            if (hit != 1)
+                res[x] = hit;
             continue;
         }
         faults++;
@@ -153,7 +124,7 @@ static int64_t clock_run(const uint32_t *ids, size_t n, uint32_t m, size_t frame
             res[x] = loaded;
             continue;
         }
-        while (res[slot[hand]] == 2) {
+        while (hit != 1 && res[slot[hand]] == 2) {   /* (FIFO: never marked) */
             res[slot[hand]] = 1;
             if (++hand == frames)
                 hand = 0;
@@ -168,14 +139,19 @@ static int64_t clock_run(const uint32_t *ids, size_t n, uint32_t m, size_t frame
     return faults;
 }
 
+int64_t sim_fifo(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
+{
+    return clock_run(ids, n, m, frames, 1, 1);
+}
+
 int64_t sim_clock(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
 {
-    return clock_run(ids, n, m, frames, 1);
+    return clock_run(ids, n, m, frames, 1, 2);
 }
 
 int64_t sim_second_chance(const uint32_t *ids, size_t n, uint32_t m, size_t frames)
 {
-    return clock_run(ids, n, m, frames, 2);
+    return clock_run(ids, n, m, frames, 2, 2);
 }
 
 /* A min-heap on (frequency, time of the last reference). */
