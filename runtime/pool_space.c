@@ -18,9 +18,12 @@
  * - File space is reserved (fallocate) chunk by chunk as jemalloc commits
  *   pieces of the pool, so that a full filesystem fails an allocation with
  *   ENOMEM instead of killing the program with SIGBUS at its first touch of
- *   a page, and a large pool costs nothing until used. */
+ *   a page, and a large pool costs nothing until used.  On tmpfs a
+ *   reserved page is an allocated page, so there the reservation is
+ *   deferred while the filesystem has room to spare (see reserve()). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "pool_je.h"
@@ -75,10 +79,15 @@ struct vmlab_pool_space {
     dev_t dev;                   /* what fd is, to notice a program that */
     ino_t ino;                   /* closed the descriptor or reused it */
     int reserving;               /* 0: the filesystem cannot (sparse file) */
+    int defer;                   /* tmpfs: reserve only as headroom requires */
+    size_t covered;              /* bytes of chunks in reserved[] */
+    size_t budget;               /* may be deferred before statfs again */
+    size_t ndeferred;            /* chunks in deferred[] */
+    _Atomic uint64_t *deferred;  /* covered, not fallocated (after reserved[]) */
     void (*warn)(const char *msg);
-    size_t self_size;            /* this struct and its bitmap: one mapping */
+    size_t self_size;            /* this struct and its bitmaps: one mapping */
     size_t nchunks;
-    _Atomic uint64_t reserved[]; /* one bit per CHUNK of the file */
+    _Atomic uint64_t reserved[]; /* one bit per CHUNK of the file: covered */
 };
 
 static size_t pagesize(void) { return (size_t)sysconf(_SC_PAGESIZE); }
@@ -111,25 +120,29 @@ static int all_reserved(struct vmlab_pool_space *sp, size_t lo, size_t hi)
     return 1;
 }
 
-/* Reserve the file's blocks under [a, a+len): 0, or -errno (ENOSPC). */
-static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
-{
-    size_t lo = (size_t)(a - sp->base) / CHUNK, hi = (size_t)(a + len - 1 - sp->base) / CHUNK;
-    int r = 0;
+#define BIT(map, c) (atomic_load_explicit(&(map)[(c) / 64], memory_order_relaxed) & (1ull << ((c) % 64)))
 
-    if (!len || !sp->reserving || all_reserved(sp, lo, hi))
-        return 0;
-    pthread_mutex_lock(&sp->res_lock);
-    /* one fallocate per run of chunks not yet reserved */
+static size_t chunk_bytes(struct vmlab_pool_space *sp, size_t c)
+{
+    return sp->size - c * CHUNK < CHUNK ? sp->size - c * CHUNK : CHUNK;
+}
+
+/* fallocate the chunks lo..hi that are not covered (deferred: those that
+ * are deferred), one call per run; a chunk done is covered and not
+ * deferred.  0, or -errno (ENOSPC).  Under res_lock. */
+static int fallocate_runs(struct vmlab_pool_space *sp, size_t lo, size_t hi, int deferred)
+{
     for (size_t c = lo; c <= hi && sp->reserving; c++) {
         size_t e = c;
         off_t off;
         size_t n;
         int fd;
-        if (atomic_load_explicit(&sp->reserved[c / 64], memory_order_relaxed) & (1ull << (c % 64)))
+#define TODO(c) (deferred ? BIT(sp->deferred, c) != 0 : BIT(sp->reserved, c) == 0)
+        if (!TODO(c))
             continue;
-        while (e < hi && !(atomic_load_explicit(&sp->reserved[(e + 1) / 64], memory_order_relaxed) & (1ull << ((e + 1) % 64))))
+        while (e < hi && TODO(e + 1))
             e++;
+#undef TODO
         off = (off_t)(c * CHUNK);
         n = (e + 1) * CHUNK > sp->size ? sp->size - (size_t)off : (e + 1 - c) * CHUNK;
         if ((fd = vmlab_pool_space_fd(sp)) < 0) {
@@ -143,13 +156,94 @@ static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
                 sp->reserving = 0;   /* this filesystem cannot: sparse, as before */
                 break;
             }
-            r = -errno;
-            break;
+            return -errno;
         }
-        for (; c <= e; c++)
-            atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
+        for (; c <= e; c++) {
+            if (BIT(sp->deferred, c)) {
+                atomic_fetch_and_explicit(&sp->deferred[c / 64], ~(1ull << (c % 64)), memory_order_relaxed);
+                sp->ndeferred--;
+            }
+            if (!BIT(sp->reserved, c)) {
+                sp->covered += chunk_bytes(sp, c);
+                atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
+            }
+        }
         c = e;
     }
+    return 0;
+}
+
+/* At most this much is deferred between two looks at the filesystem. */
+#define BUDGET_MAX ((size_t)64 << 20)
+
+/* What may be deferred now: half the filesystem's free space, less the
+ * deferred pages not touched yet (covered bytes less the file's allocated
+ * blocks: every page under a covered chunk is either fallocated, touched,
+ * or still owed).  No limit on a tmpfs without a size (it cannot be full). */
+static size_t headroom(struct vmlab_pool_space *sp)
+{
+    struct statfs sf;
+    struct stat st;
+    size_t free_b, alloc, owed;
+    int fd = vmlab_pool_space_fd(sp);
+
+    if (fd < 0 || fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+        return 0;
+    if (!sf.f_blocks)
+        return BUDGET_MAX;
+    free_b = (size_t)sf.f_bavail * (size_t)sf.f_bsize;
+    alloc = (size_t)st.st_blocks * 512;
+    owed = sp->covered > alloc ? sp->covered - alloc : 0;
+    if (free_b / 2 <= owed)
+        return 0;
+    return free_b / 2 - owed < BUDGET_MAX ? free_b / 2 - owed : BUDGET_MAX;
+}
+
+/* Reserve the file's blocks under [a, a+len): 0, or -errno (ENOSPC).
+ * On tmpfs fallocate allocates (and charges) every page at once, where a
+ * touch allocates only the pages a program uses: blocks of 64 KiB-1 MiB
+ * written at their ends (the bench's working set) had two pages in five
+ * allocated and never used, and fallocate was a sixth of the row's CPU
+ * time.  There the chunks are only marked (deferred) while what the pool
+ * owes, touched or not, stays within half the filesystem's free space as
+ * statfs last showed it (looked at again every 64 MiB); beyond, every
+ * deferred chunk is fallocated first, then this one, so a pool that
+ * outgrows its filesystem still gets ENOSPC here, never SIGBUS later.
+ * What this gives up: another process filling more than half of the free
+ * space between two looks can leave a deferred page without room. */
+static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
+{
+    size_t lo = (size_t)(a - sp->base) / CHUNK, hi = (size_t)(a + len - 1 - sp->base) / CHUNK;
+    int r = 0;
+
+    if (!len || !sp->reserving || all_reserved(sp, lo, hi))
+        return 0;
+    pthread_mutex_lock(&sp->res_lock);
+    if (sp->defer) {
+        size_t need = 0;
+        for (size_t c = lo; c <= hi; c++)
+            if (!BIT(sp->reserved, c))
+                need += chunk_bytes(sp, c);
+        if (need > sp->budget)
+            sp->budget = headroom(sp);
+        if (need <= sp->budget) {
+            sp->budget -= need;
+            for (size_t c = lo; c <= hi; c++) {
+                if (BIT(sp->reserved, c))
+                    continue;
+                atomic_fetch_or_explicit(&sp->deferred[c / 64], 1ull << (c % 64), memory_order_relaxed);
+                sp->ndeferred++;
+                sp->covered += chunk_bytes(sp, c);
+                atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
+            }
+            goto out;
+        }
+        /* tight: what was deferred gets its space first */
+        if (sp->ndeferred && (r = fallocate_runs(sp, 0, sp->nchunks - 1, 1)) < 0)
+            goto out;
+    }
+    r = fallocate_runs(sp, lo, hi, 0);
+out:
     pthread_mutex_unlock(&sp->res_lock);
     return r;
 }
@@ -230,6 +324,7 @@ static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb
 int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
 {
     struct vmlab_pool_space *sp;
+    struct statfs sf;
     struct stat st;
     size_t nchunks, self;
     void *base;
@@ -246,7 +341,7 @@ int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
         return -errno;
     /* not malloc: libvmmalloc builds its pool before it has a heap */
     nchunks = (size + CHUNK - 1) / CHUNK;
-    self = sizeof *sp + (nchunks + 63) / 64 * sizeof(uint64_t);
+    self = sizeof *sp + 2 * ((nchunks + 63) / 64) * sizeof(uint64_t);
     self = (self + pagesize() - 1) & ~(pagesize() - 1);
     sp = mmap(NULL, self, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (sp == MAP_FAILED) {
@@ -269,6 +364,8 @@ int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
     sp->dev = st.st_dev;
     sp->ino = st.st_ino;
     sp->reserving = 1;
+    sp->defer = fstatfs(sp->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+    sp->deferred = sp->reserved + (nchunks + 63) / 64;
     sp->self_size = self;
     sp->nchunks = nchunks;
     *out = sp;
