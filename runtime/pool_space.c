@@ -328,9 +328,13 @@ int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
     struct stat st;
     size_t nchunks, self;
     void *base;
-    int r;
+    int r, hugetlb;
 
-    size &= ~(pagesize() - 1);
+    /* hugetlbfs: a file's size is whole huge pages (f_bsize), and a shared
+     * mapping reserves them all at mmap, so a pool that does not fit fails
+     * here (ENOMEM) and needs no fallocate later */
+    hugetlb = fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC;
+    size &= ~((hugetlb && (size_t)sf.f_bsize > pagesize() ? (size_t)sf.f_bsize : pagesize()) - 1);
     if (!size)
         return -EINVAL;
     /* ftruncate, not fallocate: a large pool costs nothing until used */
@@ -363,7 +367,7 @@ int vmlab_pool_space_create(int fd, size_t size, struct vmlab_pool_space **out)
     sp->fd = vmlab_pool_fd_high(fd);
     sp->dev = st.st_dev;
     sp->ino = st.st_ino;
-    sp->reserving = 1;
+    sp->reserving = !hugetlb;
     sp->defer = fstatfs(sp->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
     sp->deferred = sp->reserved + (nchunks + 63) / 64;
     sp->self_size = self;

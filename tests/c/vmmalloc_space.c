@@ -6,10 +6,16 @@
  * - On a tmpfs smaller than the pool, blocks allocated and not touched
  *   until the pool says NULL can all be written afterwards: no SIGBUS, so
  *   what was deferred got its space before the filesystem ran out.
+ * - Huge pages where the pool's filesystem offers them: on a tmpfs mounted
+ *   huge=within_size a written block is mapped by PMDs; on hugetlbfs the
+ *   pool is sized to whole huge pages and one larger than the free huge
+ *   pages fails at creation (ENOMEM), not at a touch.  Each skips when the
+ *   machine has no shmem THP or no free huge pages.
  * Through vmlab.pool's C API (the same space as libvmmalloc.so's).  Needs
- * root to mount the tmpfs: skips without. */
+ * root to mount the filesystems: skips without. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,127 @@ static int mount_tmpfs(const char *size)
     char opt[64];
     snprintf(opt, sizeof opt, "size=%s", size);
     return mount("vmlab-space-test", mnt, "tmpfs", 0, opt);
+}
+
+/* The sum of an smaps field over the mapping at base, in kB (-1: none). */
+static long smaps_kb(const void *base, const char *field)
+{
+    char line[256];
+    long sum = -1, v;
+    int in = 0;
+    size_t fl = strlen(field);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)base >= lo && (uintptr_t)base < hi;
+            continue;
+        }
+        if (in && !strncmp(line, field, fl) && line[fl] == ':' && sscanf(line + fl + 1, "%ld", &v) == 1)
+            sum = (sum < 0 ? 0 : sum) + v;
+    }
+    fclose(f);
+    return sum;
+}
+
+static long meminfo_kb(const char *field)
+{
+    char line[256];
+    long v = -1;
+    size_t fl = strlen(field);
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, fl) && line[fl] == ':')
+            sscanf(line + fl + 1, "%ld", &v);
+    fclose(f);
+    return v;
+}
+
+/* shmem THP usable on a tmpfs mount: built in, and not forced off */
+static int shmem_thp(void)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof buf, f))
+        buf[0] = 0;
+    fclose(f);
+    return buf[0] && !strstr(buf, "[deny]");
+}
+
+static void huge_tmpfs(void)
+{
+    struct vmlab_pool_opts o = {0};
+    struct vmlab_pool *p;
+    char path[96];
+    long kb;
+    void *b;
+    int r;
+
+    if (!shmem_thp() || mount("vmlab-space-test", mnt, "tmpfs", 0, "size=64m,huge=within_size") < 0) {
+        printf("ok %d # skip no shmem THP (tmpfs huge=within_size)\n", ++tap_n);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/huge", mnt);
+    o.path = path;
+    o.size = 32 * MiB;
+    if ((r = vmlab_pool_create(&o, &p)) < 0) {
+        ok(0, "a pool on a tmpfs mounted huge=within_size: %s", strerror(-r));
+    } else {
+        b = vmlab_pool_alloc(p, 8 * MiB, 0);
+        if (b)
+            memset(b, 1, 8 * MiB);
+        kb = smaps_kb(vmlab_pool_base(p), "ShmemPmdMapped");
+        if (kb < 0)
+            kb = smaps_kb(vmlab_pool_base(p), "FilePmdMapped");
+        ok(b && kb >= 2048, "on a tmpfs mounted huge=within_size an 8 MiB block written is mapped by huge pages (%ld kB)", kb);
+        vmlab_pool_close(p);
+        unlink(path);
+    }
+    umount(mnt);
+}
+
+static void hugetlb(void)
+{
+    struct vmlab_pool_opts o = {0};
+    struct vmlab_pool *p;
+    char path[96];
+    long nfree = meminfo_kb("HugePages_Free"), hp_kb = meminfo_kb("Hugepagesize");
+    void *b;
+    int r;
+
+    if (nfree < 8 || hp_kb <= 0 || mount("vmlab-space-test", mnt, "hugetlbfs", 0, NULL) < 0) {
+        printf("ok %d # skip fewer than 8 free huge pages or no hugetlbfs\n", ++tap_n);
+        printf("ok %d # skip fewer than 8 free huge pages or no hugetlbfs\n", ++tap_n);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/pool", mnt);
+    o.path = path;
+    o.size = (size_t)(nfree * hp_kb) * 1024 + 3 * (size_t)hp_kb * 1024 + 12345;
+    r = vmlab_pool_create(&o, &p);
+    ok(r == -ENOMEM, "a pool larger than the free huge pages fails at creation: %s", strerror(-r));
+    if (r == 0)
+        vmlab_pool_close(p);
+    unlink(path);
+    o.size = (size_t)(nfree < 16 ? nfree : 16) * (size_t)hp_kb * 1024 + 12345;
+    if ((r = vmlab_pool_create(&o, &p)) < 0) {
+        ok(0, "a pool of the free huge pages: %s", strerror(-r));
+    } else {
+        b = vmlab_pool_alloc(p, 4 * MiB, 0);
+        if (b)
+            memset(b, 1, 4 * MiB);
+        ok(b && vmlab_pool_size(p) % ((size_t)hp_kb * 1024) == 0 &&
+               smaps_kb(vmlab_pool_base(p), "Shared_Hugetlb") + smaps_kb(vmlab_pool_base(p), "Private_Hugetlb") >= 4096,
+           "on hugetlbfs: %zu bytes (whole huge pages), a 4 MiB block written is in huge pages", vmlab_pool_size(p));
+        vmlab_pool_close(p);
+    }
+    unlink(path);
+    umount(mnt);
 }
 
 static long long file_bytes(const char *path)
@@ -123,6 +250,8 @@ int main(void)
         ok(0, "no pool"), ok(0, "no pool");
     }
     umount(mnt);
+    huge_tmpfs();
+    hugetlb();
     rmdir(mnt);
     return tap_done();
 }
