@@ -107,6 +107,13 @@ static inline void seen_forget(const void *p)
         atomic_store_explicit(s, 0, memory_order_relaxed);
 }
 
+/* p, live and this thread's, has have usable bytes (a multiple of 8) */
+static inline void seen_note(const void *p, size_t have)
+{
+    if (seen_on && have < SEEN_MAX)
+        atomic_store_explicit(seen_slot(p), (uintptr_t)p | (uint64_t)(have >> 3) << SEEN_ADDR_BITS, memory_order_relaxed);
+}
+
 void vm_die(const char *a, const char *b)
 {
     char msg[512];
@@ -519,8 +526,11 @@ static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t hav
     seen_forget(p);
     if (n > have && n < ((size_t)64 << 20)) {
         size_t want = n < 2 * have ? 2 * have : have < GEOMETRIC_ROOM_MAX ? 4 * n : 2 * n;
-        if (have >= GROW_IN_PLACE_MIN && xallocx(p, n, want - n, 0) >= n)
+        size_t got;
+        if (have >= GROW_IN_PLACE_MIN && (got = xallocx(p, n, want - n, 0)) >= n) {
+            seen_note(p, got);
             return p;
+        }
         /* a block that moves at 32 KiB or more skips the thread cache
          * both ways, and one grown by small steps to 32 KiB or more moves
          * to the thread's growth arena, where it can grow in place again;
@@ -537,6 +547,9 @@ static __attribute__((noinline)) void *pool_resize(void *p, size_t n, size_t hav
                 dallocx(p, MALLOCX_TCACHE_NONE);
             else
                 vmje_free(p);
+            /* the next realloc of q finds its size here, not in
+             * jemalloc's radix tree: its size class is want's */
+            seen_note(q, nallocx(want, 0));
             return q;
         }
     }
@@ -582,8 +595,8 @@ EXPORT void *realloc(void *p, size_t n)
         size_t have;
         if (seen_is(w, p))
             have = (size_t)(w >> SEEN_ADDR_BITS) << 3;
-        else if ((have = sallocx(p, 0)) < SEEN_MAX && seen_on && STAYS(n, have))
-            atomic_store_explicit(s, (uintptr_t)p | (uint64_t)(have >> 3) << SEEN_ADDR_BITS, memory_order_relaxed);
+        else if ((have = sallocx(p, 0)), STAYS(n, have))
+            seen_note(p, have);
         if (STAYS(n, have))
             return p;
         return pool_resize(p, n, have);
