@@ -127,6 +127,17 @@ static size_t chunk_bytes(struct vmlab_pool_space *sp, size_t c)
     return sp->size - c * CHUNK < CHUNK ? sp->size - c * CHUNK : CHUNK;
 }
 
+/* Chunk c, not covered yet, is now: deferred, or fallocated.  Under res_lock. */
+static void cover(struct vmlab_pool_space *sp, size_t c, int deferred)
+{
+    if (deferred) {
+        atomic_fetch_or_explicit(&sp->deferred[c / 64], 1ull << (c % 64), memory_order_relaxed);
+        sp->ndeferred++;
+    }
+    sp->covered += chunk_bytes(sp, c);
+    atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
+}
+
 /* fallocate the chunks lo..hi that are not covered (deferred: those that
  * are deferred), one call per run; a chunk done is covered and not
  * deferred.  0, or -errno (ENOSPC).  Under res_lock. */
@@ -163,10 +174,8 @@ static int fallocate_runs(struct vmlab_pool_space *sp, size_t lo, size_t hi, int
                 atomic_fetch_and_explicit(&sp->deferred[c / 64], ~(1ull << (c % 64)), memory_order_relaxed);
                 sp->ndeferred--;
             }
-            if (!BIT(sp->reserved, c)) {
-                sp->covered += chunk_bytes(sp, c);
-                atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
-            }
+            if (!BIT(sp->reserved, c))
+                cover(sp, c, 0);
         }
         c = e;
     }
@@ -228,14 +237,9 @@ static int reserve(struct vmlab_pool_space *sp, const char *a, size_t len)
             sp->budget = headroom(sp);
         if (need <= sp->budget) {
             sp->budget -= need;
-            for (size_t c = lo; c <= hi; c++) {
-                if (BIT(sp->reserved, c))
-                    continue;
-                atomic_fetch_or_explicit(&sp->deferred[c / 64], 1ull << (c % 64), memory_order_relaxed);
-                sp->ndeferred++;
-                sp->covered += chunk_bytes(sp, c);
-                atomic_fetch_or_explicit(&sp->reserved[c / 64], 1ull << (c % 64), memory_order_release);
-            }
+            for (size_t c = lo; c <= hi; c++)
+                if (!BIT(sp->reserved, c))
+                    cover(sp, c, 1);
             goto out;
         }
         /* tight: what was deferred gets its space first */
@@ -408,10 +412,10 @@ size_t vmlab_pool_space_top(struct vmlab_pool_space *sp) { return __atomic_load_
 
 size_t vmlab_pool_space_reserved(struct vmlab_pool_space *sp)
 {
-    size_t n = 0;
-    for (size_t c = 0; c < sp->nchunks; c++)
-        if (atomic_load(&sp->reserved[c / 64]) & (1ull << (c % 64)))
-            n += sp->size - c * CHUNK < CHUNK ? sp->size - c * CHUNK : CHUNK;
+    size_t n;
+    pthread_mutex_lock(&sp->res_lock);
+    n = sp->covered;
+    pthread_mutex_unlock(&sp->res_lock);
     return n;
 }
 
