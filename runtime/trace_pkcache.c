@@ -108,25 +108,32 @@ static int joinable(const struct vmlab_tracer *t, size_t i, size_t a, size_t b)
     return 1;
 }
 
-/* No free key: give back the older half of the closed cached pages no
- * thread holds, at once.  Closing a page is the dear half of an event (a
- * TLB flush: 1.3-1.6 us a page here against 0.5-0.8 to open one); one
- * pkey_mprotect over a run of them and the closed pages between flushes
- * once (0.4-0.6 us a page measured).  The newer half stays: a pattern
- * with locality keeps its hot pages.  A free slot, or -1. */
+/* No free key: give back, at once, the closed cached pages that no
+ * thread holds and that were not reopened since the last time (or, if
+ * all were, the older half of them); the others get a second chance.
+ * Closing a page is the dear half of an event (a TLB flush: 1.3-1.6 us a
+ * page here against 0.5-0.8 to open one); one pkey_mprotect over a run
+ * of them and the closed pages between flushes once (0.4-0.6 us a page
+ * measured), so a pattern without reuse pays about one open per event,
+ * and one with hot pages keeps them.  A free slot, or -1. */
 static int evict_batch(struct vmlab_tracer *t)
 {
-    int c[MAXKEYS], n = 0;
+    int c[MAXKEYS], n = 0, fresh = 0;
     for (int k = 0; k < t->nks; k++) {
         const struct kslot *s = &t->ks[k];
         if (s->used && !s->holders && t->state[s->seg][s->pg] == PG_NONE) {
             int j = n++;
-            for (; j > 0 && t->ks[c[j - 1]].stamp > s->stamp; j--) /* by age */
+            fresh += !s->reused;
+            for (; j > 0 && (t->ks[c[j - 1]].reused > s->reused ||
+                             (t->ks[c[j - 1]].reused == s->reused && t->ks[c[j - 1]].stamp > s->stamp));
+                 j--) /* not reused first, then by age */
                 c[j] = c[j - 1];
             c[j] = k;
         }
     }
-    n = (n + 1) / 2;
+    for (int x = fresh; x < n; x++)
+        t->ks[c[x]].reused = 0;
+    n = fresh ? fresh : (n + 1) / 2;
     for (int x = 1; x < n; x++) { /* the older half by address */
         int k = c[x], j = x;
         for (; j > 0 && (t->ks[c[j - 1]].seg > t->ks[k].seg ||
@@ -168,7 +175,7 @@ int tpk_raise(struct vmlab_tracer *t, size_t i, size_t pg, int st, int level, in
         if (mb && (st != PG_NONE || !(s->holders & ~mb))) {
             s->holders |= mb;
             if (st == PG_NONE)
-                s->stamp = ++t->stamp;
+                s->stamp = ++t->stamp, s->reused = 1;
             *v = set_key(*v, s->key, level);
             atomic_fetch_add_explicit(&t->khits, 1, memory_order_relaxed);
             return 0;
@@ -181,7 +188,7 @@ int tpk_raise(struct vmlab_tracer *t, size_t i, size_t pg, int st, int level, in
     if (mb && st == PG_NONE && t->pslot && !t->keys_off && ((k = free_slot(t)) >= 0 || (k = evict_batch(t)) >= 0)) {
         struct kslot *s = &t->ks[k];
         if (pkey_mprotect(pa, t->psz, t->pprot[i][pg], s->key) == 0) {
-            s->used = 1, s->seg = (uint32_t)i, s->pg = (uint32_t)pg, s->holders = mb;
+            s->used = 1, s->seg = (uint32_t)i, s->pg = (uint32_t)pg, s->holders = mb, s->reused = 0;
             s->stamp = ++t->stamp;
             t->pslot[i][pg] = (uint8_t)(k + 1);
             *v = set_key(*v, s->key, level);

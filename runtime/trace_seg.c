@@ -389,7 +389,6 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
     if (!t->segs || !t->state || !t->ring || !t->win || !t->win2 || !t->pprot || !t->opened || !t->nopened ||
         !h.targets)
         goto fail;
-    atomic_flag_clear(&t->lock);
     for (size_t i = 0; i < o->nsegs; i++) {
         struct vmlab_seg *s = o->segs[i];
         if (!s->mapped || s->pagesize != t->psz) {

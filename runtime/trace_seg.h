@@ -7,6 +7,7 @@
 #include "vmlab/trace.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +46,8 @@ struct kslot {
     int used;          /* holds a page */
     uint32_t seg, pg;
     uint64_t holders;
-    uint64_t stamp;    /* last opened: the least recent closed page goes */
+    uint64_t stamp;    /* last opened */
+    int reused;        /* reopened from the cache since the last eviction */
 };
 
 struct vmlab_tracer {
@@ -63,7 +65,7 @@ struct vmlab_tracer {
     size_t cap;
     atomic_ulong head, dropped, khits;
     unsigned long tail;           /* drained up to here (the thread only) */
-    atomic_flag lock;             /* page states, the window, the keys */
+    atomic_int lock;              /* page states, the window, the keys */
     uint64_t *win, *win2;         /* interval 0: the accessible pages (addresses) */
     size_t nwin, wpos;
     struct kslot ks[MAXKEYS];
@@ -81,12 +83,22 @@ struct vmlab_tracer {
     pthread_cond_t cv;
 };
 
+/* A spin lock (a signal handler takes it): waiters read before they
+ * try, and pause; after a while they yield the CPU, since on a loaded
+ * machine the holder may have been preempted (the drain thread's
+ * spinning was 3-4% of an interval run's CPU time). */
 static inline void lock(struct vmlab_tracer *t)
 {
-    while (atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire))
-        ;
+    for (int spins = 0; atomic_exchange_explicit(&t->lock, 1, memory_order_acquire);)
+        while (atomic_load_explicit(&t->lock, memory_order_relaxed)) {
+            if (++spins % 256 == 0)
+                sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
 }
-static inline void unlock(struct vmlab_tracer *t) { atomic_flag_clear_explicit(&t->lock, memory_order_release); }
+static inline void unlock(struct vmlab_tracer *t) { atomic_store_explicit(&t->lock, 0, memory_order_release); }
 
 /* gettid() once per thread: a system call per event is measurable */
 extern __thread uint32_t tseg_my_tid;

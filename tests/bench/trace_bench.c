@@ -143,11 +143,14 @@ static double signal_floor(size_t steps) { (void)steps; return -1; }
 /* Exact mode's patterns over np pages, each step a change of page:
  * 0, the bench's: page i*7 mod np (no page again within np steps);
  * 1, locality: three steps of four cycle over 8 hot pages, the fourth
- * streams through the other pages. */
+ * streams through the other pages;
+ * 2, a loop over 8 pages (after the first 8, every open a cache hit). */
 static size_t pattern_page(int pat, size_t i, size_t np)
 {
     if (pat == 0)
         return i * 7 % np;
+    if (pat == 2)
+        return i % 8;
     return i % 4 == 3 ? 8 + i / 4 % (np - 8) : (i - i / 4) % 8;
 }
 
@@ -201,12 +204,13 @@ static int inprocess(int runs)
     for (size_t i = 0; i < np; i++)
         a[i * psz] = 1;
     /* both paths on both patterns, in turns, the median of `runs` each */
-    const char *pname[] = {"bench's pattern (page i*7 mod 512)", "locality (3/4 on 8 hot pages, 1/4 a stream)"};
-    double fig[2][2][16], med[2][2];
+    const char *pname[] = {"bench's pattern (page i*7 mod 512)", "locality (3/4 on 8 hot pages, 1/4 a stream)",
+                           "a loop over 8 pages"};
+    double fig[3][2][16], med[3][2];
     int keys = 0, nr = runs > 16 ? 16 : runs;
-    uint64_t hits[2] = {0, 0};
+    uint64_t hits[3] = {0, 0, 0};
     for (int r = 0; r < nr; r++)
-        for (int pat = 0; pat < 2; pat++)
+        for (int pat = 0; pat < 3; pat++)
             for (int nopk = 0; nopk < 2; nopk++) {
                 int k;
                 uint64_t h;
@@ -214,13 +218,13 @@ static int inprocess(int runs)
                 if (!nopk)
                     keys = k, hits[pat] = h;
             }
-    for (int pat = 0; pat < 2; pat++)
+    for (int pat = 0; pat < 3; pat++)
         for (int nopk = 0; nopk < 2; nopk++) {
             qsort(fig[pat][nopk], (size_t)nr, sizeof(double), cmp_d);
             med[pat][nopk] = fig[pat][nopk][nr / 2];
         }
     double fl2 = protection_floor(np, steps, 1), fl0 = signal_floor(steps);
-    for (int pat = 0; pat < 2; pat++)
+    for (int pat = 0; pat < 3; pat++)
         printf("# in-process exact, window 1, %s: key cache %.2f us/event CPU (%d keys, %.0f%% of opens by PKRU"
                " alone), mprotect path %.2f us (median of %d, in turns)\n",
                pname[pat], med[pat][0], keys, 100.0 * (double)hits[pat] / (double)steps, med[pat][1], nr);
