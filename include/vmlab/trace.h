@@ -74,12 +74,15 @@ int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *
  * each page after that is logged (a read fault grants read, a later write
  * fault grants write: a read then a write is two events; a first access
  * that writes logs a read and a write).  interval 0: the exact reference
- * string, only the `window` most recently touched pages stay accessible.
- * A fault the tracer did not cause (outside its segments, a write to a
- * read-only segment) goes on to the runtime's guards.  The segments'
- * address, size and protection are copied at start: stop the tracer
- * before unmapping, closing or re-protecting a traced segment (the tracer
- * would otherwise revoke whatever is mapped there next). */
+ * string, only the `window` most recently touched pages stay accessible;
+ * where the CPU has protection keys, recently opened pages hold a key
+ * each and are opened and closed by the faulting thread's PKRU (no system
+ * call; runtime/trace_pkcache.c), with the same events as the mprotect
+ * path.  A fault the tracer did not cause (outside its segments, a write
+ * to a read-only page) goes on to the runtime's guards.  Protects and
+ * unmaps through the seg engine while tracing are followed (the new
+ * protection is the user's); the segments' address and size are copied
+ * at start: stop the tracer before closing a traced segment. */
 struct vmlab_seg;
 struct vmlab_tracer;
 struct vmlab_tracer_opts {
