@@ -85,13 +85,35 @@ void tpk_keys_off(struct vmlab_tracer *t)
     t->keys_off = 1;
 }
 
-/* A free slot (no page, no holder), or -1. */
-static int free_slot(const struct vmlab_tracer *t)
+/* A free slot (no page, no holder), or -1.  A slot left with holders
+ * waits for them to fault again; a holder that has exited never will, so
+ * now and then (every 64 events at most: it is a system call a thread)
+ * holders that are gone are let go. */
+static int free_slot(struct vmlab_tracer *t)
 {
+    uint64_t gone = 0, asked = 0;
+    int free = -1;
     for (int k = 0; k < t->nks; k++)
         if (!t->ks[k].used && !t->ks[k].holders)
             return k;
-    return -1;
+    uint64_t now = atomic_load_explicit(&t->head, memory_order_relaxed);
+    if (now < t->gone_check + 64)
+        return -1;
+    t->gone_check = now;
+    for (int k = 0; k < t->nks; k++) {
+        struct kslot *s = &t->ks[k];
+        if (s->used || !s->holders)
+            continue;
+        for (int i = 0; i < t->ntids; i++)
+            if ((s->holders & ~asked) & (1ull << i)) {
+                asked |= 1ull << i;
+                if (syscall(SYS_tgkill, t->pid, t->tids[i], 0) != 0 && errno == ESRCH)
+                    gone |= 1ull << i;
+            }
+        if (!(s->holders &= ~gone) && free < 0)
+            free = k;
+    }
+    return free;
 }
 
 /* Whether one pkey_mprotect to PROT_NONE, key 0 may cover pages a..b of
@@ -236,7 +258,7 @@ static void free_keys(struct vmlab_tracer *t, int me, int check_live)
         v = set_key(v, t->ks[k].key, PG_NONE);
     vmlab_pkey_write(v);
     for (int i = 0; i < t->ntids; i++)
-        if (check_live && i != me && syscall(SYS_tgkill, getpid(), t->tids[i], 0) == 0)
+        if (check_live && i != me && syscall(SYS_tgkill, t->pid, t->tids[i], 0) == 0)
             live |= 1ull << i;
     for (int k = 0; k < t->nks; k++) {
         atomic_fetch_and(&running_keys, ~(1u << t->ks[k].key));

@@ -375,6 +375,7 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
     if (!t)
         goto fail;
     t->psz = vmlab_pagesize();
+    t->pid = getpid();
     t->nsegs = o->nsegs, t->interval = o->interval, t->window = o->window ? o->window : 1;
     t->cap = o->buffer ? o->buffer : 1 << 20;
     t->segs = calloc(o->nsegs, sizeof *t->segs);

@@ -72,7 +72,8 @@ struct vmlab_tracer {
     int nks, keys_off;
     uint32_t tids[MAXTHR];
     int ntids;
-    uint64_t stamp;
+    uint64_t stamp, gone_check;
+    pid_t pid;
     struct vmlab_seg_listener listener;
     struct vmlab_trace_writer *w;
     int split;                    /* the segments' pages are single VMAs */

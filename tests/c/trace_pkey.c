@@ -173,6 +173,39 @@ static size_t inherit_run(int begin, const char *path, struct ev *got)
     return n;
 }
 
+/* Threads that open a page and exit while holding its key: their keys
+ * come back (the tracer finds them gone), so the cache still hits. */
+static void *opener(void *arg)
+{
+    vmlab_trace_thread_begin();
+    (void)((volatile char *)segs[1]->addr)[(size_t)(intptr_t)arg * psz];
+    return NULL;
+}
+
+static int gone_holders(const char *path, uint64_t *hits)
+{
+    struct vmlab_tracer *tr;
+    char err[256] = "";
+    struct vmlab_tracer_opts o = {.segs = segs, .nsegs = NSEG, .interval = 0, .window = 1, .output = path};
+    volatile char *a = segs[0]->addr;
+    int keys;
+    uint64_t h0;
+    if (vmlab_tracer_start(&o, &tr, err, sizeof err))
+        return -1;
+    for (int j = 0; j < 20; j++) { /* each: a key held by a thread that exits */
+        pthread_t th;
+        pthread_create(&th, NULL, opener, (void *)(intptr_t)j);
+        pthread_join(th, NULL);
+        (void)a[(size_t)(j % 2) * psz];
+    }
+    vmlab_tracer_pkeys(tr, &keys, &h0);
+    for (int rep = 0; rep < 100; rep++)
+        (void)a[(size_t)(2 + rep % 4) * psz];
+    vmlab_tracer_pkeys(tr, &keys, hits);
+    *hits -= h0;
+    return vmlab_tracer_stop(tr, err, sizeof err);
+}
+
 struct result {
     size_t n;
     int keys;
@@ -318,6 +351,12 @@ int main(void)
         is_int(diff(got, n, inh, 3), -1, "a thread started with a key open: its touch of the page closed since is an event");
         if (getenv("TRACE_PKEY_SHOW_HOLE"))
             printf("# without vmlab_trace_thread_begin: %zu events\n", inherit_run(0, path, got));
+    }
+
+    if (keys) {
+        uint64_t h = 0;
+        ok(gone_holders(path, &h) == 0 && h >= 50, "keys held by threads that exited come back: %llu hits of 100",
+           (unsigned long long)h);
     }
 
     /* the fallback by environment */
