@@ -89,10 +89,20 @@ static int on_page(struct vmlab_tracer *t, size_t i, size_t pg, int code, void *
         goto out; /* not ours: the guards raise it */
     if (code == SEGV_PKUERR && !t->pslot)
         goto out; /* someone else's key */
-    if (st >= need) { /* open already: another thread opened it, or raced us */
+    if (st >= need) {
+        /* Open already: another thread opened it or raced us (a grant of
+         * its key to this thread, or nothing to do), or someone else
+         * changed its protection behind the seg engine's back (a
+         * `prot` sampler): set it again, or the access would fault
+         * forever. */
         int k = t->pslot ? t->pslot[i][pg] - 1 : -1;
         if (k >= 0 && tpk_raise(t, i, pg, st, st, me, &v))
             goto out;
+        k = t->pslot ? t->pslot[i][pg] - 1 : -1;
+        if (k >= 0 && code == SEGV_ACCERR)
+            pkey_mprotect(pa, t->psz, pp, t->ks[k].key);
+        else if (k < 0)
+            mprotect(pa, t->psz, protof(st));
         r = 1;
         goto out;
     }

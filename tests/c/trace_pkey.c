@@ -355,8 +355,30 @@ int main(void)
 
     if (keys) {
         uint64_t h = 0;
-        ok(gone_holders(path, &h) == 0 && h >= 50, "keys held by threads that exited come back: %llu hits of 100",
-           (unsigned long long)h);
+        int rc = gone_holders(path, &h);
+        ok(rc == 0 && h >= 50, "keys held by threads that exited come back: %llu hits of 100", (unsigned long long)h);
+    }
+
+    /* a page re-protected behind the seg engine's back (raw mprotect, as
+     * a `prot` sampler does) while open: the access goes on (no hang) */
+    for (int nopk = 0; nopk < 2; nopk++) {
+        struct vmlab_tracer *tr;
+        char err[256] = "";
+        struct vmlab_tracer_opts o = {.segs = segs, .nsegs = 1, .interval = 0, .window = 2, .output = path,
+                                      .no_pkeys = nopk};
+        volatile char *a = segs[0]->addr;
+        uint64_t ev, dropped;
+        alarm(20); /* a hang fails the test */
+        vmlab_tracer_start(&o, &tr, err, sizeof err);
+        (void)a[0], (void)a[psz], (void)a[0];
+        mprotect(segs[0]->addr, psz, PROT_NONE);
+        (void)a[0];
+        a[0] = 7;
+        vmlab_tracer_counts(tr, &ev, &dropped);
+        vmlab_tracer_stop(tr, err, sizeof err);
+        alarm(0);
+        is_int(ev, 3, "%s: a page re-protected by someone else: read again, then written (r0 r1 w0)",
+               nopk ? "mprotect path" : "key cache");
     }
 
     /* the fallback by environment */
