@@ -408,7 +408,7 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
             r = -EINVAL;
             goto fail;
         }
-        t->segs[i] = (struct tseg){s->addr, s->size, s->prot};
+        t->segs[i] = (struct tseg){s->addr, s->size};
         if (s->size / t->psz > UINT32_MAX) {
             snprintf(err, errlen, "trace.start: segment '%s' is too big to trace (over 2^32 pages)", s->name);
             r = -EINVAL;

@@ -27,7 +27,6 @@ struct slot {
 struct tseg {
     void *addr;
     size_t size;
-    int prot;
 };
 
 /* The key cache (exact mode, where the CPU has protection keys): up to
