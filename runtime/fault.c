@@ -15,6 +15,9 @@ static struct hook hooks[VMLAB_FAULT_MAX_HOOKS];
 static struct sigaction old_segv, old_bus;
 static int installed;
 static __thread struct vmlab_fault_guard *guard;
+static __thread void *cur_uc; /* the ucontext of the fault being handled */
+
+void *vmlab_fault_ucontext(void) { return cur_uc; }
 
 static void chain(int sig, siginfo_t *si, void *uc)
 {
@@ -34,14 +37,18 @@ static void chain(int sig, siginfo_t *si, void *uc)
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
+    void *prev_uc = cur_uc;
 
+    cur_uc = uc;
     for (int i = 0; i < VMLAB_FAULT_MAX_HOOKS; i++) {
         vmlab_fault_hook_fn fn = __atomic_load_n(&hooks[i].fn, __ATOMIC_ACQUIRE);
         if (fn && fn(si->si_addr, sig, si->si_code, hooks[i].ctx)) {
+            cur_uc = prev_uc;
             errno = saved;
             return;
         }
     }
+    cur_uc = prev_uc;
     if (guard) {
         struct vmlab_fault_guard *g = guard;
         g->fault.addr = si->si_addr;
@@ -120,6 +127,7 @@ const char *vmlab_fault_describe(const struct vmlab_fault *f)
     switch (f->code) {
     case SEGV_MAPERR: return "SIGSEGV: address not mapped";
     case SEGV_ACCERR: return "SIGSEGV: access not permitted by the protection";
+    case 4 /* SEGV_PKUERR */: return "SIGSEGV: access not permitted by the protection key";
     default: return "SIGSEGV";
     }
 }

@@ -3,6 +3,7 @@
  * truth for any recent window is the union of a few bitmaps. */
 #include "vmlab/workload.h"
 #include "vmlab/fault.h"
+#include "vmlab/trace.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
@@ -167,6 +168,7 @@ static void *run(void *arg)
     uint64_t seed = ta->seed;
 
     free(ta);
+    vmlab_trace_thread_begin(); /* not its creator's open trace keys */
     vmlab_fault_push(&g);
     if (sigsetjmp(g.env, 1) == 0) {
         access_loop(w, seed);

@@ -47,6 +47,9 @@ int vmlab_fault_init(void);
 #define VMLAB_FAULT_MAX_HOOKS 8
 int vmlab_fault_add_hook(vmlab_fault_hook_fn fn, void *ctx);
 void vmlab_fault_remove_hook(vmlab_fault_hook_fn fn, void *ctx);
+/* Inside a hook: the ucontext_t of the fault (the saved registers, and
+ * the xsave area the kernel restores on return); NULL elsewhere. */
+void *vmlab_fault_ucontext(void);
 
 void vmlab_fault_push(struct vmlab_fault_guard *g);
 void vmlab_fault_pop(struct vmlab_fault_guard *g);

@@ -67,7 +67,6 @@ void vmlab_trace_close(struct vmlab_trace_reader *r);
 /* Every page of a trace file into a malloc'ed array. 0 or -errno. */
 int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *n,
                            char *err, size_t errlen);
-#endif
 
 /* ---- tracing segments in this process (runtime/trace_seg.c) ----
  * vmtrace's method in user space: every `interval` seconds every page of
@@ -75,12 +74,15 @@ int vmlab_trace_load_pages(const char *path, int fmt, uint64_t **pages, size_t *
  * each page after that is logged (a read fault grants read, a later write
  * fault grants write: a read then a write is two events; a first access
  * that writes logs a read and a write).  interval 0: the exact reference
- * string, only the `window` most recently touched pages stay accessible.
- * A fault the tracer did not cause (outside its segments, a write to a
- * read-only segment) goes on to the runtime's guards.  The segments'
- * address, size and protection are copied at start: stop the tracer
- * before unmapping, closing or re-protecting a traced segment (the tracer
- * would otherwise revoke whatever is mapped there next). */
+ * string, only the `window` most recently touched pages stay accessible;
+ * where the CPU has protection keys, recently opened pages hold a key
+ * each and are opened and closed by the faulting thread's PKRU (no system
+ * call; runtime/trace_pkcache.c), with the same events as the mprotect
+ * path.  A fault the tracer did not cause (outside its segments, a write
+ * to a read-only page) goes on to the runtime's guards.  Protects and
+ * unmaps through the seg engine while tracing are followed (the new
+ * protection is the user's); the segments' address and size are copied
+ * at start: stop the tracer before closing a traced segment. */
 struct vmlab_seg;
 struct vmlab_tracer;
 struct vmlab_tracer_opts {
@@ -90,11 +92,22 @@ struct vmlab_tracer_opts {
     size_t window;          /* pages kept accessible when interval is 0 */
     const char *output;     /* trace file (format from the suffix) */
     size_t buffer;          /* events buffered between drains (0: 1M) */
+    int no_pkeys;           /* exact mode: never the protection-key cache
+                             * (as VMLAB_TRACE_PKEYS=0 in the environment) */
 };
 int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **out,
                        char *err, size_t errlen);
 /* Events so far, and events dropped (buffer full). */
 void vmlab_tracer_counts(const struct vmlab_tracer *t, uint64_t *events, uint64_t *dropped);
+/* Exact mode's protection-key cache: keys in use (0: the mprotect path
+ * only) and pages opened by a PKRU edit alone, with no system call. */
+void vmlab_tracer_pkeys(const struct vmlab_tracer *t, int *keys, uint64_t *hits);
+/* A thread starts with its creator's PKRU, where the keys of pages its
+ * creator had open may be open: such a thread would reach them unseen
+ * until its first fault.  Every thread vmlab starts calls this first (it
+ * closes the running tracers' keys in the caller's PKRU; no system call);
+ * threads started by other code while an exact trace runs should too. */
+void vmlab_trace_thread_begin(void);
 /* Stop: restore the protections, drain, finish the file, free t. */
 int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen);
 
@@ -170,3 +183,4 @@ struct vmlab_trace_plot_opts {
 };
 int vmlab_trace_plot(const char *path, int fmt, const struct vmlab_trace_plot_opts *o,
                      char *err, size_t errlen);
+#endif

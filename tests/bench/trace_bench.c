@@ -109,6 +109,157 @@ static double protection_floor(size_t np, size_t steps, int exact)
     return (c1 - c0) / (double)events * 1e6;
 }
 
+/* The floor of the key cache's hits: a signal delivered and returned,
+ * the handler only stepping over the access (a 2-byte load). */
+#if defined(__x86_64__)
+#include <ucontext.h>
+static void step_over(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si;
+    ((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP] += 2;
+}
+static double signal_floor(size_t steps)
+{
+    struct sigaction sa = {0}, old;
+    size_t psz = vmlab_pagesize();
+    char *b = mmap(NULL, psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED)
+        return -1;
+    sa.sa_sigaction = step_over;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, &old);
+    double c0 = now();
+    for (size_t i = 0; i < steps; i++)
+        __asm__ volatile("movb (%%rdi), %%al" : : "D"(b) : "rax", "memory"); /* 8a 07 */
+    double c1 = now();
+    sigaction(SIGSEGV, &old, NULL);
+    munmap(b, psz);
+    return (c1 - c0) / (double)steps * 1e6;
+}
+#else
+static double signal_floor(size_t steps) { (void)steps; return -1; }
+#endif
+
+/* Exact mode's patterns over np pages, each step a change of page:
+ * 0, the bench's: page i*7 mod np (no page again within np steps);
+ * 1, locality: three steps of four cycle over 8 hot pages, the fourth
+ * streams through the other pages;
+ * 2, a loop over 8 pages (after the first 8, every open a cache hit). */
+static size_t pattern_page(int pat, size_t i, size_t np)
+{
+    if (pat == 0)
+        return i * 7 % np;
+    if (pat == 2)
+        return i % 8;
+    return i % 4 == 3 ? 8 + i / 4 % (np - 8) : (i - i / 4) % 8;
+}
+
+/* One exact-mode run: CPU us per event (the drain thread's included). */
+static double exact_run(struct vmlab_seg *sg, const char *path, int pat, size_t steps, int no_pkeys, int *keys,
+                        uint64_t *hits)
+{
+    struct vmlab_tracer *tr;
+    char err[256] = "";
+    size_t psz = vmlab_pagesize(), np = sg->size / psz;
+    struct vmlab_tracer_opts to = {.segs = &sg, .nsegs = 1, .interval = 0, .window = 1, .output = path,
+                                   .no_pkeys = no_pkeys};
+    volatile char *a = sg->addr;
+    if (vmlab_tracer_start(&to, &tr, err, sizeof err)) {
+        printf("# in-process tracing: %s\n", err);
+        return -1;
+    }
+    double c0 = now();
+    for (size_t i = 0; i < steps; i++)
+        (void)a[pattern_page(pat, i, np) * psz];
+    double c1 = now();
+    uint64_t ev, dropped;
+    vmlab_tracer_counts(tr, &ev, &dropped);
+    vmlab_tracer_pkeys(tr, keys, hits);
+    vmlab_tracer_stop(tr, err, sizeof err);
+    if (ev != steps)
+        printf("# %llu events for %zu changes of page (%llu dropped)\n", (unsigned long long)ev, steps,
+               (unsigned long long)dropped);
+    return (c1 - c0) / (double)(ev ? ev : 1) * 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int inprocess(int runs)
+{
+    struct vmlab_seg *sg;
+    struct vmlab_seg_opts so2 = {.map = 1};
+    size_t psz = vmlab_pagesize(), np = 512, steps = 200000;
+    char err[256] = "", path[] = "/tmp/vmlab-bench-XXXXXX";
+    int fd = mkstemp(path), ok = 1;
+    close(fd);
+    if (vmlab_seg_anon("bench", np * psz, &so2, &sg) != 0) {
+        unlink(path);
+        return 1;
+    }
+    volatile char *a = sg->addr;
+    for (size_t i = 0; i < np; i++)
+        a[i * psz] = 1;
+    /* both paths on both patterns, in turns, the median of `runs` each */
+    const char *pname[] = {"bench's pattern (page i*7 mod 512)", "locality (3/4 on 8 hot pages, 1/4 a stream)",
+                           "a loop over 8 pages"};
+    double fig[3][2][16], med[3][2];
+    int keys = 0, nr = runs > 16 ? 16 : runs;
+    uint64_t hits[3] = {0, 0, 0};
+    for (int r = 0; r < nr; r++)
+        for (int pat = 0; pat < 3; pat++)
+            for (int nopk = 0; nopk < 2; nopk++) {
+                int k;
+                uint64_t h;
+                fig[pat][nopk][r] = exact_run(sg, path, pat, steps, nopk, &k, &h);
+                if (!nopk)
+                    keys = k, hits[pat] = h;
+            }
+    for (int pat = 0; pat < 3; pat++)
+        for (int nopk = 0; nopk < 2; nopk++) {
+            qsort(fig[pat][nopk], (size_t)nr, sizeof(double), cmp_d);
+            med[pat][nopk] = fig[pat][nopk][nr / 2];
+        }
+    double fl2 = protection_floor(np, steps, 1), fl0 = signal_floor(steps);
+    for (int pat = 0; pat < 3; pat++)
+        printf("# in-process exact, window 1, %s: key cache %.2f us/event CPU (%d keys, %.0f%% of opens by PKRU"
+               " alone), mprotect path %.2f us (median of %d, in turns)\n",
+               pname[pat], med[pat][0], keys, 100.0 * (double)hits[pat] / (double)steps, med[pat][1], nr);
+    printf("# floors: a bare handler doing the two mprotects %.2f us/event CPU; a signal alone (the handler"
+           " steps over the access) %.2f us\n", fl2, fl0);
+    ok &= verdict("trace in-process tracing per event (exact, window 1)", med[0][keys ? 0 : 1], " us", 3, 0);
+
+    /* interval mode, vmtrace's: revoke all every 10 ms; 100 rounds of
+     * touching every page once and sleeping 10 ms */
+    struct vmlab_tracer *tr;
+    struct vmlab_tracer_opts to = {.segs = &sg, .nsegs = 1, .interval = 0.01, .window = 1, .output = path};
+    if (vmlab_tracer_start(&to, &tr, err, sizeof err) == 0) {
+        double c0 = now();
+        for (int round = 0; round < 100; round++) {
+            for (size_t i = 0; i < np; i++)
+                (void)a[i * psz];
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
+        double c1 = now();
+        uint64_t ev, dropped;
+        vmlab_tracer_counts(tr, &ev, &dropped);
+        vmlab_tracer_stop(tr, err, sizeof err);
+        printf("# in-process, 10 ms interval: %llu events in 100 rounds, %.2f us/event CPU (revocations and the"
+               " drain included)\n", (unsigned long long)ev, (c1 - c0) / (double)(ev ? ev : 1) * 1e6);
+        ok &= verdict("trace in-process tracing per event (10 ms interval)", (c1 - c0) / (double)(ev ? ev : 1) * 1e6,
+                      " us", 3, 0);
+        printf("# floor, a bare handler opening the page, one mprotect per round: %.2f us/event CPU\n",
+               protection_floor(np, steps, 0));
+    }
+    vmlab_seg_remove(sg);
+    unlink(path);
+    return ok;
+}
+
 /* The floor of any reader of lackey's stream: valgrind writes each line
  * with a write() of its own, and a pipe write costs the kernel about
  * twice a write to /dev/null.  A reader that discards everything. */
@@ -146,6 +297,8 @@ static int lackey_to_discarding_reader(char *const cmd[])
 
 int main(int argc, char **argv)
 {
+    if (getenv("BENCH_TRACE_INPROCESS")) /* that part alone */
+        return inprocess(getenv("BENCH_RUNS") ? atoi(getenv("BENCH_RUNS")) : 3) ? 0 : 1;
     size_t n = argc > 1 ? strtoull(argv[1], 0, 0) : 10000000, P = 1000000, L = 100000;
     uint64_t *pages = malloc(n * sizeof *pages);
     uint32_t *ids = malloc(n * sizeof *ids);
@@ -258,64 +411,10 @@ int main(int argc, char **argv)
     vmlab_mrc_free(&exact);
     free(pages), free(ids);
 
-    /* in-process tracing: 200k page changes over 512 pages */
-    {
-        struct vmlab_seg *sg;
-        struct vmlab_seg_opts so2 = {.map = 1};
-        size_t psz = vmlab_pagesize(), np = 512, steps = 200000;
-        char err[256] = "", path[] = "/tmp/vmlab-bench-XXXXXX";
-        int fd = mkstemp(path);
-        close(fd);
-        if (vmlab_seg_anon("bench", np * psz, &so2, &sg) == 0) {
-            volatile char *a = sg->addr;
-            for (size_t i = 0; i < np; i++)
-                a[i * psz] = 1;
-            struct vmlab_tracer *tr;
-            struct vmlab_tracer_opts to = {.segs = &sg, .nsegs = 1, .interval = 0, .window = 1,
-                                           .output = path};
-            if (vmlab_tracer_start(&to, &tr, err, sizeof err) == 0) {
-                double a0 = wall(), c0 = now();
-                for (size_t i = 0; i < steps; i++)
-                    (void)a[(i * 7 % np) * psz];
-                double c1 = now(), a1 = wall();
-                uint64_t ev, dropped;
-                vmlab_tracer_counts(tr, &ev, &dropped);
-                vmlab_tracer_stop(tr, err, sizeof err);
-                printf("# in-process: %llu events (%llu dropped), %.2f us/event CPU, %.2f us wall\n",
-                       (unsigned long long)ev, (unsigned long long)dropped, (c1 - c0) / (double)ev * 1e6,
-                       (a1 - a0) / (double)ev * 1e6);
-                ok &= verdict("trace in-process tracing per event (exact, window 1)", (c1 - c0) / (double)ev * 1e6,
-                              " us", 3, 0);
-                printf("# floor, a bare handler opening the page and closing the one before: %.2f us/event CPU\n",
-                       protection_floor(np, steps, 1));
-            } else
-                printf("# in-process tracing: %s\n", err);
-            /* interval mode, vmtrace's: revoke all every 10 ms; 100 rounds
-             * of touching every page once and sleeping 10 ms */
-            to.interval = 0.01;
-            if (vmlab_tracer_start(&to, &tr, err, sizeof err) == 0) {
-                double c0 = now();
-                for (int round = 0; round < 100; round++) {
-                    for (size_t i = 0; i < np; i++)
-                        (void)a[i * psz];
-                    struct timespec ts = {0, 10000000};
-                    nanosleep(&ts, NULL);
-                }
-                double c1 = now();
-                uint64_t ev, dropped;
-                vmlab_tracer_counts(tr, &ev, &dropped);
-                vmlab_tracer_stop(tr, err, sizeof err);
-                printf("# in-process, 10 ms interval: %llu events in 100 rounds, %.2f us/event CPU (revocations and the drain included)\n",
-                       (unsigned long long)ev, (c1 - c0) / (double)(ev ? ev : 1) * 1e6);
-                ok &= verdict("trace in-process tracing per event (10 ms interval)",
-                              (c1 - c0) / (double)(ev ? ev : 1) * 1e6, " us", 3, 0);
-                printf("# floor, a bare handler opening the page, one mprotect per round: %.2f us/event CPU\n",
-                       protection_floor(np, steps, 0));
-            }
-            vmlab_seg_remove(sg);
-        }
-        unlink(path);
-    }
+    /* in-process tracing: exact mode on the bench's pattern and on one
+     * with locality, the key cache against the mprotect path, then the
+     * 10 ms interval mode */
+    ok &= inprocess(runs > 0 ? runs : 1);
 
     /* lackey: the same command to /dev/null and through vmlab, in turns */
     if (system("valgrind --version >/dev/null 2>&1") == 0) {
