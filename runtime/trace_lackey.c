@@ -1,6 +1,8 @@
 /* `vmlab trace -- cmd`: the exact reference string of an unmodified
- * command, from valgrind's lackey tool, parsed as it streams. */
+ * command, from vmlab's own valgrind tool (runtime/trace_vgtool.c) or
+ * valgrind's lackey, whose text is parsed here as it streams. */
 #include "vmlab/trace.h"
+#include "trace_cmd.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
@@ -137,22 +139,16 @@ int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size
     return parse_fd(fd, w, page_size, no_instr, tid, res, 0, 0);
 }
 
-int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
-                       char *err, size_t errlen)
+static int run_lackey(const struct vmlab_lackey_opts *o, size_t psz, struct vmlab_lackey_result *res,
+                      char *err, size_t errlen)
 {
     int pfd[2];
     char logfd[32];
-    size_t psz = o->page_size ? o->page_size : vmlab_pagesize();
     struct vmlab_trace_writer *w = NULL;
     int argc = 0;
 
-    memset(res, 0, sizeof *res);
     while (o->argv[argc])
         argc++;
-    if (argc == 0) {
-        snprintf(err, errlen, "trace: no command to run");
-        return -EINVAL;
-    }
     if (pipe2(pfd, O_CLOEXEC)) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -errno;
@@ -192,7 +188,9 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
     free(av);
     close(pfd[1]);
     if (o->output) {
-        struct vmlab_trace_header h = {.page_size = (uint32_t)psz, .time_unit_ns = 0};
+        struct vmlab_trace_target via = {.name = VMLAB_TRACE_VIA_LACKEY};
+        struct vmlab_trace_header h = {.page_size = (uint32_t)psz, .time_unit_ns = 0, .ntargets = 1,
+                                       .targets = &via};
         w = vmlab_trace_create(o->output, VMLAB_TRACE_AUTO, &h, err, errlen);
         if (!w) {
             kill(pid, SIGKILL);
@@ -219,4 +217,44 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
         return -ENOENT;
     }
     return rc;
+}
+
+int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
+                       char *err, size_t errlen)
+{
+    size_t psz = o->page_size ? o->page_size : vmlab_pagesize();
+    char dir[4096], why[512] = "";
+
+    memset(res, 0, sizeof *res);
+    if (!o->argv || !o->argv[0]) {
+        snprintf(err, errlen, "trace: no command to run");
+        return -EINVAL;
+    }
+    if (o->via < VMLAB_VIA_AUTO || o->via > VMLAB_VIA_VMLAB || psz < 2 || (psz & (psz - 1))) {
+        snprintf(err, errlen, "trace: bad path %d or page size %zu", o->via, psz);
+        return -EINVAL;
+    }
+    if (o->via != VMLAB_VIA_LACKEY) {
+        int rc = vmlab_trace_vgtool_dir(dir, sizeof dir, why, sizeof why);
+        if (rc && o->via == VMLAB_VIA_VMLAB) {
+            snprintf(err, errlen, "%s", why);
+            return rc;
+        }
+        if (!rc) {
+            rc = vmlab__trace_vgtool(o, dir, psz, res, err, errlen);
+            res->via = VMLAB_VIA_VMLAB;
+            if (rc != VMLAB__NO_TOOL)
+                return rc;
+            if (o->via == VMLAB_VIA_VMLAB)
+                return -ENOEXEC;
+            /* the command did not run: run it under lackey instead */
+            snprintf(res->note, sizeof res->note, "%s; lackey instead", err);
+            char note[sizeof res->note];
+            memcpy(note, res->note, sizeof note);
+            memset(res, 0, sizeof *res);
+            memcpy(res->note, note, sizeof note);
+        }
+    }
+    res->via = VMLAB_VIA_LACKEY;
+    return run_lackey(o, psz, res, err, errlen);
 }
