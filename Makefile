@@ -273,3 +273,9 @@ $(VGTOOL): $(BUILD)/valgrind/vt_main.o $(VG_LIBS)
 	  $(VG_ARCHLIB)/libgcc-sup-amd64-linux.a && mv $@.tmp $@
 endif
 endif
+# tests/trace/vgtool.t's traced command
+all: $(BUILD)/tests/trace/walk
+$(BUILD)/tests/trace/walk: tests/trace/walk.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes -O1 -g -o $@ $<

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,17 @@ static int read_records(int fd, struct rd *r, double deadline, pid_t pid, char *
     if (!buf)
         return -ENOMEM;
     for (;;) {
+        if (deadline > 0 && !r->res->timed_out) {
+            /* the tool sends nothing while the command keeps to one page */
+            double left = deadline - mono();
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            if (left > 0 && poll(&pf, 1, (int)(left * 1000) + 1) == 0)
+                left = 0;
+            if (left <= 0) {
+                kill(pid, SIGKILL);
+                r->res->timed_out = 1;
+            }
+        }
         ssize_t got = read(fd, buf + have, BUF - have);
         if (got < 0 && errno == EINTR)
             continue;
@@ -176,10 +188,6 @@ static int read_records(int fd, struct rd *r, double deadline, pid_t pid, char *
         have -= pos;
         if (got == 0)
             break; /* a partial record at the end (the writer was killed in a write): dropped */
-        if (deadline > 0 && !r->res->timed_out && mono() > deadline) {
-            kill(pid, SIGKILL);
-            r->res->timed_out = 1;
-        }
     }
 out:
     free(buf);
