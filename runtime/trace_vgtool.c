@@ -71,13 +71,6 @@ int vmlab_trace_vgtool_dir(char *buf, size_t len, char *why, size_t whylen)
     return -ENOENT;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 struct rd {
     struct vmlab_trace_writer *w;
     struct vmlab_lackey_result *res;
@@ -150,7 +143,7 @@ static int read_records(int fd, struct rd *r, double deadline, pid_t pid, char *
     for (;;) {
         if (deadline > 0 && !r->res->timed_out) {
             /* the tool sends nothing while the command keeps to one page */
-            double left = deadline - mono();
+            double left = deadline - vmlab__trace_now();
             struct pollfd pf = {.fd = fd, .events = POLLIN};
             if (left > 0 && poll(&pf, 1, (int)(left * 1000) + 1) == 0)
                 left = 0;
@@ -195,81 +188,27 @@ out:
     return rc;
 }
 
+static int read_tool(int fd, struct vmlab_trace_writer *w, pid_t pid, double deadline, void *arg,
+                     struct vmlab_lackey_result *res, char *err, size_t errlen)
+{
+    struct rd *r = arg;
+    r->w = w, r->res = res;
+    return read_records(fd, r, deadline, pid, err, errlen);
+}
+
 int vmlab__trace_vgtool(const struct vmlab_lackey_opts *o, const char *dir, size_t psz,
                         struct vmlab_lackey_result *res, char *err, size_t errlen)
 {
-    int pfd[2], argc = 0;
-    char fdopt[32], pageopt[48];
-    struct vmlab_trace_writer *w = NULL;
-
-    while (o->argv[argc])
-        argc++;
-    if (pipe2(pfd, O_CLOEXEC)) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return -errno;
-    }
+    char pageopt[48];
+    snprintf(pageopt, sizeof pageopt, "--vmlab-page=%zu", psz);
+    const char *args[] = {"--tool=vmlab", "-q", pageopt, o->no_instr ? "--vmlab-instr=no" : NULL, NULL};
+    struct rd r = {.shift = (unsigned)__builtin_ctzll(psz), .page_size = psz};
     /* records are small and few (a page change each): a wide pipe only so
      * that valgrind seldom waits for this reader on a loaded machine */
-    fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
-    snprintf(fdopt, sizeof fdopt, "--vmlab-fd=%d", pfd[1]);
-    snprintf(pageopt, sizeof pageopt, "--vmlab-page=%zu", psz);
-    char **av = calloc((size_t)argc + 8, sizeof *av);
-    if (!av) {
-        close(pfd[0]), close(pfd[1]);
-        return -ENOMEM;
-    }
-    int k = 0;
-    av[k++] = (char *)(o->valgrind ? o->valgrind : "valgrind");
-    av[k++] = "--tool=vmlab";
-    av[k++] = "-q";
-    av[k++] = fdopt;
-    av[k++] = pageopt;
-    if (o->no_instr)
-        av[k++] = "--vmlab-instr=no";
-    for (int i = 0; i < argc; i++)
-        av[k++] = o->argv[i];
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        free(av);
-        close(pfd[0]), close(pfd[1]);
-        return -errno;
-    }
-    if (pid == 0) {
-        fcntl(pfd[1], F_SETFD, 0); /* the tool writes to it (and moves it out of the command's sight) */
-        close(pfd[0]);
-        setenv("VALGRIND_LIB", dir, 1);
-        execvp(av[0], av);
-        fprintf(stderr, "vmlab trace: exec %s: %s\n", av[0], strerror(errno));
-        _exit(127);
-    }
-    free(av);
-    close(pfd[1]);
-    if (o->output) {
-        struct vmlab_trace_target via = {.name = VMLAB_TRACE_VIA_VMLAB};
-        struct vmlab_trace_header h = {.page_size = (uint32_t)psz, .time_unit_ns = 0, .ntargets = 1,
-                                       .targets = &via};
-        w = vmlab_trace_create(o->output, VMLAB_TRACE_AUTO, &h, err, errlen);
-        if (!w) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            close(pfd[0]);
-            return -EIO;
-        }
-    }
-    struct rd r = {.w = w, .res = res, .shift = (unsigned)__builtin_ctzll(psz), .page_size = psz};
-    int rc = read_records(pfd[0], &r, o->timeout > 0 ? mono() + o->timeout : 0, pid, err, errlen);
-    close(pfd[0]);
-    if (rc)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
-        ;
-    if (w) {
-        char ferr[256] = "";
-        int fr = vmlab_trace_finish(w, ferr, sizeof ferr);
-        if (!rc && fr)
-            rc = fr, snprintf(err, errlen, "%s", ferr);
-    }
+    struct vmlab__trace_tool t = {.args = args, .fd_option = "--vmlab-fd=%d", .pipe_size = 1 << 20,
+                                  .valgrind_lib = dir, .via = VMLAB_TRACE_VIA_VMLAB, .page_size = psz,
+                                  .read = read_tool, .arg = &r};
+    int rc = vmlab__trace_run(o, &t, res, err, errlen);
     if (!rc && !r.hello) {
         /* valgrind did not start the tool (it said why on stderr): the
          * command did not run */

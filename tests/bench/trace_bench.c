@@ -21,6 +21,7 @@
 #include "vmlab/units.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -333,7 +334,7 @@ int main(int argc, char **argv)
      * floor, a reader discarding lackey's pipe), in turns */
     if (system("valgrind --version >/dev/null 2>&1") == 0) {
         char *cmd[] = {"/bin/ls", "-l", "/usr/bin", NULL};
-        char tooldir[4096], why[512] = "";
+        char tooldir[PATH_MAX], why[512] = "";
         int have_tool = vmlab_trace_vgtool_dir(tooldir, sizeof tooldir, why, sizeof why) == 0;
         /* per path: best wall, best CPU (this process and its children) */
         enum { NUL, RAW, LACKEY, TOOL, NPATH };
