@@ -11,9 +11,8 @@ out = out .. "/vmtrace-" .. vmlab.pid()
 os.execute("mkdir -p " .. out)
 
 local function report(name, path)
-  local n = 0
-  for _ in trace.events(path) do n = n + 1 end
   local c = trace.mrc(path, { points = 8 })
+  local n = c.references -- every event is a reference to the simulators
   local sizes = {}
   for i, s in ipairs(c.sizes) do sizes[i] = string.format("%d:%.3f", s, c.miss_ratio[i]) end
   print(string.format("%s: %d events over %d pages; LRU miss ratio by frames %s", name, n, c.distinct,
@@ -25,7 +24,7 @@ local function report(name, path)
   end
   assert(trace.plot(path, { kind = "address", output = out .. "/" .. name .. ".png", title = name }))
   assert(trace.plot(path, { kind = "mrc", output = out .. "/" .. name .. "-mrc.png", title = name,
-    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" } }))
+    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" }, points = 12 }))
   print("  drawn: " .. out .. "/" .. name .. ".png, " .. name .. "-mrc.png")
 end
 
