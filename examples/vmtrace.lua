@@ -24,7 +24,7 @@ local function report(name, path)
   end
   assert(trace.plot(path, { kind = "address", output = out .. "/" .. name .. ".png", title = name }))
   assert(trace.plot(path, { kind = "mrc", output = out .. "/" .. name .. "-mrc.png", title = name,
-    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" }, points = 12 }))
+    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" }, points = 8 }))
   print("  drawn: " .. out .. "/" .. name .. ".png, " .. name .. "-mrc.png")
 end
 
