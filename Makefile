@@ -239,3 +239,43 @@ $(BUILD)/tests/uffd/%: tests/uffd/%.c tests/uffd/pattern.h
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes $(OPT) -g -o $@ $< -lpthread
 all: $(BUILD)/tests/uffd/victim $(BUILD)/tests/uffd/noufd $(BUILD)/tests/uffd/pageme $(BUILD)/tests/uffd/kids
+
+# --- vmlab's valgrind tool (issue 16) ---
+# `vmlab trace -- cmd` runs the command under `valgrind --tool=vmlab`
+# (vgtool/): built as valgrind builds its own tools (Makefile.tool.am):
+# static, no libc, valgrind's core and VEX linked in, loaded at valgrind's
+# tool address.  valgrind finds a tool through VALGRIND_LIB, so
+# $(BUILD)/valgrind holds the tool and symlinks to the system's valgrind
+# files, and vmlab points VALGRIND_LIB there.  Built only where valgrind's
+# development files are (Debian's valgrind package ships them) on amd64;
+# without them vmlab trace uses lackey.
+VG_INC     := /usr/include/valgrind
+VG_ARCHLIB := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/valgrind /usr/lib64/valgrind /usr/lib/valgrind))
+VG_SYSLIB  := $(patsubst %/vgpreload_core-amd64-linux.so,%,$(firstword $(wildcard /usr/libexec/valgrind/vgpreload_core-amd64-linux.so /usr/lib/x86_64-linux-gnu/valgrind/vgpreload_core-amd64-linux.so /usr/lib/valgrind/vgpreload_core-amd64-linux.so)))
+VG_LIBS    := $(addprefix $(VG_ARCHLIB)/,libcoregrind-amd64-linux.a libvex-amd64-linux.a libgcc-sup-amd64-linux.a)
+ifneq ($(and $(wildcard $(VG_INC)/pub_tool_basics.h),$(VG_SYSLIB),$(VG_ARCHLIB),$(filter x86_64,$(shell uname -m))),)
+ifeq ($(words $(wildcard $(VG_LIBS))),3)
+VGTOOL     := $(BUILD)/valgrind/vmlab-amd64-linux
+all: $(VGTOOL)
+VGTOOL_CFLAGS := -m64 -O2 -g -Wall -Wshadow -Wmissing-prototypes -Werror -fno-strict-aliasing -fno-builtin \
+  -fno-stack-protector -fomit-frame-pointer -fno-pie -fcf-protection=none \
+  -DVGA_amd64=1 -DVGO_linux=1 -DVGP_amd64_linux=1 -DVGPV_amd64_linux_vanilla=1 -I$(VG_INC) -Iinclude
+$(BUILD)/valgrind/vt_main.o: vgtool/vt_main.c include/vmlab/vgtool.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(VGTOOL_CFLAGS) -c $< -o $@
+# the symlinks first: the tool is usable as soon as it exists
+$(VGTOOL): $(BUILD)/valgrind/vt_main.o $(VG_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)for f in $(VG_SYSLIB)/*; do case $${f##*/} in vmlab-*) ;; *) ln -sfn $$f $(BUILD)/valgrind/;; esac; done
+	$(Q)$(CC) -m64 -no-pie -static -nodefaultlibs -nostartfiles -u _start -Wl,--build-id=none \
+	  -Wl,-Ttext-segment=0x58000000 -o $@.tmp $< $(VG_LIBS:%libgcc-sup-amd64-linux.a=) -lgcc \
+	  $(VG_ARCHLIB)/libgcc-sup-amd64-linux.a && mv $@.tmp $@
+endif
+endif
+# tests/trace/vgtool.t's traced command
+all: $(BUILD)/tests/trace/walk
+$(BUILD)/tests/trace/walk: tests/trace/walk.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Wno-missing-prototypes -O1 -g -o $@ $<

@@ -120,14 +120,21 @@ static int l_start(lua_State *L)
     return 1;
 }
 
-/* lackey{command={...}, output=, instructions=true, valgrind=} ->
- * {references=, events=, exit=|signal=} */
+/* lackey{command={...}, output=, instructions=true, valgrind=, timeout=,
+ * via="auto"|"vmlab"|"lackey"} -> {references=, events=, exit=|signal=,
+ * via=, note=} */
 static int l_lackey(lua_State *L)
 {
-    static const char *const valid[] = {"command", "output", "instructions", "valgrind", "timeout", NULL};
+    static const char *const valid[] = {"command", "output", "instructions", "valgrind", "timeout", "via", NULL};
+    static const char *const vias[] = {"auto", "lackey", "vmlab", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     vmlab_checkopts(L, 1, "trace.lackey", valid);
     struct vmlab_lackey_opts o = {0};
+    const char *via = vmlab_optfield_string(L, 1, "via", "auto");
+    for (o.via = 0; vias[o.via] && strcmp(vias[o.via], via); o.via++)
+        ;
+    if (!vias[o.via])
+        luaL_error(L, "trace.lackey: via must be \"auto\", \"vmlab\" or \"lackey\", not \"%s\"", via);
     o.output = vmlab_optfield_string(L, 1, "output", NULL);
     o.valgrind = vmlab_optfield_string(L, 1, "valgrind", NULL);
     o.no_instr = !vmlab_optfield_bool(L, 1, "instructions", 1);
@@ -155,6 +162,12 @@ static int l_lackey(lua_State *L)
     lua_setfield(L, -2, "references");
     lua_pushinteger(L, (lua_Integer)res.events);
     lua_setfield(L, -2, "events");
+    lua_pushstring(L, res.via == VMLAB_VIA_VMLAB ? "vmlab" : "lackey");
+    lua_setfield(L, -2, "via");
+    if (res.note[0]) {
+        lua_pushstring(L, res.note);
+        lua_setfield(L, -2, "note");
+    }
     if (res.timed_out) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "timed_out");

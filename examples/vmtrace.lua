@@ -11,9 +11,8 @@ out = out .. "/vmtrace-" .. vmlab.pid()
 os.execute("mkdir -p " .. out)
 
 local function report(name, path)
-  local n = 0
-  for _ in trace.events(path) do n = n + 1 end
   local c = trace.mrc(path, { points = 8 })
+  local n = c.references -- every event is a reference to the simulators
   local sizes = {}
   for i, s in ipairs(c.sizes) do sizes[i] = string.format("%d:%.3f", s, c.miss_ratio[i]) end
   print(string.format("%s: %d events over %d pages; LRU miss ratio by frames %s", name, n, c.distinct,
@@ -25,14 +24,14 @@ local function report(name, path)
   end
   assert(trace.plot(path, { kind = "address", output = out .. "/" .. name .. ".png", title = name }))
   assert(trace.plot(path, { kind = "mrc", output = out .. "/" .. name .. "-mrc.png", title = name,
-    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" } }))
+    policies = { "lru", "fifo", "clock", "arc", "linux", "opt" }, points = 8 }))
   print("  drawn: " .. out .. "/" .. name .. ".png, " .. name .. "-mrc.png")
 end
 
--- 1. a gcc compile of a small file, exactly, under valgrind's lackey (the
--- compiler proper, cc1: the gcc driver only forks it); data references
--- only, and cut after 40 s (lackey runs programs some 100 times slower;
--- a cut trace is still a valid file)
+-- 1. a gcc compile of a small file, exactly, under valgrind (vmlab's own
+-- tool where it is built, else lackey; the compiler proper, cc1: the gcc
+-- driver only forks it); data references only, and cut after 40 s (lackey
+-- runs programs some 100 times slower; a cut trace is still a valid file)
 local cc1 = io.popen("gcc -print-prog-name=cc1 2>/dev/null"):read("l")
 if not cc1 or not cc1:match("/") then
   print("skip gcc: gcc is not installed")
@@ -46,8 +45,8 @@ else
   local t0 = vmlab.now()
   local r = assert(trace.lackey { command = { cc1, "-quiet", src, "-o", out .. "/small.s" },
     output = out .. "/gcc.trace", instructions = false, timeout = 40 })
-  print(string.format("gcc (cc1): %d references in %.1f s under lackey%s", r.references,
-    vmlab.now() - t0, r.timed_out and " (cut at 40 s)" or ", exit " .. tostring(r.exit)))
+  print(string.format("gcc (cc1): %d references in %.1f s under valgrind (%s)%s", r.references,
+    vmlab.now() - t0, r.via, r.timed_out and " (cut at 40 s)" or ", exit " .. tostring(r.exit)))
   report("gcc", out .. "/gcc.trace")
 end
 

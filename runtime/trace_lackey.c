@@ -1,10 +1,13 @@
 /* `vmlab trace -- cmd`: the exact reference string of an unmodified
- * command, from valgrind's lackey tool, parsed as it streams. */
+ * command, from vmlab's own valgrind tool (runtime/trace_vgtool.c) or
+ * valgrind's lackey, whose text is parsed here as it streams. */
 #include "vmlab/trace.h"
+#include "trace_cmd.h"
 #include "vmlab/units.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +28,7 @@ static const unsigned char hexv[256] = {
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16};
 
-static double mono(void)
+double vmlab__trace_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -109,7 +112,7 @@ static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int 
             pos = have;
         if (got == 0)
             break;
-        if (deadline > 0 && !res->timed_out && mono() > deadline) {
+        if (deadline > 0 && !res->timed_out && vmlab__trace_now() > deadline) {
             kill(pid, SIGKILL);
             res->timed_out = 1;
         }
@@ -137,54 +140,50 @@ int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size
     return parse_fd(fd, w, page_size, no_instr, tid, res, 0, 0);
 }
 
-int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
-                       char *err, size_t errlen)
+int vmlab__trace_run(const struct vmlab_lackey_opts *o, const struct vmlab__trace_tool *t,
+                     struct vmlab_lackey_result *res, char *err, size_t errlen)
 {
-    int pfd[2];
-    char logfd[32];
-    size_t psz = o->page_size ? o->page_size : vmlab_pagesize();
+    int pfd[2], argc = 0, nt = 0;
+    char fdopt[48];
     struct vmlab_trace_writer *w = NULL;
-    int argc = 0;
 
-    memset(res, 0, sizeof *res);
     while (o->argv[argc])
         argc++;
-    if (argc == 0) {
-        snprintf(err, errlen, "trace: no command to run");
-        return -EINVAL;
-    }
+    while (t->args[nt])
+        nt++;
     if (pipe2(pfd, O_CLOEXEC)) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -errno;
     }
-    /* a big pipe: valgrind writes a line at a time, and every write that
-     * finds the reader asleep costs a wake-up; and a full pipe stops
-     * valgrind whenever this reader is not scheduled (a loaded machine).
-     * 8 MiB is 0.2 s of lackey's output; past pipe-max-size (1 MiB by
-     * default) only a privileged caller gets it, so fall back. */
-    if (fcntl(pfd[0], F_SETPIPE_SZ, 8 << 20) < 0)
+    /* past pipe-max-size (1 MiB by default) only a privileged caller
+     * gets a bigger pipe, so fall back */
+    if (fcntl(pfd[0], F_SETPIPE_SZ, t->pipe_size) < 0)
         fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
-    snprintf(logfd, sizeof logfd, "--log-fd=%d", pfd[1]);
-    char **av = calloc((size_t)argc + 8, sizeof *av);
-    if (!av)
+    snprintf(fdopt, sizeof fdopt, t->fd_option, pfd[1]);
+    char **av = calloc((size_t)(argc + nt) + 3, sizeof *av);
+    if (!av) {
+        close(pfd[0]), close(pfd[1]);
         return -ENOMEM;
+    }
     int k = 0;
     av[k++] = (char *)(o->valgrind ? o->valgrind : "valgrind");
-    av[k++] = "--tool=lackey";
-    av[k++] = "--trace-mem=yes";
-    av[k++] = "-q";
-    av[k++] = logfd;
+    for (int i = 0; i < nt; i++)
+        av[k++] = (char *)t->args[i];
+    av[k++] = fdopt;
     for (int i = 0; i < argc; i++)
         av[k++] = o->argv[i];
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
         free(av);
+        close(pfd[0]), close(pfd[1]);
         return -errno;
     }
     if (pid == 0) {
         fcntl(pfd[1], F_SETFD, 0); /* valgrind writes to it */
         close(pfd[0]);
+        if (t->valgrind_lib)
+            setenv("VALGRIND_LIB", t->valgrind_lib, 1);
         execvp(av[0], av);
         fprintf(stderr, "vmlab trace: exec %s: %s\n", av[0], strerror(errno));
         _exit(127);
@@ -192,7 +191,12 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
     free(av);
     close(pfd[1]);
     if (o->output) {
-        struct vmlab_trace_header h = {.page_size = (uint32_t)psz, .time_unit_ns = 0};
+        /* the file names the path that made it */
+        struct vmlab_trace_target via;
+        memset(&via, 0, sizeof via);
+        snprintf(via.name, sizeof via.name, "%s", t->via);
+        struct vmlab_trace_header h = {.page_size = (uint32_t)t->page_size, .time_unit_ns = 0, .ntargets = 1,
+                                       .targets = &via};
         w = vmlab_trace_create(o->output, VMLAB_TRACE_AUTO, &h, err, errlen);
         if (!w) {
             kill(pid, SIGKILL);
@@ -201,22 +205,91 @@ int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_re
             return -EIO;
         }
     }
-    int rc = parse_fd(pfd[0], w, psz, o->no_instr, (uint32_t)pid, res,
-                      o->timeout > 0 ? mono() + o->timeout : 0, pid);
+    int rc = t->read(pfd[0], w, pid, o->timeout > 0 ? vmlab__trace_now() + o->timeout : 0, t->arg, res, err, errlen);
     close(pfd[0]);
-    if (rc) {
+    if (rc)
         kill(pid, SIGKILL);
-        snprintf(err, errlen, "reading lackey's stream: %s", strerror(-rc));
-    }
     while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
         ;
     if (w) {
-        int fr = vmlab_trace_finish(w, err, errlen);
-        rc = rc ? rc : fr;
+        char ferr[256] = "";
+        int fr = vmlab_trace_finish(w, ferr, sizeof ferr);
+        if (!rc && fr)
+            rc = fr, snprintf(err, errlen, "%s", ferr);
     }
+    return rc;
+}
+
+struct lackey_arg {
+    size_t page_size;
+    int no_instr;
+};
+
+static int read_lackey(int fd, struct vmlab_trace_writer *w, pid_t pid, double deadline, void *arg,
+                       struct vmlab_lackey_result *res, char *err, size_t errlen)
+{
+    const struct lackey_arg *a = arg;
+    int rc = parse_fd(fd, w, a->page_size, a->no_instr, (uint32_t)pid, res, deadline, pid);
+    if (rc)
+        snprintf(err, errlen, "reading lackey's stream: %s", strerror(-rc));
+    return rc;
+}
+
+static int run_lackey(const struct vmlab_lackey_opts *o, size_t psz, struct vmlab_lackey_result *res,
+                      char *err, size_t errlen)
+{
+    static const char *const args[] = {"--tool=lackey", "--trace-mem=yes", "-q", NULL};
+    struct lackey_arg a = {.page_size = psz, .no_instr = o->no_instr};
+    /* a big pipe: valgrind writes a line at a time, and every write that
+     * finds the reader asleep costs a wake-up; and a full pipe stops
+     * valgrind whenever this reader is not scheduled (a loaded machine).
+     * 8 MiB is 0.2 s of lackey's output. */
+    struct vmlab__trace_tool t = {.args = args, .fd_option = "--log-fd=%d", .pipe_size = 8 << 20,
+                                  .via = VMLAB_TRACE_VIA_LACKEY, .page_size = psz, .read = read_lackey, .arg = &a};
+    int rc = vmlab__trace_run(o, &t, res, err, errlen);
     if (!rc && WIFEXITED(res->status) && WEXITSTATUS(res->status) == 127 && res->references == 0) {
         snprintf(err, errlen, "could not run valgrind or the command (exit 127)");
         return -ENOENT;
     }
     return rc;
+}
+
+int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
+                       char *err, size_t errlen)
+{
+    size_t psz = o->page_size ? o->page_size : vmlab_pagesize();
+    char dir[PATH_MAX], why[512] = "";
+
+    memset(res, 0, sizeof *res);
+    if (!o->argv || !o->argv[0]) {
+        snprintf(err, errlen, "trace: no command to run");
+        return -EINVAL;
+    }
+    if (o->via < VMLAB_VIA_AUTO || o->via > VMLAB_VIA_VMLAB || psz < 2 || (psz & (psz - 1))) {
+        snprintf(err, errlen, "trace: bad path %d or page size %zu", o->via, psz);
+        return -EINVAL;
+    }
+    if (o->via != VMLAB_VIA_LACKEY) {
+        int rc = vmlab_trace_vgtool_dir(dir, sizeof dir, why, sizeof why);
+        if (rc && o->via == VMLAB_VIA_VMLAB) {
+            snprintf(err, errlen, "%s", why);
+            return rc;
+        }
+        if (!rc) {
+            rc = vmlab__trace_vgtool(o, dir, psz, res, err, errlen);
+            res->via = VMLAB_VIA_VMLAB;
+            if (rc != VMLAB__NO_TOOL)
+                return rc;
+            if (o->via == VMLAB_VIA_VMLAB)
+                return -ENOEXEC;
+            /* the command did not run: run it under lackey instead */
+            snprintf(res->note, sizeof res->note, "%s; lackey instead", err);
+            char note[sizeof res->note];
+            memcpy(note, res->note, sizeof note);
+            memset(res, 0, sizeof *res);
+            memcpy(res->note, note, sizeof note);
+        }
+    }
+    res->via = VMLAB_VIA_LACKEY;
+    return run_lackey(o, psz, res, err, errlen);
 }

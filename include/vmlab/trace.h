@@ -117,8 +117,18 @@ int vmlab_tracer_stop(struct vmlab_tracer *t, char *err, size_t errlen);
  * it arrives (consecutive references to one page with one kind are one
  * event), so nothing is held in memory.  Time is virtual: the index of the
  * reference in lackey's stream.  A modify (M) is a read then a write. */
+/* Which valgrind tool makes the trace: vmlab's own (vgtool/, built when
+ * valgrind's development files are there: it compares pages inside
+ * valgrind and sends only the changes) or lackey.  AUTO: vmlab's when it
+ * is built and valgrind starts it, else lackey.  The same references in
+ * the same order either way (lackey's modify rule included), and the
+ * trace file's one zero-length target names the path that made it. */
+enum vmlab_trace_via { VMLAB_VIA_AUTO, VMLAB_VIA_LACKEY, VMLAB_VIA_VMLAB };
+#define VMLAB_TRACE_VIA_LACKEY "valgrind:lackey"
+#define VMLAB_TRACE_VIA_VMLAB "valgrind:vmlab"
 struct vmlab_lackey_opts {
     char *const *argv;       /* the command */
+    int via;                 /* enum vmlab_trace_via */
     const char *output;      /* trace file (NULL: count only, for baselines) */
     const char *valgrind;    /* NULL: "valgrind" from PATH */
     int no_instr;            /* leave instruction fetches out */
@@ -129,9 +139,15 @@ struct vmlab_lackey_result {
     uint64_t references, events;
     int status;              /* the command's wait status */
     int timed_out;
+    int via;                 /* the path that ran: VMLAB_VIA_LACKEY or VMLAB_VIA_VMLAB */
+    char note[200];          /* why AUTO fell back to lackey when the tool is built ("" otherwise) */
 };
 int vmlab_trace_lackey(const struct vmlab_lackey_opts *o, struct vmlab_lackey_result *res,
                        char *err, size_t errlen);
+/* The directory holding vmlab's tool, for VALGRIND_LIB: $VMLAB_VGTOOL,
+ * $VMLAB_BUILD/valgrind, valgrind/ next to the executable, or
+ * ../lib/vmlab/valgrind from it.  0, or -ENOENT with why set. */
+int vmlab_trace_vgtool_dir(char *buf, size_t len, char *why, size_t whylen);
 /* Parse lackey's text from fd and count or write it (the streaming half,
  * for tests and for input saved with --log-file). */
 int vmlab_trace_lackey_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr,

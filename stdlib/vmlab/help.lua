@@ -252,7 +252,7 @@ M.groups = {
   },
   { name = "trace", module = "vmlab.trace", what = "reference traces (vmtrace) and page-replacement simulation",
     { "start", "trace.start{targets, interval, window, output} -> tracer", "trace segments' page references in process" },
-    { "lackey", "trace.lackey{command, output, instructions, timeout} -> result", "trace a command exactly through valgrind's lackey" },
+    { "lackey", "trace.lackey{command, output, instructions, timeout, via} -> result", "trace a command exactly under valgrind: vmlab's own tool when built (via=\"vmlab\"), else lackey (via=\"lackey\"); result.via says which" },
     { "events", "trace.events(path) -> iterator", "stream a trace's events {time, tid, target, page, kind}" },
     { "header", "trace.header(path) -> header", "a trace file's page size, time unit and mappings" },
     { "writer", "trace.writer(path[, opts]) -> writer", "write a trace file event by event" },

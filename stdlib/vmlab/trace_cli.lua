@@ -1,5 +1,6 @@
 -- `vmlab trace ...`: the command line of vmlab.trace.
---   vmlab trace [-o FILE] [--no-instr] [--timeout T] -- cmd args   trace a command (valgrind lackey)
+--   vmlab trace [-o FILE] [--no-instr] [--timeout T] [--via auto|vmlab|lackey] -- cmd args
+--                                      trace a command under valgrind (vmlab's tool, or lackey)
 --   vmlab trace simulate -i FILE --policy P[,P] --frames N[,N] [--format text|tsv]
 --   vmlab trace mrc -i FILE [--method lru|opt|shards] [--rate R] [--hot K] [--points N]
 --   vmlab trace convert -i FILE -o FILE [--from F] [--to F]
@@ -9,7 +10,8 @@
 local M = {}
 
 local usage = [[
-usage: vmlab trace [-o FILE] [--no-instr] [--timeout T] -- cmd args...   (valgrind's lackey)
+usage: vmlab trace [-o FILE] [--no-instr] [--timeout T] [--via auto|vmlab|lackey] -- cmd args...
+         (under valgrind: vmlab's own tool when built, else lackey; --via chooses)
        vmlab trace simulate -i FILE --policy P[,P...] --frames N[,N...] [--format text|tsv] [--in FORMAT]
        vmlab trace mrc -i FILE [--method lru|opt|shards] [--rate R] [--hot K] [--points N] [--format text|tsv]
        vmlab trace convert -i FILE -o FILE [--from FORMAT] [--to FORMAT]
@@ -147,7 +149,7 @@ local function policies()
   return 0
 end
 
--- vmlab trace [-o FILE] [--no-instr] -- cmd args
+-- vmlab trace [-o FILE] [--no-instr] [--timeout T] [--via auto|vmlab|lackey] -- cmd args
 local function command(args)
   local o, i = { output = "vmlab.trace" }, 1
   while i <= #args and args[i] ~= "--" do
@@ -156,6 +158,12 @@ local function command(args)
       if not args[i + 1] then return fail(a .. " needs a file") end
       o.output = args[i + 1]; i = i + 2
     elseif a == "--no-instr" then o.no_instr = true; i = i + 1
+    elseif a == "--via" then
+      local v = args[i + 1]
+      if v ~= "auto" and v ~= "vmlab" and v ~= "lackey" then
+        return fail("--via needs auto, vmlab or lackey" .. (v and (", not '" .. v .. "'") or ""))
+      end
+      o.via = v; i = i + 2
     elseif a == "--timeout" then
       if not args[i + 1] then return fail(a .. " needs a time") end
       o.timeout = args[i + 1]; i = i + 2
@@ -164,10 +172,11 @@ local function command(args)
   if args[i] ~= "--" or not args[i + 1] then return fail("give the command after --: vmlab trace -o FILE -- cmd args") end
   local cmd = table.move(args, i + 1, #args, 1, {})
   local r, err = require("vmlab.trace").lackey { command = cmd, output = o.output, instructions = not o.no_instr,
-    timeout = o.timeout and (tonumber(o.timeout) or o.timeout) }
+    timeout = o.timeout and (tonumber(o.timeout) or o.timeout), via = o.via }
   if not r then return fail(err) end
-  io.stderr:write(string.format("vmlab trace: %d references, %d page events to %s%s\n", r.references, r.events,
-    o.output, r.timed_out and " (stopped at the timeout)" or ""))
+  if r.note then io.stderr:write("vmlab trace: ", r.note, "\n") end
+  io.stderr:write(string.format("vmlab trace: %d references, %d page events to %s (valgrind %s)%s\n", r.references,
+    r.events, o.output, r.via == "vmlab" and "--tool=vmlab" or "lackey", r.timed_out and " (stopped at the timeout)" or ""))
   if r.signal then return 128 + r.signal end
   return r.exit or 0
 end

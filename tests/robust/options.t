@@ -68,6 +68,8 @@ local rows = {
   { "m:scheme", function() monitor():scheme { action = "stat", agee = { 0, 10 } } end, "agee" },
   { "m:scheme goals=", function() monitor():scheme { action = "stat", quota = { sz = "1m", goals = { { metric = "user_input" } } } } end, "goals" },
   { "damos.attach", function() require("vmlab.damos").attach(monitor(), { action = "stat", sizee = { 0, 1 } }) end, "sizee" },
+  -- vmlab.trace (a command under valgrind: vmlab's tool or lackey)
+  { "trace.lackey", function() require("vmlab.trace").lackey { command = { "true" }, vai = "vmlab" } end, "vai" },
   -- vmlab.uffd (following children: damo's include_child_tasks)
   { "uffd.record", function() require("vmlab.uffd").record { command = { "true" }, include_child_taks = true } end, "include_child_taks" },
   { "damon.monitor uffd target", function() require("vmlab.damon").monitor { backend = "uffd",
