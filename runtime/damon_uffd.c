@@ -261,6 +261,13 @@ static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
         s->st.target_lost += lost;
         d->stats.cpu_seconds += lost;
     }
+    if (h.n > s->n + 1) {
+        /* then the program's main thread's system time meanwhile: its
+         * CPU spent entering, waking from and leaving our faults */
+        double sys = (double)s->res[s->n + 1] * 1e-9;
+        s->st.target_sys += sys;
+        d->stats.cpu_seconds += sys;
+    }
     for (size_t i = 0; i < s->n && i < h.n; i++) {
         uint64_t f = s->res[i];
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
