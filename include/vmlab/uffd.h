@@ -89,7 +89,8 @@ enum vmlab_agent_type {
                                 pid; the new socket in SCM_RIGHTS */
     /* vmlab -> agent */
     VMLAB_AGENT_ARM = 16,    /* items: page addresses */
-    VMLAB_AGENT_CHECK,       /* no items */
+    VMLAB_AGENT_CHECK,       /* items: none, or the next batch's addresses,
+                                armed (as by ARM) once RESULT is sent */
     VMLAB_AGENT_WP,          /* items: ranges (start, end) to register WP_ASYNC */
     VMLAB_AGENT_BYE,         /* put everything back and stop */
 };

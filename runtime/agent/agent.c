@@ -588,8 +588,11 @@ void *agent_serve(void *arg)
             a->in.h.n = (uint32_t)(((size_t)r - sizeof a->in.h) / 8);
         if (a->in.h.type == VMLAB_AGENT_ARM)
             arm(a, a->in.h.n);
-        else if (a->in.h.type == VMLAB_AGENT_CHECK)
+        else if (a->in.h.type == VMLAB_AGENT_CHECK) {
             check(a, a->in.h.seq);
+            if (a->in.h.n)   /* the next batch came with it */
+                arm(a, a->in.h.n);
+        }
         else if (a->in.h.type == VMLAB_AGENT_WP)
             wp_register(a, a->in.h.n);
         else if (a->in.h.type == VMLAB_AGENT_BYE)
