@@ -148,18 +148,9 @@ static int move_home(struct agent *a, struct unit *u)
     return 0;   /* zapped meanwhile: nothing to bring back */
 }
 
-static long present_in(struct agent *a, uint64_t lo, uint64_t hi, int *written);
-
 /* Put unit u back (whatever of it is still the program's) and forget it. */
 static void put_back(struct agent *a, struct unit *u)
 {
-    if (u->state == U_PEEK) {
-        int w = 0;
-        if (present_in(a, u->addr, u->addr + u->len, &w) > 0)   /* touched meanwhile */
-            u->flags |= VMLAB_AGENT_R_ACCESSED | (w ? VMLAB_AGENT_R_WRITE : 0);
-        u->state = U_DONE;
-        return;
-    }
     if (u->state == U_OUT)
         move_home(a, u);
     if ((u->state == U_OUT || u->state == U_HOLE) && !u->kept)
@@ -179,13 +170,13 @@ static struct unit *find_unit(struct agent *a, uint64_t addr)
             else if (addr >= u->addr + u->len)
                 lo = mid + 1;
             else
-                return u->state != U_DONE && u->state != U_PEEK ? u : NULL;
+                return u->state != U_DONE ? u : NULL;
         }
         return NULL;
     }
     for (size_t i = 0; i < a->nunits; i++) {
         struct unit *u = &a->units[i];
-        if (u->state != U_DONE && u->state != U_PEEK && addr >= u->addr && addr < u->addr + u->len)
+        if (u->state != U_DONE && addr >= u->addr && addr < u->addr + u->len)
             return u;
     }
     return NULL;
@@ -199,7 +190,7 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
     for (size_t i = 0; i < a->nunits; i++) {
         struct unit *u = &a->units[i];
         uint64_t lo, hi, uend = u->addr + u->len, slot = slot_of(a, u);
-        int was_out = u->state == U_OUT, reg = !u->kept && u->state != U_PEEK;
+        int was_out = u->state == U_OUT;
         if (u->state == U_DONE || end <= u->addr || start >= uend)
             continue;
         lo = start > u->addr ? start : u->addr;
@@ -210,11 +201,11 @@ static void zap(struct agent *a, uint64_t start, uint64_t end, int unmapped)
             if (hi < uend)
                 move(a, hi, slot + (hi - u->addr), uend - hi, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
         }
-        if (lo > u->addr && reg)
+        if (lo > u->addr && !u->kept)
             unreg(a, u->addr, lo - u->addr);
-        if (hi < uend && reg)
+        if (hi < uend && !u->kept)
             unreg(a, hi, uend - hi);
-        if (!unmapped && reg)
+        if (!unmapped && !u->kept)
             unreg(a, lo, hi - lo);
         if (was_out)
             drop_slot(a, u);   /* the zapped part: never back */
@@ -341,19 +332,14 @@ static int64_t categories(struct agent *a, uint64_t addr)
     return n ? (int64_t)pr[0].categories : 0;
 }
 
-/* Whether any page in [lo, hi) is present or swapped (1; 0: none), or
- * -errno; *written (when given): the first such is not the zero page. */
-static long present_in(struct agent *a, uint64_t lo, uint64_t hi, int *written)
+/* How many pages in [lo, hi) are present or swapped (0: none), or -errno. */
+static long present_in(struct agent *a, uint64_t lo, uint64_t hi)
 {
     struct page_region pr[1];
     struct pm_scan_arg s = {
         .size = sizeof s, .start = lo, .end = hi, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 1,
-        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-        .return_mask = PAGE_IS_PRESENT | PAGE_IS_PFNZERO};
-    long n = R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s);
-    if (written)
-        *written = n > 0 && !(pr[0].categories & PAGE_IS_PFNZERO);
-    return n;
+        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED, .return_mask = PAGE_IS_PRESENT};
+    return R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s);
 }
 
 static int in_self(const struct agent *a, uint64_t lo, uint64_t hi)
@@ -420,32 +406,29 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     if (!(cat & PAGE_IS_PRESENT) && agent_in_chunk(a, page))
         agent_chunks_release(a, page, page + a->page, 0);   /* a hole we were not told of */
     if (!(cat & PAGE_IS_PRESENT)) {
-        /* Never touched (or reclaimed): nothing to move, and nothing to
-         * register either: the check looks whether it is present by then,
-         * which any touch makes it (registering it MISSING split its VMA
-         * and merged it back every sample, and blocked the touch on us).
-         * The whole empty 2 MiB around it when there is one.  Pages of
-         * this batch's units are out, so not present: a 2 MiB holding one
-         * is not empty (it would look touched once they are home). */
+        /* Never touched: arm the whole empty 2 MiB around it when there is
+         * one, so that its VMA is not cut where a huge page could come.
+         * Pages of this batch's units are out, so not present: a 2 MiB
+         * holding one is not empty (done, this unit would unregister the
+         * range under it, and the program's touch there would get a
+         * zero page while its data waits in a slot). */
         uint64_t h = page & ~(HUGE - 1);
         if (!in_self(a, h, h + HUGE) && !unit_meeting(a, h, h + HUGE, a->nunits - 1) &&
-            present_in(a, h, h + HUGE, NULL) == 0) {
-            agent_chunks_release(a, h, h + HUGE, 0);   /* emptied without an event (reclaim) */
+            present_in(a, h, h + HUGE) == 0 &&
+            (agent_chunks_release(a, h, h + HUGE, 0), /* emptied without an event (reclaim) */
+             agent_reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0)) {
             u->addr = h;
             u->len = HUGE;
             if (u > a->units && h < u[-1].addr + u[-1].len)
                 a->sorted = 0;
-        } else {
-            u->addr = page;
-            u->len = len;
+            u->state = U_HOLE;
+            u->flags |= VMLAB_AGENT_R_HOLE;
+            return;
         }
-        u->state = U_PEEK;
-        u->flags |= VMLAB_AGENT_R_HOLE;
-        return;
     }
     u->addr = page;
     u->len = len;
-    u->kept = agent_chunk_take(a, page, len);
+    u->kept = (cat & PAGE_IS_PRESENT) && agent_chunk_take(a, page, len);
     if (!u->kept && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;
@@ -453,6 +436,10 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     /* Registered, nothing held yet: the events below (munmap, mremap of
      * it meanwhile) must see the unit. */
     u->state = U_HOLE;
+    if (!(cat & PAGE_IS_PRESENT)) {
+        u->flags |= VMLAB_AGENT_R_HOLE;   /* its first touch faults anyway */
+        return;
+    }
     for (int tries = 0; (e = move(a, slot_of(a, u), u->addr, u->len, 0)) == -EAGAIN && tries < 100; tries++) {
         events(a);                        /* an event is pending: take it first */
         if (u->state != U_HOLE)
@@ -468,7 +455,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     /* Whatever did move goes back (a huge page split meanwhile moves page
      * by page); the slot is emptied for the next unit. */
     u->state = U_OUT;
-    if (present_in(a, slot_of(a, u), slot_of(a, u) + u->len, NULL) != 0)
+    if (present_in(a, slot_of(a, u), slot_of(a, u) + u->len) != 0)
         move_home(a, u);
     if (!u->kept)
         unreg(a, u->addr, u->len);

@@ -26,9 +26,7 @@
 #define STACK_SZ (256UL << 10)
 #define MAXCHUNKS ((size_t)((8ULL << 30) / HUGE))   /* 8 GiB of the program registered for good */
 
-/* U_HOLE: registered, nothing moved (yet); U_PEEK: not present when armed,
- * neither moved nor registered: present at the check means touched */
-enum { U_OUT = 1, U_HOLE, U_PEEK, U_DONE };
+enum { U_OUT = 1, U_HOLE, U_DONE };
 
 struct unit {
     uint64_t addr, len;   /* where it lives in the program (follows mremap) */

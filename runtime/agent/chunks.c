@@ -197,15 +197,12 @@ int agent_chunk_take(struct agent *a, uint64_t page, uint64_t len)
     }
     /* The run may reach into a mapping that cannot be registered (the
      * copied-on-write pages of a library's data are anonymous in a file
-     * mapping): then the part from the page up, the part up to it, the
-     * unit alone. */
+     * mapping): then the part from the page up, then the part up to it. */
     if (agent_reg(a, lo, hi - lo, UFFDIO_REGISTER_MODE_MISSING) == 0)
         return add(a, lo, hi) == 0;
     if (hi > page + len && agent_reg(a, page, hi - page, UFFDIO_REGISTER_MODE_MISSING) == 0)
         return add(a, page, hi) == 0;
     if (lo < page && agent_reg(a, lo, page + len - lo, UFFDIO_REGISTER_MODE_MISSING) == 0)
         return add(a, lo, page + len) == 0;
-    if ((lo < page || hi > page + len) && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) == 0)
-        return add(a, page, page + len) == 0;
     return 0;
 }
