@@ -415,8 +415,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
         uint64_t h = page & ~(HUGE - 1);
         if (!in_self(a, h, h + HUGE) && !unit_meeting(a, h, h + HUGE, a->nunits - 1) &&
             present_in(a, h, h + HUGE) == 0 &&
-            (agent_chunks_release(a, h, h + HUGE, 0), /* emptied without an event (reclaim) */
-             agent_reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0)) {
+            agent_reg(a, h, HUGE, UFFDIO_REGISTER_MODE_MISSING) == 0) {
             u->addr = h;
             u->len = HUGE;
             if (u > a->units && h < u[-1].addr + u[-1].len)
@@ -428,7 +427,7 @@ static void arm_one(struct agent *a, uint64_t addr, size_t i)
     }
     u->addr = page;
     u->len = len;
-    u->kept = (cat & PAGE_IS_PRESENT) && agent_chunk_take(a, page, len);
+    u->kept = (cat & PAGE_IS_PRESENT) && agent_chunk_take(a, page);
     if (!u->kept && agent_reg(a, page, len, UFFDIO_REGISTER_MODE_MISSING) < 0) {
         u->flags = VMLAB_AGENT_R_UNMON;   /* not anonymous, or someone else's uffd */
         return;

@@ -59,10 +59,10 @@ struct agent {
     uint64_t last_cpu_ns;
     struct { struct vmlab_agent_msg h; uint64_t v[MAXB * 2]; } in, out;
     struct uffd_msg ev[64];
-    /* runs of the program registered for good (chunks.c): sorted
-     * starts, their ends */
+    /* 2 MiB pieces of the program registered for good (agent.c, chunks):
+     * sorted starts */
     size_t nchunks;
-    uint64_t chunks[MAXCHUNKS], chunk_end[MAXCHUNKS];
+    uint64_t chunks[MAXCHUNKS];
     /* the program's time blocked on our faults, as the agent sees it:
      * from when it last looked at the uffd to the move back */
     uint64_t look_ns, lost_ns;
@@ -119,14 +119,13 @@ static inline void agent_unreg(struct agent *a, uint64_t start, uint64_t len)
     R_IOCTL(a->uffd, UFFDIO_UNREGISTER, &r);   /* also wakes waiting faults */
 }
 
-/* Chunks (chunks.c): runs of present pages (each within a 2 MiB piece)
- * kept registered across samples.  take: 1 when [page, page + len) is
- * registered by one (now or before);
+/* Chunks (chunks.c): 2 MiB pieces wholly present kept registered across
+ * samples.  take: 1 when page's piece is registered (now or before);
  * release: forget the pieces meeting [lo, hi), unregistered (around
  * [lo, hi) only when it was unmapped; a unit armed there keeps its own
  * page's registration); remap: follow an mremap. */
 int agent_in_chunk(const struct agent *a, uint64_t addr);
-int agent_chunk_take(struct agent *a, uint64_t page, uint64_t len);
+int agent_chunk_take(struct agent *a, uint64_t page);
 void agent_chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped);
 void agent_chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len);
 

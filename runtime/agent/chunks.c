@@ -1,20 +1,17 @@
-/* The agent's chunks (see agent.h): runs of present pages of the program
- * kept registered MISSING across samples.
+/* The agent's chunks (see agent.h): 2 MiB pieces of the program kept
+ * registered MISSING across samples.
  *
  * Registering one page MISSING splits its VMA in three and unregistering
  * it merges them back: half of the agent's CPU (perf on 6.18), and the
- * mmap lock taken for writing twice per sample.  A run of the program's
- * pages that are all present (within one 2 MiB piece) stays registered
- * instead: a missing-page fault there is one of our moves; munmap,
- * MADV_DONTNEED and mremap (events) release the run first; any other
- * fault there finds no unit and releases it (fault()).  Whole 2 MiB
- * pieces were the first chunks; runs also keep the small mappings (data,
- * heap, stack, libraries' anonymous pages) registered, whose register and
- * unregister every sample were still 13% of the agent's CPU at 1 ms
- * samples.  Registered neighbours merge into one VMA again. */
+ * mmap lock taken for writing twice per sample.  A 2 MiB piece of the
+ * program whose every page is present stays registered instead: a
+ * missing-page fault there is one of our moves; munmap, MADV_DONTNEED and
+ * mremap (events) release the piece first; any other fault there finds no
+ * unit and releases it (fault()).  Registered neighbours merge into one
+ * VMA again. */
 #include "agent.h"
 
-static size_t chunk_at(const struct agent *a, uint64_t c)   /* first start >= c */
+static size_t chunk_at(const struct agent *a, uint64_t c)   /* first >= c */
 {
     size_t lo = 0, hi = a->nchunks;
     while (lo < hi) {
@@ -27,16 +24,11 @@ static size_t chunk_at(const struct agent *a, uint64_t c)   /* first start >= c 
     return lo;
 }
 
-/* The chunk holding addr (index), or nchunks. */
-static size_t chunk_of(const struct agent *a, uint64_t addr)
-{
-    size_t i = chunk_at(a, addr + 1);
-    return i > 0 && a->chunk_end[i - 1] > addr ? i - 1 : a->nchunks;
-}
-
 int agent_in_chunk(const struct agent *a, uint64_t addr)
 {
-    return chunk_of(a, addr) < a->nchunks;
+    uint64_t c = addr & ~(HUGE - 1);
+    size_t i = chunk_at(a, c);
+    return i < a->nchunks && a->chunks[i] == c;
 }
 
 /* Unregister [p, q) but the kept units armed in it (a page of theirs may
@@ -69,140 +61,78 @@ static void release_piece(struct agent *a, uint64_t p, uint64_t q)
         agent_unreg(a, p, q - p);
 }
 
-static void forget(struct agent *a, size_t i, size_t j)   /* chunks [i, j) */
-{
-    for (size_t k = j; k < a->nchunks; k++) {
-        a->chunks[i + k - j] = a->chunks[k];
-        a->chunk_end[i + k - j] = a->chunk_end[k];
-    }
-    a->nchunks -= j - i;
-}
-
 /* Forget the chunks that meet [lo, hi): unregistered whole, or, when
  * [lo, hi) was unmapped, what is left of them around it. */
 void agent_chunks_release(struct agent *a, uint64_t lo, uint64_t hi, int unmapped)
 {
-    size_t i = chunk_at(a, lo), j;
-    if (i > 0 && a->chunk_end[i - 1] > lo)
-        i--;
-    for (j = i; j < a->nchunks && a->chunks[j] < hi; j++) {
-        uint64_t c = a->chunks[j], e = a->chunk_end[j];
+    size_t i = chunk_at(a, lo & ~(HUGE - 1)), j = i;
+    for (; j < a->nchunks && a->chunks[j] < hi; j++) {
+        uint64_t c = a->chunks[j];
         if (!unmapped) {
-            release_piece(a, c, e);
+            release_piece(a, c, c + HUGE);
             continue;
         }
         if (lo > c)
             release_piece(a, c, lo);
-        if (hi < e)
-            release_piece(a, hi, e);
+        if (hi < c + HUGE)
+            release_piece(a, hi, c + HUGE);
     }
-    forget(a, i, j);
+    for (size_t k = j; k < a->nchunks; k++)
+        a->chunks[i + k - j] = a->chunks[k];
+    a->nchunks -= j - i;
 }
 
-static int add(struct agent *a, uint64_t c, uint64_t e)   /* no overlap: checked */
-{
-    size_t at = chunk_at(a, c);
-    if (a->nchunks >= MAXCHUNKS)
-        return -1;
-    for (size_t m = a->nchunks; m > at; m--) {
-        a->chunks[m] = a->chunks[m - 1];
-        a->chunk_end[m] = a->chunk_end[m - 1];
-    }
-    a->chunks[at] = c;
-    a->chunk_end[at] = e;
-    a->nchunks++;
-    return 0;
-}
-
-/* mremap moved [from, from + len) to `to`: a chunk moved whole is still
- * one (its registration went with the mapping); others are forgotten
- * (their registration stays: a stray missing fault there finds no unit
- * and is unregistered then). */
+/* mremap moved [from, from + len) to `to`: a chunk moved whole to a
+ * 2 MiB-aligned place is still one; others are forgotten (their
+ * registration stays: a stray missing fault there finds no unit and is
+ * unregistered then). */
 void agent_chunks_remap(struct agent *a, uint64_t from, uint64_t to, uint64_t len)
 {
-    size_t i = chunk_at(a, from), j, n = 0;
-    uint64_t moved[64][2];
-    if (i > 0 && a->chunk_end[i - 1] > from)
-        i--;
-    for (j = i; j < a->nchunks && a->chunks[j] < from + len; j++) {
-        uint64_t c = a->chunks[j], e = a->chunk_end[j];
-        if (c >= from && e <= from + len && n < 64) {
-            moved[n][0] = c - from + to;
-            moved[n++][1] = e - from + to;
-        }
+    size_t i = chunk_at(a, from & ~(HUGE - 1)), j = i, n = 0;
+    uint64_t moved[64];
+    for (; j < a->nchunks && a->chunks[j] < from + len; j++) {
+        uint64_t c = a->chunks[j];
+        if (c >= from && c + HUGE <= from + len && ((to - from) & (HUGE - 1)) == 0 && n < 64)
+            moved[n++] = c - from + to;
     }
-    forget(a, i, j);
-    for (size_t k = 0; k < n; k++) {
-        size_t at = chunk_at(a, moved[k][0]);
-        if ((at < a->nchunks && a->chunks[at] < moved[k][1]) || (at > 0 && a->chunk_end[at - 1] > moved[k][0]))
-            continue;   /* meets one already known: leave it be */
-        add(a, moved[k][0], moved[k][1]);
+    for (size_t k = j; k < a->nchunks; k++)
+        a->chunks[i + k - j] = a->chunks[k];
+    a->nchunks -= j - i;
+    for (size_t k = 0; k < n && a->nchunks < MAXCHUNKS; k++) {
+        size_t at = chunk_at(a, moved[k]);
+        if (at < a->nchunks && a->chunks[at] == moved[k])
+            continue;
+        for (size_t m = a->nchunks; m > at; m--)
+            a->chunks[m] = a->chunks[m - 1];
+        a->chunks[at] = moved[k];
+        a->nchunks++;
     }
 }
 
-/* Keep the run of present anonymous pages around [page, page + len)
- * (within its 2 MiB piece) registered; 1 when all of [page, page + len)
- * is registered by a chunk now. */
-int agent_chunk_take(struct agent *a, uint64_t page, uint64_t len)
+/* Keep the 2 MiB piece around page registered when every page of it is
+ * present anonymous memory; 1 when it is registered now. */
+int agent_chunk_take(struct agent *a, uint64_t page)
 {
-    uint64_t c = page & ~(HUGE - 1), lo = 0, hi = 0;
-    struct page_region pr[16];
+    uint64_t c = page & ~(HUGE - 1);
+    struct page_region pr[2];
     struct pm_scan_arg s = {
-        .size = sizeof s, .start = c, .end = c + HUGE, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 16,
+        .size = sizeof s, .start = c, .end = c + HUGE, .vec = (uint64_t)(uintptr_t)pr, .vec_len = 2,
         .category_mask = PAGE_IS_PRESENT, .return_mask = PAGE_IS_PRESENT | PAGE_IS_FILE};
-    size_t at = chunk_of(a, page);
-    long n;
+    size_t at = chunk_at(a, c);
 
-    if (at < a->nchunks && a->chunk_end[at] >= page + len)
+    if (at < a->nchunks && a->chunks[at] == c)
         return 1;
-    /* a chunk covering only part of the unit (a huge page collapsed over
-     * a run): released, else the unit's own unregistration would cut a
-     * hole in it that it does not know of */
-    agent_chunks_release(a, page, page + len, 0);
-    if (a->nchunks >= MAXCHUNKS)
+    if (a->nchunks >= MAXCHUNKS || agent_in_self(a, c, c + HUGE))
         return 0;
-    n = R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s);
-    for (long k = 0; k < n; k++)
-        if (pr[k].start <= page && pr[k].end >= page + len && !(pr[k].categories & PAGE_IS_FILE)) {
-            lo = pr[k].start;
-            hi = pr[k].end;
-        }
-    if (hi <= lo)
+    if (R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s) != 1 || pr[0].start != c || pr[0].end != c + HUGE ||
+        (pr[0].categories & PAGE_IS_FILE))
         return 0;
-    /* not over another chunk (both sorted, page in neither) */
-    at = chunk_at(a, page);
-    if (at < a->nchunks && a->chunks[at] < hi)
-        hi = a->chunks[at];
-    if (at > 0 && a->chunk_end[at - 1] > lo)
-        lo = a->chunk_end[at - 1];
-    /* nor over the agent's own memory, often right beside the program's */
-    {
-        const uint64_t self[4][2] = {{a->self_lo, a->self_hi}, {a->stack_lo, a->stack_hi},
-                                     {a->hold, a->hold + a->hold_len}, {a->small, a->small + a->small_len}};
-        for (int k = 0; k < 4; k++) {
-            if (self[k][1] <= page && self[k][1] > lo)
-                lo = self[k][1];
-            else if (self[k][0] >= page + len && self[k][0] < hi)
-                hi = self[k][0];
-        }
-    }
-    if (hi < page + len || lo > page || agent_in_self(a, lo, hi))
+    if (agent_reg(a, c, HUGE, UFFDIO_REGISTER_MODE_MISSING) < 0)
         return 0;
-    /* nor over a unit of this batch registered alone: its own
-     * unregistration, when done, would cut a hole in the chunk */
-    for (size_t i = 0; i < a->nunits; i++) {
-        const struct unit *u = &a->units[i];
-        if (u->state != U_DONE && !u->kept && u->addr < hi && u->addr + u->len > lo)
-            return 0;
-    }
-    /* The run may reach into a mapping that cannot be registered (the
-     * copied-on-write pages of a library's data are anonymous in a file
-     * mapping): then the part from the page up, then the part up to it. */
-    if (agent_reg(a, lo, hi - lo, UFFDIO_REGISTER_MODE_MISSING) == 0)
-        return add(a, lo, hi) == 0;
-    if (hi > page + len && agent_reg(a, page, hi - page, UFFDIO_REGISTER_MODE_MISSING) == 0)
-        return add(a, page, hi) == 0;
-    if (lo < page && agent_reg(a, lo, page + len - lo, UFFDIO_REGISTER_MODE_MISSING) == 0)
-        return add(a, lo, page + len) == 0;
-    return 0;
+    for (size_t m = a->nchunks; m > at; m--)
+        a->chunks[m] = a->chunks[m - 1];
+    a->chunks[at] = c;
+    a->nchunks++;
+    return 1;
 }
+
