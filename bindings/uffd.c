@@ -325,6 +325,7 @@ void vmlab_uffd_lua_stats(lua_State *L, struct vmlab_damon *d)
     lua_pushinteger(L, (lua_Integer)st.gone); lua_setfield(L, -2, "gone");
     lua_pushnumber(L, st.agent_cpu); lua_setfield(L, -2, "agent_cpu");
     lua_pushnumber(L, st.target_lost); lua_setfield(L, -2, "target_lost");
+    lua_pushnumber(L, st.target_sys); lua_setfield(L, -2, "target_sys");
     lua_pushboolean(L, st.agent_gone); lua_setfield(L, -2, "agent_gone");
     if (self)
         return;   /* this process: no pid, always running */

@@ -54,9 +54,12 @@ struct uffd_state {
     uint64_t *len;           /* write mode: each unit's length */
     uint32_t *ridx;          /* the region each belongs to */
     uint64_t *res;
+    uint64_t *next;          /* rw, fused: the next batch, sent with CHECK ... */
+    uint32_t *nridx;         /* ... and its regions */
     size_t n, cap;
     uint32_t seq;
     int armed;
+    int prearmed;            /* the next batch went with CHECK: prepare() is done */
     int need_wp;             /* write mode: (re)register the mappings */
     int pagemap;
     struct vmlab_range *vmas;  /* watchable mappings, sorted */
@@ -85,6 +88,14 @@ static int grow(struct uffd_state *s, size_t need)
     if (r)
         s->res = r;
     if (!a || !l || !ri || !r)
+        return -ENOMEM;
+    a = realloc(s->next, cap * sizeof *a);
+    if (a)
+        s->next = a;
+    ri = realloc(s->nridx, cap * sizeof *ri);
+    if (ri)
+        s->nridx = ri;
+    if (!a || !ri)
         return -ENOMEM;
     s->cap = cap;
     return 0;
@@ -225,13 +236,15 @@ static void wp_check(struct vmlab_damon *d, struct uffd_state *s)
 
 /* ---- rw mode: the agent moves ------------------------------------------------ */
 
-static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
+/* CHECK, and with it the next batch to arm (nnext addresses in s->next;
+ * 0: prepare() sends it), which saves the agent a wake-up per sample. */
+static void rw_check(struct vmlab_damon *d, struct uffd_state *s, size_t nnext)
 {
     struct vmlab_regions *rs = &d->targets[0].regions;
     struct vmlab_agent_msg h;
     int e;
 
-    if (vmlab_agent_send(s->p->sock, VMLAB_AGENT_CHECK, ++s->seq, 0, NULL, 0) < 0) {
+    if (vmlab_agent_send(s->p->sock, VMLAB_AGENT_CHECK, ++s->seq, 0, s->next, nnext) < 0) {
         s->st.agent_gone = 1;
         return;
     }
@@ -261,6 +274,13 @@ static void rw_check(struct vmlab_damon *d, struct uffd_state *s)
         s->st.target_lost += lost;
         d->stats.cpu_seconds += lost;
     }
+    if (h.n > s->n + 1) {
+        /* then the program's main thread's system time meanwhile: its
+         * CPU spent entering, waking from and leaving our faults */
+        double sys = (double)s->res[s->n + 1] * 1e-9;
+        s->st.target_sys += sys;
+        d->stats.cpu_seconds += sys;
+    }
     for (size_t i = 0; i < s->n && i < h.n; i++) {
         uint64_t f = s->res[i];
         if (s->ridx[i] == NONE || s->ridx[i] >= rs->n)
@@ -279,22 +299,36 @@ static int uffd_init(struct vmlab_damon *d)
     return d->nr_targets == 1 ? 0 : -EINVAL;
 }
 
+/* Each region's sample, moved to a watchable page, into addr and ridx;
+ * how many (at most one batch in rw mode: the rest go unchecked). */
+static size_t gather(struct vmlab_damon *d, struct uffd_state *s, uint64_t *addr, uint32_t *ridx)
+{
+    struct vmlab_regions *rs = &d->targets[0].regions;
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        uint64_t a = watchable_sample(d, s, &rs->v[i]);
+        if (!a)
+            continue;
+        addr[n] = a;
+        ridx[n++] = (uint32_t)i;
+    }
+    return n;
+}
+
 static void uffd_prepare(struct vmlab_damon *d)
 {
     struct uffd_state *s = d->backend;
     struct vmlab_regions *rs = &d->targets[0].regions;
 
+    if (s->prearmed) {   /* sent with the CHECK (uffd_check_and_pick) */
+        s->prearmed = 0;
+        return;
+    }
     s->n = 0;
     s->armed = 0;
     if (s->st.agent_gone || grow(s, rs->n) < 0)
         return;
-    for (size_t i = 0; i < rs->n; i++) {
-        uint64_t a = watchable_sample(d, s, &rs->v[i]);
-        if (!a)
-            continue;
-        s->addr[s->n] = a;
-        s->ridx[s->n++] = (uint32_t)i;
-    }
+    s->n = gather(d, s, s->addr, s->ridx);
     s->st.armed += s->n;
     if (s->mode == VMLAB_UFFD_WRITE) {
         wp_prepare(d, s);
@@ -324,8 +358,41 @@ static void uffd_check(struct vmlab_damon *d)
     if (s->mode == VMLAB_UFFD_WRITE)
         wp_check(d, s);
     else
-        rw_check(d, s);
+        rw_check(d, s, 0);
     s->armed = 0;
+}
+
+/* The engine's fused step (no aggregation or update before the next
+ * sample): pick the next samples first, so that in rw mode they go to the
+ * agent with the CHECK and it arms them as soon as it has answered: one
+ * wake-up of the agent per sample instead of two (each one preempts the
+ * program on its CPU and costs the agent a poll, a receive and a /proc
+ * read). */
+static void uffd_check_and_pick(struct vmlab_damon *d)
+{
+    struct uffd_state *s = d->backend;
+    struct vmlab_regions *rs = &d->targets[0].regions;
+    size_t n = 0;
+
+    s->prearmed = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        rs->v[i].sampling_addr = vmlab_damon_pick_sample(&rs->v[i], &d->rng, d->page);
+    if (s->mode == VMLAB_UFFD_WRITE || !s->armed || s->st.agent_gone || grow(s, rs->n) < 0) {
+        uffd_check(d);   /* prepare() arms the next ones */
+        return;
+    }
+    n = gather(d, s, s->next, s->nridx);
+    if (n > VMLAB_AGENT_MAX_BATCH)
+        n = VMLAB_AGENT_MAX_BATCH;
+    rw_check(d, s, n);
+    s->armed = 0;
+    if (s->st.agent_gone)
+        return;
+    memcpy(s->addr, s->next, n * sizeof *s->addr);
+    memcpy(s->ridx, s->nridx, n * sizeof *s->ridx);
+    s->n = n;
+    s->st.armed += n;
+    s->armed = s->prearmed = 1;
 }
 
 static int uffd_ranges(struct vmlab_damon *d, size_t t, struct vmlab_range **out, size_t *n)
@@ -420,6 +487,8 @@ static void uffd_cleanup(struct vmlab_damon *d)
     free(s->len);
     free(s->ridx);
     free(s->res);
+    free(s->next);
+    free(s->nridx);
     free(s->vmas);
     free(s->wp);
     free(s);
@@ -433,6 +502,7 @@ const struct vmlab_damon_ops vmlab_damon_uffd_ops = {
     .init = uffd_init,
     .prepare = uffd_prepare,
     .check = uffd_check,
+    .check_and_pick = uffd_check_and_pick,
     .ranges = uffd_ranges,
     .cleanup = uffd_cleanup,
 };

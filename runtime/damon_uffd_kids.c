@@ -94,6 +94,8 @@ static void add_stats(struct vmlab_uffd_stats *a, const struct vmlab_uffd_stats 
     a->moves += b->moves;
     a->unmon_bytes += b->unmon_bytes;
     a->agent_cpu += b->agent_cpu;
+    a->target_lost += b->target_lost;
+    a->target_sys += b->target_sys;
 }
 
 /* Tear down target t's backend state (its counters are kept). */

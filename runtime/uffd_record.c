@@ -120,7 +120,7 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
             res->aggregations = d->stats.aggregations;
             res->sample_us = sample_us;
             res->seconds = el;
-            res->vmlab_cpu = d->stats.cpu_seconds - st.agent_cpu - st.target_lost;
+            res->vmlab_cpu = d->stats.cpu_seconds - st.agent_cpu - st.target_lost - st.target_sys;
             res->targets = d->nr_targets;
         }
         if (o->verbose && o->children)
@@ -133,7 +133,7 @@ int vmlab_uffd_record(const struct vmlab_uffd_record_opts *o, char *const argv[]
                     st.mode == VMLAB_UFFD_WRITE ? "write" : "rw", (unsigned long long)d->stats.samples,
                     (double)sample_us / 1e3, (unsigned long long)d->stats.aggregations,
                     (unsigned long long)st.armed, (unsigned long long)st.accessed,
-                    (unsigned long long)st.unmonitorable, d->stats.cpu_seconds - st.agent_cpu - st.target_lost,
+                    (unsigned long long)st.unmonitorable, d->stats.cpu_seconds - st.agent_cpu - st.target_lost - st.target_sys,
                     st.agent_cpu, st.target_lost);
         if (o->out && vmlab_damon_record_finish(d, err, sizeof err) < 0) {
             snprintf(why, whylen, "%s", err);

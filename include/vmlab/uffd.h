@@ -82,13 +82,15 @@ enum vmlab_agent_type {
     VMLAB_AGENT_RESULT,      /* arg: agent CPU ns since the last RESULT;
                                 items: one VMLAB_AGENT_R_* word per address,
                                 then the ns the program was blocked on
-                                faults since the last RESULT */
+                                faults since the last RESULT, then the ns
+                                its main thread spent in the kernel */
     VMLAB_AGENT_ACK,         /* arg: 0 or -errno (WP registration) */
     VMLAB_AGENT_CHILD,       /* on the children's socket: arg: the child's
                                 pid; the new socket in SCM_RIGHTS */
     /* vmlab -> agent */
     VMLAB_AGENT_ARM = 16,    /* items: page addresses */
-    VMLAB_AGENT_CHECK,       /* no items */
+    VMLAB_AGENT_CHECK,       /* items: none, or the next batch's addresses,
+                                armed (as by ARM) once RESULT is sent */
     VMLAB_AGENT_WP,          /* items: ranges (start, end) to register WP_ASYNC */
     VMLAB_AGENT_BYE,         /* put everything back and stop */
 };
@@ -229,6 +231,9 @@ struct vmlab_uffd_stats {
     uint64_t unmon_bytes;    /* mapped but unwatchable, in the regions */
     double agent_cpu;        /* seconds the agent spent */
     double target_lost;      /* seconds the target was blocked on faults */
+    double target_sys;       /* seconds of the target's main thread in the
+                                kernel while sampled (faults' entry, wake-up,
+                                return; its own system calls too) */
     int agent_gone;          /* the agent stopped answering */
 };
 /* The backend's counters (d->backend must be the uffd backend's). */

@@ -66,6 +66,10 @@ struct agent {
     /* the program's time blocked on our faults, as the agent sees it:
      * from when it last looked at the uffd to the move back */
     uint64_t look_ns, lost_ns;
+    /* the main thread's system time (its CPU in the kernel: our faults'
+     * entry and return among it), read with its CPU (follow.c): what
+     * grew since the last RESULT, for the budget */
+    uint64_t stime, sys_ns, tick_ns;
     /* the main thread's /proc stat (0: not opened yet, -1: cannot), and
      * the CPU the agent was last moved to (agent.c, follow_target) */
     int statfd, stat_state, cpu;

@@ -13,6 +13,7 @@ void agent_follow_target(struct agent *a)
     char buf[512];
     long n, pid;
     int cpu = 0, field = 2;
+    uint64_t stime = 0;
     unsigned long mask[16] = {0};
 
     if (a->stat_state == 0) {
@@ -42,15 +43,31 @@ void agent_follow_target(struct agent *a)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    /* field 39 (processor), counted after the command's ')' (field 2) */
+    /* fields 15 (stime) and 39 (processor), counted after the command's
+     * ')' (field 2) */
     for (long i = n - 1; i > 0; i--) {
         if (buf[i] != ')')
             continue;
-        for (long j = i + 1; j < n && field < 39; j++)
-            if (buf[j] == ' ' && ++field == 39)
+        for (long j = i + 1; j < n && field < 39; j++) {
+            if (buf[j] != ' ')
+                continue;
+            if (++field == 15)
+                for (long k = j + 1; k < n && buf[k] >= '0' && buf[k] <= '9'; k++)
+                    stime = stime * 10 + (uint64_t)(buf[k] - '0');
+            if (field == 39)
                 for (j++; j < n && buf[j] >= '0' && buf[j] <= '9'; j++)
                     cpu = cpu * 10 + (buf[j] - '0');
+        }
         break;
+    }
+    if (field >= 15) {
+        /* the main thread's time in the kernel while we sample: its
+         * faults' entry, wake-up and return are CPU the program loses,
+         * which its blocked time does not show.  Its own system calls
+         * count too: the budget errs on the safe side. */
+        if (a->stime && stime > a->stime)
+            a->sys_ns += (stime - a->stime) * a->tick_ns;
+        a->stime = stime;
     }
     if (field != 39 || cpu == a->cpu || cpu >= (int)(sizeof mask * 8))
         return;

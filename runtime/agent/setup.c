@@ -148,6 +148,7 @@ int agent_setup(int sock)
         return -1;
     }
     a->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    a->tick_ns = 1000000000ULL / (uint64_t)(sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100);
     a->debug = getenv("VMLAB_UFFD_DEBUG") ? atoi(getenv("VMLAB_UFFD_DEBUG")) : 0;
     a->sock = sock;
     a->self_lo = (uint64_t)(uintptr_t)a;

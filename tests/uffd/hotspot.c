@@ -18,8 +18,10 @@
  * Waits for a line on stdin before the passes when --wait is given.
  * --report S adds a line every S seconds (flushed), for benches that turn
  * a monitor on and off in the same run:
- *   rate T CPU_RATE WALL_RATE   (T: CLOCK_MONOTONIC at the interval's end;
- *                                pages per CPU second, per second in it) */
+ *   rate T CPU_RATE WALL_RATE THREAD_RATE
+ *        (T: CLOCK_MONOTONIC at the interval's end; pages per CPU second
+ *        of the process, per second, per CPU second of this thread alone:
+ *        without the agent's own CPU) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,13 @@ static double cpu(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double tcpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
             return 1;
     }
     {
-        double t0 = now(), end = t0 + seconds, c0 = cpu(), rt = t0, rc = c0;
+        double t0 = now(), end = t0 + seconds, c0 = cpu(), rt = t0, rc = c0, rtc = tcpu();
         uint64_t rn = 0;
         for (long p = 0; passes ? p < passes : now() < end; p++) {
             for (size_t off = (size_t)(p % 64) * 64 % page; off < hot; off += page) {
@@ -113,9 +122,10 @@ int main(int argc, char **argv)
             }
             touched += hot / page;
             if (report > 0 && now() >= rt + report) {
-                double t = now(), c = cpu();
-                printf("rate %.6f %.0f %.0f\n", t, (double)(touched - rn) / (c - rc),
-                       (double)(touched - rn) / (t - rt));
+                double t = now(), c = cpu(), tc = tcpu();
+                printf("rate %.6f %.0f %.0f %.0f\n", t, (double)(touched - rn) / (c - rc),
+                       (double)(touched - rn) / (t - rt), (double)(touched - rn) / (tc - rtc));
+                rtc = tc;
                 fflush(stdout);
                 rt = t;
                 rc = c;
