@@ -43,6 +43,21 @@ local function both(args, extra)
   return out.lackey, out.vmlab
 end
 
+-- The events off the command's initial stack.  valgrind builds that stack
+-- (arguments, environment, auxiliary vector) at a fixed top, but where
+-- its strings cross a page boundary moved between two runs under CI's
+-- make asan (pages 1ffeffe and 1ffefff swapped in ld.so's walk over the
+-- environment): the references are the same, their pages are not.  The
+-- stack's top page is the first written one (the first push).
+local function off_stack(ev)
+  local top
+  for _, e in ipairs(ev) do if e.kind == "write" then top = e.page; break end end
+  local t = {}
+  for _, e in ipairs(ev) do
+    if not top or e.page > top or e.page < top - 16 then t[#t + 1] = e end
+  end
+  return t
+end
 local function differ(a, b)
   for i = 1, math.max(#a, #b) do
     local x, y = a[i], b[i]
@@ -51,24 +66,25 @@ local function differ(a, b)
 end
 local function show(e) return e and string.format("%d %x %s", e.time, e.page, e.kind) or "-" end
 local function same(a, b, what)
+  a, b = off_stack(a), off_stack(b)
   local first = differ(a, b)
   tap.ok(#a > 1000 and not first, what .. ": " .. #a .. " and " .. #b .. " events" ..
-    (first and (", first difference at event " .. first) or ", equal in time, page and kind"))
+    (first and (", first difference at event " .. first) or ", equal in time, page and kind off the initial stack"))
   if first then -- what differs, for the log
     for i = math.max(1, first - 3), first + 3 do tap.diag(i .. ": " .. show(a[i]) .. " | " .. show(b[i])) end
   end
 end
 
--- The two runs are two runs of the command: one make asan at load 2 saw
--- them differ once (equal counts, one event apart at 18826 of 87492), and
--- 40 runs since did not.  A difference is printed, and one more pair is
--- taken; a tool that differs from lackey fails both.
+-- Two runs of the command: if they differ off the initial stack too, the
+-- difference is printed and one more pair is taken; a tool that differs
+-- from lackey fails both.
 local function pair(args, extra)
   local L, V = both(args, extra)
-  local first = differ(L.ev, V.ev)
+  local a, b = off_stack(L.ev), off_stack(V.ev)
+  local first = differ(a, b)
   if first then
     for i = math.max(1, first - 3), first + 3 do
-      tap.diag("first pair, " .. i .. ": " .. show(L.ev[i]) .. " | " .. show(V.ev[i]))
+      tap.diag("first pair, " .. i .. ": " .. show(a[i]) .. " | " .. show(b[i]))
     end
     L, V = both(args, extra)
   end
