@@ -74,28 +74,13 @@ static int grow(struct uffd_state *s, size_t need)
     if (need <= s->cap)
         return 0;
     size_t cap = need + need / 2 + 64;
-    uint64_t *a = realloc(s->addr, cap * sizeof *a), *l, *r;
-    uint32_t *ri;
-    if (a)
-        s->addr = a;
-    l = realloc(s->len, cap * sizeof *l);
-    if (l)
-        s->len = l;
-    ri = realloc(s->ridx, cap * sizeof *ri);
-    if (ri)
-        s->ridx = ri;
-    r = realloc(s->res, cap * sizeof *r);
-    if (r)
-        s->res = r;
-    if (!a || !l || !ri || !r)
-        return -ENOMEM;
-    a = realloc(s->next, cap * sizeof *a);
-    if (a)
-        s->next = a;
-    ri = realloc(s->nridx, cap * sizeof *ri);
-    if (ri)
-        s->nridx = ri;
-    if (!a || !ri)
+    void *p;
+    int bad = 0;
+    /* each array keeps its old block when its realloc fails */
+#define GROW(f) ((p = realloc(s->f, cap * sizeof *s->f)) ? (void)(s->f = p) : (void)(bad = 1))
+    GROW(addr), GROW(len), GROW(ridx), GROW(res), GROW(next), GROW(nridx);
+#undef GROW
+    if (bad)
         return -ENOMEM;
     s->cap = cap;
     return 0;
