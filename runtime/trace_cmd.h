@@ -2,7 +2,6 @@
  * and lackey's) and runtime/trace_vgtool.c (vmlab's valgrind tool). */
 #ifndef VMLAB_TRACE_CMD_H
 #define VMLAB_TRACE_CMD_H
-/* after vmlab/trace.h (whose guard does not cover all of it) */
 #include <stddef.h>
 #include <sys/types.h>
 struct vmlab_lackey_opts;
@@ -27,7 +26,6 @@ struct vmlab__trace_tool {
  * t->read, the wait (res->status), the file finished. */
 int vmlab__trace_run(const struct vmlab_lackey_opts *o, const struct vmlab__trace_tool *t,
                      struct vmlab_lackey_result *res, char *err, size_t errlen);
-double vmlab__trace_now(void);  /* CLOCK_MONOTONIC seconds */
 
 /* valgrind exited without starting the tool: the command did not run */
 #define VMLAB__NO_TOOL (-10000)

@@ -28,13 +28,6 @@ static const unsigned char hexv[256] = {
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16};
 
-double vmlab__trace_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The parser; with a deadline (> 0) it kills `pid` once it passes (the
  * pipe then ends and what was read is kept). */
 static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int no_instr, uint32_t tid,
@@ -112,7 +105,7 @@ static int parse_fd(int fd, struct vmlab_trace_writer *w, size_t page_size, int 
             pos = have;
         if (got == 0)
             break;
-        if (deadline > 0 && !res->timed_out && vmlab__trace_now() > deadline) {
+        if (deadline > 0 && !res->timed_out && vmlab_now() > deadline) {
             kill(pid, SIGKILL);
             res->timed_out = 1;
         }
@@ -205,7 +198,7 @@ int vmlab__trace_run(const struct vmlab_lackey_opts *o, const struct vmlab__trac
             return -EIO;
         }
     }
-    int rc = t->read(pfd[0], w, pid, o->timeout > 0 ? vmlab__trace_now() + o->timeout : 0, t->arg, res, err, errlen);
+    int rc = t->read(pfd[0], w, pid, o->timeout > 0 ? vmlab_now() + o->timeout : 0, t->arg, res, err, errlen);
     close(pfd[0]);
     if (rc)
         kill(pid, SIGKILL);

@@ -5,6 +5,7 @@
  * the records to a trace file. */
 #include "vmlab/trace.h"
 #include "trace_cmd.h"
+#include "vmlab/units.h"
 #include "vmlab/vgtool.h"
 
 #include <errno.h>
@@ -143,7 +144,7 @@ static int read_records(int fd, struct rd *r, double deadline, pid_t pid, char *
     for (;;) {
         if (deadline > 0 && !r->res->timed_out) {
             /* the tool sends nothing while the command keeps to one page */
-            double left = deadline - vmlab__trace_now();
+            double left = deadline - vmlab_now();
             struct pollfd pf = {.fd = fd, .events = POLLIN};
             if (left > 0 && poll(&pf, 1, (int)(left * 1000) + 1) == 0)
                 left = 0;
