@@ -35,6 +35,9 @@ m:close()
 if spinner then spinner:kick("KILL"); spinner:wait(10) end
 t.cmp_ok(nregs, ">", 0, "the snapshots have the kernel's regions (" .. nregs .. ")")
 t.note(sc.text)
-t.cmp_ok(sc.hot_cov, ">=", 0.9, "the hot 10% is found: " .. sc.text)
-t.cmp_ok(sc.cold_hot, "<=", 0.1, "little cold memory reported accessed")
+local found = t.cmp_ok(sc.hot_cov, ">=", 0.9, "the hot 10% is found: " .. sc.text)
+if not t.cmp_ok(sc.cold_hot, "<=", 0.1, "little cold memory reported accessed") or not found then
+  t.diag(string.format("hot range %+.2f MiB, %.2f MiB", (hot - s.addr) / MiB, hot_len / MiB))
+  g.diag_regions(t, sc.regs, s.addr, s.size)
+end
 t.done_testing()
