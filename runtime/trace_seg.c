@@ -25,13 +25,6 @@
 
 __thread uint32_t tseg_my_tid;
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void log_event(struct vmlab_tracer *t, size_t seg, uint64_t page, int kind)
 {
     unsigned long i = atomic_fetch_add(&t->head, 1);
@@ -40,7 +33,7 @@ static void log_event(struct vmlab_tracer *t, size_t seg, uint64_t page, int kin
         return;
     }
     struct slot *s = &t->ring[i % t->cap];
-    s->ev.time = (uint64_t)((mono() - t->t0) * 1e6);
+    s->ev.time = (uint64_t)((vmlab_now() - t->t0) * 1e6);
     s->ev.tid = tseg_tid();
     s->ev.target = (uint32_t)seg + 1;
     s->ev.page = page;
@@ -245,10 +238,10 @@ static void drain(struct vmlab_tracer *t)
 static void *run(void *arg)
 {
     struct vmlab_tracer *t = arg;
-    double next = mono() + t->interval, drained = mono();
+    double next = vmlab_now() + t->interval, drained = vmlab_now();
     pthread_mutex_lock(&t->mu);
     while (!atomic_load(&t->stop)) {
-        double now = mono(), until = drained + DRAIN_PERIOD;
+        double now = vmlab_now(), until = drained + DRAIN_PERIOD;
         if (t->interval > 0 && next < until)
             until = next;
         if (until > now) {
@@ -265,8 +258,8 @@ static void *run(void *arg)
         if (t->interval > 0 && now >= next) {
             revoke_opened(t);
             next += t->interval;
-            if (next < mono())
-                next = mono() + t->interval;
+            if (next < vmlab_now())
+                next = vmlab_now() + t->interval;
         }
         if (now >= drained + DRAIN_PERIOD || t->interval == 0) {
             drain(t);
@@ -454,7 +447,7 @@ int vmlab_tracer_start(const struct vmlab_tracer_opts *o, struct vmlab_tracer **
         goto fail_hooked;
     t->listener = (struct vmlab_seg_listener){seg_before, seg_after, t, NULL};
     vmlab_seg_listen(&t->listener);
-    t->t0 = mono();
+    t->t0 = vmlab_now();
     revoke_all(t);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
