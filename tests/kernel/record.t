@@ -35,10 +35,12 @@ end)
 local oks, err = m:start()
 t.ok(oks, "the kernel monitor starts with record= and on_aggregate" .. (oks and "" or ": " .. tostring(err)))
 -- settle, then 7 more aggregations (delivered while Lua snoozes); while
--- the median of the last 7 does not find the hotspot yet, up to 14 more
--- (a TCG guest on a loaded host runs slower: DAMON adapts in more of them)
+-- the median of the last 7 does not find the hotspot yet, up to 60 more
+-- (a TCG guest on a loaded host runs slower: DAMON adapts in more of them;
+-- CI's make test once ended 21 more with 22.8% of the cold bytes still in
+-- a region seen accessed)
 local settle_n = math.ceil(a.settle / a.aggr_s)
-local deadline = vmlab.now() + a.settle * 6 + 60
+local deadline = vmlab.now() + a.settle * 10 + 60
 local function last7()
   local sc = {}
   for i = #snaps - 6, #snaps do sc[#sc + 1] = g.score(snaps[i].targets[1].regions, hot, hot_len, s.addr, s.size) end
@@ -48,7 +50,7 @@ local want = settle_n + 7
 while vmlab.now() < deadline do
   if #snaps >= want then
     local sc = last7()
-    if (sc.hot_cov >= 0.9 and sc.cold_hot <= 0.1) or want >= settle_n + 21 then break end
+    if (sc.hot_cov >= 0.9 and sc.cold_hot <= 0.1) or want >= settle_n + 60 then break end
     want = want + 1
   end
   vmlab.snooze(a.aggr_s)
@@ -71,8 +73,16 @@ end
 t.cmp_ok(nregs, ">", 1, "the callback's snapshots hold the kdamond's regions (" .. nregs .. ")")
 local sc = g.median(scores)
 t.note(sc.text)
-t.cmp_ok(sc.hot_cov, ">=", 0.9, "on_aggregate snapshots find the hot 10%: " .. sc.text)
-t.cmp_ok(sc.cold_hot, "<=", 0.1, "and report little cold memory accessed")
+local found = t.cmp_ok(sc.hot_cov, ">=", 0.9, "on_aggregate snapshots find the hot 10%: " .. sc.text)
+if not t.cmp_ok(sc.cold_hot, "<=", 0.1, "and report little cold memory accessed") or not found then
+  -- how the scores went, aggregation by aggregation, and the last regions
+  for i = math.max(1, #snaps - 30), #snaps do
+    t.diag(string.format("aggregation %d: %s", i, g.score(snaps[i].targets[1].regions, hot, hot_len, s.addr,
+      s.size).text))
+  end
+  t.diag(string.format("hot range %+.2f MiB, %.2f MiB", (hot - s.addr) / MiB, hot_len / MiB))
+  g.diag_regions(t, snaps[#snaps] and snaps[#snaps].targets[1].regions, s.addr, s.size)
+end
 
 local back = require("vmlab.record").read(rec)
 t.is(back and #back, #snaps, "the record holds every aggregation")
