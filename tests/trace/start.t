@@ -59,11 +59,13 @@ tr = trace.start { targets = { s }, interval = 0, window = 4, output = dir .. "/
 for _ = 1, 3 do s:touch { op = "read", length = "4p" } end
 tap.is(tr:stop().events, 4, "window 4: four first touches, then hits")
 
--- interval mode: each page once per interval
-tr = trace.start { targets = { s }, interval = "20ms", output = dir .. "/c.trace" }
+-- interval mode: each page once per interval.  The interval is long
+-- enough that the two passes fall in the first one: at 20 ms, a clean-clone
+-- make test once saw the tracer revoke between them (5 events)
+tr = trace.start { targets = { s }, interval = "500ms", output = dir .. "/c.trace" }
 s:touch { op = "read", length = "2p" }
 s:touch { op = "read", length = "2p" }
-vmlab.snooze("60ms")
+vmlab.snooze("550ms")
 -- the tracer's thread revokes the two pages at the next interval; on a
 -- loaded machine (ASan, other tests) it may not have run yet: wait until
 -- /proc/self/maps shows them revoked (up to 10 s), then touch again
