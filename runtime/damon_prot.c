@@ -19,8 +19,13 @@
  *    rewrites (and may grow) the older one only after publishing it empty
  *    and waiting for the hooks in flight (inflight == 0);
  *  - a fault whose slot vanished before the hook ran (the sampler restored
- *    the page meanwhile) is retried once; a second fault on the same page
- *    is a real one and goes on to the guards and the previous handler. */
+ *    the page and rewrote its generation meanwhile: the faulting thread
+ *    was preempted for two samples) is retried; a second unclaimed fault
+ *    on the same page with no prepare() between (the same `epoch`) is a
+ *    real one and goes on to the guards and the previous handler.  Without
+ *    the epoch, the page of a stale fault long ago (the retry succeeded)
+ *    turned the next stale fault on it into a "real" one: CI's make test
+ *    once raised on a page the sampler had armed. */
 #include "vmlab/damon.h"
 #include "vmlab/damon_prot.h"
 #include "vmlab/fault.h"
@@ -65,11 +70,13 @@ struct prot_state {
     struct vmlab_range *bounds;  /* each target's span, for stale faults */
     size_t nr_targets;
     uint64_t faults;
+    unsigned long epoch;         /* prepare()s begun: see on_fault */
     uintptr_t pagemask;
     struct vmlab_seg_listener listener;
 };
 
 static __thread uintptr_t last_unclaimed;
+static __thread unsigned long last_epoch;
 /* prot monitors alive: their armed pages show as ---p in /proc/self/maps */
 static int nr_live;
 static __thread char why_buf[256];
@@ -97,19 +104,22 @@ static int on_fault(void *addr, int sig, int code, void *ctx)
     struct prot_state *ps = ctx;
     uintptr_t page = (uintptr_t)addr & ~ps->pagemask;
     int cur, handled = 0;
+    unsigned long epoch;
 
     if (sig != SIGSEGV || code != SEGV_ACCERR || page == 0)
         return 0;
     __atomic_add_fetch(&ps->inflight, 1, __ATOMIC_SEQ_CST);
+    epoch = __atomic_load_n(&ps->epoch, __ATOMIC_SEQ_CST);
     cur = __atomic_load_n(&ps->cur, __ATOMIC_ACQUIRE);
     if (claim(ps, cur, page) || claim(ps, !cur, page)) {
         handled = 1;
         __atomic_add_fetch(&ps->faults, 1, __ATOMIC_RELAXED);
         last_unclaimed = 0;
-    } else if (page != last_unclaimed) {
+    } else if (page != last_unclaimed || epoch != last_epoch) {
         for (size_t t = 0; t < ps->nr_targets; t++)
             if (page >= ps->bounds[t].start && page < ps->bounds[t].end) {
-                last_unclaimed = page;   /* maybe stale: retry once */
+                last_unclaimed = page;   /* maybe stale: retry */
+                last_epoch = epoch;
                 handled = 1;
             }
     } else {
@@ -338,6 +348,7 @@ static void prot_prepare(struct vmlab_damon *d)
     struct slot *v;
 
     pthread_mutex_lock(&ps->mu);
+    __atomic_add_fetch(&ps->epoch, 1, __ATOMIC_SEQ_CST);
     /* Nobody may be reading the generation we are about to rewrite: hooks
      * that start after this store see it empty. */
     __atomic_store_n(&ps->n[next], 0, __ATOMIC_SEQ_CST);
