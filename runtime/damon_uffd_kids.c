@@ -183,6 +183,34 @@ static void take_in(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_a
     }
 }
 
+/* kid ended before we read its CHILD (no socket, no pidfd): a target
+ * that ended, unless its pid has one already (its image before an exec
+ * asked too; a pid reused this fast cannot be told apart). */
+static void take_ended(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_agent_proc *kid)
+{
+    struct kid_tgt *nt;
+    int idx;
+
+    for (size_t t = 0; t < ks->n; t++)
+        if (ks->t[t].p->pid == kid->pid) {
+            free_kid(kid);
+            return;
+        }
+    if (ks->n >= MAX_TARGETS || !(nt = realloc(ks->t, (ks->n + 1) * sizeof *nt))) {
+        ks->refused++;
+        free_kid(kid);
+        return;
+    }
+    ks->t = nt;
+    ks->t[ks->n++] = (struct kid_tgt){kid, NULL};
+    idx = vmlab_damon_add_target(d);
+    if (idx < 0 || (size_t)idx != ks->n - 1) {
+        ks->n--;
+        free_kid(kid);
+        ks->refused++;
+    }
+}
+
 static void take_children(struct vmlab_damon *d, struct kids_state *ks)
 {
     for (int i = 0; i < TAKE_PER_CHECK; i++) {
@@ -194,6 +222,10 @@ static void take_children(struct vmlab_damon *d, struct kids_state *ks)
         if ((e = vmlab_agent_take_child(ks->root, kid)) <= 0) {
             free(kid);
             return;
+        }
+        if (kid->reaped) {
+            take_ended(d, ks, kid);
+            continue;
         }
         /* its agent sends HELLO as soon as it is set up (or REFUSE) */
         if (vmlab_agent_hello(kid, 2.0, why, sizeof why) < 0) {
@@ -387,6 +419,7 @@ int vmlab_damon_uffd_kids_stats(const struct vmlab_damon *d, struct vmlab_uffd_k
         if (!vmlab_agent_reap(ks->t[t].p, 0))
             out->running++;
     out->refused = ks->refused;
+    out->pending = vmlab_agent_kids_pending(ks->root);
     return 0;
 }
 

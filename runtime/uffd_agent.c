@@ -290,10 +290,23 @@ int vmlab_agent_take_child(struct vmlab_agent_proc *p, struct vmlab_agent_proc *
         int e = -errno;
         close(fd);
         kid->sock = -1;
-        return e;   /* it ended already */
+        if (e != -ESRCH)
+            return e;
+        /* it ended (and was reaped) before we read its CHILD: still a
+         * descendant that was there, which the caller counts */
+        kid->reaped = 1;
+        return 1;
     }
     fcntl(kid->pidfd, F_SETFD, FD_CLOEXEC);
     return 1;
+}
+
+int vmlab_agent_kids_pending(const struct vmlab_agent_proc *p)
+{
+    char c;
+    if (!p->follow_kids || p->kids < 0)
+        return 0;
+    return recv(p->kids, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void vmlab_agent_end(struct vmlab_agent_proc *p)

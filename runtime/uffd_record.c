@@ -29,7 +29,8 @@ static int children_run(struct vmlab_damon *d)
     vmlab_damon_lock(d);
     e = vmlab_damon_uffd_kids_stats(d, &ks);
     vmlab_damon_unlock(d);
-    return e == 0 && ks.running > 0;
+    /* and CHILDs not read yet: a child that ended meanwhile is a target too */
+    return e == 0 && (ks.running > 0 || ks.pending);
 }
 
 static int exit_code(int st)

@@ -163,9 +163,12 @@ int vmlab_agent_spawn(struct vmlab_agent_proc *p, char *const argv[], char *why,
 int vmlab_agent_spawn_children(struct vmlab_agent_proc *p, char *const argv[], char *why,
                                size_t whylen);
 /* A descendant that asked (p spawned with children): 1 with kid set up
- * (its socket, pid and pidfd; then vmlab_agent_hello), 0 when none asks
- * now, -errno.  Never blocks. */
+ * (its socket, pid and pidfd; then vmlab_agent_hello), or 1 with
+ * kid->reaped set and no socket when it ended before it was read; 0 when
+ * none asks now, -errno.  Never blocks. */
 int vmlab_agent_take_child(struct vmlab_agent_proc *p, struct vmlab_agent_proc *kid);
+/* 1 when a descendant's CHILD waits on p's children's socket. */
+int vmlab_agent_kids_pending(const struct vmlab_agent_proc *p);
 /* End a command vmlab started: BYE (every page goes home), then SIGTERM
  * and SIGKILL after 1 s if it still runs; reaped. */
 void vmlab_agent_end(struct vmlab_agent_proc *p);
@@ -216,6 +219,7 @@ struct vmlab_uffd_kids_stats {
     size_t targets;          /* targets now (the command and the children) */
     size_t running;          /* of which still running */
     uint64_t refused;        /* children whose agent refused or never said hello */
+    int pending;             /* a descendant's CHILD is waiting to be taken in */
 };
 /* 0, or -EINVAL when d does not follow children. */
 int vmlab_damon_uffd_kids_stats(const struct vmlab_damon *d, struct vmlab_uffd_kids_stats *out);

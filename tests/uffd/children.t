@@ -66,6 +66,16 @@ do
   t.like(out, "13 targets", "each exec'ed child kept its target")
 end
 
+-- children that end before vmlab reads their CHILD (their parent reaped
+-- them: no pidfd to open) are targets too, and vmlab reads every CHILD
+-- before it stops: a loaded CI run once counted 8 targets of 13 above
+do
+  local out, code = sh(V .. " record -v --include_child_tasks " .. hard .. " -o " .. tmp ..
+    " -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done'")
+  t.is(code, 0, "ten short children under sh: status 0")
+  t.like(out, "11 targets %(the command and 10 children%)", "each short-lived child is a target")
+end
+
 -- a shell pipeline: sh, the program, cat and the program's children
 do
   local out, code = sh(V .. " record -v --include-child-tasks " .. hard .. " -o " .. tmp .. " -- sh -c '" ..
