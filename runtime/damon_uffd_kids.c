@@ -133,13 +133,37 @@ static size_t target_of(const struct kids_state *ks, pid_t pid)
     return SIZE_MAX;
 }
 
+/* Room in ks->t for one more target: 0, or -1 (too many, or no memory). */
+static int room(struct kids_state *ks)
+{
+    struct kid_tgt *nt;
+    if (ks->n >= MAX_TARGETS || !(nt = realloc(ks->t, (ks->n + 1) * sizeof *nt)))
+        return -1;
+    ks->t = nt;
+    return 0;
+}
+
+/* kid as the next target (state: its backend's, NULL when it ended; room()
+ * made space), or refused when the engine has no memory for it. */
+static void append(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_agent_proc *kid, void *state)
+{
+    int idx;
+
+    ks->t[ks->n++] = (struct kid_tgt){kid, state};
+    idx = vmlab_damon_add_target(d);
+    if (idx >= 0 && (size_t)idx == ks->n - 1)
+        return;
+    ks->n--;
+    detach(d, ks, ks->n);
+    free_kid(kid);
+    ks->refused++;
+}
+
 /* kid said hello: a new target, or the one of its pid back (it exec'ed). */
 static void take_in(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_agent_proc *kid)
 {
     size_t t = target_of(ks, kid->pid);
-    struct kid_tgt *nt;
     void *state;
-    int idx;
 
     if (t != SIZE_MAX) {
         struct vmlab_agent_proc *p = ks->t[t].p;
@@ -162,25 +186,17 @@ static void take_in(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_a
             ks->refused++;
         return;
     }
-    if (ks->n >= MAX_TARGETS || !(nt = realloc(ks->t, (ks->n + 1) * sizeof *nt))) {
+    if (room(ks) < 0) {
         ks->refused++;
         free_kid(kid);   /* its agent sees the hang-up and stops, memory whole */
         return;
     }
-    ks->t = nt;
     if (attach(d, ks, kid, &state) < 0) {
         ks->refused++;
         free_kid(kid);
         return;
     }
-    ks->t[ks->n++] = (struct kid_tgt){kid, state};
-    idx = vmlab_damon_add_target(d);
-    if (idx < 0 || (size_t)idx != ks->n - 1) {   /* no memory: forget it */
-        ks->n--;
-        detach(d, ks, ks->n);
-        free_kid(kid);
-        ks->refused++;
-    }
+    append(d, ks, kid, state);
 }
 
 /* kid ended before we read its CHILD (no socket, no pidfd): a target
@@ -188,27 +204,17 @@ static void take_in(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_a
  * asked too; a pid reused this fast cannot be told apart). */
 static void take_ended(struct vmlab_damon *d, struct kids_state *ks, struct vmlab_agent_proc *kid)
 {
-    struct kid_tgt *nt;
-    int idx;
-
     for (size_t t = 0; t < ks->n; t++)
         if (ks->t[t].p->pid == kid->pid) {
             free_kid(kid);
             return;
         }
-    if (ks->n >= MAX_TARGETS || !(nt = realloc(ks->t, (ks->n + 1) * sizeof *nt))) {
+    if (room(ks) < 0) {
         ks->refused++;
         free_kid(kid);
         return;
     }
-    ks->t = nt;
-    ks->t[ks->n++] = (struct kid_tgt){kid, NULL};
-    idx = vmlab_damon_add_target(d);
-    if (idx < 0 || (size_t)idx != ks->n - 1) {
-        ks->n--;
-        free_kid(kid);
-        ks->refused++;
-    }
+    append(d, ks, kid, NULL);
 }
 
 static void take_children(struct vmlab_damon *d, struct kids_state *ks)
