@@ -238,20 +238,24 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
     if (!u) {
         /* Nothing held there: a fault the move back already woke, a
          * chunk's page gone missing behind our back, or a registration
-         * left by an mremap.  Drop the registration, which wakes it. */
+         * left by an mremap.  Drop the registration, then wake it: the
+         * kernel's UNREGISTER wakes the range's faults before it clears
+         * the VMA, so a fault entering under the per-VMA lock between the
+         * two sleeps on in a VMA no longer registered (a chunk released
+         * on MADV_DONTNEED's REMOVE while the program already reads the
+         * page), and a second UNREGISTER finds nothing to wake: the
+         * program hung in handle_userfault. */
         uint64_t page = addr & ~(a->page - 1);
+        struct uffdio_range w = {page, a->page};
         if (agent_in_chunk(a, page)) {
             int64_t cat = categories(a, page);
-            if (cat >= 0 && (cat & PAGE_IS_PRESENT)) {
-                /* home already (put back as it faulted): only wake it */
-                struct uffdio_range w = {page, a->page};
-                R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
-                return;
-            }
-            agent_chunks_release(a, page, page + a->page, 0);
+            if (cat < 0 || !(cat & PAGE_IS_PRESENT))
+                agent_chunks_release(a, page, page + a->page, 0);
+            /* else home already (put back as it faulted): only wake it */
         } else {
             unreg(a, page, a->page);
         }
+        R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
