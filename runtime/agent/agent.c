@@ -487,9 +487,11 @@ static void check(struct agent *a, uint32_t seq)
     a->nunits = a->naddr = a->pending = 0;
 }
 
-static void arm(struct agent *a, size_t n)
+/* follow: 0 right after a CHECK, which just did */
+static void arm(struct agent *a, size_t n, int follow)
 {
-    agent_follow_target(a);
+    if (follow)
+        agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)   /* an unchecked batch */
         put_back(a, &a->units[i]);
@@ -591,11 +593,11 @@ void *agent_serve(void *arg)
         if (a->in.h.n > ((size_t)r - sizeof a->in.h) / 8)
             a->in.h.n = (uint32_t)(((size_t)r - sizeof a->in.h) / 8);
         if (a->in.h.type == VMLAB_AGENT_ARM)
-            arm(a, a->in.h.n);
+            arm(a, a->in.h.n, 1);
         else if (a->in.h.type == VMLAB_AGENT_CHECK) {
             check(a, a->in.h.seq);
             if (a->in.h.n)   /* the next batch came with it */
-                arm(a, a->in.h.n);
+                arm(a, a->in.h.n, 0);
         }
         else if (a->in.h.type == VMLAB_AGENT_WP)
             wp_register(a, a->in.h.n);
