@@ -128,6 +128,27 @@ static int move_home(struct agent *a, struct unit *u)
         int e = move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
         if (e == 0)
             return 0;
+        /* Its home lost our registration behind our back (-EINVAL: a
+         * chunk registered over a page the program unmapped and mapped
+         * again meanwhile; UFFDIO_REGISTER skips holes silently): take it
+         * again, the move needs it.  The program has a page there of its
+         * own (-EEXIST: it touched the home unregistered): ours is stale,
+         * and no retry can land it. */
+        if (e == -EINVAL && tries < 3) {
+            events(a);
+            if (u->state == U_OUT)
+                agent_reg(a, u->addr, u->len, UFFDIO_REGISTER_MODE_MISSING);
+            continue;
+        }
+        if (e == -EEXIST) {
+            events(a);
+            if (u->state != U_OUT)
+                break;
+            agent_dbg(a, "a unit's home holds a page of the program's: dropped", (long)u->addr);
+            a->lost++;
+            drop_slot(a, u);   /* the caller forgets the unit */
+            return -EIO;
+        }
         /* -EAGAIN lasts until the thread that changed the mappings has
          * run again after we read its event: on a busy machine that takes
          * a while, so back off to sleeps (a minute before giving up) */
