@@ -373,8 +373,14 @@ static void uffd_check_and_pick(struct vmlab_damon *d)
     s->armed = 0;
     if (s->st.agent_gone)
         return;
-    memcpy(s->addr, s->next, n * sizeof *s->addr);
-    memcpy(s->ridx, s->nridx, n * sizeof *s->ridx);
+    {   /* the batch sent is the one armed now */
+        uint64_t *a = s->addr;
+        uint32_t *r = s->ridx;
+        s->addr = s->next;
+        s->next = a;
+        s->ridx = s->nridx;
+        s->nridx = r;
+    }
     s->n = n;
     s->st.armed += n;
     s->armed = s->prearmed = 1;

@@ -128,6 +128,27 @@ static int move_home(struct agent *a, struct unit *u)
         int e = move(a, u->addr, slot_of(a, u), u->len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
         if (e == 0)
             return 0;
+        /* Its home lost our registration behind our back (-EINVAL: a
+         * chunk registered over a page the program unmapped and mapped
+         * again meanwhile; UFFDIO_REGISTER skips holes silently): take it
+         * again, the move needs it.  The program has a page there of its
+         * own (-EEXIST: it touched the home unregistered): ours is stale,
+         * and no retry can land it. */
+        if (e == -EINVAL && tries < 3) {
+            events(a);
+            if (u->state == U_OUT)
+                agent_reg(a, u->addr, u->len, UFFDIO_REGISTER_MODE_MISSING);
+            continue;
+        }
+        if (e == -EEXIST) {
+            events(a);
+            if (u->state != U_OUT)
+                break;
+            agent_dbg(a, "a unit's home holds a page of the program's: dropped", (long)u->addr);
+            a->lost++;
+            drop_slot(a, u);   /* the caller forgets the unit */
+            return -EIO;
+        }
         /* -EAGAIN lasts until the thread that changed the mappings has
          * run again after we read its event: on a busy machine that takes
          * a while, so back off to sleeps (a minute before giving up) */
@@ -238,20 +259,24 @@ static void fault(struct agent *a, uint64_t addr, uint64_t fl)
     if (!u) {
         /* Nothing held there: a fault the move back already woke, a
          * chunk's page gone missing behind our back, or a registration
-         * left by an mremap.  Drop the registration, which wakes it. */
+         * left by an mremap.  Drop the registration, then wake it: the
+         * kernel's UNREGISTER wakes the range's faults before it clears
+         * the VMA, so a fault entering under the per-VMA lock between the
+         * two sleeps on in a VMA no longer registered (a chunk released
+         * on MADV_DONTNEED's REMOVE while the program already reads the
+         * page), and a second UNREGISTER finds nothing to wake: the
+         * program hung in handle_userfault. */
         uint64_t page = addr & ~(a->page - 1);
+        struct uffdio_range w = {page, a->page};
         if (agent_in_chunk(a, page)) {
             int64_t cat = categories(a, page);
-            if (cat >= 0 && (cat & PAGE_IS_PRESENT)) {
-                /* home already (put back as it faulted): only wake it */
-                struct uffdio_range w = {page, a->page};
-                R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
-                return;
-            }
-            agent_chunks_release(a, page, page + a->page, 0);
+            if (cat < 0 || !(cat & PAGE_IS_PRESENT))
+                agent_chunks_release(a, page, page + a->page, 0);
+            /* else home already (put back as it faulted): only wake it */
         } else {
             unreg(a, page, a->page);
         }
+        R_IOCTL(a->uffd, UFFDIO_WAKE, &w);
         return;
     }
     u->flags |= VMLAB_AGENT_R_ACCESSED | (fl & UFFD_PAGEFAULT_FLAG_WRITE ? VMLAB_AGENT_R_WRITE : 0);
@@ -483,9 +508,11 @@ static void check(struct agent *a, uint32_t seq)
     a->nunits = a->naddr = a->pending = 0;
 }
 
-static void arm(struct agent *a, size_t n)
+/* follow: 0 right after a CHECK, which just did */
+static void arm(struct agent *a, size_t n, int follow)
 {
-    agent_follow_target(a);
+    if (follow)
+        agent_follow_target(a);
     events(a);
     for (size_t i = 0; i < a->nunits; i++)   /* an unchecked batch */
         put_back(a, &a->units[i]);
@@ -587,11 +614,11 @@ void *agent_serve(void *arg)
         if (a->in.h.n > ((size_t)r - sizeof a->in.h) / 8)
             a->in.h.n = (uint32_t)(((size_t)r - sizeof a->in.h) / 8);
         if (a->in.h.type == VMLAB_AGENT_ARM)
-            arm(a, a->in.h.n);
+            arm(a, a->in.h.n, 1);
         else if (a->in.h.type == VMLAB_AGENT_CHECK) {
             check(a, a->in.h.seq);
             if (a->in.h.n)   /* the next batch came with it */
-                arm(a, a->in.h.n);
+                arm(a, a->in.h.n, 0);
         }
         else if (a->in.h.type == VMLAB_AGENT_WP)
             wp_register(a, a->in.h.n);

@@ -129,6 +129,16 @@ int agent_chunk_take(struct agent *a, uint64_t page)
         return 0;
     if (agent_reg(a, c, HUGE, UFFDIO_REGISTER_MODE_MISSING) < 0)
         return 0;
+    /* UFFDIO_REGISTER skips holes: a page the program unmapped between
+     * the scan and the registration (unregistered then, so no event) left
+     * one, and a mapping it makes there later is not ours, while the piece
+     * would claim it: its unit moved out unregistered, the program's touch
+     * got a zero page (victim zap).  Look again: still wholly present. */
+    if (R_IOCTL(a->pagemap, PAGEMAP_SCAN, &s) != 1 || pr[0].start != c || pr[0].end != c + HUGE ||
+        (pr[0].categories & PAGE_IS_FILE)) {
+        agent_unreg(a, c, HUGE);   /* no unit is out in it: it was wholly present */
+        return 0;
+    }
     for (size_t m = a->nchunks; m > at; m--)
         a->chunks[m] = a->chunks[m - 1];
     a->chunks[at] = c;

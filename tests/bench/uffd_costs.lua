@@ -5,24 +5,28 @@
 -- main thread and of the agent's thread (/proc/PID/task/TID/stat, status).
 -- Prints the bench's ratio (pages per CPU second of the process), the
 -- ratio per CPU second of the main thread alone (without the agent's CPU),
--- the wall-clock ratio and the monitor's counters.
+-- the wall-clock ratio and the monitor's counters; ratios as the bench
+-- takes them: each monitored phase against the unmonitored ones on both
+-- sides of it, the median over the phases.
 --   VMLAB_BUILD=build build/vmlab tests/bench/uffd_costs.lua
 -- Environment: MODE (rw|write), BUDGET (0.05), SAMPLE (seconds, 0.005),
--- PHASES (16), HOTSPOT (another hotspot binary), NULL=1 (on-phases leave
--- the monitor off: the noise of the method on this machine).
+-- PHASES (41), PLEN (phase seconds, 0.5), HOTSPOT (another hotspot
+-- binary), NULL=1 (on-phases leave the monitor off: the noise of the
+-- method on this machine).
 local damon = require "vmlab.damon"
 local vmlab = require "vmlab"
 local B = os.getenv("VMLAB_BUILD") or "build"
 local hotspot = os.getenv("HOTSPOT") or (B .. "/tests/uffd/hotspot")
 local mode = os.getenv("MODE") or "rw"
 local write = mode == "write"
-local nph = tonumber(os.getenv("PHASES") or "16")
+local nph = tonumber(os.getenv("PHASES") or "41")
+local plen = tonumber(os.getenv("PLEN") or "0.5")
 local budget = tonumber(os.getenv("BUDGET") or "0.05")
 local function median(t) local c = {} for i, v in ipairs(t) do c[i] = v end table.sort(c); return c[(#c + 1) // 2] end
 local out = os.tmpname()
 local pidf = os.tmpname()
 local m = assert(damon.monitor { backend = "uffd", mode = mode, budget = budget, sample = tonumber(os.getenv("SAMPLE") or "0.005"), targets = { { command = { "sh", "-c",
-  "echo $$ > " .. pidf .. "; exec " .. hotspot .. " --seconds 90 --size 256 --hot 32 --report 0.25" .. (write and " --write" or "") ..
+  "echo $$ > " .. pidf .. "; exec " .. hotspot .. " --seconds " .. (nph * plen + 30) .. " --size 256 --hot 32 --report 0.02" .. (write and " --write" or "") ..
   " > " .. out } } } })
 local function lines()
   local f = io.open(out); local t = {}
@@ -63,7 +67,7 @@ for k = 1, nph do
   if on and not os.getenv("NULL") then assert(m:start()) else m:stop() end
   local t0 = vmlab.now()
   local a = threads()
-  vmlab.snooze(1)
+  vmlab.snooze(plen)
   local b = threads()
   local dt = vmlab.now() - t0
   local side = on and acc.on or acc.off
@@ -77,26 +81,34 @@ for k = 1, nph do
       z.vcs = z.vcs + x.vcs - y.vcs; z.ncs = z.ncs + x.ncs - y.ncs; z.t = z.t + dt
     end
   end
-  ph[#ph + 1] = { from = t0 + 0.25, to = vmlab.now(), on = on }
+  ph[#ph + 1] = { from = t0 + 0.1, to = vmlab.now(), on = on, pages = 0, cpu = 0, wall = 0, th = 0 }
 end
 m:stop()
 local st = m:stats()
 m:close()
 local rates = lines()
 os.remove(out); os.remove(pidf)
-local r = { on = { cpu = {}, wall = {}, th = {} }, off = { cpu = {}, wall = {}, th = {} } }
 for i = 2, #rates do
   local lo, hi = rates[i - 1].t, rates[i].t
+  local pages = rates[i].wall * (hi - lo)
   for _, p in ipairs(ph) do
-    if lo >= p.from and hi <= p.to then
-      local side = p.on and r.on or r.off
-      side.cpu[#side.cpu + 1] = rates[i].cpu; side.wall[#side.wall + 1] = rates[i].wall; side.th[#side.th + 1] = rates[i].th
+    if lo >= p.from and hi <= p.to and rates[i].cpu > 0 and rates[i].th > 0 then
+      p.pages, p.cpu, p.wall, p.th = p.pages + pages, p.cpu + pages / rates[i].cpu, p.wall + (hi - lo),
+        p.th + pages / rates[i].th
     end
   end
 end
-local rcpu = median(r.on.cpu) / median(r.off.cpu)
-local rwall = median(r.on.wall) / median(r.off.wall)
-local rth = median(r.on.th) / median(r.off.th)
+local function ratio(key)   -- median over the monitored phases of the rate against its neighbours'
+  local t = {}
+  for k = 2, #ph - 1, 2 do
+    local a, p, b = ph[k - 1], ph[k], ph[k + 1]
+    if a[key] > 0 and p[key] > 0 and b[key] > 0 then
+      t[#t + 1] = (p.pages / p[key]) / ((a.pages / a[key] + b.pages / b[key]) / 2)
+    end
+  end
+  return #t > 0 and median(t) or 0
+end
+local rcpu, rwall, rth = ratio("cpu"), ratio("wall"), ratio("th")
 io.write(string.format("%s cpu %.1f%% thread %.1f%% wall %.1f%% samples %d armed %d touched %d huge %d agent %.3f lost %.3f sys %.3f mon %.3f\n",
   mode, rcpu * 100, rth * 100, rwall * 100, st.samples or 0, st.armed or 0, st.touched or 0, st.huge or 0, st.agent_cpu or 0,
   st.target_lost or 0, st.target_sys or 0, st.cpu_seconds or 0))
