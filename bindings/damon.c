@@ -14,6 +14,7 @@
 #include "vmlab/host.h"
 #include "vmlab/interrupt.h"
 #include "vmlab/record.h"
+#include "vmlab/uffd.h"
 #include "vmlab/units.h"
 #include "damon_targets.h"
 #include "uffd_lua.h"
@@ -360,7 +361,8 @@ static int l_monitor(lua_State *L)
         luaL_error(L, "damon.monitor: bad option 'seed' (an integer expected)");
     o.seed = lua_isnil(L, -1) ? 42 : (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    o.budget = vmlab_optfield_number(L, 1, "budget", 0.05, 0, 1);   /* a fraction of one CPU */
+    o.budget = vmlab_optfield_number(L, 1, "budget", o.backend == VMLAB_DAMON_UFFD ? VMLAB_UFFD_BUDGET : 0.05,
+                                     0, 1);   /* a fraction of one CPU */
     if (lua_getfield(L, 1, "record") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "damon.monitor: bad option 'record' (a file path string expected, got %s)",
                           luaL_typename(L, -1));

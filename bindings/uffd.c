@@ -361,7 +361,7 @@ static int l_record(lua_State *L)
     if ((why = vmlab_damon_check_attrs(&o.attrs)))
         return luaL_error(L, "uffd.record: %s", why);
     lua_getfield(L, 1, "budget");                               /* opts budget */
-    o.budget = lua_isnil(L, -1) ? 0.05 : luaL_checknumber(L, -1);
+    o.budget = lua_isnil(L, -1) ? VMLAB_UFFD_BUDGET : luaL_checknumber(L, -1);
     lua_pop(L, 1);
     if (o.budget <= 0 || o.budget > 1)
         return luaL_error(L, "uffd.record: bad option 'budget' (a fraction of one CPU, above 0, at most 1)");

@@ -18,7 +18,7 @@ sampled in user space with userfaultfd: no kernel DAMON needed).
   --aggr T             aggregation interval (default 100ms)
   --update T           regions update interval (default 1s)
   --min N, --max N     number of regions (default 10, 1000)
-  --budget F           CPU share for monitoring, of one CPU (default 0.05):
+  --budget F           CPU share for monitoring, of one CPU (default 0.03):
                        vmlab's, the agent's, and the command's time
                        blocked on faults; sampling slows down to keep it
   --mode M             rw (reads and writes: moves pages, the default) or
