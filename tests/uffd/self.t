@@ -56,8 +56,13 @@ local vmas0 = nvmas(s)
 do
   local m = damon.monitor { targets = { s }, sample = "1ms", aggr = "20ms" }
   m:start()
-  vmlab.snooze("60ms")
-  local cut = nvmas(s)
+  -- its thread arms the first sample once it runs: on a loaded machine
+  -- (CI's make asan) 60 ms was once not enough, so wait for the cut (10 s)
+  local cut, deadline = nvmas(s), vmlab.now() + 10
+  while cut <= vmas0 + 4 and vmlab.now() < deadline do
+    vmlab.snooze("20ms")
+    cut = nvmas(s)
+  end
   m:close()
   t.cmp_ok(cut, ">", vmas0 + 4, "the prot backend cuts the segment into VMAs (" .. vmas0 .. " -> " .. cut .. ")")
 end
